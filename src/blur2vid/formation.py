@@ -1,0 +1,154 @@
+"""Blur formation: Eq. 1 of Jin et al. (2018) and of HyperCUT (2023).
+
+A motion-blurred photograph is the camera response ``g`` applied to the *mean irradiance* over the
+exposure.  Discretised into ``T`` frames (Jin Eq. 1)::
+
+    y = g( (1/T) * sum_i x[i] )
+
+where the frames ``x[i]`` are linear irradiance.  Datasets store frames as camera *intensities*
+(``g`` already applied), so a faithful synthesis linearises each frame with ``g^-1``, averages, and
+re-applies ``g``: :func:`synthesize_blur`.
+
+Tensors follow one convention throughout the library: a sequence is ``[..., T, C, H, W]`` with
+values in ``[0, 1]``; time is dimension ``-4``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+__all__ = [
+    "CameraResponse",
+    "get_crf",
+    "CRF_NAMES",
+    "synthesize_blur",
+    "average_subframes",
+    "frames_for_shift",
+    "add_noise",
+]
+
+TIME_DIM = -4
+_EPS = 1e-6  # keeps the gradient of x**(1/gamma) finite at 0
+
+
+@dataclass(frozen=True)
+class CameraResponse:
+    """A camera response function ``g`` (irradiance -> intensity) and its inverse.
+
+    ``kind`` is ``"linear"``, ``"gamma"`` (``g(x) = x**(1/gamma)``) or ``"srgb"`` (the piecewise
+    sRGB curve of IEC 61966-2-1).
+    """
+
+    kind: str = "gamma"
+    gamma: float = 2.2
+
+    @property
+    def name(self) -> str:
+        return f"gamma{self.gamma:g}" if self.kind == "gamma" else self.kind
+
+    def __call__(self, irradiance: torch.Tensor) -> torch.Tensor:
+        x = irradiance.clamp(0.0, 1.0)
+        if self.kind == "linear":
+            return x
+        if self.kind == "gamma":
+            return x.clamp_min(_EPS).pow(1.0 / self.gamma)
+        # srgb
+        return torch.where(x <= 0.0031308, 12.92 * x, 1.055 * x.clamp_min(_EPS).pow(1 / 2.4) - 0.055)
+
+    def inverse(self, intensity: torch.Tensor) -> torch.Tensor:
+        y = intensity.clamp(0.0, 1.0)
+        if self.kind == "linear":
+            return y
+        if self.kind == "gamma":
+            return y.pow(self.gamma)
+        return torch.where(y <= 0.04045, y / 12.92, ((y + 0.055) / 1.055).pow(2.4))
+
+
+CRF_NAMES = ("linear", "srgb", "gamma<g> (e.g. gamma2.2)")
+
+
+def get_crf(crf: str | float | CameraResponse = "gamma2.2") -> CameraResponse:
+    """Resolve a camera response from a name (``"linear"``, ``"srgb"``, ``"gamma2.2"``), a gamma
+    value, or an existing :class:`CameraResponse`."""
+    if isinstance(crf, CameraResponse):
+        return crf
+    if isinstance(crf, bool):
+        raise TypeError(f"crf must be a name or a gamma value, got {crf!r}")
+    if isinstance(crf, (int, float)):
+        gamma = float(crf)
+    elif isinstance(crf, str) and crf in ("linear", "srgb"):
+        return CameraResponse(kind=crf)
+    elif isinstance(crf, str) and crf.startswith("gamma"):
+        try:
+            gamma = float(crf[5:] or 2.2)
+        except ValueError:
+            raise ValueError(f"unknown camera response {crf!r}; expected one of {CRF_NAMES}") from None
+    else:
+        raise ValueError(f"unknown camera response {crf!r}; expected one of {CRF_NAMES}")
+    if not math.isfinite(gamma) or gamma <= 0:
+        raise ValueError(f"gamma of the camera response must be positive and finite, got {gamma!r}")
+    return CameraResponse(kind="gamma", gamma=gamma)
+
+
+def _check_sequence(frames: torch.Tensor, name: str = "frames") -> None:
+    if not isinstance(frames, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of shape [..., T, C, H, W], got {type(frames).__name__}")
+    if frames.ndim < 4:
+        raise ValueError(f"{name} must have shape [..., T, C, H, W], got {tuple(frames.shape)}")
+    if frames.shape[TIME_DIM] < 1:
+        raise ValueError(f"{name} has zero frames (shape {tuple(frames.shape)}); a blur needs at least one")
+
+
+def synthesize_blur(frames: torch.Tensor, crf: str | float | CameraResponse = "gamma2.2") -> torch.Tensor:
+    """Jin Eq. 1: ``g(mean_i g^-1(x[i]))`` over the time dimension of ``[..., T, C, H, W]``.
+
+    ``frames`` are camera intensities in ``[0, 1]``; the result has shape ``[..., C, H, W]``.
+    With ``crf="linear"`` this is the plain average.
+    """
+    _check_sequence(frames)
+    g = get_crf(crf)
+    return g(g.inverse(frames).mean(dim=TIME_DIM))
+
+
+def average_subframes(instants: torch.Tensor, factor: int, crf: str | float | CameraResponse = "gamma2.2") -> torch.Tensor:
+    """Jin Eq. 2: each frame integrates the irradiance over its segment of the exposure.
+
+    ``instants`` is ``[..., T*factor, C, H, W]`` rendered at sub-frame time resolution; consecutive
+    groups of ``factor`` instants are averaged in linear space, giving ``[..., T, C, H, W]``.
+    """
+    _check_sequence(instants, "instants")
+    if not isinstance(factor, int) or factor < 1:
+        raise ValueError(f"factor must be a positive integer, got {factor!r}")
+    n = instants.shape[TIME_DIM]
+    if n % factor:
+        raise ValueError(f"{n} instants cannot be grouped into frames of {factor} instants each")
+    if factor == 1:
+        return instants
+    g = get_crf(crf)
+    shape = instants.shape
+    grouped = g.inverse(instants).reshape(*shape[:-4], n // factor, factor, *shape[-3:])
+    return g(grouped.mean(dim=-4))
+
+
+def frames_for_shift(max_shift: float) -> int:
+    """Jin Sec. 3, the rule T = Delta: to keep each frame free of blur (at most a 1-pixel shift per
+    frame), a blur of at most ``max_shift`` pixels is split into ``ceil(max_shift)`` frames (at least 1)."""
+    if not isinstance(max_shift, (int, float)) or isinstance(max_shift, bool) or not math.isfinite(max_shift):
+        raise ValueError(f"max_shift must be a finite number of pixels, got {max_shift!r}")
+    if max_shift < 0:
+        raise ValueError(f"max_shift must be non-negative, got {max_shift!r}")
+    return max(1, math.ceil(max_shift))
+
+
+def add_noise(image: torch.Tensor, sigma: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Additive Gaussian noise of standard deviation ``sigma`` (Jin augments with sigma = 0.01),
+    clamped to ``[0, 1]``.  ``generator`` makes it reproducible."""
+    if sigma < 0:
+        raise ValueError(f"noise sigma must be non-negative, got {sigma!r}")
+    if sigma == 0:
+        return image
+    noise = torch.randn(image.shape, generator=generator, device=image.device if generator is None else generator.device, dtype=image.dtype)
+    return (image + sigma * noise.to(image.device)).clamp(0.0, 1.0)
