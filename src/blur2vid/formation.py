@@ -31,7 +31,7 @@ __all__ = [
 ]
 
 TIME_DIM = -4
-_EPS = 1e-6  # keeps the gradient of x**(1/gamma) finite at 0
+_EPS = 1e-6  # below this irradiance the gamma curve is a straight line through 0
 
 
 @dataclass(frozen=True)
@@ -54,16 +54,19 @@ class CameraResponse:
         if self.kind == "linear":
             return x
         if self.kind == "gamma":
-            return x.clamp_min(_EPS).pow(1.0 / self.gamma)
+            # a linear toe below _EPS keeps the curve exact at 0 and its gradient finite
+            slope = _EPS ** (1.0 / self.gamma - 1.0)
+            return torch.where(x < _EPS, x * slope, x.clamp_min(_EPS).pow(1.0 / self.gamma))
         # srgb
-        return torch.where(x <= 0.0031308, 12.92 * x, 1.055 * x.clamp_min(_EPS).pow(1 / 2.4) - 0.055)
+        return torch.where(x <= 0.0031308, 12.92 * x, 1.055 * x.clamp_min(0.0031308).pow(1 / 2.4) - 0.055)
 
     def inverse(self, intensity: torch.Tensor) -> torch.Tensor:
         y = intensity.clamp(0.0, 1.0)
         if self.kind == "linear":
             return y
         if self.kind == "gamma":
-            return y.pow(self.gamma)
+            knee = _EPS ** (1.0 / self.gamma)
+            return torch.where(y < knee, y * (_EPS / knee), y.pow(self.gamma))
         return torch.where(y <= 0.04045, y / 12.92, ((y + 0.055) / 1.055).pow(2.4))
 
 

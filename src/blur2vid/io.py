@@ -1,0 +1,122 @@
+"""Files in and out: images, atomic writes, and the one helper that saves every notebook output.
+
+Every write goes to a temporary file in the destination folder and is moved into place with
+``os.replace``, so an interrupted run never leaves a half-written figure, table or checkpoint.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+__all__ = [
+    "atomic_path",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "atomic_write_json",
+    "load_image",
+    "save_image",
+    "to_uint8",
+    "save_gif",
+]
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success it replaces ``path`` in one step, on an
+    exception it is removed and ``path`` is left as it was."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
+
+
+def atomic_write_json(path: str | os.PathLike, obj) -> Path:
+    return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def load_image(path: str | os.PathLike) -> torch.Tensor:
+    """Read an image file as float32 ``[3, H, W]`` in ``[0, 1]``.
+
+    EXIF orientation is applied; grayscale is repeated to 3 channels; an alpha channel is composited
+    over white.  A missing, unreadable or truncated file raises ``ValueError`` naming the file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such image file")
+    try:
+        with Image.open(path) as im:
+            im.load()
+            im = ImageOps.exif_transpose(im)
+            if im.mode in ("RGBA", "LA") or (im.mode == "P" and "transparency" in im.info):
+                rgba = im.convert("RGBA")
+                background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+                im = Image.alpha_composite(background, rgba)
+            if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+                arr = np.asarray(im, dtype=np.float32) / 65535.0
+                arr = np.repeat(arr[..., None], 3, axis=-1)
+            else:
+                arr = np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise ValueError(f"{path}: cannot read as an image ({exc})") from exc
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ValueError(f"{path}: image has zero size {arr.shape[:2]}")
+    return torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1).clamp(0, 1)
+
+
+def to_uint8(image: torch.Tensor | np.ndarray) -> np.ndarray:
+    """``[C, H, W]`` or ``[H, W]`` floats in ``[0, 1]`` to an ``[H, W, C]`` / ``[H, W]`` uint8 array."""
+    arr = image.detach().cpu().float().numpy() if isinstance(image, torch.Tensor) else np.asarray(image, np.float32)
+    if arr.ndim == 3 and arr.shape[0] in (1, 3, 4):
+        arr = np.moveaxis(arr, 0, -1)
+    if arr.ndim == 3 and arr.shape[-1] == 1:
+        arr = arr[..., 0]
+    return (np.clip(arr, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def save_image(path: str | os.PathLike, image: torch.Tensor | np.ndarray) -> Path:
+    """Write ``[C, H, W]`` floats in ``[0, 1]`` as an 8-bit image (format from the suffix), atomically."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        Image.fromarray(to_uint8(image)).save(tmp, format=Image.registered_extensions().get(path.suffix.lower()))
+    return path
+
+
+def save_gif(path: str | os.PathLike, frames: torch.Tensor, fps: float = 7.0, bounce: bool = True) -> Path:
+    """Write a sequence ``[T, C, H, W]`` as a looping GIF; ``bounce`` plays it forward then back,
+    which reads naturally for a sequence whose direction is ambiguous."""
+    if frames.ndim != 4 or frames.shape[0] < 1:
+        raise ValueError(f"save_gif expects frames [T, C, H, W] with T >= 1, got {tuple(frames.shape)}")
+    images = [Image.fromarray(to_uint8(f)) for f in frames]
+    if bounce and len(images) > 2:
+        images = images + images[-2:0:-1]
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], duration=int(1000 / fps), loop=0)
+    return path

@@ -1,0 +1,101 @@
+"""Figure functions.  Each returns a matplotlib Figure and draws nothing it was not given."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib
+
+matplotlib.use(matplotlib.get_backend())  # keep the notebook's backend; Agg when headless
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import torch  # noqa: E402
+
+from blur2vid.io import to_uint8  # noqa: E402
+
+__all__ = ["image_grid", "show_sequence", "figure2_grid", "line_plot"]
+
+
+def _as_image(img: torch.Tensor | np.ndarray) -> np.ndarray:
+    arr = to_uint8(img)
+    return arr
+
+
+def image_grid(
+    rows: Sequence[Sequence[torch.Tensor | np.ndarray | None]],
+    row_labels: Sequence[str] | None = None,
+    col_labels: Sequence[str] | None = None,
+    cell_size: float = 1.4,
+    title: str | None = None,
+) -> plt.Figure:
+    """A grid of ``[C, H, W]`` images (``None`` leaves a cell empty), labelled by row and column."""
+    n_rows, n_cols = len(rows), max(len(r) for r in rows)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(cell_size * n_cols, cell_size * n_rows + (0.4 if title else 0)),
+                             squeeze=False, gridspec_kw=dict(wspace=0.04, hspace=0.08))
+    for r, row in enumerate(rows):
+        for c in range(n_cols):
+            ax = axes[r][c]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            img = row[c] if c < len(row) else None
+            if img is None:
+                ax.axis("off")
+                continue
+            ax.imshow(_as_image(img), interpolation="nearest", cmap="gray", vmin=0, vmax=255)
+            if r == 0 and col_labels is not None:
+                ax.set_title(col_labels[c], fontsize=9)
+            if c == 0 and row_labels is not None:
+                ax.set_ylabel(row_labels[r], fontsize=9, rotation=0, ha="right", va="center")
+    if title:
+        fig.suptitle(title, fontsize=11)
+    return fig
+
+
+def show_sequence(frames: torch.Tensor, blur: torch.Tensor | None = None, label: str | None = None,
+                  cell_size: float = 1.6) -> plt.Figure:
+    """One sequence ``[T, C, H, W]`` as a strip, with its blur first when given."""
+    row = ([blur] if blur is not None else []) + list(frames)
+    cols = (["blur"] if blur is not None else []) + [f"x[{t + 1}]" for t in range(len(frames))]
+    return image_grid([row], row_labels=[label] if label else None, col_labels=cols, cell_size=cell_size)
+
+
+def figure2_grid(columns: dict[str, torch.Tensor], directions: Sequence[Sequence[int]],
+                 meanings: dict[str, str] | None = None) -> plt.Figure:
+    """Jin Fig. 2: one row per motion scenario, one column per key of ``columns``."""
+    keys = list(columns)
+    arrows = {1: "→", -1: "←"}
+    row_labels = [" ".join(arrows[d] for d in dirs) for dirs in directions]
+    rows = [[columns[k][r] for k in keys] for r in range(len(directions))]
+    col_labels = [f"({k})" for k in keys]
+    fig = image_grid(rows, row_labels=row_labels, col_labels=col_labels, cell_size=1.25)
+    if meanings:
+        caption = ";  ".join(f"({k}) {meanings[k]}" for k in keys)
+        fig.text(0.5, 0.06, caption, ha="center", va="top", fontsize=7, wrap=True)
+    return fig
+
+
+def line_plot(df: pd.DataFrame, x: str, ys: Sequence[str], *, hue: str | None = None, xlabel: str | None = None,
+              ylabel: str | None = None, title: str | None = None, ax: plt.Axes | None = None,
+              markers: bool = True, logx: bool = False) -> plt.Figure:
+    """Lines of ``ys`` against ``x``; with ``hue`` one line per value of that column for each y."""
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5.2, 3.4))
+    else:
+        fig = ax.figure
+    groups = [(None, df)] if hue is None else list(df.groupby(hue, sort=True))
+    for y in ys:
+        for key, part in groups:
+            label = y if key is None else (f"{hue}={key}" if len(ys) == 1 else f"{y}, {hue}={key}")
+            ax.plot(part[x], part[y], marker="o" if markers else None, ms=3.5, label=label)
+    if logx:
+        ax.set_xscale("log", base=2)
+    ax.set_xlabel(xlabel or x)
+    ax.set_ylabel(ylabel or (ys[0] if len(ys) == 1 else ""))
+    if title:
+        ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    if len(ys) * len(groups) > 1:
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

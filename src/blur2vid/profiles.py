@@ -1,0 +1,87 @@
+"""Profiles: one switch that scales every notebook from a CI smoke test to paper scale.
+
+``smoke`` checks the wiring in seconds, ``cpu`` is the committed reference run on a laptop, and
+``gpu`` approaches the papers' scale.  Each notebook reads its own section of the chosen profile.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from typing import Any
+
+import torch
+
+__all__ = ["PROFILES", "get_profile", "resolve_device", "check_parameters"]
+
+PROFILES: dict[str, dict[str, dict[str, Any]]] = {
+    "smoke": {
+        "01_blur_formation": dict(size=32, frame_counts=[1, 3, 5, 7], shifts=[0.0, 4.0, 8.0], n_scenes=4,
+                                  rule_shifts=[4.0, 8.0], rule_segments=[1, 2, 4, 8], fine_subframes=8),
+        "02_order_ambiguity": dict(toy_size=32, size=16, n_frames=7, width=8, steps=20, batch=8, lr=2e-3,
+                                   n_test=16, max_shift=4.0),
+    },
+    "cpu": {
+        "01_blur_formation": dict(size=96, frame_counts=[1, 3, 5, 7, 9, 11, 15], shifts=[0.0, 4.0, 8.0, 16.0, 24.0],
+                                  n_scenes=32, rule_shifts=[4.0, 8.0, 16.0], rule_segments=[1, 2, 4, 8, 16, 32],
+                                  fine_subframes=64),
+        "02_order_ambiguity": dict(toy_size=64, size=32, n_frames=7, width=32, steps=1500, batch=32, lr=2e-3,
+                                   n_test=256, max_shift=8.0),
+    },
+    "gpu": {
+        "01_blur_formation": dict(size=256, frame_counts=[1, 3, 5, 7, 9, 11, 15, 21, 31],
+                                  shifts=[0.0, 8.0, 16.0, 32.0, 64.0], n_scenes=128, rule_shifts=[8.0, 16.0, 32.0],
+                                  rule_segments=[1, 2, 4, 8, 16, 32, 64], fine_subframes=128),
+        "02_order_ambiguity": dict(toy_size=64, size=64, n_frames=7, width=64, steps=20000, batch=64, lr=1e-3,
+                                   n_test=1024, max_shift=16.0),
+    },
+}
+
+
+def get_profile(profile: str, notebook: str) -> dict[str, Any]:
+    """The settings of ``notebook`` under ``profile`` (a copy: changing it changes nothing else)."""
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; expected one of {sorted(PROFILES)}")
+    if notebook not in PROFILES[profile]:
+        raise KeyError(f"profile {profile!r} has no settings for notebook {notebook!r}; known: {sorted(PROFILES[profile])}")
+    return copy.deepcopy(PROFILES[profile][notebook])
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """``"auto"`` picks CUDA when present, else CPU; ``"cuda"`` without a GPU is a clear error."""
+    if not isinstance(device, str):
+        raise TypeError(f"device must be a string such as 'auto', 'cpu' or 'cuda', got {device!r}")
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError as exc:
+        raise ValueError(f"unknown device {device!r}; use 'auto', 'cpu', 'cuda' or 'cuda:N'") from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} was asked for but this machine has no CUDA GPU; use 'auto' or 'cpu'")
+    return dev
+
+
+_PARAMETER_TYPES: dict[str, tuple[type, ...]] = {
+    "profile": (str,),
+    "device": (str,),
+    "seed": (int,),
+    "data_root": (str, os.PathLike, type(None)),
+}
+
+
+def check_parameters(**params: Any) -> None:
+    """Validate the standard notebook parameters; a wrong type or value names the parameter."""
+    for name, value in params.items():
+        expected = _PARAMETER_TYPES.get(name)
+        if expected is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, expected):
+            names = " or ".join("None" if t is type(None) else t.__name__ for t in expected)
+            raise TypeError(f"parameter {name!r} must be {names}, got {value!r} ({type(value).__name__})")
+    if "profile" in params and params["profile"] not in PROFILES:
+        raise ValueError(f"unknown profile {params['profile']!r}; expected one of {sorted(PROFILES)}")
+    if "seed" in params and params["seed"] < 0:
+        raise ValueError(f"parameter 'seed' must be non-negative, got {params['seed']!r}")
+    if params.get("data_root") is not None and not os.path.isdir(params["data_root"]):
+        raise FileNotFoundError(f"parameter 'data_root': {params['data_root']!s} is not a folder")

@@ -1,0 +1,127 @@
+"""One training loop for every model: progress bar, atomic checkpoints that carry their config, resume.
+
+``fit`` takes a model, a function that returns the batch for a given step (so a resumed run sees
+exactly the batches it would have seen), and a loss function of ``(model, batch)``.  A checkpoint is a
+plain dictionary of tensors and JSON-like values, loadable with ``torch.load(weights_only=True)``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from blur2vid import __version__
+from blur2vid.data.sample import Batch
+from blur2vid.io import atomic_path
+
+__all__ = ["fit", "save_checkpoint", "load_checkpoint", "CHECKPOINT_FORMAT"]
+
+CHECKPOINT_FORMAT = "blur2vid-checkpoint/1"
+LossFn = Callable[[nn.Module, Batch], "torch.Tensor | tuple[torch.Tensor, dict[str, float]]"]
+
+
+def save_checkpoint(path: str | Path, *, model: nn.Module, config: dict[str, Any], step: int,
+                    optimizer: torch.optim.Optimizer | None = None, history: list[dict] | None = None) -> Path:
+    """Write a checkpoint atomically: an interrupted save leaves the previous one intact."""
+    state = {
+        "format": CHECKPOINT_FORMAT,
+        "blur2vid": __version__,
+        "config": config,
+        "step": int(step),
+        "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "optimizer": optimizer.state_dict() if optimizer is not None else None,
+        "history": history or [],
+    }
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+    return path
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Read a checkpoint with ``weights_only=True``; a file holding arbitrary Python objects, or not a
+    blur2vid checkpoint at all, is refused with a message naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such checkpoint")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError... depending on the damage
+        raise ValueError(f"{path}: not a loadable blur2vid checkpoint (it may be truncated, or hold arbitrary "
+                         f"Python objects, which are refused for safety): {exc}") from exc
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path}: not a blur2vid checkpoint (expected format {CHECKPOINT_FORMAT!r})")
+    return state
+
+
+def fit(
+    model: nn.Module,
+    batch_at: Callable[[int], Batch],
+    loss_fn: LossFn,
+    *,
+    steps: int,
+    lr: float = 1e-3,
+    device: torch.device | str = "cpu",
+    config: dict[str, Any] | None = None,
+    checkpoint: str | Path | None = None,
+    checkpoint_every: int = 500,
+    grad_clip: float | None = 1.0,
+    progress: bool = True,
+    desc: str = "train",
+    log_every: int = 10,
+) -> list[dict[str, float]]:
+    """Train ``model`` with Adam for ``steps`` steps and return the logged history.
+
+    With ``checkpoint`` set, the run resumes from it when its config matches ``config`` (a finished
+    run trains no further), saves every ``checkpoint_every`` steps and at the end, atomically.
+    """
+    if steps < 0:
+        raise ValueError(f"steps must be >= 0, got {steps}")
+    config = dict(config or {})
+    device = torch.device(device)
+    model.to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    start, history = 0, []
+    if checkpoint is not None and Path(checkpoint).is_file():
+        state = load_checkpoint(checkpoint)
+        if state["config"] != config:
+            raise ValueError(f"{checkpoint}: holds a run of another configuration; delete it or choose "
+                             f"another path (saved {state['config']}, asked {config})")
+        model.load_state_dict(state["model"])
+        if state["optimizer"] is not None:
+            optimizer.load_state_dict(state["optimizer"])
+        start, history = state["step"], list(state["history"])
+    model.train()
+    bar = tqdm(range(start, steps), initial=start, total=steps, desc=desc, disable=not progress, leave=False)
+    t0 = time.perf_counter()
+    for step in bar:
+        batch = batch_at(step).to(device)
+        out = loss_fn(model, batch)
+        loss, logs = out if isinstance(out, tuple) else (out, {})
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"{desc}: loss became {loss.item()} at step {step}; lower the learning rate")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if grad_clip:
+            nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        optimizer.step()
+        if step % log_every == 0 or step == steps - 1:
+            entry = {"step": step, "loss": float(loss.detach()), **{k: float(v) for k, v in logs.items()}}
+            entry["samples_per_s"] = (step + 1 - start) * len(batch) / max(time.perf_counter() - t0, 1e-9)
+            history.append(entry)
+            bar.set_postfix(loss=f"{entry['loss']:.4g}")
+        if checkpoint is not None and (step + 1) % checkpoint_every == 0 and step + 1 < steps:
+            save_checkpoint(checkpoint, model=model, config=config, step=step + 1, optimizer=optimizer, history=history)
+    if checkpoint is not None and (start < steps or not Path(checkpoint).is_file()):
+        save_checkpoint(checkpoint, model=model, config=config, step=steps, optimizer=optimizer, history=history)
+    model.eval()
+    if history and not math.isfinite(history[-1]["loss"]):
+        raise FloatingPointError(f"{desc}: training diverged")
+    return history

@@ -1,0 +1,86 @@
+import math
+
+import pytest
+import torch
+
+from blur2vid.formation import (
+    CameraResponse,
+    add_noise,
+    average_subframes,
+    frames_for_shift,
+    get_crf,
+    synthesize_blur,
+)
+
+
+@pytest.mark.parametrize("name", ["linear", "srgb", "gamma2.2", 1.8])
+def test_crf_inverse_round_trip(name):
+    g = get_crf(name)
+    x = torch.linspace(0, 1, 1001, dtype=torch.float64)
+    assert torch.allclose(g.inverse(g(x)), x, atol=1e-5)
+    assert torch.allclose(g(g.inverse(x)), x, atol=1e-5)
+
+
+def test_gamma_and_srgb_known_values():
+    assert get_crf("gamma2.2")(torch.tensor(0.5)).item() == pytest.approx(0.5 ** (1 / 2.2))
+    # sRGB: linear 0.5 encodes to 0.7354 (IEC 61966-2-1)
+    assert get_crf("srgb")(torch.tensor(0.5, dtype=torch.float64)).item() == pytest.approx(0.735357, abs=1e-5)
+    assert get_crf("srgb").inverse(torch.tensor(0.04, dtype=torch.float64)).item() == pytest.approx(0.04 / 12.92)
+
+
+def test_blur_of_a_static_scene_is_the_scene():
+    frame = torch.rand(3, 8, 8, dtype=torch.float64)
+    seq = frame.expand(7, 3, 8, 8)
+    assert torch.allclose(synthesize_blur(seq, "gamma2.2"), frame, atol=1e-6)
+
+
+def test_blur_averages_in_linear_space():
+    # A pixel that is black for half the exposure and white for the other half receives half the
+    # irradiance: its intensity is g(0.5), brighter than the naive average 0.5.
+    seq = torch.zeros(2, 1, 1, 1, dtype=torch.float64)
+    seq[1] = 1.0
+    assert synthesize_blur(seq, "linear").item() == pytest.approx(0.5)
+    assert synthesize_blur(seq, "gamma2.2").item() == pytest.approx(0.5 ** (1 / 2.2), abs=1e-9)
+
+
+def test_blur_is_independent_of_frame_order():
+    seq = torch.rand(2, 7, 3, 6, 6)
+    perm = torch.randperm(7)
+    assert torch.allclose(synthesize_blur(seq), synthesize_blur(seq[:, perm]), atol=1e-6)
+
+
+def test_average_subframes_then_blur_equals_blur_of_instants():
+    instants = torch.rand(21, 3, 5, 5, dtype=torch.float64)
+    frames = average_subframes(instants, 3, "srgb")
+    assert frames.shape == (7, 3, 5, 5)
+    assert torch.allclose(synthesize_blur(frames, "srgb"), synthesize_blur(instants, "srgb"), atol=1e-9)
+
+
+@pytest.mark.parametrize("shift,expected", [(0, 1), (0.5, 1), (1, 1), (7, 7), (7.2, 8), (31.9, 32)])
+def test_frames_for_shift_is_the_T_equals_Delta_rule(shift, expected):
+    assert frames_for_shift(shift) == expected
+
+
+def test_bad_inputs_name_the_value():
+    with pytest.raises(ValueError, match="zero frames"):
+        synthesize_blur(torch.zeros(0, 3, 4, 4))
+    with pytest.raises(ValueError, match="'gamma-x'"):
+        get_crf("gamma-x")
+    with pytest.raises(ValueError, match="'sepia'"):
+        get_crf("sepia")
+    with pytest.raises(ValueError, match="-1"):
+        frames_for_shift(-1)
+    with pytest.raises(ValueError, match="cannot be grouped"):
+        average_subframes(torch.zeros(7, 3, 2, 2), 2)
+    with pytest.raises(ValueError, match="-0.1"):
+        get_crf(-0.1)
+
+
+def test_noise_is_seeded_and_has_the_asked_sigma():
+    img = torch.full((3, 64, 64), 0.5)
+    a = add_noise(img, 0.01, torch.Generator().manual_seed(1))
+    b = add_noise(img, 0.01, torch.Generator().manual_seed(1))
+    assert torch.equal(a, b)
+    assert (a - img).std().item() == pytest.approx(0.01, rel=0.05)
+    assert add_noise(img, 0.0) is img
+    assert isinstance(CameraResponse().name, str) and not math.isnan(a.mean().item())

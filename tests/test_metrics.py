@@ -1,0 +1,60 @@
+import math
+
+import pytest
+import torch
+
+from blur2vid.metrics import per_frame_psnr, ppsnr, ppsnr_pairs, ppsnr_sequence, psnr, ssim
+
+
+def test_psnr_known_values():
+    target = torch.zeros(3, 8, 8)
+    assert psnr(target + 0.1, target).item() == pytest.approx(20.0)      # MSE 0.01
+    assert psnr(target + 0.01, target).item() == pytest.approx(40.0)
+    assert psnr(target + 25.5, target, data_range=255).item() == pytest.approx(20.0)
+    assert math.isinf(psnr(target, target).item())
+
+
+def test_ssim_uses_skimage_and_has_known_extremes():
+    torch.manual_seed(0)
+    img = torch.rand(2, 3, 32, 32)
+    assert torch.allclose(ssim(img, img), torch.ones(2, dtype=torch.float64))
+    noisy = (img + 0.2 * torch.randn_like(img)).clamp(0, 1)
+    assert (ssim(noisy, img) < 0.9).all()
+    assert ssim(img[:, :1], img[:, :1]).shape == (2,)
+
+
+def _seq(b=3, t=7):
+    g = torch.Generator().manual_seed(0)
+    return torch.rand(b, t, 3, 8, 8, generator=g)
+
+
+@pytest.mark.parametrize("level", ["sequence", "pair"])
+def test_ppsnr_is_invariant_to_reversing_the_target(level):
+    target = _seq()
+    pred = (target + 0.05 * torch.randn_like(target)).clamp(0, 1)
+    assert torch.allclose(ppsnr(pred, target, level), ppsnr(pred, target.flip(1), level))
+
+
+def test_reversed_prediction_scores_like_the_straight_one():
+    target = _seq()
+    pred = target.flip(1) + 0.1
+    assert torch.allclose(ppsnr_sequence(pred, target), torch.full((3, 7), 20.0, dtype=torch.float64))
+    # plain per-frame PSNR punishes the reversal
+    assert per_frame_psnr(pred, target)[:, 0].max() < 15
+
+
+def test_pair_level_picks_each_pair_independently():
+    target = _seq(b=1)
+    pred = target.clone() + 0.1
+    pred[:, [0, 6]] = pred[:, [6, 0]]          # outer pair swapped, the rest straight
+    seq_level = ppsnr_sequence(pred, target)
+    pair_level = ppsnr_pairs(pred, target)
+    assert torch.allclose(pair_level, torch.full((1, 7), 20.0, dtype=torch.float64))
+    assert (pair_level >= seq_level - 1e-9).all() and (seq_level[0, [0, 6]] < 15).all()
+
+
+def test_shape_mismatch_and_bad_level_are_clear():
+    with pytest.raises(ValueError, match="differ in shape"):
+        psnr(torch.zeros(3, 4, 4), torch.zeros(3, 4, 5))
+    with pytest.raises(ValueError, match="'frame'"):
+        ppsnr(_seq(), _seq(), level="frame")
