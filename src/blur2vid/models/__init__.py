@@ -12,9 +12,11 @@ from blur2vid.models.blocks import (
     make_stage_plan,
     pad_to_multiple,
 )
+from blur2vid.models.discriminator import PatchDiscriminator, adversarial_losses
 from blur2vid.models.jin import STAGES, FrameNet, JinCascade, JinConfig, MiddleNet
 from blur2vid.models.nah import NahConfig, NahMultiScale
 from blur2vid.models.unet import SequenceUNet, UNetConfig
+from blur2vid.models.vgg import VGG16Features, load_vgg16_features
 
 __all__ = [
     "ColourFusion",
@@ -35,4 +37,8 @@ __all__ = [
     "NahMultiScale",
     "SequenceUNet",
     "UNetConfig",
+    "PatchDiscriminator",
+    "adversarial_losses",
+    "VGG16Features",
+    "load_vgg16_features",
 ]
