@@ -16,13 +16,13 @@ __all__ = ["PROFILES", "get_profile", "resolve_device", "check_parameters"]
 
 PROFILES: dict[str, dict[str, dict[str, Any]]] = {
     "smoke": {
-        "01_blur_formation": dict(size=32, frame_counts=[1, 3, 5, 7], shifts=[0.0, 4.0, 8.0], n_scenes=4,
+        "01_blur_formation": dict(size=32, frame_counts=[1, 3, 5, 7], speeds=[1.0, 2.0], n_scenes=4,
                                   rule_shifts=[4.0, 8.0], rule_segments=[1, 2, 4, 8], fine_subframes=8),
         "02_order_ambiguity": dict(toy_size=32, size=16, n_frames=7, width=8, steps=20, batch=8, lr=2e-3,
                                    n_test=16, max_shift=4.0),
     },
     "cpu": {
-        "01_blur_formation": dict(size=96, frame_counts=[1, 3, 5, 7, 9, 11, 15], shifts=[0.0, 4.0, 8.0, 16.0, 24.0],
+        "01_blur_formation": dict(size=96, frame_counts=[1, 3, 5, 7, 9, 11, 15], speeds=[0.5, 1.0, 2.0, 4.0],
                                   n_scenes=32, rule_shifts=[4.0, 8.0, 16.0], rule_segments=[1, 2, 4, 8, 16, 32],
                                   fine_subframes=64),
         "02_order_ambiguity": dict(toy_size=64, size=32, n_frames=7, width=32, steps=1500, batch=32, lr=2e-3,
@@ -30,7 +30,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
     },
     "gpu": {
         "01_blur_formation": dict(size=256, frame_counts=[1, 3, 5, 7, 9, 11, 15, 21, 31],
-                                  shifts=[0.0, 8.0, 16.0, 32.0, 64.0], n_scenes=128, rule_shifts=[8.0, 16.0, 32.0],
+                                  speeds=[0.5, 1.0, 2.0, 4.0, 8.0], n_scenes=128, rule_shifts=[8.0, 16.0, 32.0],
                                   rule_segments=[1, 2, 4, 8, 16, 32, 64], fine_subframes=128),
         "02_order_ambiguity": dict(toy_size=64, size=64, n_frames=7, width=64, steps=20000, batch=64, lr=1e-3,
                                    n_test=1024, max_shift=16.0),

@@ -19,7 +19,7 @@ import torch
 
 from blur2vid.formation import synthesize_blur
 
-__all__ = ["BALL_COLOURS", "direction_combinations", "ambiguity_scenarios", "figure2_columns", "column_meanings"]
+__all__ = ["BALL_COLOURS", "direction_combinations", "ambiguity_scenarios", "figure2_columns", "column_meanings", "identical_across_rows"]
 
 BALL_COLOURS = ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0), (1.0, 1.0, 0.0), (1.0, 0.0, 1.0))
 _SUPERSAMPLE = 4
@@ -114,3 +114,9 @@ def column_meanings(n_frames: int) -> dict[str, str]:
         k += 1
         out[letters[k]] = f"|{letters[i]} - {letters[j]}|"
     return out
+
+
+def identical_across_rows(columns: dict[str, torch.Tensor]) -> dict[str, bool]:
+    """For each column of :func:`figure2_columns`, whether it is the same image (bit for bit) in
+    every motion scenario."""
+    return {k: all(torch.equal(v[0], v[r]) for r in range(1, v.shape[0])) for k, v in columns.items()}

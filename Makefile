@@ -1,0 +1,55 @@
+# blur2vid: `make reproduce` regenerates the figures, `make test` runs every test.
+# Both create .venv/ on first use and install the pinned environment (requirements.lock) into it.
+PROFILE ?= cpu
+DEVICE ?= auto
+SEED ?= 0
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
+# keep Jupyter's kernels and settings inside the environment, so a python3 kernel the user
+# registered elsewhere never runs our notebooks with another interpreter
+export JUPYTER_DATA_DIR := $(CURDIR)/$(VENV)/share/jupyter
+export MPLBACKEND := Agg
+
+.PHONY: install test reproduce lab lock bench clean help
+
+help:
+	@echo "make reproduce [PROFILE=smoke|cpu|gpu] [DEVICE=auto|cpu|cuda]   regenerate figures/"
+	@echo "make test                                                      unit tests + notebooks (smoke)"
+	@echo "make lab                                                       JupyterLab on notebooks/"
+	@echo "make bench                                                     speed benchmarks"
+
+install: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "blur2vid needs Python >= 3.11, found " + sys.version.split()[0]'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e . || $(BIN)/python -m pip install --quiet --no-deps -e .
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+test: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/python -m pytest tests notebooks --nbmake --nbmake-timeout=900
+
+reproduce: $(STAMP)
+	MPLBACKEND= $(BIN)/python -m blur2vid.cli reproduce --profile $(PROFILE) --device $(DEVICE) --seed $(SEED)
+
+lab: $(STAMP)
+	$(BIN)/python -m pip install --quiet jupyterlab==4.6.6 nbdime==4.0.4
+	$(BIN)/nbdime config-git --enable
+	MPLBACKEND= $(BIN)/jupyter lab notebooks/
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_scenes.py
+
+lock: $(STAMP)
+	@echo "# Whole environment for 'make test' and 'make reproduce', pinned. Regenerate with 'make lock'." > requirements.lock.new
+	@echo "torch==2.13.0" >> requirements.lock.new
+	$(BIN)/python -m pip freeze --all --exclude-editable | grep -v -e '^torch==' -e '^pip==' >> requirements.lock.new
+	mv requirements.lock.new requirements.lock
+
+clean:
+	rm -rf results/ .pytest_cache .ruff_cache
