@@ -67,3 +67,13 @@ def test_gif_has_bounce_frames(tmp_path):
     path = save_gif(tmp_path / "s.gif", torch.rand(5, 3, 8, 8))
     with Image.open(path) as im:
         assert im.n_frames == 8  # 5 forward + 3 back
+
+
+def test_atomic_files_get_the_usual_permissions(tmp_path):
+    import os
+    import stat
+
+    path = atomic_write_json(tmp_path / "m.json", {})
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask

@@ -1,17 +1,37 @@
-"""ipywidgets explorers for a person in JupyterLab.  Batch runs never depend on them."""
+"""ipywidgets explorers for a person in JupyterLab.  Batch runs never depend on them.
+
+Pictures are shown as ``ipywidgets.Image`` (PNG bytes) updated in place by slider callbacks: no
+matplotlib and no Output widget, so a headless run (papermill, nbmake) builds them without waiting
+on a front end.
+"""
 
 from __future__ import annotations
 
 import functools
+import io
 
-import matplotlib.pyplot as plt
+import numpy as np
 import torch
+from PIL import Image
 
 from blur2vid.data.scenes import SceneConfig, render_scenes
 from blur2vid.formation import synthesize_blur
 from blur2vid.io import to_uint8
 
-__all__ = ["blur_explorer", "sequence_scrubber"]
+__all__ = ["blur_explorer", "sequence_scrubber", "png_bytes"]
+
+
+def png_bytes(images: list[torch.Tensor], scale: int = 3) -> bytes:
+    """Images ``[C, H, W]`` side by side (with a 2-pixel gap), upscaled by ``scale``, as PNG bytes."""
+    arrays = [to_uint8(im) for im in images]
+    arrays = [a if a.ndim == 3 else np.repeat(a[..., None], 3, -1) for a in arrays]
+    h = max(a.shape[0] for a in arrays)
+    gap = np.full((h, 2, 3), 255, np.uint8)
+    row = np.concatenate([x for a in arrays for x in (a, gap)][:-1], axis=1)
+    img = Image.fromarray(row).resize((row.shape[1] * scale, row.shape[0] * scale), Image.NEAREST)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
 
 
 @functools.lru_cache(maxsize=16)
@@ -20,29 +40,35 @@ def _scene(size: int, t_max: int, speed: float, seed: int) -> torch.Tensor:
     return render_scenes(cfg, 1, seed).frames[0]
 
 
+def _blur_view(size: int, max_frames: int, frames: int, speed: float, crf: str, scene: int) -> bytes:
+    seq = _scene(size, max_frames, float(speed), int(scene))
+    mid = max_frames // 2
+    return png_bytes([seq[mid], synthesize_blur(seq[mid - frames // 2: mid + frames // 2 + 1], crf)])
+
+
 def blur_explorer(size: int = 96, max_frames: int = 15, seed: int = 0):
     """Sliders for the number of frames averaged (the exposure), the speed of the scene, and the
-    camera response; shows the middle sharp frame beside the blur (Jin Eq. 1)."""
+    camera response; shows the middle sharp frame (left) beside the blur (right), Jin Eq. 1."""
     import ipywidgets as W
 
-    frames = W.IntSlider(value=7, min=1, max=max_frames, step=2, description="frames T")
-    speed = W.FloatSlider(value=1.5, min=0.0, max=4.0, step=0.25, description="px / frame")
-    crf = W.Dropdown(options=["gamma2.2", "srgb", "linear"], value="gamma2.2", description="CRF")
-    scene = W.IntSlider(value=seed, min=0, max=20, description="scene")
+    if max_frames % 2 == 0:
+        raise ValueError(f"max_frames must be odd so that a middle frame exists, got {max_frames}")
+    controls = {
+        "frames": W.IntSlider(value=7, min=1, max=max_frames, step=2, description="frames T"),
+        "speed": W.FloatSlider(value=1.5, min=0.0, max=4.0, step=0.25, description="px / frame"),
+        "crf": W.Dropdown(options=["gamma2.2", "srgb", "linear"], value="gamma2.2", description="CRF"),
+        "scene": W.IntSlider(value=seed, min=0, max=20, description="scene"),
+    }
+    image = W.Image(format="png")
 
-    def show(frames: int, speed: float, crf: str, scene: int) -> None:
-        seq = _scene(size, max_frames, float(speed), int(scene))
-        mid = max_frames // 2
-        blur = synthesize_blur(seq[mid - frames // 2: mid + frames // 2 + 1], crf)
-        fig, axes = plt.subplots(1, 2, figsize=(6, 3.2))
-        for ax, img, title in zip(axes, [seq[mid], blur], ["middle frame", f"blur of {frames} frames"], strict=True):
-            ax.imshow(to_uint8(img))
-            ax.set_title(title, fontsize=9)
-            ax.axis("off")
-        plt.show()
+    def update(_=None) -> None:
+        image.value = _blur_view(size, max_frames, **{k: c.value for k, c in controls.items()})
 
-    out = W.interactive_output(show, dict(frames=frames, speed=speed, crf=crf, scene=scene))
-    return W.VBox([W.HBox([frames, speed]), W.HBox([crf, scene]), out])
+    for c in controls.values():
+        c.observe(update, names="value")
+    update()
+    return W.VBox([W.HBox([controls["frames"], controls["speed"]]), W.HBox([controls["crf"], controls["scene"]]),
+                   W.Label("middle frame | blur"), image])
 
 
 def sequence_scrubber(frames: torch.Tensor, blur: torch.Tensor | None = None):
@@ -50,14 +76,11 @@ def sequence_scrubber(frames: torch.Tensor, blur: torch.Tensor | None = None):
     import ipywidgets as W
 
     t = W.IntSlider(value=frames.shape[0] // 2, min=0, max=frames.shape[0] - 1, description="frame")
+    image = W.Image(format="png")
 
-    def show(t: int) -> None:
-        panels = ([blur] if blur is not None else []) + [frames[t]]
-        fig, axes = plt.subplots(1, len(panels), figsize=(3 * len(panels), 3), squeeze=False)
-        for ax, img in zip(axes[0], panels, strict=True):
-            ax.imshow(to_uint8(img))
-            ax.axis("off")
-        axes[0][-1].set_title(f"x[{t + 1}]", fontsize=9)
-        plt.show()
+    def update(_=None) -> None:
+        image.value = png_bytes(([blur] if blur is not None else []) + [frames[t.value]])
 
-    return W.VBox([t, W.interactive_output(show, dict(t=t))])
+    t.observe(update, names="value")
+    update()
+    return W.VBox([t, image])
