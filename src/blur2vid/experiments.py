@@ -198,3 +198,215 @@ def mean_prediction_claim(table: pd.DataFrame) -> dict[str, Any]:
         "middle_is_best_frame": bool(true_psnr[mid] >= true_psnr.max() - 1e-9),
         "holds": bool(all(margin[k] > 0 for k in outer) and true_psnr[mid] >= true_psnr.max() - 1e-9),
     }
+
+
+# ----------------------------------------------------------------------------------------------
+# Notebook 03: Jin's losses (Sec. 5), no training
+# ----------------------------------------------------------------------------------------------
+
+
+def pixel_swap(a: torch.Tensor, b: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Swap the two frames of a pair pixel by pixel under a random mask: two chimeric frames that
+    the pair loss (Eq. 5) cannot tell from the true pair."""
+    mask = torch.rand(a.shape[-2:], generator=generator) < 0.5
+    mask = mask.to(a.device)
+    return torch.where(mask, b, a), torch.where(mask, a, b)
+
+
+def loss_invariance_table(size: int = 32, n: int = 8, seed: int = 0, noise: float = 0.05) -> pd.DataFrame:
+    """Each loss of Jin Sec. 5 on a noisy prediction, against the target as given, reversed, with the
+    non-middle frames shuffled, and with every symmetric pair swapped pixel by pixel."""
+    from blur2vid.losses import global_loss, independent_loss, pair_losses
+
+    scenes = render_scenes(SceneConfig(height=size, width=size, n_frames=7), n, seed)
+    target = scenes.frames
+    g = torch.Generator().manual_seed(seed)
+    pred = (target + noise * torch.randn(target.shape, generator=g)).clamp(0, 1)
+    perm = torch.tensor([5, 0, 6, 3, 1, 2, 4])  # non-middle frames permuted, middle kept
+    swapped = target.clone()
+    for i, j in ((0, 6), (1, 5), (2, 4)):
+        swapped[:, i], swapped[:, j] = pixel_swap(target[:, i], target[:, j], g)
+    losses = {
+        "independent (per-frame MSE)": lambda p, t: independent_loss(p, t),
+        "naive (HyperCUT Eq. 2)": naive_loss,
+        "global (Jin Eq. 4)": global_loss,
+        "pair (Jin Eq. 5, all pairs)": pair_losses,
+    }
+    targets = {"as given": target, "reversed": target.flip(1), "non-middle shuffled": target[:, perm],
+               "pairs swapped pixel by pixel": swapped}
+    rows = {name: {k: float(fn(pred, t)) for k, t in targets.items()} for name, fn in losses.items()}
+    return pd.DataFrame(rows).T
+
+
+def pair_swap_example(size: int = 64, seed: int = 0) -> dict[str, torch.Tensor]:
+    """One scene's outer pair (x1, x7) and its pixel-by-pixel swap, with the pair loss of both."""
+    from blur2vid.losses import pair_loss
+
+    frames = render_scenes(SceneConfig(height=size, width=size, n_frames=7, max_shift=size / 4), 1, seed).frames[0]
+    a, b = frames[0], frames[6]
+    sa, sb = pixel_swap(a, b, torch.Generator().manual_seed(seed))
+    return {"x1": a, "x7": b, "swapped_1": sa, "swapped_7": sb,
+            "pair_loss_true": pair_loss(a, b, a, b), "pair_loss_swapped": pair_loss(sa, sb, a, b)}
+
+
+# ----------------------------------------------------------------------------------------------
+# Notebook 04: Jin's training, ablation (Fig. 4, 5) and middle-frame comparison (Table 2, Fig. 3)
+# ----------------------------------------------------------------------------------------------
+
+
+def _jin_checkpoints(profile: str) -> Path:
+    return repo_root() / "results" / profile / "checkpoints"
+
+
+def jin_middle(train_cfg, *, profile: str, device, progress: bool = True):
+    """Table 1 step 1, trained once per configuration and shared by every ablation variant."""
+    from blur2vid.models.jin import JinCascade
+    from blur2vid.train_jin import train_middle
+
+    torch.manual_seed(train_cfg.seed)
+    cascade = JinCascade(train_cfg.jin_config())
+    history = train_middle(cascade, train_cfg, torch.device(device), _jin_checkpoints(profile), progress)
+    return cascade, history
+
+
+def nah_baseline(train_cfg, nah_config, *, profile: str, device, progress: bool = True):
+    """The Nah-style multi-scale network trained on the same batches and budget as the middle network,
+    with Nah's multi-scale loss."""
+    from blur2vid.losses import multiscale_loss
+    from blur2vid.models.blocks import pad_to_multiple
+    from blur2vid.models.nah import NahMultiScale
+    from blur2vid.train_jin import training_batches
+
+    torch.manual_seed(train_cfg.seed)
+    net = NahMultiScale(nah_config)
+    run_cfg = {"model": "nah", "nah": nah_config.__dict__, **train_cfg.as_dict()}
+
+    def loss_fn(m, batch):
+        estimates, _ = m(batch.blur, return_all=True)
+        sharp, _ = pad_to_multiple(batch.frames[:, 3], 2 ** (nah_config.scales - 1))
+        targets = m.pyramid(sharp)
+        targets[-1] = batch.frames[:, 3]
+        return multiscale_loss(estimates, targets)
+
+    history = fit(net, training_batches(train_cfg, train_cfg.batch_middle, "middle", torch.device(device)), loss_fn,
+                  steps=train_cfg.steps_middle, lr=train_cfg.lr, device=device, config=run_cfg,
+                  checkpoint=_jin_checkpoints(profile) / f"{config_key('nah', run_cfg)}.pt", progress=progress,
+                  desc="Nah baseline")
+    return net, history
+
+
+def jin_test_sets(train_cfg, n: int, device) -> dict[str, Batch]:
+    """Held-out scenes at the training blur strength and at twice it (Jin Table 2's two regimes:
+    blur like the training data, and larger blur)."""
+    scenes = train_cfg.scenes()
+    return {
+        f"moderate (≤{scenes.max_shift:g} px)": scene_set(scenes, n, derive_seed(train_cfg.seed, "test"), device),
+        f"large (≤{2 * scenes.max_shift:g} px)": scene_set(replace(scenes, max_shift=2 * scenes.max_shift), n,
+                                                          derive_seed(train_cfg.seed, "test-large"), device),
+    }
+
+
+@torch.no_grad()
+def middle_psnr_table(models: dict[str, torch.nn.Module], test_sets: dict[str, Batch]) -> pd.DataFrame:
+    """Jin Table 2: PSNR of each model's middle frame on each test set (the blur itself as a floor)."""
+    rows = {}
+    for name, model in [("blurry input", None), *models.items()]:
+        row = {}
+        for set_name, test in test_sets.items():
+            pred = test.blur if model is None else torch.cat([model(test.blur[i:i + 32]).clamp(0, 1)
+                                                              for i in range(0, len(test), 32)])
+            row[set_name] = psnr(pred, test.frames[:, 3]).clamp(max=100).mean().item()
+        rows[name] = row
+    return pd.DataFrame(rows).T
+
+
+def jin_variant(train_cfg, variant: str, middle_state: dict, *, profile: str, device, progress: bool = True):
+    """One ablation variant's cascade: the shared middle network, and its own non-middle networks."""
+    from blur2vid.models.jin import JinCascade
+    from blur2vid.train_jin import train_frames
+
+    torch.manual_seed(derive_seed(train_cfg.seed, variant))
+    cascade = JinCascade(train_cfg.jin_config())
+    cascade.middle.load_state_dict(middle_state)
+    history = train_frames(cascade, variant, train_cfg, torch.device(device), _jin_checkpoints(profile), progress)
+    return cascade, history
+
+
+def ablation_table(cascades: dict[str, torch.nn.Module], test: Batch, level: str = "sequence") -> pd.DataFrame:
+    """Jin Fig. 4 as numbers: per-frame order-invariant PSNR of each variant, and the mean."""
+    from blur2vid.train_jin import JIN_VARIANTS, evaluate_frames, predict_frames
+
+    rows = {}
+    for name, cascade in cascades.items():
+        scores = evaluate_frames(predict_frames(cascade, name, test.blur), test.frames)[f"ppsnr_{level}"]
+        rows[JIN_VARIANTS[name].label] = {**{f"F{k + 1}": s for k, s in enumerate(scores)},
+                                          "mean": sum(scores) / len(scores)}
+    return pd.DataFrame(rows).T
+
+
+def middle_feed_table(cascade: torch.nn.Module, variant: str, test: Batch) -> pd.DataFrame:
+    """Jin Fig. 5 as numbers: per-frame pPSNR when the non-middle networks are fed the estimated
+    middle frame vs the ground-truth one."""
+    from blur2vid.train_jin import evaluate_frames, predict_frames
+
+    rows = {}
+    for label, middle in (("estimated middle fed", "estimated"), ("ground-truth middle fed", "ground_truth")):
+        pred = predict_frames(cascade, variant, test.blur, middle=middle, gt_middle=test.frames[:, 3])
+        scores = evaluate_frames(pred, test.frames)["ppsnr_sequence"]
+        rows[label] = {**{f"F{k + 1}": s for k, s in enumerate(scores)}, "mean": sum(scores) / len(scores)}
+    return pd.DataFrame(rows).T
+
+
+def jin_train_config(profile: str, seed: int = 0, vgg_weights: str | None = None):
+    """The Jin training configuration of a profile (notebook 04's ``train`` settings)."""
+    from blur2vid.profiles import get_profile
+    from blur2vid.train_jin import JinTrainConfig
+
+    return JinTrainConfig(**get_profile(profile, "04_jin_training")["train"], seed=seed, vgg_weights=vgg_weights)
+
+
+def nah_config(preset: str):
+    """The Nah-style baseline at a size preset, with a global skip (see notebook 04)."""
+    from blur2vid.models.nah import NahConfig
+
+    presets = {"smoke": NahConfig.smoke, "cpu": NahConfig.cpu, "paper": NahConfig}
+    if preset not in presets:
+        raise ValueError(f"unknown Nah preset {preset!r}; expected one of {sorted(presets)}")
+    return presets[preset](global_skip=True)
+
+
+JIN_TABLE2_PAPER = pd.DataFrame(
+    {"GoPro 45% (dB)": [30.52, 32.20], "Jin test set (dB)": [28.19, 29.02], "GoPro original (dB)": [28.48, 26.98]},
+    index=["Nah [21]", "Middle"],
+)
+
+
+def jin_claims(table2: pd.DataFrame, ablation: pd.DataFrame, feed: pd.DataFrame) -> pd.DataFrame:
+    """The claims of Jin Sec. 7 read off our tables, each with its measured margin (dB)."""
+    moderate, large = table2.columns[:2]
+    outer = ["F1", "F2", "F6", "F7"]
+    label = {n: n for n in ablation.index}
+    tf = next(n for n in label if "teacher" in n)
+    seq = next(n for n in label if n.startswith("sequential pairwise"))
+    indep = next(n for n in label if n.startswith("independent"))
+    glob = next(n for n in label if n.startswith("global"))
+    pair = next(n for n in label if n == "pairwise + middle input")
+    pair0 = next(n for n in label if n == "pairwise, no middle input")
+    rows = [
+        ("Table 2: Middle beats Nah on blur like the training data", table2.loc["Middle (Jin)", moderate]
+         - table2.loc["Nah-style multi-scale", moderate]),
+        ("Table 2: Nah does better on larger blur than on moderate, relative to Middle",
+         (table2.loc["Nah-style multi-scale", large] - table2.loc["Middle (Jin)", large])
+         - (table2.loc["Nah-style multi-scale", moderate] - table2.loc["Middle (Jin)", moderate])),
+        ("Fig. 4: sequential pairwise beats independent on outer frames",
+         ablation.loc[seq, outer].mean() - ablation.loc[indep, outer].mean()),
+        ("Fig. 4: pairwise beats global on outer frames", ablation.loc[pair, outer].mean() - ablation.loc[glob, outer].mean()),
+        ("Fig. 4: feeding the middle estimate helps the pairwise loss", ablation.loc[pair, "mean"] - ablation.loc[pair0, "mean"]),
+        ("Fig. 4: sequential beats pairwise on frames 1, 2, 6, 7", ablation.loc[seq, outer].mean() - ablation.loc[pair, outer].mean()),
+        ("Fig. 4: teacher forcing beats sequential", ablation.loc[tf, "mean"] - ablation.loc[seq, "mean"]),
+        ("Fig. 5: the ground-truth middle helps the other frames",
+         feed.loc["ground-truth middle fed", outer].mean() - feed.loc["estimated middle fed", outer].mean()),
+    ]
+    df = pd.DataFrame(rows, columns=["claim", "margin_db"]).set_index("claim")
+    df["reproduced"] = df["margin_db"] > 0
+    return df

@@ -37,6 +37,7 @@ from blur2vid.models.discriminator import PatchDiscriminator, adversarial_losses
 from blur2vid.models.vgg import VGG16_ENV_VAR, VGG16Features, load_vgg16_features
 
 __all__ = [
+    "multiscale_loss",
     "naive_loss",
     "MissingVGGWeightsWarning",
     "PerceptualLoss",
@@ -458,3 +459,12 @@ def sequential_loss(
             terms[name] = (x - tgt).abs().mean(dim=(0, 2, 3, 4)).sum()
     total = sum(terms.values(), target_seq.new_zeros(()))
     return SequentialLoss(total=total, terms=terms, reverse=reverse)
+
+
+def multiscale_loss(estimates: list[torch.Tensor], targets: list[torch.Tensor]) -> torch.Tensor:
+    """The multi-scale content loss of Nah et al. (CVPR 2017), the baseline of Jin Table 2: the mean
+    over the K levels of the per-pixel squared error between each level's estimate and the sharp
+    image downsampled to that level (coarsest first, as ``NahMultiScale(..., return_all=True)``)."""
+    if len(estimates) != len(targets) or not estimates:
+        raise ValueError(f"need one target per level, got {len(estimates)} estimates and {len(targets)} targets")
+    return sum(torch.mean((e - t) ** 2) for e, t in zip(estimates, targets, strict=True)) / len(estimates)

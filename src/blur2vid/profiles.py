@@ -20,6 +20,13 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
                                   rule_shifts=[4.0, 8.0], rule_segments=[1, 2, 4, 8], fine_subframes=8),
         "02_order_ambiguity": dict(toy_size=32, size=16, n_frames=7, width=8, steps=20, batch=8, lr=2e-3,
                                    n_test=16, max_shift=4.0),
+        "03_jin_losses": dict(size=24, n=4),
+        "04_jin_training": dict(
+            train=dict(size=24, max_shift=4.0, model="smoke", batch_middle=4, batch_frames=4, steps_middle=4,
+                       steps_core=3, steps_outer=3, lr=1e-3, adv_weight=0.0),
+            nah="smoke", n_test=8, variants=["independent", "global", "pair_no_middle", "pair", "sequential",
+                                             "teacher_forcing"],
+            bench_scale="smoke", bench_resolutions={"32x56": [32, 56], "48x84": [48, 84]}, bench_repeats=1),
     },
     "cpu": {
         "01_blur_formation": dict(size=96, frame_counts=[1, 3, 5, 7, 9, 11, 15], speeds=[0.5, 1.0, 2.0, 4.0],
@@ -27,6 +34,13 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
                                   fine_subframes=64),
         "02_order_ambiguity": dict(toy_size=64, size=32, n_frames=7, width=32, steps=1500, batch=32, lr=2e-3,
                                    n_test=256, max_shift=8.0),
+        "03_jin_losses": dict(size=64, n=16),
+        "04_jin_training": dict(
+            train=dict(size=48, max_shift=8.0, model="cpu", batch_middle=16, batch_frames=12, steps_middle=600,
+                       steps_core=300, steps_outer=300, lr=1e-3, adv_weight=0.0),
+            nah="cpu", n_test=128, variants=["independent", "global", "pair_no_middle", "pair", "sequential",
+                                             "teacher_forcing"],
+            bench_scale="paper", bench_resolutions={"320P": [320, 568]}, bench_repeats=1),
     },
     "gpu": {
         "01_blur_formation": dict(size=256, frame_counts=[1, 3, 5, 7, 9, 11, 15, 21, 31],
@@ -34,6 +48,13 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
                                   rule_segments=[1, 2, 4, 8, 16, 32, 64], fine_subframes=128),
         "02_order_ambiguity": dict(toy_size=64, size=64, n_frames=7, width=64, steps=20000, batch=64, lr=1e-3,
                                    n_test=1024, max_shift=16.0),
+        "03_jin_losses": dict(size=128, n=64),
+        "04_jin_training": dict(
+            train=dict(size=128, max_shift=16.0, model="paper", batch_middle=32, batch_frames=24, steps_middle=20000,
+                       steps_core=15000, steps_outer=15000, lr=1e-4, adv_weight=1e-3),
+            nah="paper", n_test=512, variants=["independent", "global", "pair_no_middle", "pair", "sequential",
+                                               "teacher_forcing"],
+            bench_scale="paper", bench_resolutions={"320P": [320, 568], "480P": [480, 854], "720P": [720, 1280]}, bench_repeats=5),
     },
 }
 

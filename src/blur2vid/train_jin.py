@@ -1,0 +1,326 @@
+"""The training procedure of Jin et al. (CVPR 2018), Table 1, and the variants of its ablation (Fig. 4).
+
+Table 1 trains the cascade in three steps:
+
+1. the middle network ``phi_4`` with ``L_middle`` (Eq. 3: MSE + perceptual);
+2. ``phi_3`` and ``phi_5`` with the pair loss of the core pair (Eq. 5) (+ adversarial terms);
+3. the outer networks (frames 2/6 and 1/7, each shared by its two sides) with losses that follow the
+   temporal order chosen by step 2 (+ adversarial terms).
+
+With *teacher forcing* (Sec. 7, the paper's default and ours) steps 2 and 3 receive the ground-truth
+middle frame instead of ``phi_4(y)``; otherwise they receive the frozen middle network's estimate.
+
+The ablation variants (Fig. 4) differ in the loss of the non-middle networks and in what they see:
+
+============================  ===================  ==================  ========
+variant                       loss                 middle input        schedule
+============================  ===================  ==================  ========
+``independent``               per-frame MSE        none (the blur)     joint
+``global``                    Eq. 4                none (the blur)     joint
+``pair_no_middle``            Eq. 5, all pairs     none (the blur)     joint
+``pair``                      Eq. 5, all pairs     estimated middle    joint
+``sequential``                Table 1              estimated middle    staged
+``teacher_forcing``           Table 1              ground truth        staged
+============================  ===================  ==================  ========
+
+"none" feeds the blurry image where the middle estimate would go, so every variant uses the same
+networks.  A joint variant trains all four non-middle networks together for the steps of steps 2
+and 3 combined; a staged one trains step 2, freezes it, then trains step 3.  Every variant sees the
+same batches (seeded by step) and every sequence comes in a random direction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+from torch import nn
+
+from blur2vid.data.augment import augment
+from blur2vid.data.sample import Batch
+from blur2vid.data.scenes import SceneConfig, derive_seed, render_scenes
+from blur2vid.losses import (
+    PerceptualLoss,
+    adversarial_losses,
+    global_loss,
+    independent_loss,
+    middle_loss,
+    pair_losses,
+    sequential_loss,
+)
+from blur2vid.metrics import ppsnr_pairs, ppsnr_sequence, psnr
+from blur2vid.models.discriminator import PatchDiscriminator
+from blur2vid.models.jin import JinCascade, JinConfig
+from blur2vid.train import fit
+
+__all__ = [
+    "JIN_VARIANTS",
+    "JinVariant",
+    "JinTrainConfig",
+    "training_batches",
+    "train_middle",
+    "train_frames",
+    "predict_frames",
+    "evaluate_frames",
+    "table1",
+]
+
+
+@dataclass(frozen=True)
+class JinVariant:
+    name: str
+    label: str
+    loss: str            # "independent" | "global" | "pair" | "table1"
+    middle_input: str    # "none" | "estimated" | "ground_truth"
+    staged: bool
+    panel: str           # where it appears in the paper
+
+
+JIN_VARIANTS: dict[str, JinVariant] = {v.name: v for v in [
+    JinVariant("independent", "independent (per-frame MSE)", "independent", "none", False, "Fig. 4 (a), (g)"),
+    JinVariant("global", "global (Eq. 4)", "global", "none", False, "Fig. 4 (b), (h)"),
+    JinVariant("pair_no_middle", "pairwise, no middle input", "pair", "none", False, "Fig. 4 (c), (i)"),
+    JinVariant("pair", "pairwise + middle input", "pair", "estimated", False, "Fig. 4 (d), (j)"),
+    JinVariant("sequential", "sequential pairwise", "table1", "estimated", True, "Fig. 4 (e), (k)"),
+    JinVariant("teacher_forcing", "sequential + teacher forcing", "table1", "ground_truth", True, "Fig. 4 (l)"),
+]}
+
+
+@dataclass(frozen=True)
+class JinTrainConfig:
+    """Everything that decides a Jin training run (and so its checkpoint key)."""
+
+    size: int = 64
+    max_shift: float = 12.0
+    model: str = "cpu"                 # JinConfig preset: smoke | cpu | paper
+    batch_middle: int = 32             # Jin Sec. 7: 32 for the middle network
+    batch_frames: int = 24             # ... and 24 for the others
+    steps_middle: int = 1000
+    steps_core: int = 1000
+    steps_outer: int = 1000
+    lr: float = 1e-3
+    adv_weight: float = 0.0            # weight of L_adv in steps 2-3 (0 turns it off)
+    augment: bool = True               # channel shuffle, rotation, 1% noise (Jin Sec. 7)
+    vgg_weights: str | None = None     # torchvision-format VGG16 file for the perceptual loss
+    seed: int = 0
+
+    def scenes(self) -> SceneConfig:
+        return SceneConfig(height=self.size, width=self.size, n_frames=7, max_shift=self.max_shift)
+
+    def jin_config(self) -> JinConfig:
+        presets = {"smoke": JinConfig.smoke, "cpu": JinConfig.cpu, "paper": JinConfig.paper}
+        if self.model not in presets:
+            raise ValueError(f"unknown Jin model preset {self.model!r}; expected one of {sorted(presets)}")
+        return presets[self.model]()
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def training_batches(cfg: JinTrainConfig, batch_size: int, stream: str, device: torch.device):
+    """``step -> Batch``: scenes seeded by (seed, stream, step), augmented, in random direction, so
+    a resumed run and every variant see exactly the same data."""
+    scenes = cfg.scenes()
+
+    def batch_at(step: int) -> Batch:
+        batch = render_scenes(scenes, batch_size, derive_seed(cfg.seed, stream, step), device)
+        g = torch.Generator().manual_seed(derive_seed(cfg.seed, stream, "aug", step))
+        if cfg.augment:
+            batch = augment(batch, g)
+        flip = (torch.rand(len(batch), generator=g) < 0.5).to(batch.frames.device)
+        frames = torch.where(flip.view(-1, 1, 1, 1, 1), batch.frames.flip(1), batch.frames)
+        return Batch(batch.blur, frames, batch.meta)
+
+    return batch_at
+
+
+def _checkpoint(folder: Path | None, name: str, config: dict[str, Any]) -> Path | None:
+    if folder is None:
+        return None
+    from blur2vid.experiments import config_key
+
+    return Path(folder) / f"{config_key(name, config)}.pt"
+
+
+def train_middle(cascade: JinCascade, cfg: JinTrainConfig, device: torch.device, checkpoints: Path | None = None,
+                 progress: bool = True) -> list[dict]:
+    """Table 1 step 1: ``phi_4`` with ``L_middle`` (Eq. 3)."""
+    perceptual = PerceptualLoss(cfg.vgg_weights).to(device)
+    run_cfg = {"step": "middle", **cfg.as_dict(), "steps_core": None, "steps_outer": None, "adv_weight": None,
+               "batch_frames": None}
+
+    def loss_fn(net: nn.Module, batch: Batch):
+        return middle_loss(net(batch.blur), batch.frames[:, 3], perceptual)
+
+    return fit(cascade.middle, training_batches(cfg, cfg.batch_middle, "middle", device), loss_fn,
+               steps=cfg.steps_middle, lr=cfg.lr, device=device, config=run_cfg,
+               checkpoint=_checkpoint(checkpoints, "jin_middle", run_cfg), progress=progress, desc="step 1: middle")
+
+
+def _middle_input(cascade: JinCascade, variant: JinVariant, batch: Batch) -> torch.Tensor:
+    if variant.middle_input == "ground_truth":
+        return batch.frames[:, 3]
+    if variant.middle_input == "none":
+        return batch.blur
+    with torch.no_grad():
+        return cascade.middle(batch.blur)
+
+
+class _FrameNets(nn.Module):
+    """The trainable part of a step: some of the cascade's non-middle networks, plus discriminators."""
+
+    def __init__(self, cascade: JinCascade, names: list[str], adv: bool, width: int):
+        super().__init__()
+        self.nets = nn.ModuleDict({n: getattr(cascade, n) for n in names})
+        self.disc = PatchDiscriminator(width=width, depth=3) if adv else None
+
+
+def _adversarial(module: _FrameNets, d_opt: torch.optim.Optimizer | None, fake: torch.Tensor,
+                 real: torch.Tensor) -> torch.Tensor:
+    """One discriminator update, then the generator's adversarial term (no gradient into D)."""
+    disc = module.disc
+    _, d_loss = adversarial_losses(disc, fake.detach(), real)
+    d_opt.zero_grad(set_to_none=True)
+    d_loss.backward()
+    d_opt.step()
+    disc.requires_grad_(False)
+    g_loss, _ = adversarial_losses(disc, fake, real)
+    disc.requires_grad_(True)
+    for p in disc.parameters():
+        p.grad = None
+    return g_loss
+
+
+def _stage_loss(cascade: JinCascade, variant: JinVariant, stage: str, module: _FrameNets,
+                d_opt, cfg: JinTrainConfig, batch: Batch):
+    x4 = _middle_input(cascade, variant, batch)
+    y, target = batch.blur, batch.frames
+    if stage == "outer":  # step 3 of a staged variant: the core pair is frozen
+        with torch.no_grad():
+            x3, x5 = cascade.predict_3_5(y, x4)
+        x2, x6 = cascade.predict_2_6(y, x3, x4, x5)
+        x1, x7 = cascade.predict_1_7(y, x2, x3, x5, x6)
+        preds = {"3_5": torch.stack([x3, x5], 1), "2_6": torch.stack([x2, x6], 1), "1_7": torch.stack([x1, x7], 1)}
+        result = sequential_loss(preds, target)
+        loss = result.terms["2_6"] + result.terms["1_7"]
+        fake = torch.cat([x1, x2, x6, x7])
+    else:
+        x3, x5 = cascade.predict_3_5(y, x4)
+        if stage == "core":
+            loss = sequential_loss({"3_5": torch.stack([x3, x5], 1)}, target).terms["3_5"]
+            fake = torch.cat([x3, x5])
+        else:  # joint: all six non-middle frames
+            x2, x6 = cascade.predict_2_6(y, x3, x4, x5)
+            x1, x7 = cascade.predict_1_7(y, x2, x3, x5, x6)
+            pred = torch.stack([x1, x2, x3, x4, x5, x6, x7], 1)
+            keep = [0, 1, 2, 4, 5, 6]
+            if variant.loss == "independent":
+                loss = independent_loss(pred, target, frames=[1, 2, 3, 5, 6, 7])
+            elif variant.loss == "global":
+                loss = global_loss(pred, target)
+            else:
+                loss = pair_losses(pred, target)
+            fake = pred[:, keep].flatten(0, 1)
+    logs = {"reconstruction": float(loss.detach())}
+    if module.disc is not None and cfg.adv_weight > 0:
+        real = target[:, [0, 1, 2, 4, 5, 6]].flatten(0, 1)
+        real = real[torch.randperm(len(real), device=real.device)[: len(fake)]]
+        adv = _adversarial(module, d_opt, fake, real)
+        logs["adversarial"] = float(adv.detach())
+        loss = loss + cfg.adv_weight * adv
+    return loss, logs
+
+
+def train_frames(cascade: JinCascade, variant: str, cfg: JinTrainConfig, device: torch.device,
+                 checkpoints: Path | None = None, progress: bool = True) -> list[dict]:
+    """Steps 2-3 of Table 1 (staged variants) or their joint counterpart, for one ablation variant.
+    The middle network must already be trained (step 1); it stays frozen."""
+    if variant not in JIN_VARIANTS:
+        raise ValueError(f"unknown Jin variant {variant!r}; expected one of {list(JIN_VARIANTS)}")
+    v = JIN_VARIANTS[variant]
+    cascade.middle.requires_grad_(False)
+    history: list[dict] = []
+    schedule = ([("core", ["net3", "net5"], cfg.steps_core), ("outer", ["net26", "net17"], cfg.steps_outer)]
+                if v.staged else [("joint", ["net3", "net5", "net26", "net17"], cfg.steps_core + cfg.steps_outer)])
+    width = max(8, cascade.config.frame_colour_features)
+    for stage, names, steps in schedule:
+        module = _FrameNets(cascade, names, cfg.adv_weight > 0, width).to(device)
+        d_opt = torch.optim.Adam(module.disc.parameters(), lr=cfg.lr, betas=(0.5, 0.999)) if module.disc else None
+        run_cfg = {"step": stage, "variant": variant, **cfg.as_dict()}
+        stream = "frames"  # every variant and step sees the same batches
+
+        def loss_fn(m, batch, stage=stage, module=module, d_opt=d_opt):
+            return _stage_loss(cascade, v, stage, module, d_opt, cfg, batch)
+
+        if stage == "outer":
+            cascade.net3.requires_grad_(False)
+            cascade.net5.requires_grad_(False)
+        history += [dict(h, stage=stage) for h in fit(
+            module, training_batches(cfg, cfg.batch_frames, stream, device), loss_fn, steps=steps, lr=cfg.lr,
+            device=device, config=run_cfg, checkpoint=_checkpoint(checkpoints, f"jin_{variant}_{stage}", run_cfg),
+            progress=progress, desc=f"{variant}: {stage}")]
+    cascade.requires_grad_(True)
+    cascade.eval()
+    return history
+
+
+@torch.no_grad()
+def predict_frames(cascade: JinCascade, variant: str, blur: torch.Tensor, middle: str = "estimated",
+                   gt_middle: torch.Tensor | None = None, batch_size: int = 32) -> torch.Tensor:
+    """All 7 frames from the blur.  Frame 4 is always the middle network's estimate, except with
+    ``middle="ground_truth"`` (Fig. 5), where the given ground truth is fed to (and shown for) frame 4.
+    Variants trained without a middle input get the blur in its place, as in training."""
+    v = JIN_VARIANTS[variant]
+    cascade.eval()
+    out = []
+    for i in range(0, len(blur), batch_size):
+        y = blur[i:i + batch_size]
+        est = cascade.middle(y)
+        if middle == "ground_truth":
+            if gt_middle is None:
+                raise ValueError("middle='ground_truth' needs gt_middle")
+            fed = gt_middle[i:i + batch_size]
+        else:
+            fed = y if v.middle_input == "none" else est
+        frames = cascade(y, middle=fed)
+        if middle != "ground_truth":
+            frames[:, 3] = est
+        out.append(frames.clamp(0, 1))
+    return torch.cat(out)
+
+
+def evaluate_frames(pred: torch.Tensor, target: torch.Tensor) -> dict[str, list[float]]:
+    """Mean per-frame pPSNR at sequence and pair level, and plain PSNR of the middle frame."""
+    return {
+        "ppsnr_sequence": ppsnr_sequence(pred, target).clamp(max=100).mean(0).tolist(),
+        "ppsnr_pair": ppsnr_pairs(pred, target).clamp(max=100).mean(0).tolist(),
+        "middle_psnr": [psnr(pred[:, 3], target[:, 3]).clamp(max=100).mean().item()],
+    }
+
+
+def table1(cfg: JinTrainConfig, variant: str = "teacher_forcing") -> pd.DataFrame:
+    """Jin Table 1 rendered from the configuration that trains (networks, inputs, losses, budget)."""
+    v = JIN_VARIANTS[variant]
+    jin = cfg.jin_config()
+    cascade = JinCascade(jin)
+    counts = cascade.parameter_counts()
+    middle_in = {"ground_truth": "x[4] (ground truth: teacher forcing)", "estimated": "x̂[4] = φ4(y)",
+                 "none": "y (no middle input)"}[v.middle_input]
+    adv = f" + {cfg.adv_weight:g}·L_adv" if cfg.adv_weight > 0 else ""
+    rows = [
+        {"step": 1, "networks": "φ4", "inputs": "y", "loss": "L_middle = |x̂4 − x4|² + L_perceptual (Eq. 3)",
+         "steps": cfg.steps_middle, "batch": cfg.batch_middle, "parameters": counts.get("middle")},
+        {"step": 2, "networks": "φ3, φ5", "inputs": f"y, {middle_in}; φ5 also x̂[3]",
+         "loss": f"L_pair^(3,5) (Eq. 5){adv}", "steps": cfg.steps_core, "batch": cfg.batch_frames,
+         "parameters": counts.get("net3", 0) + counts.get("net5", 0)},
+        {"step": 3, "networks": "φ2=φ6, φ1=φ7 (shared)", "inputs": "y and the two nearer estimates",
+         "loss": f"per-frame L1 in the order chosen by step 2{adv}", "steps": cfg.steps_outer,
+         "batch": cfg.batch_frames, "parameters": counts.get("net26", 0) + counts.get("net17", 0)},
+    ]
+    df = pd.DataFrame(rows).set_index("step")
+    df.attrs["model"] = cfg.model
+    df.attrs["total_parameters"] = counts.get("total")
+    return df
