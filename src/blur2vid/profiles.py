@@ -29,9 +29,9 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             bench_scale="smoke", bench_resolutions={"32x56": [32, 56], "48x84": [48, 84]}, bench_repeats=1),
     },
     "cpu": {
-        "01_blur_formation": dict(size=96, frame_counts=[1, 3, 5, 7, 9, 11, 15], speeds=[0.5, 1.0, 2.0, 4.0],
-                                  n_scenes=32, rule_shifts=[4.0, 8.0, 16.0], rule_segments=[1, 2, 4, 8, 16, 32],
-                                  fine_subframes=64),
+        "01_blur_formation": dict(size=64, frame_counts=[1, 3, 5, 7, 9, 11, 15], speeds=[0.5, 1.0, 2.0, 4.0],
+                                  n_scenes=16, rule_shifts=[4.0, 8.0, 16.0], rule_segments=[1, 2, 4, 8, 16],
+                                  fine_subframes=32),
         "02_order_ambiguity": dict(toy_size=64, size=32, n_frames=7, width=32, steps=1500, batch=32, lr=2e-3,
                                    n_test=256, max_shift=8.0),
         "03_jin_losses": dict(size=64, n=16),
