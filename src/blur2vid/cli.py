@@ -19,6 +19,16 @@ def _reproduce(args: argparse.Namespace) -> int:
     return 0
 
 
+def _predict(args: argparse.Namespace) -> int:
+    from blur2vid.predict import predict_file
+    from blur2vid.profiles import resolve_device
+
+    out = predict_file(args.photo, args.out, checkpoint=args.checkpoint, device=resolve_device(args.device),
+                       tile=args.tile, fps=args.fps, progress=not args.quiet)
+    print(f"wrote {out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="blur2vid", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -28,10 +38,19 @@ def main(argv: list[str] | None = None) -> int:
     rep.add_argument("--seed", type=int, default=0)
     rep.add_argument("--only", nargs="*", help="run only notebooks whose file name contains one of these")
     rep.set_defaults(func=_reproduce)
+    pre = sub.add_parser("predict", help="extract the frames hidden in one motion-blurred photograph")
+    pre.add_argument("photo", help="image file (PNG, JPEG, ...; grayscale, RGBA and EXIF rotation are handled)")
+    pre.add_argument("--out", required=True, help="clip.gif, clip.mp4, or a folder for PNG frames")
+    pre.add_argument("--checkpoint", default=None, help="model file (default: the small model shipped with blur2vid)")
+    pre.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    pre.add_argument("--tile", type=int, default=512, help="process larger images in tiles of this size")
+    pre.add_argument("--fps", type=float, default=7.0, help="frames per second of the GIF or MP4")
+    pre.add_argument("--quiet", action="store_true", help="no progress bar")
+    pre.set_defaults(func=_predict)
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError, TypeError) as exc:
+    except (ValueError, FileNotFoundError, TypeError, MemoryError) as exc:
         print(f"blur2vid: error: {exc}", file=sys.stderr)
         return 2
 

@@ -1,0 +1,77 @@
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torch import nn
+
+from blur2vid.cli import main
+from blur2vid.models.checkpoint import load_model, save_model
+from blur2vid.models.jin import JinCascade, JinConfig
+from blur2vid.models.unet import SequenceUNet
+from blur2vid.predict import predict_frames, write_frames
+from blur2vid.train import save_checkpoint
+
+
+class Local(nn.Module):
+    """A per-pixel model: tiling must reproduce its untiled output exactly."""
+
+    def forward(self, y):
+        return torch.stack([y * (t + 1) / 7 for t in range(7)], 1)
+
+
+def test_tiles_stitch_back_exactly():
+    image = torch.rand(3, 70, 45)
+    whole = predict_frames(Local(), image, tile=512, progress=False)
+    tiled = predict_frames(Local(), image, tile=40, overlap=8, progress=False)
+    assert tiled.shape == (7, 3, 70, 45) and torch.equal(whole, tiled)
+
+
+def test_cascade_on_an_odd_sized_image_keeps_its_size():
+    frames = predict_frames(JinCascade(JinConfig.smoke()), torch.rand(3, 23, 31), progress=False)
+    assert frames.shape == (7, 3, 23, 31) and frames.min() >= 0 and frames.max() <= 1
+
+
+def test_model_file_round_trip_and_refusals(tmp_path):
+    net = SequenceUNet(n_frames=7, width=4, depth=1)
+    save_model(tmp_path / "u.pt", net, {"command": "make reproduce"})
+    loaded, notes = load_model(tmp_path / "u.pt")
+    y = torch.rand(1, 3, 12, 12)
+    assert torch.equal(loaded(y), net.eval()(y)) and notes["command"] == "make reproduce"
+    with pytest.raises(ValueError, match="holds a SequenceUNet, but a JinCascade"):
+        load_model(tmp_path / "u.pt", expect="JinCascade")
+    save_checkpoint(tmp_path / "ckpt.pt", model=net, config={}, step=1)
+    with pytest.raises(ValueError, match="ckpt.pt.*training checkpoint"):
+        load_model(tmp_path / "ckpt.pt")
+    torch.save({"format": "blur2vid-model/1", "x": Local()}, tmp_path / "evil.pt")
+    with pytest.raises(ValueError, match="evil.pt.*arbitrary"):
+        load_model(tmp_path / "evil.pt")
+
+
+def test_writers(tmp_path):
+    frames = torch.rand(7, 3, 15, 21)
+    with Image.open(write_frames(frames, tmp_path / "c.gif")) as gif:
+        assert gif.n_frames == 12
+    import imageio.v3 as iio
+
+    mp4 = iio.imread(write_frames(frames, tmp_path / "c.mp4"), plugin="FFMPEG")
+    assert mp4.shape[0] == 12 and mp4.shape[1:3] == (16, 22)  # padded to even sides
+    folder = write_frames(frames, tmp_path / "frames", blur=frames[3])
+    assert sorted(p.name for p in folder.iterdir())[:2] == ["blur.png", "frame001.png"]
+    with pytest.raises(ValueError, match="'.avi'"):
+        write_frames(frames, tmp_path / "c.avi")
+
+
+def test_cli_predict_on_rgba_and_grayscale_photos(tmp_path, capsys):
+    save_model(tmp_path / "m.pt", JinCascade(JinConfig.smoke()))
+    rgba = np.zeros((19, 27, 4), np.uint8)
+    rgba[..., 3] = 200
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "a.png")
+    Image.fromarray(np.full((19, 27), 90, np.uint8), "L").save(tmp_path / "g.png")
+    for name in ("a.png", "g.png"):
+        assert main(["predict", str(tmp_path / name), "--checkpoint", str(tmp_path / "m.pt"),
+                     "--out", str(tmp_path / f"{name}.gif"), "--device", "cpu", "--quiet"]) == 0
+        assert (tmp_path / f"{name}.gif").is_file()
+    (tmp_path / "bad.jpg").write_bytes(b"\xff\xd8 broken")
+    assert main(["predict", str(tmp_path / "bad.jpg"), "--checkpoint", str(tmp_path / "m.pt"),
+                 "--out", str(tmp_path / "x.gif")]) == 2
+    assert "bad.jpg" in capsys.readouterr().err
