@@ -73,11 +73,13 @@ def fit(
     checkpoint: str | Path | None = None,
     checkpoint_every: int = 500,
     grad_clip: float | None = 1.0,
+    optimizer: str = "adam",
     progress: bool = True,
     desc: str = "train",
     log_every: int = 10,
 ) -> list[dict[str, float]]:
-    """Train ``model`` with Adam for ``steps`` steps and return the logged history.
+    """Train ``model`` with Adam (or ``optimizer="adamax"``, HyperCUT's choice) for ``steps`` steps and
+    return the logged history.
 
     With ``checkpoint`` set, the run resumes from it when its config matches ``config`` (a finished
     run trains no further), saves every ``checkpoint_every`` steps and at the end, atomically.
@@ -87,7 +89,10 @@ def fit(
     config = dict(config or {})
     device = torch.device(device)
     model.to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    optimizers = {"adam": torch.optim.Adam, "adamax": torch.optim.Adamax}
+    if optimizer not in optimizers:
+        raise ValueError(f"unknown optimizer {optimizer!r}; expected one of {sorted(optimizers)}")
+    optimizer = optimizers[optimizer]([p for p in model.parameters() if p.requires_grad], lr=lr)
     start, history = 0, []
     if checkpoint is not None and Path(checkpoint).is_file():
         state = load_checkpoint(checkpoint)

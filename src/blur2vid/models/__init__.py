@@ -13,6 +13,7 @@ from blur2vid.models.blocks import (
     pad_to_multiple,
 )
 from blur2vid.models.discriminator import PatchDiscriminator, adversarial_losses
+from blur2vid.models.hypercut import HyperCUT, HyperCUTConfig, Hyperplane, OrderEmbedding
 from blur2vid.models.jin import STAGES, FrameNet, JinCascade, JinConfig, MiddleNet
 from blur2vid.models.nah import NahConfig, NahMultiScale
 from blur2vid.models.unet import SequenceUNet, UNetConfig
@@ -41,4 +42,8 @@ __all__ = [
     "adversarial_losses",
     "VGG16Features",
     "load_vgg16_features",
+    "HyperCUT",
+    "HyperCUTConfig",
+    "Hyperplane",
+    "OrderEmbedding",
 ]

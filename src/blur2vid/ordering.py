@@ -1,0 +1,167 @@
+"""The canonical order HyperCUT defines, and the metrics of the ordering network.
+
+A "hypercut" below is anything with the methods of :class:`blur2vid.models.hypercut.HyperCUT` that
+the function uses: ``score(frames) -> [B]`` (the signed distance that decides a sequence's order)
+and, for :func:`con_at_k`, ``pair_scores(frames) -> [B, T // 2]`` (every symmetric pair, outermost
+first).  Tests drive the metrics with a scripted stand-in.
+
+Sides: a sequence is on the positive side when ``score >= 0`` and is then kept as given; on the
+negative side (``score < 0``) it is reversed.  The metrics follow the public code: a Hit needs the
+product of the two scores to be strictly negative.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+
+__all__ = [
+    "canonical_order",
+    "hit_rate",
+    "con_at_k",
+    "flip_fraction",
+    "order_stability",
+    "random_crop",
+    "random_shift",
+    "add_noise",
+]
+
+
+def _check(frames: torch.Tensor) -> None:
+    if frames.ndim != 5:
+        raise ValueError(f"expected frames [B, T, C, H, W], got {tuple(frames.shape)}")
+
+
+def _flip_where(frames: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    return torch.where(mask.view(-1, 1, 1, 1, 1).to(frames.device), frames.flip(1), frames)
+
+
+@torch.no_grad()
+def canonical_order(frames: torch.Tensor, hypercut, rule: Literal["sign", "compare"] = "sign"
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Play each sequence in HyperCUT's canonical order: ``(frames_canonical, flipped)``, where
+    ``flipped [B]`` (bool) marks the sequences that were reversed.
+
+    ``rule="sign"`` (the paper's): reverse the sequences with ``h(s) < 0``.  It is idempotent and
+    reverse-equivariant (``s`` and ``reverse(s)`` get the same canonical sequence) on every sequence
+    whose reverse lies on the other side (a Hit: ``h(s) * h(rev s) < 0``).  With the antisymmetric
+    embedding and ``b = 0`` that is every sequence with ``h(s) != 0`` -- and ``h(s) = 0`` happens for a
+    palindrome (``s == reverse(s)``), for which both answers are the same tensor -- so both properties
+    hold exactly.  With a generic embedding they fail on every miss: if ``h(s)`` and ``h(rev s)`` are
+    both ``>= 0``, ``s`` and ``rev s`` both stay as they are (not equivariant); if both are ``< 0``,
+    both are reversed, and canonicalising twice flips back (not idempotent).
+
+    ``rule="compare"``: reverse when ``h(s) < h(rev s)``, i.e. take the side of the antisymmetrised
+    score ``h(s) - h(rev s)``.  Idempotent and reverse-equivariant for any embedding (ties aside), at
+    the price of a second forward; for the antisymmetric embedding with ``b = 0`` it agrees with
+    ``"sign"``.
+    """
+    _check(frames)
+    score = hypercut.score(frames)
+    if rule == "sign":
+        flipped = score < 0
+    elif rule == "compare":
+        flipped = score < hypercut.score(frames.flip(1))
+    else:
+        raise ValueError(f"rule must be 'sign' or 'compare', got {rule!r}")
+    return _flip_where(frames, flipped), flipped
+
+
+@torch.no_grad()
+def hit_rate(hypercut, frames: torch.Tensor) -> float:
+    """Hit: the fraction of sequences whose order-deciding score and that of their reverse have
+    strictly opposite signs (``h(s) * h(rev s) < 0``).  In pair mode that is the outermost pair
+    ``(x_1, x_T)`` and its swap, as in the public code's validation."""
+    _check(frames)
+    hit = hypercut.score(frames) * hypercut.score(frames.flip(1)) < 0
+    return hit.float().mean().item()
+
+
+@torch.no_grad()
+def con_at_k(hypercut, frames: torch.Tensor, k: int) -> float:
+    """Con@k: the fraction of sequences whose ``k`` outermost symmetric pairs all lie on the side of
+    the outermost one.  For ``T = 7`` the pairs are ``(1, 7), (2, 6), (3, 5)``; Con@2 asks that
+    ``(2, 6)`` lies on the side of ``(1, 7)``, Con@3 that ``(2, 6)`` and ``(3, 5)`` both do (the public
+    code's ``consist`` / ``twice_consist``).  Sides are ``score >= 0``.  Needs per-pair scores: a
+    pair-mode hypercut (``pair_scores``); ``2 <= k <= T // 2``."""
+    _check(frames)
+    t = frames.shape[1]
+    if not 2 <= k <= t // 2:
+        raise ValueError(f"k must be in 2..{t // 2} for T = {t} frames, got {k}")
+    sides = hypercut.pair_scores(frames)[:, :k] >= 0
+    same = (sides == sides[:, :1]).all(dim=1)
+    return same.float().mean().item()
+
+
+@torch.no_grad()
+def flip_fraction(hypercut, frames: torch.Tensor) -> float:
+    """The fraction of sequences :func:`canonical_order` (``rule="sign"``) reverses: ``h(s) < 0``.
+    Near 1/2 on data whose directions are random; 0 or 1 would mean the order ignores the content."""
+    _check(frames)
+    return (hypercut.score(frames) < 0).float().mean().item()
+
+
+@torch.no_grad()
+def order_stability(hypercut, frames: torch.Tensor, perturb: Callable[[torch.Tensor], torch.Tensor]) -> float:
+    """The fraction of sequences whose side (``score >= 0``) is unchanged when ``perturb`` (e.g.
+    ``lambda f: random_crop(f, 24, seed=0)``, :func:`random_shift`, :func:`add_noise`) is applied
+    to the frames: how robust the canonical order is to what should not change it."""
+    _check(frames)
+    before = hypercut.score(frames) >= 0
+    after = hypercut.score(perturb(frames)) >= 0
+    return (before == after).float().mean().item()
+
+
+# ----------------------------------------------------------------------------------------------
+# perturbations: one draw per sequence, the same for all of its frames (so no motion is added)
+# ----------------------------------------------------------------------------------------------
+
+
+def _generator(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(int(seed))
+
+
+def random_crop(frames: torch.Tensor, size: int | tuple[int, int], seed: int = 0) -> torch.Tensor:
+    """A random ``size`` crop of each sequence, at the same place in all of its frames:
+    ``[B, T, C, H, W] -> [B, T, C, h, w]``.  Positions drawn on the CPU from ``seed``."""
+    _check(frames)
+    h, w = (size, size) if isinstance(size, int) else size
+    big_h, big_w = frames.shape[-2:]
+    if not (1 <= h <= big_h and 1 <= w <= big_w):
+        raise ValueError(f"crop {h}x{w} does not fit frames of {big_h}x{big_w}")
+    g = _generator(seed)
+    b = frames.shape[0]
+    tops = torch.randint(0, big_h - h + 1, (b,), generator=g).tolist()
+    lefts = torch.randint(0, big_w - w + 1, (b,), generator=g).tolist()
+    return torch.stack([frames[i, ..., y:y + h, x:x + w] for i, (y, x) in enumerate(zip(tops, lefts, strict=True))])
+
+
+def random_shift(frames: torch.Tensor, max_shift: int, seed: int = 0) -> torch.Tensor:
+    """Translate each sequence by a random integer ``(dy, dx)`` in ``[-max_shift, max_shift]^2``
+    (the same for all of its frames), filling the uncovered border by edge replication; the size
+    is kept."""
+    _check(frames)
+    if max_shift < 0:
+        raise ValueError(f"max_shift must be >= 0, got {max_shift}")
+    m = int(max_shift)
+    if m == 0:
+        return frames.clone()
+    b, t, c, h, w = frames.shape
+    g = _generator(seed)
+    shifts = torch.randint(-m, m + 1, (b, 2), generator=g).tolist()
+    padded = F.pad(frames.reshape(b, t * c, h, w), (m, m, m, m), mode="replicate")
+    out = torch.stack([padded[i, :, m - dy:m - dy + h, m - dx:m - dx + w] for i, (dy, dx) in enumerate(shifts)])
+    return out.reshape(b, t, c, h, w)
+
+
+def add_noise(frames: torch.Tensor, sigma: float, seed: int = 0) -> torch.Tensor:
+    """Add Gaussian noise of standard deviation ``sigma`` (drawn on the CPU from ``seed``) to every
+    frame, independently per pixel and frame; values are not clipped."""
+    _check(frames)
+    if sigma < 0:
+        raise ValueError(f"sigma must be >= 0, got {sigma}")
+    noise = torch.randn(frames.shape, generator=_generator(seed), dtype=frames.dtype)
+    return frames + sigma * noise.to(frames.device)
