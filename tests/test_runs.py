@@ -50,3 +50,11 @@ def test_save_writes_files_and_manifest(tmp_path):
         run.save(fig, "../x")
     with pytest.raises(TypeError, match="list"):
         run.save([1], "thing")
+
+
+def test_save_a_sequence_as_gif():
+    import torch
+
+    run = start_run("01_blur_formation", profile="smoke")
+    (path,) = run.save(torch.rand(7, 3, 8, 8), "jin_fig1_test")
+    assert path.suffix == ".gif" and path.is_file()

@@ -410,3 +410,230 @@ def jin_claims(table2: pd.DataFrame, ablation: pd.DataFrame, feed: pd.DataFrame)
     df = pd.DataFrame(rows, columns=["claim", "margin_db"]).set_index("claim")
     df["reproduced"] = df["margin_db"] > 0
     return df
+
+
+# ----------------------------------------------------------------------------------------------
+# Notebook 07: your own photograph (Jin Fig. 1 and 6)
+# ----------------------------------------------------------------------------------------------
+
+
+def image_to_video_model(profile: str, *, seed: int = 0, device="cpu", checkpoint: str | None = None,
+                         progress: bool = True):
+    """The model a notebook predicts with: ``checkpoint`` when given, else Jin's cascade trained with
+    teacher forcing at the profile's scale (reusing notebook 04's checkpoints when they exist).
+    Returns ``(model, notes)``."""
+    from blur2vid.models.checkpoint import load_model
+
+    if checkpoint is not None:
+        return load_model(checkpoint)
+    train_cfg = jin_train_config(profile, seed=seed)
+    cascade, _ = jin_middle(train_cfg, profile=profile, device=device, progress=progress)
+    model, _ = jin_variant(train_cfg, "teacher_forcing", cascade.middle.state_dict(), profile=profile,
+                           device=device, progress=progress)
+    return model.cpu().eval(), {"trained": f"Jin cascade, teacher forcing, profile {profile}",
+                                "config": train_cfg.as_dict()}
+
+
+def export_model(model: torch.nn.Module, notes: dict[str, Any], path: str | Path) -> Path:
+    """Save a trained model with its training notes as a model file (see ``blur2vid predict``)."""
+    from blur2vid.models.checkpoint import save_model
+
+    return save_model(path, model, notes)
+
+
+def clock_motion_photo() -> torch.Tensor:
+    """The real motion-blurred photograph scikit-image ships (``clock_motion.png``), ``[3, H, W]``."""
+    import skimage.data
+
+    from blur2vid.io import load_image
+
+    return load_image(Path(skimage.data.__file__).parent / "clock_motion.png")
+
+
+# ----------------------------------------------------------------------------------------------
+# Notebooks 05-06: HyperCUT (ordering, then blur2vid trained against the order)
+# ----------------------------------------------------------------------------------------------
+
+HYPERCUT_EMBEDDINGS = {
+    "generic (paper)": dict(antisymmetric=False, normalize=False),
+    "generic + standardised loss": dict(antisymmetric=False, normalize=True),
+    "antisymmetric (ours)": dict(antisymmetric=True, normalize=False),
+}
+
+
+def hypercut_train_config(profile: str, seed: int = 0, **overrides):
+    """The ordering network's training configuration of a profile (notebook 05's ``ordering``)."""
+    from blur2vid.profiles import get_profile
+    from blur2vid.train_hypercut import HyperCUTTrainConfig
+
+    return HyperCUTTrainConfig(**{**get_profile(profile, "05_hypercut_ordering")["ordering"], "seed": seed, **overrides})
+
+
+def hypercut_orderings(profile: str, *, seed: int = 0, device="cpu", names=None, progress: bool = True):
+    """Train one ordering network per embedding of :data:`HYPERCUT_EMBEDDINGS` (or ``names``);
+    returns ``({name: hypercut}, {name: history})``."""
+    from blur2vid.train_hypercut import train_ordering
+
+    models, histories = {}, {}
+    for name in names or HYPERCUT_EMBEDDINGS:
+        cfg = hypercut_train_config(profile, seed, **HYPERCUT_EMBEDDINGS[name])
+        hc = cfg.build()
+        key = {"train": cfg.as_dict(), "model": hc.config_dict()}
+        histories[name] = train_ordering(hc, cfg, device, _jin_checkpoints(profile) / f"{config_key('hypercut', key)}.pt",
+                                         progress=progress)
+        models[name] = hc.eval().requires_grad_(False)
+    return models, histories
+
+
+def ordering_test_set(profile: str, n: int, seed: int = 0, device="cpu") -> Batch:
+    """Held-out sequences for the ordering metrics (scenes the ordering networks never saw)."""
+    return scene_set(hypercut_train_config(profile, seed).scenes(), n, derive_seed(seed, "ordering-test"), device)
+
+
+@torch.no_grad()
+def ordering_table(hypercuts: dict[str, torch.nn.Module], frames: torch.Tensor, seed: int = 0) -> pd.DataFrame:
+    """HyperCUT's ordering table on held-out sequences: Hit, Con@2, Con@3, the fraction flipped,
+    the mean |score|, and how often the side survives a crop, a 2-pixel shift and 2% noise."""
+    from blur2vid.ordering import (
+        add_noise,
+        con_at_k,
+        flip_fraction,
+        hit_rate,
+        order_stability,
+        random_crop,
+        random_shift,
+    )
+
+    size = frames.shape[-1]
+    rows = {}
+    for name, hc in hypercuts.items():
+        row = {"Hit": hit_rate(hc, frames)}
+        if hc.config.mode == "pair":
+            row["Con@2"] = con_at_k(hc, frames, 2)
+            row["Con@3"] = con_at_k(hc, frames, 3)
+        row["flipped"] = flip_fraction(hc, frames)
+        row["mean |score|"] = hc.score(frames).abs().mean().item()
+        row["stable: crop"] = order_stability(hc, frames, lambda f: random_crop(f, size - size // 8, seed=seed))
+        row["stable: shift 2px"] = order_stability(hc, frames, lambda f: random_shift(f, 2, seed=seed))
+        row["stable: noise 2%"] = order_stability(hc, frames, lambda f: add_noise(f, 0.02, seed=seed))
+        rows[name] = row
+    return pd.DataFrame(rows).T
+
+
+@torch.no_grad()
+def embedding_projection(hypercut: torch.nn.Module, frames: torch.Tensor, seed: int = 0) -> pd.DataFrame:
+    """HyperCUT Fig. 1 from learned embeddings: each sequence and its reverse, projected on the
+    hyperplane's normal (the signed distance, bias included) and on one random direction orthogonal
+    to it."""
+    x = frames if hypercut.mode == "sequence" else frames[:, [0, frames.shape[1] - 1]]
+    emb_f, emb_r = hypercut.embedding(x), hypercut.embedding(x.flip(1))
+    normal = hypercut.hyperplane.normal
+    other = torch.randn(normal.shape, generator=torch.Generator().manual_seed(seed)).to(normal)
+    other = other - (other @ normal) * normal
+    other = other / other.norm()
+    rows = []
+    for label, e in (("forward", emb_f), ("reversed", emb_r)):
+        dist = hypercut.hyperplane(e)
+        for i in range(len(e)):
+            rows.append({"sequence": i, "direction": label, "signed_distance": dist[i].item(),
+                         "other_direction": (e[i] @ other).item()})
+    return pd.DataFrame(rows)
+
+
+HYPERCUT_VARIANTS = {
+    "naive": "naive per-frame MSE, random direction (HyperCUT Eq. 2)",
+    "order_invariant": "Jin order-invariant (middle MSE + pair loss, Eq. 5)",
+    "hypercut": "HyperCUT: per-frame MSE against the canonical order",
+    "order_invariant_reg": "order-invariant + HyperCUT regulariser (public code)",
+}
+
+HYPERCUT_PAPER_PPSNR = pd.DataFrame(
+    [[20.65, 22.63, 24.20, 23.50, 24.20, 22.63, 20.65], [22.87, 24.88, 26.29, 25.10, 26.29, 24.88, 22.86],
+     [22.78, 24.47, 26.14, 31.50, 26.12, 24.49, 22.83], [26.75, 28.30, 29.42, 29.97, 29.41, 28.30, 26.76]],
+    index=["Jin (REDS)", "Jin + HyperCUT (REDS)", "Purohit (REDS)", "Purohit + HyperCUT (REDS)"],
+    columns=[f"F{k}" for k in range(1, 8)],
+).assign(mean=lambda d: d.mean(axis=1))
+
+
+def _blur2vid_loss(variant: str, hypercut, pred: torch.Tensor, frames: torch.Tensor):
+    from blur2vid.losses import hypercut_regulariser, pair_losses
+    from blur2vid.ordering import canonical_order
+
+    mid = frames.shape[1] // 2
+    if variant == "naive":
+        return naive_loss(pred, frames)
+    if variant == "hypercut":
+        with torch.no_grad():
+            canonical, flipped = canonical_order(frames, hypercut)
+        return naive_loss(pred, canonical), {"flipped": flipped.float().mean().item()}
+    invariant = torch.mean((pred[:, mid] - frames[:, mid]) ** 2) + pair_losses(pred, frames)
+    if variant == "order_invariant":
+        return invariant
+    if variant == "order_invariant_reg":
+        reg = hypercut_regulariser(hypercut, pred)
+        return invariant + reg, {"regulariser": reg.item()}
+    raise ValueError(f"unknown blur2vid variant {variant!r}; expected one of {list(HYPERCUT_VARIANTS)}")
+
+
+def blur2vid_variant(variant: str, cfg: dict[str, Any], hypercut, *, profile: str, seed: int = 0, device="cpu",
+                     progress: bool = True):
+    """The all-frames U-Net trained four ways on the same batches and budget (the ``naive`` run is
+    the same run as notebook 02's, so it is reused from its checkpoint).  ``cfg`` as notebook 02's
+    (size, n_frames, width, steps, batch, lr, max_shift)."""
+    device = torch.device(device)
+    scenes = SceneConfig(height=cfg["size"], width=cfg["size"], n_frames=cfg["n_frames"], max_shift=cfg["max_shift"])
+    run_cfg = {"experiment": "naive_order", "scenes": dict(scenes.__dict__), "width": cfg["width"],
+               "steps": cfg["steps"], "batch": cfg["batch"], "lr": cfg["lr"], "seed": seed}
+    if variant != "naive":
+        run_cfg = {**run_cfg, "experiment": f"blur2vid_{variant}", "hypercut": hypercut.config_dict()}
+    torch.manual_seed(seed)
+    model = SequenceUNet(n_frames=cfg["n_frames"], width=cfg["width"], depth=2)
+    hypercut = hypercut.to(device).requires_grad_(False)
+
+    def batch_at(step: int) -> Batch:
+        batch = render_scenes(scenes, cfg["batch"], derive_seed(seed, "train", step), device)
+        return random_direction(batch, torch.Generator().manual_seed(derive_seed(seed, "flip", step)))
+
+    name = "naive_order" if variant == "naive" else f"blur2vid_{variant}"
+    history = fit(model, batch_at, lambda m, b: _blur2vid_loss(variant, hypercut, m(b.blur), b.frames),
+                  steps=cfg["steps"], lr=cfg["lr"], device=device, config=run_cfg,
+                  checkpoint=checkpoint_path(profile, name, run_cfg), progress=progress, desc=variant)
+    return model.eval(), history
+
+
+@torch.no_grad()
+def ppsnr_table(models: dict[str, torch.nn.Module], test: Batch, labels: dict[str, str] | None = None) -> pd.DataFrame:
+    """Per-frame sequence-level pPSNR (F1..F7) and the mean, one row per model (HyperCUT's table)."""
+    rows = {}
+    for name, model in models.items():
+        pred = torch.cat([model(test.blur[i:i + 64]).clamp(0, 1) for i in range(0, len(test), 64)])
+        scores = ppsnr_sequence(pred, test.frames).clamp(max=100).mean(0).tolist()
+        rows[(labels or {}).get(name, name)] = {**{f"F{k + 1}": s for k, s in enumerate(scores)},
+                                                "mean": sum(scores) / len(scores)}
+    return pd.DataFrame(rows).T
+
+
+def hypercut_claims(table: pd.DataFrame) -> pd.DataFrame:
+    """HyperCUT's claim read off a :func:`ppsnr_table` with the four variants: the explicit order
+    beats the naive loss and the order-invariant loss on the frames away from the middle."""
+    outer = ["F1", "F2", "F6", "F7"]
+    lab = {k: v for k, v in HYPERCUT_VARIANTS.items() if v in table.index}
+    hc, naive, inv = lab.get("hypercut"), lab.get("naive"), lab.get("order_invariant")
+    reg = lab.get("order_invariant_reg")
+    rows = [
+        ("HyperCUT order beats the naive loss on frames 1, 2, 6, 7", table.loc[hc, outer].mean() - table.loc[naive, outer].mean()),
+        ("HyperCUT order beats the order-invariant loss on frames 1, 2, 6, 7",
+         table.loc[hc, outer].mean() - table.loc[inv, outer].mean()),
+        ("HyperCUT order beats the naive loss on average", table.loc[hc, "mean"] - table.loc[naive, "mean"]),
+    ]
+    if reg is not None:
+        rows.append(("the regulariser improves the order-invariant loss", table.loc[reg, "mean"] - table.loc[inv, "mean"]))
+    df = pd.DataFrame(rows, columns=["claim", "margin_db"]).set_index("claim")
+    df["reproduced"] = df["margin_db"] > 0
+    return df
+
+
+def blur2vid_test_set(cfg: dict[str, Any], seed: int = 0, device="cpu") -> Batch:
+    """The held-out scenes of notebooks 02 and 06 (the same scenes for the same ``cfg`` and seed)."""
+    scenes = SceneConfig(height=cfg["size"], width=cfg["size"], n_frames=cfg["n_frames"], max_shift=cfg["max_shift"])
+    return scene_set(scenes, cfg["n_test"], derive_seed(seed, "test"), device)

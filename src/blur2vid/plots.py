@@ -14,7 +14,7 @@ import torch  # noqa: E402
 
 from blur2vid.io import to_uint8  # noqa: E402
 
-__all__ = ["image_grid", "show_sequence", "figure2_grid", "line_plot"]
+__all__ = ["image_grid", "show_sequence", "figure2_grid", "line_plot", "projection_plot"]
 
 
 def _as_image(img: torch.Tensor | np.ndarray) -> np.ndarray:
@@ -97,5 +97,27 @@ def line_plot(df: pd.DataFrame, x: str, ys: Sequence[str], *, hue: str | None = 
     ax.grid(alpha=0.3)
     if len(ys) * len(groups) > 1:
         ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def projection_plot(df: pd.DataFrame, title: str | None = None) -> plt.Figure:
+    """HyperCUT Fig. 1: sequences (●) and their reverses (×) by signed distance to the hyperplane
+    (x) and one other direction (y); a line joins each sequence to its reverse."""
+    fig, ax = plt.subplots(figsize=(5.2, 3.8))
+    fwd = df[df.direction == "forward"].set_index("sequence")
+    rev = df[df.direction == "reversed"].set_index("sequence").loc[fwd.index]
+    for i in fwd.index:
+        ax.plot([fwd.signed_distance[i], rev.signed_distance[i]], [fwd.other_direction[i], rev.other_direction[i]],
+                color="0.8", lw=0.6, zorder=1)
+    ax.scatter(fwd.signed_distance, fwd.other_direction, s=14, label="sequence", zorder=2)
+    ax.scatter(rev.signed_distance, rev.other_direction, s=18, marker="x", label="its reverse", zorder=2)
+    ax.axvline(0.0, color="k", lw=1.2, label="hyperplane")
+    ax.set_xlabel("signed distance to the hyperplane, h(s)")
+    ax.set_ylabel("another direction")
+    if title:
+        ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig

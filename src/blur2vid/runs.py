@@ -102,8 +102,9 @@ class NotebookRun:
     saved: list[Path] = field(default_factory=list)
 
     def save(self, obj: Any, name: str, formats: tuple[str, ...] | None = None) -> list[Path]:
-        """Save a matplotlib figure (PNG, and SVG when asked) or a pandas DataFrame (CSV and
-        Markdown) under ``name`` (the paper item, e.g. ``"jin_fig2_ambiguity"``)."""
+        """Save a matplotlib figure (PNG, and SVG when asked), a pandas DataFrame (CSV and Markdown)
+        or a frame sequence ``[T, C, H, W]`` (GIF) under ``name`` (the paper item, e.g.
+        ``"jin_fig2_ambiguity"``)."""
         import matplotlib.figure
         import pandas as pd
 
@@ -123,8 +124,15 @@ class NotebookRun:
                 text = obj.to_csv(index=True) if fmt == "csv" else obj.to_markdown(floatfmt=".2f") + "\n"
                 atomic_write_text(path, text)
                 paths.append(path)
+        elif isinstance(obj, torch.Tensor) and obj.ndim == 4:
+            from blur2vid.io import save_gif
+
+            path = self.out_dir / f"{name}.gif"
+            save_gif(path, obj)
+            paths.append(path)
         else:
-            raise TypeError(f"run.save takes a matplotlib Figure or a pandas DataFrame, got {type(obj).__name__}")
+            raise TypeError(f"run.save takes a matplotlib Figure, a pandas DataFrame or a sequence tensor "
+                            f"[T, C, H, W] (saved as a GIF), got {type(obj).__name__}")
         for path in paths:
             update_manifest(self.out_dir, "outputs", path.name, {
                 "notebook": self.notebook, "profile": self.profile, "seed": self.seed,

@@ -44,7 +44,7 @@ class NahConfig:
     @classmethod
     def cpu(cls, **overrides) -> NahConfig:
         """Narrow and shallow, for CPU training on small images."""
-        return replace(cls(blocks=4, features=24), **overrides)
+        return replace(cls(blocks=3, features=16), **overrides)
 
     @classmethod
     def smoke(cls, **overrides) -> NahConfig:
