@@ -637,3 +637,10 @@ def blur2vid_test_set(cfg: dict[str, Any], seed: int = 0, device="cpu") -> Batch
     """The held-out scenes of notebooks 02 and 06 (the same scenes for the same ``cfg`` and seed)."""
     scenes = SceneConfig(height=cfg["size"], width=cfg["size"], n_frames=cfg["n_frames"], max_shift=cfg["max_shift"])
     return scene_set(scenes, cfg["n_test"], derive_seed(seed, "test"), device)
+
+
+def synthetic_photos(size: int, n: int, seed: int = 0, max_shift: float | None = None) -> Batch:
+    """Synthetic motion-blurred photographs with their true frames (procedural scenes, larger than
+    the training crops), to compare against what the model extracts."""
+    scenes = SceneConfig(height=size, width=size, n_frames=7, max_shift=max_shift if max_shift is not None else size / 6)
+    return scene_set(scenes, n, derive_seed(seed, "photos"), "cpu")

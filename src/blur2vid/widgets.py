@@ -18,7 +18,7 @@ from blur2vid.data.scenes import SceneConfig, render_scenes
 from blur2vid.formation import synthesize_blur
 from blur2vid.io import to_uint8
 
-__all__ = ["blur_explorer", "sequence_scrubber", "png_bytes"]
+__all__ = ["blur_explorer", "sequence_scrubber", "png_bytes", "upload_predictor"]
 
 
 def png_bytes(images: list[torch.Tensor], scale: int = 3) -> bytes:
@@ -84,3 +84,42 @@ def sequence_scrubber(frames: torch.Tensor, blur: torch.Tensor | None = None):
     t.observe(update, names="value")
     update()
     return W.VBox([t, image])
+
+
+def upload_predictor(model, device="cpu", max_side: int = 512):
+    """An upload box: drop a photograph and see the frames the model extracts from it (images larger
+    than ``max_side`` are downscaled first, to keep it interactive)."""
+    import tempfile
+    from pathlib import Path
+
+    import ipywidgets as W
+    import torch.nn.functional as F
+
+    from blur2vid.io import load_image
+    from blur2vid.predict import predict_frames
+
+    upload = W.FileUpload(accept="image/*", multiple=False, description="photo")
+    status = W.Label("upload a motion-blurred photograph")
+    strip = W.Image(format="png")
+
+    def on_upload(_=None) -> None:
+        if not upload.value:
+            return
+        item = upload.value[0]
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / item["name"]
+            path.write_bytes(bytes(item["content"]))
+            try:
+                image = load_image(path)
+            except (ValueError, OSError) as exc:
+                status.value = str(exc)
+                return
+        scale = max_side / max(image.shape[-2:])
+        if scale < 1:
+            image = F.interpolate(image[None], scale_factor=scale, mode="bilinear", antialias=True)[0]
+        frames = predict_frames(model, image, device=device, progress=False)
+        strip.value = png_bytes([image, *frames], scale=1)
+        status.value = f"{item['name']}: blur, then {len(frames)} frames"
+
+    upload.observe(on_upload, names="value")
+    return W.VBox([upload, status, strip])
