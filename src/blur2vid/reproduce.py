@@ -67,4 +67,11 @@ def reproduce(profile: str = "cpu", device: str = "auto", seed: int = 0, only: l
             "commit": commit, "finished": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         })
     update_manifest(out, "run", "environment", environment_info(dev))
+    from blur2vid.paper import REGISTRY, item_files, update_readme_gallery
+
+    for item in REGISTRY:
+        update_manifest(out, "items", item.key, {"files": [f.name for f in item_files(out, item)],
+                                                 "notebook": item.notebook, "paper": f"{item.paper}: {item.name}"})
+    if profile == "cpu" and not only and out == root / "figures":
+        update_readme_gallery(root / "README.md", out)
     return seconds
