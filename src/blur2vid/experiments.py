@@ -279,7 +279,9 @@ def nah_baseline(train_cfg, nah_config, *, profile: str, device, progress: bool 
 
     torch.manual_seed(train_cfg.seed)
     net = NahMultiScale(nah_config)
-    run_cfg = {"model": "nah", "nah": nah_config.__dict__, **train_cfg.as_dict()}
+    unused = ("steps_core", "steps_outer", "adv_weight", "batch_frames", "vgg_weights", "model")
+    run_cfg = {**{k: v for k, v in train_cfg.as_dict().items() if k not in unused}, "model": "nah",
+               "nah": nah_config.__dict__}
 
     def loss_fn(m, batch):
         estimates, _ = m(batch.blur, return_all=True)
@@ -325,7 +327,7 @@ def jin_variant(train_cfg, variant: str, middle_state: dict, *, profile: str, de
     from blur2vid.models.jin import JinCascade
     from blur2vid.train_jin import train_frames
 
-    torch.manual_seed(derive_seed(train_cfg.seed, variant))
+    torch.manual_seed(derive_seed(train_cfg.seed, "frames"))  # every variant starts from the same weights
     cascade = JinCascade(train_cfg.jin_config())
     cascade.middle.load_state_dict(middle_state)
     history = train_frames(cascade, variant, train_cfg, torch.device(device), _jin_checkpoints(profile), progress)
@@ -359,9 +361,14 @@ def middle_feed_table(cascade: torch.nn.Module, variant: str, test: Batch) -> pd
 
 def jin_train_config(profile: str, seed: int = 0, vgg_weights: str | None = None):
     """The Jin training configuration of a profile (notebook 04's ``train`` settings)."""
+    import os
+
+    from blur2vid.models.vgg import VGG16_ENV_VAR
     from blur2vid.profiles import get_profile
     from blur2vid.train_jin import JinTrainConfig
 
+    # resolve the environment variable here, so that it is part of the configuration (and its key)
+    vgg_weights = vgg_weights or os.environ.get(VGG16_ENV_VAR) or None
     return JinTrainConfig(**get_profile(profile, "04_jin_training")["train"], seed=seed, vgg_weights=vgg_weights)
 
 
@@ -585,7 +592,10 @@ def blur2vid_variant(variant: str, cfg: dict[str, Any], hypercut, *, profile: st
     run_cfg = {"experiment": "naive_order", "scenes": dict(scenes.__dict__), "width": cfg["width"],
                "steps": cfg["steps"], "batch": cfg["batch"], "lr": cfg["lr"], "seed": seed}
     if variant != "naive":
-        run_cfg = {**run_cfg, "experiment": f"blur2vid_{variant}", "hypercut": hypercut.config_dict()}
+        run_cfg = {**run_cfg, "experiment": f"blur2vid_{variant}"}
+    if variant in ("hypercut", "order_invariant_reg"):  # the ordering network's weights decide the result
+        digest = hashlib.sha1(b"".join(t.detach().cpu().numpy().tobytes() for t in hypercut.state_dict().values()))
+        run_cfg["hypercut"] = {**hypercut.config_dict(), "weights_sha1": digest.hexdigest()[:16]}
     torch.manual_seed(seed)
     model = SequenceUNet(n_frames=cfg["n_frames"], width=cfg["width"], depth=2)
     hypercut = hypercut.to(device).requires_grad_(False)
@@ -644,3 +654,16 @@ def synthetic_photos(size: int, n: int, seed: int = 0, max_shift: float | None =
     the training crops), to compare against what the model extracts."""
     scenes = SceneConfig(height=size, width=size, n_frames=7, max_shift=max_shift if max_shift is not None else size / 6)
     return scene_set(scenes, n, derive_seed(seed, "photos"), "cpu")
+
+
+def export_jin_model(cascade: torch.nn.Module, train_cfg, profile: str) -> Path:
+    """Save notebook 04's teacher-forced cascade as a model file for ``blur2vid predict``, under
+    ``results/<profile>/models/``.  The model shipped with the package is this file from the
+    ``cpu`` reference run."""
+    notes = {
+        "trained_by": f"notebook 04_jin_training, profile {profile}: Jin Table 1 with teacher forcing on procedural scenes",
+        "train_config": train_cfg.as_dict(),
+        "retrain": f"make reproduce PROFILE={profile} && cp results/{profile}/models/jin_teacher_forcing.pt "
+                   "src/blur2vid/assets/default_model.pt",
+    }
+    return export_model(cascade, notes, repo_root() / "results" / profile / "models" / "jin_teacher_forcing.pt")

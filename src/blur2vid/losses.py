@@ -558,9 +558,10 @@ def hypercut_regulariser(hypercut: nn.Module, pred_pair: torch.Tensor, weight: f
 
     Sign convention: :func:`blur2vid.ordering.canonical_order` keeps sequences with ``h >= 0`` and
     reverses the others, so canonical targets lie on the positive side and the default ``side=+1``
-    gives ``softplus(-h)``.  The public code writes ``softplus(+h)``: it reverses the targets with
-    ``h > 0`` instead, i.e. its canonical side is the negative one (``side=-1`` here).  Either way
-    the regulariser must push toward the side the targets were moved to.  ``hypercut``'s own
+    gives ``softplus(-h)``.  The public code writes ``softplus(+h)`` next to its order-invariant loss
+    (no target reversal there), pushing predictions to the negative side: ``side=-1`` here.  Which
+    side is immaterial to the idea (predictions made to fall on one side consistently); with the
+    antisymmetric embedding and ``b = 0`` the two are mirror images.  ``hypercut``'s own
     parameters are the caller's to freeze (``requires_grad_(False)``); gradients reach ``pred_pair``.
     """
     if side not in (1, -1):

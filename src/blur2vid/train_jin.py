@@ -17,16 +17,22 @@ variant                       loss                 middle input        schedule
 ============================  ===================  ==================  ========
 ``independent``               per-frame MSE        none (the blur)     joint
 ``global``                    Eq. 4                none (the blur)     joint
-``pair_no_middle``            Eq. 5, all pairs     none (the blur)     joint
-``pair``                      Eq. 5, all pairs     estimated middle    joint
+``pair_no_middle``            Eq. 5, every pair    none (the blur)     staged
+``pair``                      Eq. 5, every pair    estimated middle    staged
 ``sequential``                Table 1              estimated middle    staged
 ``teacher_forcing``           Table 1              ground truth        staged
 ============================  ===================  ==================  ========
 
 "none" feeds the blurry image where the middle estimate would go, so every variant uses the same
 networks.  A joint variant trains all four non-middle networks together for the steps of steps 2
-and 3 combined; a staged one trains step 2, freezes it, then trains step 3.  Every variant sees the
-same batches (seeded by step) and every sequence comes in a random direction.
+and 3 combined; a staged one trains step 2 (Eq. 5 on the pair 3/5), freezes it, then trains step 3:
+the pairwise variants with Eq. 5 on the pairs 2/6 and 1/7, the sequential ones with per-frame L1
+against the order step 2 chose.  So ``pair`` and ``sequential`` differ only at frames 1, 2, 6, 7, as
+in the paper.  One difference from the paper's pairwise scheme remains: our outer networks take the
+core pair's frames as inputs (the cascade of Sec. 5.3), where Sec. 5.2 feeds each pair only the
+blur, the middle and its partner.  Every variant starts from the same initial weights and sees the
+same batch sequence (step 3 continues the stream where step 2 stopped), and every sequence comes in
+a random direction.
 """
 
 from __future__ import annotations
@@ -82,8 +88,8 @@ class JinVariant:
 JIN_VARIANTS: dict[str, JinVariant] = {v.name: v for v in [
     JinVariant("independent", "independent (per-frame MSE)", "independent", "none", False, "Fig. 4 (a), (g)"),
     JinVariant("global", "global (Eq. 4)", "global", "none", False, "Fig. 4 (b), (h)"),
-    JinVariant("pair_no_middle", "pairwise, no middle input", "pair", "none", False, "Fig. 4 (c), (i)"),
-    JinVariant("pair", "pairwise + middle input", "pair", "estimated", False, "Fig. 4 (d), (j)"),
+    JinVariant("pair_no_middle", "pairwise, no middle input", "pair", "none", True, "Fig. 4 (c), (i)"),
+    JinVariant("pair", "pairwise + middle input", "pair", "estimated", True, "Fig. 4 (d), (j)"),
     JinVariant("sequential", "sequential pairwise", "table1", "estimated", True, "Fig. 4 (e), (k)"),
     JinVariant("teacher_forcing", "sequential + teacher forcing", "table1", "ground_truth", True, "Fig. 4 (l)"),
 ]}
@@ -204,7 +210,7 @@ def _stage_loss(cascade: JinCascade, variant: JinVariant, stage: str, module: _F
         x2, x6 = cascade.predict_2_6(y, x3, x4, x5)
         x1, x7 = cascade.predict_1_7(y, x2, x3, x5, x6)
         preds = {"3_5": torch.stack([x3, x5], 1), "2_6": torch.stack([x2, x6], 1), "1_7": torch.stack([x1, x7], 1)}
-        result = sequential_loss(preds, target)
+        result = sequential_loss(preds, target, outer="pair" if variant.loss == "pair" else "ordered")
         loss = result.terms["2_6"] + result.terms["1_7"]
         fake = torch.cat([x1, x2, x6, x7])
     else:
@@ -241,7 +247,7 @@ def train_frames(cascade: JinCascade, variant: str, cfg: JinTrainConfig, device:
     if variant not in JIN_VARIANTS:
         raise ValueError(f"unknown Jin variant {variant!r}; expected one of {list(JIN_VARIANTS)}")
     v = JIN_VARIANTS[variant]
-    cascade.middle.requires_grad_(False)
+    cascade.middle.requires_grad_(False).eval()
     history: list[dict] = []
     schedule = ([("core", ["net3", "net5"], cfg.steps_core), ("outer", ["net26", "net17"], cfg.steps_outer)]
                 if v.staged else [("joint", ["net3", "net5", "net26", "net17"], cfg.steps_core + cfg.steps_outer)])
@@ -250,16 +256,17 @@ def train_frames(cascade: JinCascade, variant: str, cfg: JinTrainConfig, device:
         module = _FrameNets(cascade, names, cfg.adv_weight > 0, width).to(device)
         d_opt = torch.optim.Adam(module.disc.parameters(), lr=cfg.lr, betas=(0.5, 0.999)) if module.disc else None
         run_cfg = {"step": stage, "variant": variant, **cfg.as_dict()}
-        stream = "frames"  # every variant and step sees the same batches
+        batches = training_batches(cfg, cfg.batch_frames, "frames", device)
+        offset = cfg.steps_core if stage == "outer" else 0  # step 3 continues the stream of step 2
 
         def loss_fn(m, batch, stage=stage, module=module, d_opt=d_opt):
             return _stage_loss(cascade, v, stage, module, d_opt, cfg, batch)
 
         if stage == "outer":
-            cascade.net3.requires_grad_(False)
-            cascade.net5.requires_grad_(False)
+            cascade.net3.requires_grad_(False).eval()
+            cascade.net5.requires_grad_(False).eval()
         history += [dict(h, stage=stage) for h in fit(
-            module, training_batches(cfg, cfg.batch_frames, stream, device), loss_fn, steps=steps, lr=cfg.lr,
+            module, lambda step, b=batches, o=offset: b(step + o), loss_fn, steps=steps, lr=cfg.lr,
             device=device, config=run_cfg, checkpoint=_checkpoint(checkpoints, f"jin_{variant}_{stage}", run_cfg),
             progress=progress, desc=f"{variant}: {stage}")]
     cascade.requires_grad_(True)
@@ -272,7 +279,12 @@ def predict_frames(cascade: JinCascade, variant: str, blur: torch.Tensor, middle
                    gt_middle: torch.Tensor | None = None, batch_size: int = 32) -> torch.Tensor:
     """All 7 frames from the blur.  Frame 4 is always the middle network's estimate, except with
     ``middle="ground_truth"`` (Fig. 5), where the given ground truth is fed to (and shown for) frame 4.
-    Variants trained without a middle input get the blur in its place, as in training."""
+    With ``middle="estimated"``, variants trained without a middle input get the blur in its place,
+    as in training; ``"ground_truth"`` feeds the ground truth to every variant."""
+    if variant not in JIN_VARIANTS:
+        raise ValueError(f"unknown Jin variant {variant!r}; expected one of {list(JIN_VARIANTS)}")
+    if middle not in ("estimated", "ground_truth"):
+        raise ValueError(f"middle must be 'estimated' or 'ground_truth', got {middle!r}")
     v = JIN_VARIANTS[variant]
     cascade.eval()
     out = []
@@ -310,15 +322,20 @@ def table1(cfg: JinTrainConfig, variant: str = "teacher_forcing") -> pd.DataFram
     middle_in = {"ground_truth": "x[4] (ground truth: teacher forcing)", "estimated": "x̂[4] = φ4(y)",
                  "none": "y (no middle input)"}[v.middle_input]
     adv = f" + {cfg.adv_weight:g}·L_adv" if cfg.adv_weight > 0 else ""
+    outer_loss = {"table1": "per-frame L1 in the order chosen by step 2", "pair": "L_pair on (2,6) and (1,7) (Eq. 5)",
+                  "independent": "per-frame MSE in the data's order", "global": "Eq. 4 on all six frames"}[v.loss]
+    core_loss = {"table1": "L_pair^(3,5) (Eq. 5)", "pair": "L_pair^(3,5) (Eq. 5)",
+                 "independent": "(trained with step 3, jointly)", "global": "(trained with step 3, jointly)"}[v.loss]
+    outer_params = counts.get("net26", 0) + (counts.get("net17", 0) if cascade.net17 is not cascade.net26 else 0)
     rows = [
         {"step": 1, "networks": "φ4", "inputs": "y", "loss": "L_middle = |x̂4 − x4|² + L_perceptual (Eq. 3)",
          "steps": cfg.steps_middle, "batch": cfg.batch_middle, "parameters": counts.get("middle")},
         {"step": 2, "networks": "φ3, φ5", "inputs": f"y, {middle_in}; φ5 also x̂[3]",
-         "loss": f"L_pair^(3,5) (Eq. 5){adv}", "steps": cfg.steps_core, "batch": cfg.batch_frames,
+         "loss": f"{core_loss}{adv}", "steps": cfg.steps_core if v.staged else 0, "batch": cfg.batch_frames,
          "parameters": counts.get("net3", 0) + counts.get("net5", 0)},
         {"step": 3, "networks": "φ2=φ6, φ1=φ7 (shared)", "inputs": "y and the two nearer estimates",
-         "loss": f"per-frame L1 in the order chosen by step 2{adv}", "steps": cfg.steps_outer,
-         "batch": cfg.batch_frames, "parameters": counts.get("net26", 0) + counts.get("net17", 0)},
+         "loss": f"{outer_loss}{adv}", "steps": cfg.steps_outer if v.staged else cfg.steps_core + cfg.steps_outer,
+         "batch": cfg.batch_frames, "parameters": outer_params},
     ]
     df = pd.DataFrame(rows).set_index("step")
     df.attrs["model"] = cfg.model
