@@ -92,3 +92,14 @@ def test_tiles_are_played_in_one_direction():
     first = tiled[0]
     # frame 1 is the dimmest everywhere: one direction across the whole image
     assert (first <= tiled[-1]).all()
+
+
+def test_the_shipped_default_model_predicts_without_a_checkpoint(tmp_path):
+    from blur2vid.predict import default_model_path, load_predictor
+
+    assert default_model_path().is_file(), "the package must ship assets/default_model.pt"
+    model, notes = load_predictor(None)
+    assert notes["arch"] == "JinCascade" and "retrain" in notes
+    Image.fromarray(np.full((30, 41, 3), 120, np.uint8)).save(tmp_path / "photo.jpg")
+    assert main(["predict", str(tmp_path / "photo.jpg"), "--out", str(tmp_path / "x"), "--quiet"]) == 0
+    assert len(list((tmp_path / "x").glob("frame*.png"))) == 7

@@ -1,0 +1,49 @@
+"""Latency of ``blur2vid predict`` on one photograph (default: 1280x720, the shipped model).
+
+    python benchmarks/bench_predict.py                    # CPU (and CUDA when available)
+    python benchmarks/bench_predict.py --size 720 1280 --tile 512 --repeats 3 --checkpoint MODEL.pt
+
+Times :func:`blur2vid.predict.predict_frames` after one warm-up call, with CUDA synchronisation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+
+from blur2vid.predict import load_predictor, predict_frames
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", type=int, nargs=2, default=(720, 1280), metavar=("H", "W"))
+    parser.add_argument("--tile", type=int, default=512)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--checkpoint", default=None)
+    parser.add_argument("--device", action="append", help="cpu, cuda (repeatable; default cpu and cuda if present)")
+    args = parser.parse_args()
+    devices = args.device or ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    model, notes = load_predictor(args.checkpoint)
+    image = torch.rand(3, *args.size, generator=torch.Generator().manual_seed(0))
+    print(f"model: {notes.get('arch')} ({sum(p.numel() for p in model.parameters()):,} parameters); "
+          f"image {args.size[0]}x{args.size[1]}, tile {args.tile}")
+    for name in devices:
+        device = torch.device(name)
+        predict_frames(model, image, device=device, tile=args.tile, progress=False)  # warm-up
+        times = []
+        for _ in range(args.repeats):
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            t0 = time.perf_counter()
+            predict_frames(model, image, device=device, tile=args.tile, progress=False)
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            times.append(time.perf_counter() - t0)
+        print(f"{name:5s} best {min(times):.3f} s, median {statistics.median(times):.3f} s per photograph")
+
+
+if __name__ == "__main__":
+    main()
