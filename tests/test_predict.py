@@ -103,3 +103,14 @@ def test_the_shipped_default_model_predicts_without_a_checkpoint(tmp_path):
     Image.fromarray(np.full((30, 41, 3), 120, np.uint8)).save(tmp_path / "photo.jpg")
     assert main(["predict", str(tmp_path / "photo.jpg"), "--out", str(tmp_path / "x"), "--quiet"]) == 0
     assert len(list((tmp_path / "x").glob("frame*.png"))) == 7
+
+
+def test_extract_photos_scores_each_photograph():
+    from blur2vid.data.sample import Batch
+    from blur2vid.experiments import extract_photos
+
+    frames = torch.rand(2, 7, 3, 20, 26)
+    pred, table = extract_photos(Local(), Batch(frames.mean(1), frames))
+    assert pred.shape == (2, 7, 3, 20, 26)
+    assert list(table.index) == ["#0", "#1"] and list(table.columns)[-1] == "mean"
+    assert torch.equal(pred[0], predict_frames(Local(), frames.mean(1)[0], progress=False))

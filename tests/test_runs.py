@@ -58,3 +58,17 @@ def test_save_a_sequence_as_gif():
     run = start_run("01_blur_formation", profile="smoke")
     (path,) = run.save(torch.rand(7, 3, 8, 8), "jin_fig1_test")
     assert path.suffix == ".gif" and path.is_file()
+
+
+def test_sequence_comparison_has_a_row_per_sample_and_group():
+    import torch
+
+    from blur2vid.experiments import predict_with
+    from blur2vid.plots import sequence_comparison
+
+    seqs = torch.rand(3, 5, 3, 8, 8)
+    groups = {"truth": seqs, **predict_with({"same": lambda b: seqs[: len(b)]}, seqs[:, 0])}
+    assert torch.equal(groups["same"], seqs.clamp(0, 1))
+    fig = sequence_comparison(groups, range(2))
+    labels = [ax.get_ylabel() for ax in fig.axes if ax.get_ylabel()]
+    assert labels == ["#0 truth", "#0 same", "#1 truth", "#1 same"]

@@ -8,7 +8,6 @@ name and a hash of its configuration, so a re-run reuses them and a changed conf
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -30,10 +29,11 @@ from blur2vid.losses import naive_loss
 from blur2vid.metrics import per_frame_psnr, ppsnr_sequence, psnr
 from blur2vid.models.unet import SequenceUNet
 from blur2vid.runs import repo_root
-from blur2vid.train import fit
+from blur2vid.train import config_key, fit
 
 __all__ = [
     "config_key",
+    "checkpoint_dir",
     "checkpoint_path",
     "formation_example",
     "blur_growth",
@@ -45,14 +45,13 @@ __all__ = [
 ]
 
 
-def config_key(name: str, config: dict[str, Any]) -> str:
-    """``name-<10 hex digits>``: a stable key for an experiment and its configuration."""
-    digest = hashlib.sha1(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:10]
-    return f"{name}-{digest}"
+def checkpoint_dir(profile: str) -> Path:
+    """Where a profile's training checkpoints live: ``results/<profile>/checkpoints/``."""
+    return repo_root() / "results" / profile / "checkpoints"
 
 
 def checkpoint_path(profile: str, name: str, config: dict[str, Any]) -> Path:
-    return repo_root() / "results" / profile / "checkpoints" / f"{config_key(name, config)}.pt"
+    return checkpoint_dir(profile) / f"{config_key(name, config)}.pt"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -254,10 +253,6 @@ def pair_swap_example(size: int = 64, seed: int = 0) -> dict[str, torch.Tensor]:
 # ----------------------------------------------------------------------------------------------
 
 
-def _jin_checkpoints(profile: str) -> Path:
-    return repo_root() / "results" / profile / "checkpoints"
-
-
 def jin_middle(train_cfg, *, profile: str, device, progress: bool = True):
     """Table 1 step 1, trained once per configuration and shared by every ablation variant."""
     from blur2vid.models.jin import JinCascade
@@ -265,7 +260,7 @@ def jin_middle(train_cfg, *, profile: str, device, progress: bool = True):
 
     torch.manual_seed(train_cfg.seed)
     cascade = JinCascade(train_cfg.jin_config())
-    history = train_middle(cascade, train_cfg, torch.device(device), _jin_checkpoints(profile), progress)
+    history = train_middle(cascade, train_cfg, torch.device(device), checkpoint_dir(profile), progress)
     return cascade, history
 
 
@@ -292,7 +287,7 @@ def nah_baseline(train_cfg, nah_config, *, profile: str, device, progress: bool 
 
     history = fit(net, training_batches(train_cfg, train_cfg.batch_middle, "middle", torch.device(device)), loss_fn,
                   steps=train_cfg.steps_middle, lr=train_cfg.lr, device=device, config=run_cfg,
-                  checkpoint=_jin_checkpoints(profile) / f"{config_key('nah', run_cfg)}.pt", progress=progress,
+                  checkpoint=checkpoint_path(profile, "nah", run_cfg), progress=progress,
                   desc="Nah baseline")
     return net, history
 
@@ -330,7 +325,7 @@ def jin_variant(train_cfg, variant: str, middle_state: dict, *, profile: str, de
     torch.manual_seed(derive_seed(train_cfg.seed, "frames"))  # every variant starts from the same weights
     cascade = JinCascade(train_cfg.jin_config())
     cascade.middle.load_state_dict(middle_state)
-    history = train_frames(cascade, variant, train_cfg, torch.device(device), _jin_checkpoints(profile), progress)
+    history = train_frames(cascade, variant, train_cfg, torch.device(device), checkpoint_dir(profile), progress)
     return cascade, history
 
 
@@ -490,7 +485,7 @@ def hypercut_orderings(profile: str, *, seed: int = 0, device="cpu", names=None,
         cfg = hypercut_train_config(profile, seed, **HYPERCUT_EMBEDDINGS[name])
         hc = cfg.build()
         key = {"train": cfg.as_dict(), "model": hc.config_dict()}
-        histories[name] = train_ordering(hc, cfg, device, _jin_checkpoints(profile) / f"{config_key('hypercut', key)}.pt",
+        histories[name] = train_ordering(hc, cfg, device, checkpoint_path(profile, "hypercut", key),
                                          progress=progress)
         models[name] = hc.eval().requires_grad_(False)
     return models, histories
@@ -671,3 +666,21 @@ def export_jin_model(cascade: torch.nn.Module, train_cfg, profile: str) -> Path:
                    "src/blur2vid/assets/default_model.pt",
     }
     return export_model(cascade, notes, repo_root() / "results" / profile / "models" / "jin_teacher_forcing.pt")
+
+
+@torch.no_grad()
+def predict_with(models: dict[str, torch.nn.Module], blur: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Every model's frames ``[N, T, C, H, W]`` (clamped to ``[0, 1]``) for the same blurry inputs."""
+    return {name: model(blur).clamp(0, 1) for name, model in models.items()}
+
+
+def extract_photos(model: torch.nn.Module, photos: Batch, device="cpu") -> tuple[torch.Tensor, pd.DataFrame]:
+    """Frames extracted from each photograph of ``photos`` (any size, tiled as ``blur2vid predict``
+    does) and their per-frame pPSNR against the true frames: ``([N, T, C, H, W], table)``."""
+    from blur2vid.predict import predict_frames
+
+    pred = torch.stack([predict_frames(model, photos.blur[i], device=device, progress=False) for i in range(len(photos))])
+    scores = ppsnr_sequence(pred, photos.frames).clamp(max=100)
+    table = pd.DataFrame(scores.numpy(), columns=[f"F{k + 1}" for k in range(pred.shape[1])],
+                         index=[f"#{i}" for i in range(len(photos))])
+    return pred, table.assign(mean=table.mean(axis=1))

@@ -14,7 +14,7 @@ import torch  # noqa: E402
 
 from blur2vid.io import to_uint8  # noqa: E402
 
-__all__ = ["image_grid", "show_sequence", "figure2_grid", "line_plot", "projection_plot"]
+__all__ = ["image_grid", "show_sequence", "figure2_grid", "line_plot", "projection_plot", "sequence_comparison"]
 
 
 def _as_image(img: torch.Tensor | np.ndarray) -> np.ndarray:
@@ -121,3 +121,15 @@ def projection_plot(df: pd.DataFrame, title: str | None = None) -> plt.Figure:
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
+
+
+def sequence_comparison(groups: dict[str, torch.Tensor], samples: Sequence[int], col_labels: Sequence[str] | None = None,
+                        cell_size: float = 1.3) -> plt.Figure:
+    """Several versions of the same sequences, one row each: for every sample ``i`` a row per group
+    (``{label: [N, T, C, H, W]}``), labelled ``#i label``."""
+    rows, labels = [], []
+    for i in samples:
+        for label, seqs in groups.items():
+            rows.append(list(seqs[i]))
+            labels.append(f"#{i} {label}")
+    return image_grid(rows, row_labels=labels, col_labels=col_labels, cell_size=cell_size)

@@ -7,6 +7,8 @@ plain dictionary of tensors and JSON-like values, loadable with ``torch.load(wei
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import time
 from collections.abc import Callable
@@ -21,10 +23,17 @@ from blur2vid import __version__
 from blur2vid.data.sample import Batch
 from blur2vid.io import atomic_path
 
-__all__ = ["fit", "save_checkpoint", "load_checkpoint", "CHECKPOINT_FORMAT"]
+__all__ = ["fit", "save_checkpoint", "load_checkpoint", "config_key", "CHECKPOINT_FORMAT"]
 
 CHECKPOINT_FORMAT = "blur2vid-checkpoint/1"
 LossFn = Callable[[nn.Module, Batch], "torch.Tensor | tuple[torch.Tensor, dict[str, float]]"]
+
+
+def config_key(name: str, config: dict[str, Any]) -> str:
+    """``name-<10 hex digits>``: a stable key for a run and its configuration (the checkpoint's file
+    stem, so that a changed configuration trains anew instead of resuming another run)."""
+    digest = hashlib.sha1(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:10]
+    return f"{name}-{digest}"
 
 
 def save_checkpoint(path: str | Path, *, model: nn.Module, config: dict[str, Any], step: int,

@@ -60,7 +60,7 @@ from blur2vid.losses import (
 from blur2vid.metrics import ppsnr_pairs, ppsnr_sequence, psnr
 from blur2vid.models.discriminator import PatchDiscriminator
 from blur2vid.models.jin import JinCascade, JinConfig
-from blur2vid.train import fit
+from blur2vid.train import config_key, fit
 
 __all__ = [
     "JIN_VARIANTS",
@@ -146,8 +146,6 @@ def training_batches(cfg: JinTrainConfig, batch_size: int, stream: str, device: 
 def _checkpoint(folder: Path | None, name: str, config: dict[str, Any]) -> Path | None:
     if folder is None:
         return None
-    from blur2vid.experiments import config_key
-
     return Path(folder) / f"{config_key(name, config)}.pt"
 
 
