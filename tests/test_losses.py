@@ -143,6 +143,15 @@ def test_known_values_for_a_constant_offset():
     torch.testing.assert_close(gradient_loss(pred, x), torch.tensor(0.0))
 
 
+def test_gradient_loss_known_value_on_a_ramp():
+    """A horizontal ramp of slope s against a flat image: d_x differs by s everywhere, d_y by 0, so
+    the squared feature loss is s^2 (the MSE of the features, like the VGG term it stands in for)."""
+    s = 0.05
+    ramp = (torch.arange(8.0) * s).expand(1, 3, 8, 8)
+    torch.testing.assert_close(gradient_loss(ramp, torch.zeros_like(ramp)), torch.tensor(s * s))
+    torch.testing.assert_close(gradient_loss(ramp.transpose(-1, -2), torch.zeros_like(ramp)), torch.tensor(s * s))
+
+
 def test_pair_loss_difference_term_uses_absolute_values():
     """Restored bars: |x_hat_a - x_hat_b| vs |x_a - x_b|.  A pair predicted in the swapped order costs 0,
     a pair with the right sum but no contrast costs exactly |x_a - x_b|."""

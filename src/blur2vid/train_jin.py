@@ -102,6 +102,7 @@ class JinTrainConfig:
     size: int = 64
     max_shift: float = 12.0
     model: str = "cpu"                 # JinConfig preset: smoke | cpu | paper
+    zero_init: bool = True             # every network starts as its global skip (JinConfig.zero_init_residual)
     batch_middle: int = 32             # Jin Sec. 7: 32 for the middle network
     batch_frames: int = 24             # ... and 24 for the others
     steps_middle: int = 1000
@@ -120,7 +121,7 @@ class JinTrainConfig:
         presets = {"smoke": JinConfig.smoke, "cpu": JinConfig.cpu, "paper": JinConfig.paper}
         if self.model not in presets:
             raise ValueError(f"unknown Jin model preset {self.model!r}; expected one of {sorted(presets)}")
-        return presets[self.model]()
+        return presets[self.model](zero_init_residual=self.zero_init)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
