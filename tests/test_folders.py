@@ -487,3 +487,23 @@ def test_loader_with_random_crops_is_reproducible(tmp_path):
     assert all(torch.equal(a, b) for a, b in zip(first, again, strict=True))
     random.seed(123)  # global random state does not leak in
     assert all(torch.equal(a, b.frames) for a, b in zip(first, loader(ds, batch_size=2, shuffle=True, seed=0), strict=True))
+
+
+def test_frame_step_takes_every_kth_frame(tmp_path):
+    _write_seq(tmp_path / "s", range(1, 15))
+    ds = FrameFolderDataset(tmp_path, n_frames=3, split="all", frame_step=2)
+    assert [w for _, w in _windows(ds)] == [(1, 3, 5), (6, 8, 10)]  # default stride: the span (n-1)k+1 = 5
+    assert ds[1].meta["frame_step"] == 2
+    _check_sample(ds[1])  # the blur is synthesize_blur of the three frames taken
+    assert [w for _, w in _windows(FrameFolderDataset(tmp_path, n_frames=3, split="all", frame_step=2, stride=4))] == [
+        (1, 3, 5), (5, 7, 9), (9, 11, 13)]
+    assert len(FrameFolderDataset(tmp_path, n_frames=3, split="all", frame_step=5, stride=1)) == 4  # span 11 of 14
+    with pytest.raises(DatasetError, match=r"frame_step 7: a span of 15\) is longer"):
+        FrameFolderDataset(tmp_path, n_frames=3, split="all", frame_step=7)
+    with pytest.raises(ValueError, match="frame_step"):
+        FrameFolderDataset(tmp_path, n_frames=3, split="all", frame_step=0)
+    clip = _arrays(9)
+    video = VideoDataset(_write_video(tmp_path / "v" / "a.avi", clip, codec="png"), n_frames=3, split="all", frame_step=3)
+    assert len(video) == 1 and video[0].meta["frame_indices"] == (0, 3, 6)
+    ref = torch.from_numpy(np.stack(clip[0:9:3])).permute(0, 3, 1, 2).float() / 255
+    assert torch.equal(video[0].frames, ref) and torch.allclose(video[0].blur, synthesize_blur(ref), atol=1e-6)
