@@ -27,26 +27,12 @@ from blur2vid.data.folders import (
 )
 from blur2vid.data.sample import Batch
 from blur2vid.formation import synthesize_blur
-
-RNG = np.random.default_rng(0)
-
-
-def _arrays(n: int, h: int = 16, w: int = 16) -> list[np.ndarray]:
-    return [RNG.integers(0, 256, (h, w, 3), dtype=np.uint8) for _ in range(n)]
-
-
-def _write_seq(folder, numbers, pattern="{:06d}.png", size=(16, 16)):
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for k in numbers:
-        path = folder / pattern.format(k)
-        Image.fromarray(_arrays(1, *size)[0]).save(path)
-        paths.append(path)
-    return paths
-
-
-def _pixels(path) -> torch.Tensor:
-    return torch.from_numpy(np.asarray(Image.open(path).convert("RGB"), np.float32) / 255.0).permute(2, 0, 1)
+from minidata import arrays as _arrays
+from minidata import pixels as _pixels
+from minidata import rb2v as _rb2v
+from minidata import smooth_frames as _smooth_frames
+from minidata import write_seq as _write_seq
+from minidata import write_video as _write_video
 
 
 def _check_sample(sample: Sample, crf="gamma2.2"):
@@ -213,19 +199,6 @@ def test_collate_loader_and_table(tmp_path):
 # --------------------------------------------------------------------------- video
 
 
-def _write_video(path, frames, **kw):
-    kw.setdefault("codec", "libx264")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    iio.imwrite(path, np.stack(frames), plugin="FFMPEG", fps=10, macro_block_size=1, **kw)
-    return path
-
-
-def _smooth_frames(n, h=16, w=16):
-    y, x = np.mgrid[0:h, 0:w]
-    return [np.stack([(x * 12 + 8 * k) % 256, (y * 12 + 4 * k) % 256, np.full((h, w), 128)], -1).astype(np.uint8)
-            for k in range(n)]
-
-
 def test_video_mp4_windows(tmp_path):
     src = _smooth_frames(20)
     path = _write_video(tmp_path / "clip.mp4", src, quality=10)
@@ -270,21 +243,6 @@ def test_video_lossless_folder_split(tmp_path):
 
 
 # --------------------------------------------------------------------------- RB2V
-
-
-def _rb2v(root, samples, n=7, name="Street"):
-    data = []
-    for sid, order, partition in samples:
-        seq, k = sid.split("/")
-        entry = {"id": sid, "order": order, "partition": partition, "blur_path": f"{seq}/blur/{k}.png"}
-        _write_seq(root / seq / "blur", [int(k)], pattern="{:04d}.png")
-        for t in range(1, n + 1):
-            _write_seq(root / seq / "sharp", [t], pattern=f"{k}_{{}}.png")
-            entry[f"frame{t:03d}_path"] = f"{seq}/sharp/{k}_{t}.png"
-        data.append(entry)
-    meta = {"name": name, "frame_per_seq": n, "data": data}
-    (root / "metadata.json").write_text(json.dumps(meta))
-    return meta
 
 
 def test_rb2v_samples_and_order(tmp_path):
