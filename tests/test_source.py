@@ -3,14 +3,20 @@
 import json
 import shutil
 
+import numpy as np
+import pandas as pd
 import pytest
 import torch
 
+from blur2vid import experiments as ex
 from blur2vid.data.folders import DatasetError
 from blur2vid.data.sample import Batch
 from blur2vid.data.scenes import SceneConfig, render_scenes, scene_set
 from blur2vid.data.source import FolderSource, SceneSource, detect_kind, open_source
 from blur2vid.formation import synthesize_blur
+from blur2vid.train import config_key
+from blur2vid.train_hypercut import HyperCUTTrainConfig, ordering_batches
+from blur2vid.train_jin import JinTrainConfig, training_batches
 from minidata import pixels, rb2v, smooth_frames, write_seq, write_video
 
 SCENES = SceneConfig(height=12, width=14, n_frames=7)
@@ -126,6 +132,21 @@ def test_scene_source_is_render_scenes():
         open_source(None, scenes, downsample=0.5)
 
 
+def test_describe_and_checkpoint_keys_follow_the_root(tmp_path):
+    a, b = plain(tmp_path / "a", names="xyz"), plain(tmp_path / "b", names="xyz")
+    da, db = open_source(str(a), SCENES).describe(), open_source(str(b), SCENES).describe()
+    assert da != db and da["root"] != db["root"]
+    run = {"experiment": "naive_order", "steps": 2}
+    assert config_key("naive_order", {**run, "data": da}) != config_key("naive_order", {**run, "data": db})
+    assert open_source(str(a), SCENES, downsample=0.9).describe() != da  # and the settings
+    # the training configs carry the resolved folder; without one their keys are those of before
+    assert "data_root" not in JinTrainConfig().as_dict() and "data_root" not in HyperCUTTrainConfig().as_dict()
+    ja, jb = JinTrainConfig(data_root=str(a)), JinTrainConfig(data_root=str(b))
+    assert ja.as_dict()["data_root"] == str(a.resolve())
+    assert config_key("jin", ja.as_dict()) != config_key("jin", jb.as_dict()) != config_key("jin", JinTrainConfig().as_dict())
+    assert JinTrainConfig(**ja.as_dict()) == ja
+
+
 def test_frames_smaller_than_the_crop(tmp_path):
     plain(tmp_path, names="ab", size=(16, 20))
     write_seq(tmp_path / "tiny", range(1, 8), size=(10, 30))
@@ -172,3 +193,61 @@ def test_noise_as_the_scenes(tmp_path):
     a, b = noisy.batch(3, 4), clean.batch(3, 4)
     assert torch.equal(a.frames, b.frames) and not torch.equal(a.blur, b.blur)
     assert 0.02 < (a.blur - b.blur).std() < 0.08 and torch.equal(a.blur, noisy.batch(3, 4).blur)
+
+
+def test_training_streams_read_data_root(tmp_path):
+    plain(tmp_path, names="abcd", size=(24, 24))
+    jin = JinTrainConfig(size=16, max_shift=4.0, model="smoke", seed=3, data_root=str(tmp_path))
+    batch = training_batches(jin, 2, "middle", torch.device("cpu"))(0)
+    _check_batch(batch, 2, jin.scenes())
+    assert batch.meta["source"] == "frames" and set(batch.meta["sequence"]) <= set("abcd")
+    hc = HyperCUTTrainConfig(size=16, batch=3, data_root=str(tmp_path))
+    b1, b2 = ordering_batches(hc)(5), ordering_batches(hc)(5)
+    assert b1.meta["source"] == "frames" and torch.equal(b1.frames, b2.frames)
+
+
+def test_naive_order_experiment_trains_and_tests_on_the_folder(tmp_path, monkeypatch):
+    data = plain(tmp_path / "data", names="abcde", n=14, size=(20, 20))
+    monkeypatch.chdir(tmp_path)  # checkpoints under tmp_path/results
+    cfg = dict(size=16, n_frames=7, width=4, steps=2, batch=2, lr=1e-3, n_test=8, max_shift=4.0)
+    seen = []
+    original = FolderSource.batch
+    monkeypatch.setattr(FolderSource, "batch", lambda self, *a, **k: seen.append(a) or original(self, *a, **k))
+    result = ex.naive_order_experiment(cfg, profile="smoke", seed=0, progress=False, data_root=str(data))
+    assert len(seen) == 2 and [h["step"] for h in result.history] == [0, 1]  # trained on the folder's windows
+    source = open_source(str(data), SceneConfig(height=16, width=16, n_frames=7, max_shift=4.0))
+    test = result.test
+    assert result.config["data"] == source.describe() and test.meta["source"] == "frames"
+    assert len(test) == 2 and set(test.meta["sequence"]) == set(source.sequences("test"))
+    for i in range(len(test)):  # the test set is the folder's frames (centre crops)
+        files = torch.stack([pixels(p)[:, 2:18, 2:18] for p in test.meta["paths"][i]])
+        assert torch.equal(test.frames[i], files)
+    assert result.prediction.shape == test.frames.shape and np.isfinite(result.table.to_numpy()).all()
+    keys = list((tmp_path / "results" / "smoke" / "checkpoints").glob("naive_order-*.pt"))
+    assert len(keys) == 1 and keys[0].stem == config_key("naive_order", result.config)
+    ex.naive_order_experiment(cfg, profile="smoke", seed=0, progress=False, data_root=str(data))
+    assert len(seen) == 2  # resumed from its checkpoint: no more training
+    assert ex.blur2vid_test_set(cfg, 0, data_root=str(data)).frames.equal(test.frames)
+
+
+def test_jin_test_sets_on_data(tmp_path):
+    plain(tmp_path / "long", names="abcde", n=26, size=(20, 20))
+    cfg = JinTrainConfig(size=16, max_shift=4.0, model="smoke", data_root=str(tmp_path / "long"))
+    tests = ex.jin_test_sets(cfg, 4, "cpu")
+    assert list(tests) == ["test split", "test split, every 2nd frame (2x motion)"]
+    assert tests["test split, every 2nd frame (2x motion)"].meta["frame_numbers"][0] == tuple(range(1, 14, 2))
+    plain(tmp_path / "short", names="abcde", n=7, size=(20, 20))
+    short = ex.jin_test_sets(JinTrainConfig(size=16, data_root=str(tmp_path / "short")), 4, "cpu")
+    assert list(short) == ["test split (sequences too short for a larger-blur set)"]
+    rb = ex.jin_test_sets(JinTrainConfig(size=12, data_root=str(rb2v_root(tmp_path / "rb"))), 4, "cpu")
+    assert list(rb) == ["test split (captured blur: no larger-blur set)"] and len(rb[next(iter(rb))]) == 2
+    # Jin's claims read off a Table 2 with that one test set: the larger-blur claim is not measured
+    table2 = pd.DataFrame({next(iter(rb)): [20.0, 21.0]}, index=["Nah-style multi-scale", "Middle (Jin)"])
+    labels = ["independent (per-frame MSE)", "global (Eq. 4)", "pairwise, no middle input", "pairwise + middle input",
+              "sequential pairwise", "sequential + teacher forcing"]
+    ablation = pd.DataFrame(1.0, index=labels, columns=["F1", "F2", "F3", "F4", "F5", "F6", "F7", "mean"])
+    feed = pd.DataFrame(1.0, index=["estimated middle fed", "ground-truth middle fed"], columns=ablation.columns)
+    claims = ex.jin_claims(table2, ablation, feed)
+    assert claims.loc["Table 2: Middle beats Nah on blur like the training data", "margin_db"] == 1.0
+    larger = claims.loc["Table 2: Nah does better on larger blur than on moderate, relative to Middle"]
+    assert np.isnan(larger["margin_db"]) and not larger["reproduced"]
