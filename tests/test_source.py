@@ -1,7 +1,11 @@
 """Contracts of blur2vid.data.source: a dataset folder in place of the procedural scenes (data_root)."""
 
 import json
+import os
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -251,3 +255,24 @@ def test_jin_test_sets_on_data(tmp_path):
     assert claims.loc["Table 2: Middle beats Nah on blur like the training data", "margin_db"] == 1.0
     larger = claims.loc["Table 2: Nah does better on larger blur than on moderate, relative to Middle"]
     assert np.isnan(larger["margin_db"]) and not larger["reproduced"]
+
+
+@pytest.mark.slow
+def test_notebook_02_with_data_root(tmp_path):
+    """papermill runs notebook 02 at the smoke profile on a miniature frame folder."""
+    papermill = Path(sys.executable).parent / "papermill"
+    if not papermill.exists():
+        pytest.skip("papermill is not installed in this environment")
+    data = plain(tmp_path / "frames", names="abcde", n=21, size=(24, 24))
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "02.ipynb"
+    env = dict(os.environ, MPLBACKEND="Agg")
+    if (Path(sys.prefix) / "share" / "jupyter" / "kernels").is_dir():  # this environment's kernel, as make test
+        env["JUPYTER_DATA_DIR"] = str(Path(sys.prefix) / "share" / "jupyter")
+    proc = subprocess.run([str(papermill), str(root / "notebooks" / "02_order_ambiguity.ipynb"), str(out),
+                           "-p", "profile", "smoke", "-p", "device", "cpu", "-p", "data_root", str(data),
+                           "--cwd", str(tmp_path), "-k", "python3"],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    text = out.read_text()
+    assert "train sequences" in text and str(data) in text  # the dataset table and the folder
