@@ -27,26 +27,12 @@ from blur2vid.data.folders import (
 )
 from blur2vid.data.sample import Batch
 from blur2vid.formation import synthesize_blur
-
-RNG = np.random.default_rng(0)
-
-
-def _arrays(n: int, h: int = 16, w: int = 16) -> list[np.ndarray]:
-    return [RNG.integers(0, 256, (h, w, 3), dtype=np.uint8) for _ in range(n)]
-
-
-def _write_seq(folder, numbers, pattern="{:06d}.png", size=(16, 16)):
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for k in numbers:
-        path = folder / pattern.format(k)
-        Image.fromarray(_arrays(1, *size)[0]).save(path)
-        paths.append(path)
-    return paths
-
-
-def _pixels(path) -> torch.Tensor:
-    return torch.from_numpy(np.asarray(Image.open(path).convert("RGB"), np.float32) / 255.0).permute(2, 0, 1)
+from minidata import arrays as _arrays
+from minidata import pixels as _pixels
+from minidata import rb2v as _rb2v
+from minidata import smooth_frames as _smooth_frames
+from minidata import write_seq as _write_seq
+from minidata import write_video as _write_video
 
 
 def _check_sample(sample: Sample, crf="gamma2.2"):
@@ -213,19 +199,6 @@ def test_collate_loader_and_table(tmp_path):
 # --------------------------------------------------------------------------- video
 
 
-def _write_video(path, frames, **kw):
-    kw.setdefault("codec", "libx264")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    iio.imwrite(path, np.stack(frames), plugin="FFMPEG", fps=10, macro_block_size=1, **kw)
-    return path
-
-
-def _smooth_frames(n, h=16, w=16):
-    y, x = np.mgrid[0:h, 0:w]
-    return [np.stack([(x * 12 + 8 * k) % 256, (y * 12 + 4 * k) % 256, np.full((h, w), 128)], -1).astype(np.uint8)
-            for k in range(n)]
-
-
 def test_video_mp4_windows(tmp_path):
     src = _smooth_frames(20)
     path = _write_video(tmp_path / "clip.mp4", src, quality=10)
@@ -270,21 +243,6 @@ def test_video_lossless_folder_split(tmp_path):
 
 
 # --------------------------------------------------------------------------- RB2V
-
-
-def _rb2v(root, samples, n=7, name="Street"):
-    data = []
-    for sid, order, partition in samples:
-        seq, k = sid.split("/")
-        entry = {"id": sid, "order": order, "partition": partition, "blur_path": f"{seq}/blur/{k}.png"}
-        _write_seq(root / seq / "blur", [int(k)], pattern="{:04d}.png")
-        for t in range(1, n + 1):
-            _write_seq(root / seq / "sharp", [t], pattern=f"{k}_{{}}.png")
-            entry[f"frame{t:03d}_path"] = f"{seq}/sharp/{k}_{t}.png"
-        data.append(entry)
-    meta = {"name": name, "frame_per_seq": n, "data": data}
-    (root / "metadata.json").write_text(json.dumps(meta))
-    return meta
 
 
 def test_rb2v_samples_and_order(tmp_path):
@@ -487,3 +445,23 @@ def test_loader_with_random_crops_is_reproducible(tmp_path):
     assert all(torch.equal(a, b) for a, b in zip(first, again, strict=True))
     random.seed(123)  # global random state does not leak in
     assert all(torch.equal(a, b.frames) for a, b in zip(first, loader(ds, batch_size=2, shuffle=True, seed=0), strict=True))
+
+
+def test_frame_step_takes_every_kth_frame(tmp_path):
+    _write_seq(tmp_path / "s", range(1, 15))
+    ds = FrameFolderDataset(tmp_path, n_frames=3, split="all", frame_step=2)
+    assert [w for _, w in _windows(ds)] == [(1, 3, 5), (6, 8, 10)]  # default stride: the span (n-1)k+1 = 5
+    assert ds[1].meta["frame_step"] == 2
+    _check_sample(ds[1])  # the blur is synthesize_blur of the three frames taken
+    assert [w for _, w in _windows(FrameFolderDataset(tmp_path, n_frames=3, split="all", frame_step=2, stride=4))] == [
+        (1, 3, 5), (5, 7, 9), (9, 11, 13)]
+    assert len(FrameFolderDataset(tmp_path, n_frames=3, split="all", frame_step=5, stride=1)) == 4  # span 11 of 14
+    with pytest.raises(DatasetError, match=r"frame_step 7: a span of 15\) is longer"):
+        FrameFolderDataset(tmp_path, n_frames=3, split="all", frame_step=7)
+    with pytest.raises(ValueError, match="frame_step"):
+        FrameFolderDataset(tmp_path, n_frames=3, split="all", frame_step=0)
+    clip = _arrays(9)
+    video = VideoDataset(_write_video(tmp_path / "v" / "a.avi", clip, codec="png"), n_frames=3, split="all", frame_step=3)
+    assert len(video) == 1 and video[0].meta["frame_indices"] == (0, 3, 6)
+    ref = torch.from_numpy(np.stack(clip[0:9:3])).permute(0, 3, 1, 2).float() / 255
+    assert torch.equal(video[0].frames, ref) and torch.allclose(video[0].blur, synthesize_blur(ref), atol=1e-6)

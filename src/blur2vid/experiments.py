@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 import torch
 
+from blur2vid.data.folders import DatasetError
 from blur2vid.data.sample import Batch
 from blur2vid.data.scenes import (
     SceneConfig,
@@ -24,6 +25,7 @@ from blur2vid.data.scenes import (
     sample_params,
     scene_set,
 )
+from blur2vid.data.source import open_source
 from blur2vid.formation import frames_for_shift, synthesize_blur
 from blur2vid.losses import naive_loss
 from blur2vid.metrics import per_frame_psnr, ppsnr_sequence, psnr
@@ -143,27 +145,31 @@ def random_direction(batch: Batch, generator: torch.Generator) -> Batch:
 
 
 def naive_order_experiment(cfg: dict[str, Any], *, profile: str, seed: int = 0, device: str | torch.device = "cpu",
-                           progress: bool = True) -> NaiveOrderResult:
+                           progress: bool = True, data_root: str | None = None) -> NaiveOrderResult:
     """HyperCUT Eq. 2: train a network with the plain per-frame squared error on scenes whose time
     direction is random, then measure, per frame position k, the PSNR of its prediction against the
     true frame x_k, the mirrored frame x_{T+1-k}, and their mean (x_k + x_{T+1-k}) / 2.
 
-    ``cfg`` keys: size, n_frames, width, steps, batch, lr, n_test, max_shift."""
+    ``cfg`` keys: size, n_frames, width, steps, batch, lr, n_test, max_shift.  ``data_root``: a
+    dataset folder to train and test on instead of the scenes (see :mod:`blur2vid.data.source`)."""
     device = torch.device(device)
     scenes = SceneConfig(height=cfg["size"], width=cfg["size"], n_frames=cfg["n_frames"], max_shift=cfg["max_shift"])
     run_cfg = {"experiment": "naive_order", "scenes": {k: v for k, v in scenes.__dict__.items()},
                "width": cfg["width"], "steps": cfg["steps"], "batch": cfg["batch"], "lr": cfg["lr"], "seed": seed}
+    source = open_source(data_root, scenes)
+    if data_root is not None:  # another dataset, another run (synthetic runs keep their keys)
+        run_cfg["data"] = source.describe()
     torch.manual_seed(seed)
     model = SequenceUNet(n_frames=cfg["n_frames"], width=cfg["width"], depth=2)
 
     def batch_at(step: int) -> Batch:
-        batch = render_scenes(scenes, cfg["batch"], derive_seed(seed, "train", step), device)
+        batch = source.batch(cfg["batch"], derive_seed(seed, "train", step), device)
         return random_direction(batch, torch.Generator().manual_seed(derive_seed(seed, "flip", step)))
 
     history = fit(model, batch_at, lambda m, b: naive_loss(m(b.blur), b.frames), steps=cfg["steps"], lr=cfg["lr"],
                   device=device, config=run_cfg, checkpoint=checkpoint_path(profile, "naive_order", run_cfg),
                   progress=progress, desc="naive per-frame L2")
-    test = scene_set(scenes, cfg["n_test"], derive_seed(seed, "test"), device)
+    test = source.test_set(cfg["n_test"], derive_seed(seed, "test"), device)
     with torch.no_grad():
         pred = torch.cat([model(test.blur[i:i + 64]).clamp(0, 1) for i in range(0, len(test), 64)])
     frames = test.frames
@@ -294,8 +300,25 @@ def nah_baseline(train_cfg, nah_config, *, profile: str, device, progress: bool 
 
 def jin_test_sets(train_cfg, n: int, device) -> dict[str, Batch]:
     """Held-out scenes at the training blur strength and at twice it (Jin Table 2's two regimes:
-    blur like the training data, and larger blur)."""
+    blur like the training data, and larger blur).
+
+    With ``train_cfg.data_root``: the test split's windows, and windows of every second frame (twice
+    the motion over the same 7 frames).  RB2V's blur is captured, and sequences may be too short for
+    windows of every second frame: then the first set only, its name saying why."""
     scenes = train_cfg.scenes()
+    if train_cfg.data_root is not None:
+        source = open_source(train_cfg.data_root, scenes)
+        test = source.test_set(n, derive_seed(train_cfg.seed, "test"), device)
+        if source.kind == "rb2v":
+            return {"test split (captured blur: no larger-blur set)": test}
+        try:
+            large = open_source(train_cfg.data_root, scenes, frame_step=2, skip_short=True)
+        except DatasetError:  # no sequence is long enough for a window of every second frame
+            large = None
+        if large is None or not large.indices["test"]:
+            return {"test split (sequences too short for a larger-blur set)": test}
+        return {"test split": test, "test split, every 2nd frame (2x motion)":
+                large.test_set(n, derive_seed(train_cfg.seed, "test-large"), device)}
     return {
         f"moderate (≤{scenes.max_shift:g} px)": scene_set(scenes, n, derive_seed(train_cfg.seed, "test"), device),
         f"large (≤{2 * scenes.max_shift:g} px)": scene_set(replace(scenes, max_shift=2 * scenes.max_shift), n,
@@ -354,8 +377,9 @@ def middle_feed_table(cascade: torch.nn.Module, variant: str, test: Batch) -> pd
     return pd.DataFrame(rows).T
 
 
-def jin_train_config(profile: str, seed: int = 0, vgg_weights: str | None = None):
-    """The Jin training configuration of a profile (notebook 04's ``train`` settings)."""
+def jin_train_config(profile: str, seed: int = 0, vgg_weights: str | None = None, data_root: str | None = None):
+    """The Jin training configuration of a profile (notebook 04's ``train`` settings), on the scenes
+    or on the dataset folder ``data_root``."""
     import os
 
     from blur2vid.models.vgg import VGG16_ENV_VAR
@@ -364,7 +388,8 @@ def jin_train_config(profile: str, seed: int = 0, vgg_weights: str | None = None
 
     # resolve the environment variable here, so that it is part of the configuration (and its key)
     vgg_weights = vgg_weights or os.environ.get(VGG16_ENV_VAR) or None
-    return JinTrainConfig(**get_profile(profile, "04_jin_training")["train"], seed=seed, vgg_weights=vgg_weights)
+    return JinTrainConfig(**get_profile(profile, "04_jin_training")["train"], seed=seed, vgg_weights=vgg_weights,
+                          data_root=data_root)
 
 
 def nah_config(preset: str):
@@ -389,6 +414,8 @@ MIN_MARGIN_DB = 0.1
 
 def jin_claims(table2: pd.DataFrame, ablation: pd.DataFrame, feed: pd.DataFrame) -> pd.DataFrame:
     """The claims of Jin Sec. 7 read off our tables, each with its measured margin (dB)."""
+    if len(table2.columns) < 2:  # one test set (RB2V's captured blur has no larger-blur set): margin NaN
+        table2 = table2.assign(**{"no larger-blur set": float("nan")})
     moderate, large = table2.columns[:2]
     outer = ["F1", "F2", "F6", "F7"]
     label = {n: n for n in ablation.index}
@@ -424,15 +451,15 @@ def jin_claims(table2: pd.DataFrame, ablation: pd.DataFrame, feed: pd.DataFrame)
 
 
 def image_to_video_model(profile: str, *, seed: int = 0, device="cpu", checkpoint: str | None = None,
-                         progress: bool = True):
+                         progress: bool = True, data_root: str | None = None):
     """The model a notebook predicts with: ``checkpoint`` when given, else Jin's cascade trained with
-    teacher forcing at the profile's scale (reusing notebook 04's checkpoints when they exist).
-    Returns ``(model, notes)``."""
+    teacher forcing at the profile's scale (reusing notebook 04's checkpoints when they exist), on
+    the scenes or on ``data_root``.  Returns ``(model, notes)``."""
     from blur2vid.models.checkpoint import load_model
 
     if checkpoint is not None:
         return load_model(checkpoint)
-    train_cfg = jin_train_config(profile, seed=seed)
+    train_cfg = jin_train_config(profile, seed=seed, data_root=data_root)
     cascade, _ = jin_middle(train_cfg, profile=profile, device=device, progress=progress)
     model, _ = jin_variant(train_cfg, "teacher_forcing", cascade.middle.state_dict(), profile=profile,
                            device=device, progress=progress)
@@ -467,22 +494,25 @@ HYPERCUT_EMBEDDINGS = {
 }
 
 
-def hypercut_train_config(profile: str, seed: int = 0, **overrides):
-    """The ordering network's training configuration of a profile (notebook 05's ``ordering``)."""
+def hypercut_train_config(profile: str, seed: int = 0, data_root: str | None = None, **overrides):
+    """The ordering network's training configuration of a profile (notebook 05's ``ordering``), on
+    the scenes or on the dataset folder ``data_root``."""
     from blur2vid.profiles import get_profile
     from blur2vid.train_hypercut import HyperCUTTrainConfig
 
-    return HyperCUTTrainConfig(**{**get_profile(profile, "05_hypercut_ordering")["ordering"], "seed": seed, **overrides})
+    return HyperCUTTrainConfig(**{**get_profile(profile, "05_hypercut_ordering")["ordering"], "seed": seed,
+                                  "data_root": data_root, **overrides})
 
 
-def hypercut_orderings(profile: str, *, seed: int = 0, device="cpu", names=None, progress: bool = True):
+def hypercut_orderings(profile: str, *, seed: int = 0, device="cpu", names=None, progress: bool = True,
+                       data_root: str | None = None):
     """Train one ordering network per embedding of :data:`HYPERCUT_EMBEDDINGS` (or ``names``);
     returns ``({name: hypercut}, {name: history})``."""
     from blur2vid.train_hypercut import train_ordering
 
     models, histories = {}, {}
     for name in names or HYPERCUT_EMBEDDINGS:
-        cfg = hypercut_train_config(profile, seed, **HYPERCUT_EMBEDDINGS[name])
+        cfg = hypercut_train_config(profile, seed, data_root, **HYPERCUT_EMBEDDINGS[name])
         hc = cfg.build()
         key = {"train": cfg.as_dict(), "model": hc.config_dict()}
         histories[name] = train_ordering(hc, cfg, device, checkpoint_path(profile, "hypercut", key),
@@ -491,9 +521,11 @@ def hypercut_orderings(profile: str, *, seed: int = 0, device="cpu", names=None,
     return models, histories
 
 
-def ordering_test_set(profile: str, n: int, seed: int = 0, device="cpu") -> Batch:
-    """Held-out sequences for the ordering metrics (scenes the ordering networks never saw)."""
-    return scene_set(hypercut_train_config(profile, seed).scenes(), n, derive_seed(seed, "ordering-test"), device)
+def ordering_test_set(profile: str, n: int, seed: int = 0, device="cpu", data_root: str | None = None) -> Batch:
+    """Held-out sequences for the ordering metrics (scenes the ordering networks never saw, or the
+    test split of ``data_root``)."""
+    source = open_source(data_root, hypercut_train_config(profile, seed).scenes())
+    return source.test_set(n, derive_seed(seed, "ordering-test"), device)
 
 
 @torch.no_grad()
@@ -582,14 +614,17 @@ def _blur2vid_loss(variant: str, hypercut, pred: torch.Tensor, frames: torch.Ten
 
 
 def blur2vid_variant(variant: str, cfg: dict[str, Any], hypercut, *, profile: str, seed: int = 0, device="cpu",
-                     progress: bool = True):
+                     progress: bool = True, data_root: str | None = None):
     """The all-frames U-Net trained four ways on the same batches and budget (the ``naive`` run is
     the same run as notebook 02's, so it is reused from its checkpoint).  ``cfg`` as notebook 02's
-    (size, n_frames, width, steps, batch, lr, max_shift)."""
+    (size, n_frames, width, steps, batch, lr, max_shift); ``data_root`` a dataset folder instead of the scenes."""
     device = torch.device(device)
     scenes = SceneConfig(height=cfg["size"], width=cfg["size"], n_frames=cfg["n_frames"], max_shift=cfg["max_shift"])
     run_cfg = {"experiment": "naive_order", "scenes": dict(scenes.__dict__), "width": cfg["width"],
                "steps": cfg["steps"], "batch": cfg["batch"], "lr": cfg["lr"], "seed": seed}
+    source = open_source(data_root, scenes)
+    if data_root is not None:  # as naive_order_experiment's, so that the naive run is shared with notebook 02
+        run_cfg["data"] = source.describe()
     if variant != "naive":
         run_cfg = {**run_cfg, "experiment": f"blur2vid_{variant}"}
     if variant in ("hypercut", "order_invariant_reg"):  # the ordering network's weights decide the result
@@ -600,7 +635,7 @@ def blur2vid_variant(variant: str, cfg: dict[str, Any], hypercut, *, profile: st
     hypercut = hypercut.to(device).requires_grad_(False)
 
     def batch_at(step: int) -> Batch:
-        batch = render_scenes(scenes, cfg["batch"], derive_seed(seed, "train", step), device)
+        batch = source.batch(cfg["batch"], derive_seed(seed, "train", step), device)
         return random_direction(batch, torch.Generator().manual_seed(derive_seed(seed, "flip", step)))
 
     name = "naive_order" if variant == "naive" else f"blur2vid_{variant}"
@@ -642,17 +677,20 @@ def hypercut_claims(table: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def blur2vid_test_set(cfg: dict[str, Any], seed: int = 0, device="cpu") -> Batch:
-    """The held-out scenes of notebooks 02 and 06 (the same scenes for the same ``cfg`` and seed)."""
+def blur2vid_test_set(cfg: dict[str, Any], seed: int = 0, device="cpu", data_root: str | None = None) -> Batch:
+    """The held-out scenes of notebooks 02 and 06 (the same scenes for the same ``cfg`` and seed), or
+    the test windows of ``data_root``."""
     scenes = SceneConfig(height=cfg["size"], width=cfg["size"], n_frames=cfg["n_frames"], max_shift=cfg["max_shift"])
-    return scene_set(scenes, cfg["n_test"], derive_seed(seed, "test"), device)
+    return open_source(data_root, scenes).test_set(cfg["n_test"], derive_seed(seed, "test"), device)
 
 
-def synthetic_photos(size: int, n: int, seed: int = 0, max_shift: float | None = None) -> Batch:
+def synthetic_photos(size: int, n: int, seed: int = 0, max_shift: float | None = None,
+                     data_root: str | None = None) -> Batch:
     """Synthetic motion-blurred photographs with their true frames (procedural scenes, larger than
-    the training crops), to compare against what the model extracts."""
+    the training crops), to compare against what the model extracts; with ``data_root``, centre
+    crops of ``size`` of the dataset's test windows instead."""
     scenes = SceneConfig(height=size, width=size, n_frames=7, max_shift=max_shift if max_shift is not None else size / 6)
-    return scene_set(scenes, n, derive_seed(seed, "photos"), "cpu")
+    return open_source(data_root, scenes).test_set(n, derive_seed(seed, "photos"), "cpu")
 
 
 def export_jin_model(cascade: torch.nn.Module, train_cfg, profile: str) -> Path:

@@ -27,7 +27,8 @@ from typing import Any
 import torch
 
 from blur2vid.data.sample import Batch
-from blur2vid.data.scenes import SceneConfig, derive_seed, render_scenes
+from blur2vid.data.scenes import SceneConfig, derive_seed
+from blur2vid.data.source import open_source
 from blur2vid.losses import nested_consistency_loss, ordering_loss, standardize_scores
 from blur2vid.models.hypercut import HyperCUT, HyperCUTConfig
 from blur2vid.train import fit
@@ -61,6 +62,11 @@ class HyperCUTTrainConfig:
     normalize: bool = False
     temperature: float = 1.0
     seed: int = 0
+    data_root: str | None = None   # a dataset folder instead of the procedural scenes (data/source.py)
+
+    def __post_init__(self) -> None:
+        if self.data_root is not None:  # resolved, so that the checkpoint key names one folder
+            object.__setattr__(self, "data_root", str(Path(self.data_root).resolve()))
 
     def scenes(self) -> SceneConfig:
         return SceneConfig(height=self.size, width=self.size, n_frames=self.n_frames, max_shift=self.max_shift)
@@ -78,15 +84,20 @@ class HyperCUTTrainConfig:
             return HyperCUT(self.hypercut_config())
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        if d["data_root"] is None:  # synthetic runs keep the checkpoint keys they had before data_root
+            del d["data_root"]
+        return d
 
 
 def ordering_batches(cfg: HyperCUTTrainConfig, device: torch.device | str = "cpu"):
-    """``step -> Batch``: ``cfg.batch`` scenes seeded by ``(seed, "hypercut", step)``."""
+    """``step -> Batch``: ``cfg.batch`` scenes (or windows of ``cfg.data_root``) seeded by
+    ``(seed, "hypercut", step)``."""
     scenes = cfg.scenes()
+    source = open_source(cfg.data_root, scenes)
 
     def batch_at(step: int) -> Batch:
-        return render_scenes(scenes, cfg.batch, derive_seed(cfg.seed, "hypercut", step), device)
+        return source.batch(cfg.batch, derive_seed(cfg.seed, "hypercut", step), device)
 
     return batch_at
 

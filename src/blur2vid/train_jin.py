@@ -47,7 +47,8 @@ from torch import nn
 
 from blur2vid.data.augment import augment
 from blur2vid.data.sample import Batch
-from blur2vid.data.scenes import SceneConfig, derive_seed, render_scenes
+from blur2vid.data.scenes import SceneConfig, derive_seed
+from blur2vid.data.source import open_source
 from blur2vid.losses import (
     PerceptualLoss,
     adversarial_losses,
@@ -113,6 +114,11 @@ class JinTrainConfig:
     augment: bool = True               # channel shuffle, rotation, 1% noise (Jin Sec. 7)
     vgg_weights: str | None = None     # torchvision-format VGG16 file for the perceptual loss
     seed: int = 0
+    data_root: str | None = None       # a dataset folder instead of the procedural scenes (data/source.py)
+
+    def __post_init__(self) -> None:
+        if self.data_root is not None:  # resolved, so that the checkpoint key names one folder
+            object.__setattr__(self, "data_root", str(Path(self.data_root).resolve()))
 
     def scenes(self) -> SceneConfig:
         return SceneConfig(height=self.size, width=self.size, n_frames=7, max_shift=self.max_shift)
@@ -124,16 +130,20 @@ class JinTrainConfig:
         return presets[self.model](zero_init_residual=self.zero_init)
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        if d["data_root"] is None:  # synthetic runs keep the checkpoint keys they had before data_root
+            del d["data_root"]
+        return d
 
 
 def training_batches(cfg: JinTrainConfig, batch_size: int, stream: str, device: torch.device):
-    """``step -> Batch``: scenes seeded by (seed, stream, step), augmented, in random direction, so
-    a resumed run and every variant see exactly the same data."""
+    """``step -> Batch``: scenes (or windows of ``cfg.data_root``) seeded by (seed, stream, step),
+    augmented, in random direction, so a resumed run and every variant see exactly the same data."""
     scenes = cfg.scenes()
+    source = open_source(cfg.data_root, scenes)
 
     def batch_at(step: int) -> Batch:
-        batch = render_scenes(scenes, batch_size, derive_seed(cfg.seed, stream, step), device)
+        batch = source.batch(batch_size, derive_seed(cfg.seed, stream, step), device)
         g = torch.Generator().manual_seed(derive_seed(cfg.seed, stream, "aug", step))
         if cfg.augment:
             batch = augment(batch, g)

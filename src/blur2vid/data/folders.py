@@ -39,7 +39,10 @@ split when ``n >= 2`` and ``0 < split_fraction < 1``) are drawn for test by a ge
 
 Windows.  A sample is a window of ``n_frames`` consecutive frame *numbers* ``s, s+1, ..., s+n-1``;
 ``s`` runs from the sequence's first number in steps of ``stride`` (default ``n_frames``: windows
-do not overlap; ``stride=1``: every window) while the window fits.  A number missing inside a window
+do not overlap; ``stride=1``: every window) while the window fits.  ``frame_step=k`` takes every
+``k``-th frame instead, ``s, s+k, ..., s+(n-1)k`` (the same ``n_frames`` with ``k`` times the motion
+between them: a larger blur, more ghosted at low frame rates; the default stride is then the span
+``(n-1)k+1``, and only the numbers of the window need to exist).  A number missing inside a window
 is an error (:class:`MissingFileError`, naming the expected file) unless ``on_gap="skip"``, which
 drops the windows that cross the gap.  A sequence with fewer than ``n_frames`` frames is an error
 unless ``skip_short=True``.  The blur of a window is :func:`~blur2vid.formation.synthesize_blur` of
@@ -309,11 +312,14 @@ class _WindowDataset(Dataset):
     splits = ("train", "test", "all")
 
     def _init_common(self, n_frames, stride, split, downsample, crop, crop_mode, crf, seed, on_gap, skip_short,
-                     split_fraction) -> None:
+                     split_fraction, frame_step=1) -> None:
         if not _is_int(n_frames) or n_frames < 1:
             raise ValueError(f"n_frames must be a positive int, got {n_frames!r}")
+        if not _is_int(frame_step) or frame_step < 1:
+            raise ValueError(f"frame_step must be a positive int, got {frame_step!r}")
+        self.frame_step = int(frame_step)
         if stride is None:
-            stride = n_frames
+            stride = (n_frames - 1) * self.frame_step + 1
         if not _is_int(stride) or stride < 1:
             raise ValueError(f"stride must be a positive int or None, got {stride!r}")
         if on_gap not in ("error", "skip"):
@@ -352,18 +358,19 @@ class _WindowDataset(Dataset):
 
     def _build_windows(self, seq: _Seq) -> list[tuple[int, ...]]:
         numbers = self._numbers(seq)
-        n = self.n_frames
+        n = (self.n_frames - 1) * self.frame_step + 1  # the span of a window, in frame numbers
         if len(numbers) < n:
             if self.skip_short:
                 return []
+            step = f" (frame_step {self.frame_step}: a span of {n})" if self.frame_step > 1 else ""
             raise DatasetError(
-                f"{seq.path}: a window of {n} frames is longer than sequence '{seq.name}' ({len(numbers)} frames); "
-                f"use fewer n_frames or skip_short=True"
+                f"{seq.path}: a window of {self.n_frames} frames{step} is longer than sequence '{seq.name}' "
+                f"({len(numbers)} frames); use fewer n_frames or skip_short=True"
             )
         present = set(numbers)
         windows = []
         for start in range(numbers[0], numbers[-1] - n + 2, self.stride):
-            window = tuple(range(start, start + n))
+            window = tuple(range(start, start + n, self.frame_step))
             missing = [k for k in window if k not in present]
             if missing:
                 if self.on_gap == "skip":
@@ -414,6 +421,7 @@ class _WindowDataset(Dataset):
             **meta,
             "size": size,
             "downsample": self.downsample,
+            "frame_step": self.frame_step,
             "crop": box,
             "blur": "synthesized",
             "crf": self.crf.name,
@@ -449,16 +457,17 @@ class _WindowDataset(Dataset):
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}({str(self.root)!r}, layout={self.layout!r}, split={self.split!r}, "
-                f"n_frames={self.n_frames}, stride={self.stride}: {len(self)} samples from "
+                f"n_frames={self.n_frames}, stride={self.stride}, frame_step={self.frame_step}: {len(self)} samples from "
                 f"{len(self.sequences)} sequences)")
 
 
 class FrameFolderDataset(_WindowDataset):
     """Sliding windows of ``n_frames`` numbered frames in sequence folders; blur synthesised.
 
-    See the module docstring for the layouts (``layout="auto"`` detects them), windows, splits and
-    geometry.  ``validate=True`` reads every frame header of the selected split at construction, so
-    unreadable files and frames of different sizes in a sequence surface before training.
+    See the module docstring for the layouts (``layout="auto"`` detects them), windows (and
+    ``frame_step``), splits and geometry.  ``validate=True`` reads every frame header of the selected
+    split at construction, so unreadable files and frames of different sizes in a sequence surface
+    before training.
     ``name`` (default: the folder's name) labels the dataset in :func:`dataset_table`.
     """
 
@@ -483,9 +492,10 @@ class FrameFolderDataset(_WindowDataset):
         skip_short: bool = False,
         validate: bool = False,
         name: str | None = None,
+        frame_step: int = 1,
     ) -> None:
         self._init_common(n_frames, stride, split, downsample, crop, crop_mode, crf, seed, on_gap, skip_short,
-                          split_fraction)
+                          split_fraction, frame_step)
         if layout not in self.layouts:
             raise ValueError(f"unknown layout {layout!r}; expected one of {self.layouts}")
         self.root = Path(root)
@@ -729,9 +739,10 @@ class VideoDataset(_WindowDataset):
         strict: bool = True,
         cache_videos: int = 2,
         name: str | None = None,
+        frame_step: int = 1,
     ) -> None:
         self._init_common(n_frames, stride, split, downsample, crop, crop_mode, crf, seed, "error", skip_short,
-                          split_fraction)
+                          split_fraction, frame_step)
         if not _is_int(cache_videos) or cache_videos < 1:
             raise ValueError(f"cache_videos must be a positive int, got {cache_videos!r}")
         self.root = Path(path_or_folder)
@@ -786,7 +797,7 @@ class VideoDataset(_WindowDataset):
 
     def _load(self, seq: _Seq, window: tuple[int, ...], where: str) -> tuple[torch.Tensor, dict]:
         video = self._video(seq)
-        clip = torch.from_numpy(video[window[0] : window[-1] + 1]).permute(0, 3, 1, 2).float().div_(255.0)
+        clip = torch.from_numpy(video[window[0] : window[-1] + 1 : self.frame_step]).permute(0, 3, 1, 2).float().div_(255.0)
         return clip, {"frame_indices": window, "path": str(seq.path), "fps": self._info[seq.name].fps}
 
     def __getstate__(self) -> dict:

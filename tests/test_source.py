@@ -1,0 +1,278 @@
+"""Contracts of blur2vid.data.source: a dataset folder in place of the procedural scenes (data_root)."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from blur2vid import experiments as ex
+from blur2vid.data.folders import DatasetError
+from blur2vid.data.sample import Batch
+from blur2vid.data.scenes import SceneConfig, render_scenes, scene_set
+from blur2vid.data.source import FolderSource, SceneSource, detect_kind, open_source
+from blur2vid.formation import synthesize_blur
+from blur2vid.train import config_key
+from blur2vid.train_hypercut import HyperCUTTrainConfig, ordering_batches
+from blur2vid.train_jin import JinTrainConfig, training_batches
+from minidata import pixels, rb2v, smooth_frames, write_seq, write_video
+
+SCENES = SceneConfig(height=12, width=14, n_frames=7)
+
+
+def plain(root, names="abcde", n=21, size=(16, 20)):
+    for name in names:
+        write_seq(root / name, range(1, n + 1), size=size)
+    return root
+
+
+def gopro(root):
+    for split, seqs in (("train", ("GOPR0372_07_00", "GOPR0374_11_00")), ("test", ("GOPR0384_11_00",))):
+        for seq in seqs:
+            write_seq(root / split / seq / "sharp", range(1, 15), size=(16, 20))
+            write_seq(root / split / seq / "blur", range(1, 15), size=(16, 20))  # ignored: blur is synthesised
+    return root
+
+
+def videos(root):
+    write_video(root / "train" / "walk.mp4", smooth_frames(21, 16, 20), quality=10)
+    write_video(root / "train" / "run.mp4", smooth_frames(14, 16, 20)[::-1], quality=10)
+    write_video(root / "test" / "jump.mp4", smooth_frames(14, 16, 20), quality=10)
+    return root
+
+
+def rb2v_root(root):
+    rb2v(root, [("00000/0000", "ignore", "train"), ("00000/0001", "reverse", "train"), ("00001/0000", "ignore", "train"),
+                ("00002/0000", "ignore", "test"), ("00002/0001", "ignore", "test"), ("00003/0000", "keep", "val")],
+         size=(16, 20))
+    return root
+
+
+LAYOUTS = {"plain": (plain, "frames"), "gopro": (gopro, "frames"), "video": (videos, "video"), "rb2v": (rb2v_root, "rb2v")}
+
+
+@pytest.fixture(params=list(LAYOUTS))
+def dataset(request, tmp_path):
+    build, kind = LAYOUTS[request.param]
+    return build(tmp_path / request.param), kind, request.param
+
+
+def _check_batch(batch, n, scenes=SCENES):
+    assert isinstance(batch, Batch)
+    assert batch.frames.shape == (n, scenes.n_frames, 3, scenes.height, scenes.width)
+    assert batch.blur.shape == (n, 3, scenes.height, scenes.width)
+    for x in (batch.frames, batch.blur):
+        assert x.dtype == torch.float32 and x.min() >= 0 and x.max() <= 1
+
+
+def test_every_layout_gives_batches_of_the_scenes_type(dataset, capsys):
+    root, kind, layout = dataset
+    source = open_source(str(root), SCENES)
+    assert isinstance(source, FolderSource) and source.kind == kind and detect_kind(root) == kind
+    printed = capsys.readouterr().out
+    assert "train sequences" in printed and "test samples" in printed  # the dataset table, printed once
+    assert open_source(str(root), SCENES) is source and capsys.readouterr().out == ""
+
+    batch = source.batch(5, seed=11)
+    _check_batch(batch, 5)
+    again = source.batch(5, seed=11)
+    assert torch.equal(batch.frames, again.frames) and torch.equal(batch.blur, again.blur)
+    other = source.batch(5, seed=12)
+    assert not torch.equal(batch.frames, other.frames)
+    assert set(batch.meta["split"]) == {"train"}
+
+    test = source.test_set(100, seed=0)
+    _check_batch(test, len(source.indices["test"]))
+    assert set(test.meta["split"]) == {"test"}
+    assert set(test.meta["sequence"]) <= set(source.sequences("test"))
+    assert set(source.sequences("test")).isdisjoint(source.sequences("train"))
+    assert torch.equal(test.frames, source.test_set(100, seed=5).frames)  # deterministic
+
+    if kind == "rb2v":  # the captured blur, cropped where the frames are
+        for b in (batch, test):
+            for i in range(len(b)):
+                top, left, h, w = b.meta["crop"][i]
+                assert torch.equal(b.blur[i], pixels(b.meta["blur_path"][i])[:, top:top + h, left:left + w])
+        assert test.meta["blur"] == ["captured"] * len(test)
+    else:  # the blur is synthesised from the frames through the scenes' camera response
+        for b in (batch, test):
+            assert torch.allclose(b.blur, synthesize_blur(b.frames, SCENES.crf), atol=1e-6)
+    if kind != "video":  # the frames are the files' pixels at the crop (video: lossy mp4, decoded)
+        for i in range(len(batch)):
+            top, left, h, w = batch.meta["crop"][i]
+            files = torch.stack([pixels(p)[:, top:top + h, left:left + w] for p in batch.meta["paths"][i]])
+            assert torch.equal(batch.frames[i], files)
+
+    desc = source.describe()
+    assert json.loads(json.dumps(desc)) == desc
+    assert desc["root"] == str(root.resolve()) and desc["kind"] == kind and desc["crop"] == [12, 14]
+
+
+def test_test_windows_are_centre_crops_evenly_spaced(tmp_path):
+    plain(tmp_path, names="abcde", n=70)  # 10 windows per sequence
+    source = FolderSource(tmp_path, SCENES, test_sequences=["c"])
+    assert source.sequences("test") == ["c"] and len(source.indices["test"]) == 10
+    test = source.test_set(4)
+    assert [w[0] for w in test.meta["frame_numbers"]] == [1, 22, 43, 64]  # windows 0, 3, 6, 9 of 10
+    assert test.meta["crop"] == [(2, 3, 12, 14)] * 4  # (16 - 12) // 2, (20 - 14) // 2
+    assert test.meta["sequence"] == ["c"] * 4
+
+
+def test_scene_source_is_render_scenes():
+    scenes = SceneConfig(height=16, width=16, n_frames=5, max_shift=4.0)
+    source = open_source(None, scenes)
+    assert isinstance(source, SceneSource)
+    for got, ref in ((source.batch(3, 7), render_scenes(scenes, 3, 7)), (source.test_set(4, 9), scene_set(scenes, 4, 9))):
+        assert torch.equal(got.frames, ref.frames) and torch.equal(got.blur, ref.blur)
+    assert json.loads(json.dumps(source.describe())) == source.describe()
+    assert source.table().loc["procedural scenes", "frames"] == 5
+    with pytest.raises(ValueError, match="data_root only"):
+        open_source(None, scenes, downsample=0.5)
+
+
+def test_describe_and_checkpoint_keys_follow_the_root(tmp_path):
+    a, b = plain(tmp_path / "a", names="xyz"), plain(tmp_path / "b", names="xyz")
+    da, db = open_source(str(a), SCENES).describe(), open_source(str(b), SCENES).describe()
+    assert da != db and da["root"] != db["root"]
+    run = {"experiment": "naive_order", "steps": 2}
+    assert config_key("naive_order", {**run, "data": da}) != config_key("naive_order", {**run, "data": db})
+    assert open_source(str(a), SCENES, downsample=0.9).describe() != da  # and the settings
+    # the training configs carry the resolved folder; without one their keys are those of before
+    assert "data_root" not in JinTrainConfig().as_dict() and "data_root" not in HyperCUTTrainConfig().as_dict()
+    ja, jb = JinTrainConfig(data_root=str(a)), JinTrainConfig(data_root=str(b))
+    assert ja.as_dict()["data_root"] == str(a.resolve())
+    assert config_key("jin", ja.as_dict()) != config_key("jin", jb.as_dict()) != config_key("jin", JinTrainConfig().as_dict())
+    assert JinTrainConfig(**ja.as_dict()) == ja
+
+
+def test_frames_smaller_than_the_crop(tmp_path):
+    plain(tmp_path, names="ab", size=(16, 20))
+    write_seq(tmp_path / "tiny", range(1, 8), size=(10, 30))
+    with pytest.raises(DatasetError, match=r"tiny: frames are 10x30, smaller than the 12x14 crop"):
+        open_source(str(tmp_path), SCENES)
+    shutil.rmtree(tmp_path / "tiny")
+    big = SceneConfig(height=12, width=12, n_frames=7)
+    with pytest.raises(DatasetError, match=r"/a: frames are 16x20 \(8x10 after downsample 0.5\), smaller than the 12x12"):
+        FolderSource(tmp_path, big, downsample=0.5, test_sequences=["b"])
+    write_seq(tmp_path / "a", range(15, 22), size=(8, 8))  # a later window smaller than the first frame
+    source = FolderSource(tmp_path, SCENES, test_sequences=["b"])
+    with pytest.raises(DatasetError, match=r"/a: frames are 8x8, smaller than the 12x14 crop"):
+        for seed in range(20):
+            source.batch(4, seed)
+
+
+def test_downsample_and_frame_step(tmp_path):
+    plain(tmp_path, names="abc", n=28, size=(32, 40))
+    half = FolderSource(tmp_path, SCENES, downsample=0.5, test_sequences=["c"])
+    test = half.test_set(2)
+    assert test.meta["size"] == [(32, 40)] * 2 and test.meta["crop"][0] == (2, 3, 12, 14)  # of the 16x20 frames
+    step = FolderSource(tmp_path, SCENES, frame_step=2, test_sequences=["c"])
+    assert step.describe()["frame_step"] == 2 and len(step.indices["test"]) == 2  # 28 frames: spans 1..13, 14..26
+    assert step.test_set(1).meta["frame_numbers"][0] == tuple(range(1, 14, 2))
+
+
+def test_no_test_split_and_rb2v_window_length(tmp_path, capsys):
+    write_seq(tmp_path / "single", range(1, 15), size=(16, 20))
+    source = open_source(str(tmp_path / "single"), SCENES)
+    _check_batch(source.batch(2, 0), 2)
+    with pytest.raises(DatasetError, match=r"single: the test split has no windows of 7 frames .*one sequence"):
+        source.test_set(4)
+    few = FolderSource(plain(tmp_path / "p", names="ab"), SCENES)
+    assert len(few.test_set(50)) == 3 and "takes all 3 (asked for 50)" in capsys.readouterr().out
+    rb2v(tmp_path / "rb", [("00000/0000", "ignore", "train")], n=3, size=(16, 20))
+    with pytest.raises(DatasetError, match=r"metadata\.json: samples of 3 frames .* windows of 7 frames"):
+        open_source(str(tmp_path / "rb"), SCENES)
+
+
+def test_noise_as_the_scenes(tmp_path):
+    plain(tmp_path, names="abc")
+    noisy = FolderSource(tmp_path, SceneConfig(height=12, width=14, n_frames=7, noise=0.05), test_sequences=["c"])
+    clean = FolderSource(tmp_path, SCENES, test_sequences=["c"])
+    a, b = noisy.batch(3, 4), clean.batch(3, 4)
+    assert torch.equal(a.frames, b.frames) and not torch.equal(a.blur, b.blur)
+    assert 0.02 < (a.blur - b.blur).std() < 0.08 and torch.equal(a.blur, noisy.batch(3, 4).blur)
+
+
+def test_training_streams_read_data_root(tmp_path):
+    plain(tmp_path, names="abcd", size=(24, 24))
+    jin = JinTrainConfig(size=16, max_shift=4.0, model="smoke", seed=3, data_root=str(tmp_path))
+    batch = training_batches(jin, 2, "middle", torch.device("cpu"))(0)
+    _check_batch(batch, 2, jin.scenes())
+    assert batch.meta["source"] == "frames" and set(batch.meta["sequence"]) <= set("abcd")
+    hc = HyperCUTTrainConfig(size=16, batch=3, data_root=str(tmp_path))
+    b1, b2 = ordering_batches(hc)(5), ordering_batches(hc)(5)
+    assert b1.meta["source"] == "frames" and torch.equal(b1.frames, b2.frames)
+
+
+def test_naive_order_experiment_trains_and_tests_on_the_folder(tmp_path, monkeypatch):
+    data = plain(tmp_path / "data", names="abcde", n=14, size=(20, 20))
+    monkeypatch.chdir(tmp_path)  # checkpoints under tmp_path/results
+    cfg = dict(size=16, n_frames=7, width=4, steps=2, batch=2, lr=1e-3, n_test=8, max_shift=4.0)
+    seen = []
+    original = FolderSource.batch
+    monkeypatch.setattr(FolderSource, "batch", lambda self, *a, **k: seen.append(a) or original(self, *a, **k))
+    result = ex.naive_order_experiment(cfg, profile="smoke", seed=0, progress=False, data_root=str(data))
+    assert len(seen) == 2 and [h["step"] for h in result.history] == [0, 1]  # trained on the folder's windows
+    source = open_source(str(data), SceneConfig(height=16, width=16, n_frames=7, max_shift=4.0))
+    test = result.test
+    assert result.config["data"] == source.describe() and test.meta["source"] == "frames"
+    assert len(test) == 2 and set(test.meta["sequence"]) == set(source.sequences("test"))
+    for i in range(len(test)):  # the test set is the folder's frames (centre crops)
+        files = torch.stack([pixels(p)[:, 2:18, 2:18] for p in test.meta["paths"][i]])
+        assert torch.equal(test.frames[i], files)
+    assert result.prediction.shape == test.frames.shape and np.isfinite(result.table.to_numpy()).all()
+    keys = list((tmp_path / "results" / "smoke" / "checkpoints").glob("naive_order-*.pt"))
+    assert len(keys) == 1 and keys[0].stem == config_key("naive_order", result.config)
+    ex.naive_order_experiment(cfg, profile="smoke", seed=0, progress=False, data_root=str(data))
+    assert len(seen) == 2  # resumed from its checkpoint: no more training
+    assert ex.blur2vid_test_set(cfg, 0, data_root=str(data)).frames.equal(test.frames)
+
+
+def test_jin_test_sets_on_data(tmp_path):
+    plain(tmp_path / "long", names="abcde", n=26, size=(20, 20))
+    cfg = JinTrainConfig(size=16, max_shift=4.0, model="smoke", data_root=str(tmp_path / "long"))
+    tests = ex.jin_test_sets(cfg, 4, "cpu")
+    assert list(tests) == ["test split", "test split, every 2nd frame (2x motion)"]
+    assert tests["test split, every 2nd frame (2x motion)"].meta["frame_numbers"][0] == tuple(range(1, 14, 2))
+    plain(tmp_path / "short", names="abcde", n=7, size=(20, 20))
+    short = ex.jin_test_sets(JinTrainConfig(size=16, data_root=str(tmp_path / "short")), 4, "cpu")
+    assert list(short) == ["test split (sequences too short for a larger-blur set)"]
+    rb = ex.jin_test_sets(JinTrainConfig(size=12, data_root=str(rb2v_root(tmp_path / "rb"))), 4, "cpu")
+    assert list(rb) == ["test split (captured blur: no larger-blur set)"] and len(rb[next(iter(rb))]) == 2
+    # Jin's claims read off a Table 2 with that one test set: the larger-blur claim is not measured
+    table2 = pd.DataFrame({next(iter(rb)): [20.0, 21.0]}, index=["Nah-style multi-scale", "Middle (Jin)"])
+    labels = ["independent (per-frame MSE)", "global (Eq. 4)", "pairwise, no middle input", "pairwise + middle input",
+              "sequential pairwise", "sequential + teacher forcing"]
+    ablation = pd.DataFrame(1.0, index=labels, columns=["F1", "F2", "F3", "F4", "F5", "F6", "F7", "mean"])
+    feed = pd.DataFrame(1.0, index=["estimated middle fed", "ground-truth middle fed"], columns=ablation.columns)
+    claims = ex.jin_claims(table2, ablation, feed)
+    assert claims.loc["Table 2: Middle beats Nah on blur like the training data", "margin_db"] == 1.0
+    larger = claims.loc["Table 2: Nah does better on larger blur than on moderate, relative to Middle"]
+    assert np.isnan(larger["margin_db"]) and not larger["reproduced"]
+
+
+@pytest.mark.slow
+def test_notebook_02_with_data_root(tmp_path):
+    """papermill runs notebook 02 at the smoke profile on a miniature frame folder."""
+    papermill = Path(sys.executable).parent / "papermill"
+    if not papermill.exists():
+        pytest.skip("papermill is not installed in this environment")
+    data = plain(tmp_path / "frames", names="abcde", n=21, size=(24, 24))
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "02.ipynb"
+    env = dict(os.environ, MPLBACKEND="Agg")
+    if (Path(sys.prefix) / "share" / "jupyter" / "kernels").is_dir():  # this environment's kernel, as make test
+        env["JUPYTER_DATA_DIR"] = str(Path(sys.prefix) / "share" / "jupyter")
+    proc = subprocess.run([str(papermill), str(root / "notebooks" / "02_order_ambiguity.ipynb"), str(out),
+                           "-p", "profile", "smoke", "-p", "device", "cpu", "-p", "data_root", str(data),
+                           "--cwd", str(tmp_path), "-k", "python3"],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    text = out.read_text()
+    assert "train sequences" in text and str(data) in text  # the dataset table and the folder
