@@ -320,3 +320,69 @@ def test_small_antisymmetric_run_orders_its_training_sequences():
     batch_at = ordering_batches(cfg)
     for step in (0, 75, 149):
         assert hit_rate(net, batch_at(step).frames) == 1.0
+
+
+# ------------------------------------------------------------------------------------------------
+# the hand-made reference order and the crop-consistency term (ours, beyond the paper)
+# ------------------------------------------------------------------------------------------------
+
+
+def _moving_texture(dx: int, dy: int, n: int = 7, size: int = 20, seed: int = 0) -> torch.Tensor:
+    """A random smooth texture translated by ``(dx, dy)`` pixels per frame: ``[1, n, 3, size, size]``."""
+    g = torch.Generator().manual_seed(seed)
+    big = torch.nn.functional.avg_pool2d(torch.rand(1, 3, size + 40, size + 40, generator=g), 5, 1, 2)
+    frames = [big[0, :, 20 - k * dy:20 - k * dy + size, 20 - k * dx:20 - k * dx + size] for k in range(n)]
+    return torch.stack(frames).unsqueeze(0)
+
+
+def test_motion_direction_order_follows_the_motion_not_the_content():
+    from blur2vid.ordering import MotionDirectionOrder
+
+    right = MotionDirectionOrder()
+    down = MotionDirectionOrder(direction=(0, 1))
+    for seed in range(4):
+        to_right, to_left = _moving_texture(1, 0, seed=seed), _moving_texture(-1, 0, seed=seed)
+        assert right.score(to_right).item() > 0 > right.score(to_left).item()
+        assert right.score(to_right).item() == -right.score(to_right.flip(1)).item()  # exactly odd
+        assert down.score(_moving_texture(0, 1, seed=seed)).item() > 0
+        # every symmetric pair agrees (Con@3) and a crop keeps the side
+        assert (right.pair_scores(to_right) > 0).all()
+        assert right.score(to_right[..., 3:15, 5:17]).item() > 0
+    assert hit_rate(right, _moving_texture(1, 1)) == 1.0
+    with pytest.raises(ValueError, match="direction"):
+        MotionDirectionOrder(direction=(0, 0))
+
+
+def test_crop_consistency_term():
+    from blur2vid.ordering import MotionDirectionOrder
+    from blur2vid.train_hypercut import (
+        apply_crop_boxes,
+        crop_boxes,
+        crop_consistency_loss,
+        ordering_step_loss,
+    )
+
+    frames = torch.cat([_moving_texture(1, 0, seed=s) for s in range(3)])
+    boxes = crop_boxes(frames.shape, 0.75, seed=5)
+    assert boxes == crop_boxes(frames.shape, 0.75, seed=5) and boxes != crop_boxes(frames.shape, 0.75, seed=6)
+    assert all(h == w == 15 and 0 <= t <= 5 and 0 <= x <= 5 for t, x, h, w in boxes)
+    crops = apply_crop_boxes(frames, boxes)
+    t, x, h, w = boxes[1]
+    assert torch.equal(crops[1], frames[1, ..., t:t + h, x:x + w])
+    order = MotionDirectionOrder()
+    whole = order.score(frames)
+    agree = crop_consistency_loss(order, frames, boxes, whole)
+    disagree = crop_consistency_loss(order, frames, boxes, -whole)
+    assert agree < math.log(2) < disagree  # softplus(-p): below log 2 exactly when the sides agree
+    with pytest.raises(ValueError, match="crop boxes"):
+        ordering_step_loss(_net(mode="pair", antisymmetric=True), frames, crop_weight=1.0)
+
+
+def test_crop_consistency_training_logs_the_term_and_resumes_the_same_crops():
+    cfg = HyperCUTTrainConfig(**{**SMALL, "batch": 2, "width": 4, "depth": 1, "dim": 8, "steps": 3,
+                                 "antisymmetric": True, "crop_weight": 1.0})
+    a, b = ordering_batches(cfg)(1), ordering_batches(cfg)(1)
+    assert a.meta["crop_boxes"] == b.meta["crop_boxes"]
+    history = train_ordering(cfg.build(), cfg, progress=False, log_every=1)
+    assert all("crop_loss" in e for e in history)
+    assert "crop_boxes" not in ordering_batches(HyperCUTTrainConfig(**SMALL))(0).meta

@@ -247,8 +247,8 @@ def test_jin_test_sets_on_data(tmp_path):
     assert list(rb) == ["test split (captured blur: no larger-blur set)"] and len(rb[next(iter(rb))]) == 2
     # Jin's claims read off a Table 2 with that one test set: the larger-blur claim is not measured
     table2 = pd.DataFrame({next(iter(rb)): [20.0, 21.0]}, index=["Nah-style multi-scale", "Middle (Jin)"])
-    labels = ["independent (per-frame MSE)", "global (Eq. 4)", "pairwise, no middle input", "pairwise + middle input",
-              "sequential pairwise", "sequential + teacher forcing"]
+    labels = [ex.BLUR_BASELINE, ex.COPY_BASELINE, "independent (per-frame MSE)", "global (Eq. 4)",
+              "pairwise, no middle input", "pairwise + middle input", "sequential pairwise", "sequential + teacher forcing"]
     ablation = pd.DataFrame(1.0, index=labels, columns=["F1", "F2", "F3", "F4", "F5", "F6", "F7", "mean"])
     feed = pd.DataFrame(1.0, index=["estimated middle fed", "ground-truth middle fed"], columns=ablation.columns)
     claims = ex.jin_claims(table2, ablation, feed)

@@ -17,6 +17,30 @@ def _loss(model, batch):
     return naive_loss(model(batch.blur), batch.frames)
 
 
+def _interrupted_at(stop: int):
+    """``_batch_at`` that is interrupted (Ctrl-C) when asked for batch ``stop``."""
+    def at(step: int) -> Batch:
+        if step == stop:
+            raise KeyboardInterrupt
+        return _batch_at(step)
+    return at
+
+
+def test_learning_rate_schedules():
+    from blur2vid.train import learning_rate
+
+    assert [learning_rate(s, 10, 0.1, "constant") for s in (0, 9)] == [0.1, 0.1]
+    steps = 1000  # warm-up over 50 steps, then a half cosine to 0
+    lrs = [learning_rate(s, steps, 1.0) for s in range(steps)]
+    assert lrs[0] < lrs[25] < lrs[49] < lrs[50] == pytest.approx(1.0)
+    assert all(a >= b for a, b in zip(lrs[50:], lrs[51:], strict=False))
+    assert lrs[-1] == pytest.approx(0.0, abs=1e-12) and lrs[525] == pytest.approx(0.5, abs=0.01)
+    with pytest.raises(ValueError, match="unknown schedule"):
+        learning_rate(0, 10, 0.1, "step")
+    with pytest.raises(ValueError, match="unknown schedule"):
+        fit(SequenceUNet(n_frames=3, width=4, depth=1), _batch_at, _loss, steps=1, schedule="step", progress=False)
+
+
 def test_unet_starts_as_identity_on_the_blur_and_handles_odd_sizes():
     net = SequenceUNet(n_frames=5, width=4, depth=2)
     blur = torch.rand(2, 3, 13, 21)
@@ -36,7 +60,10 @@ def test_interrupted_run_resumes_to_the_same_weights(tmp_path):
     fit(straight, _batch_at, _loss, steps=6, lr=1e-2, config=cfg, progress=False)
     ckpt = tmp_path / "run.pt"
     first = make()
-    fit(first, _batch_at, _loss, steps=3, lr=1e-2, config=cfg, checkpoint=ckpt, progress=False)
+    with pytest.raises(KeyboardInterrupt):
+        fit(first, _interrupted_at(3), _loss, steps=6, lr=1e-2, config=cfg, checkpoint=ckpt, checkpoint_every=3,
+            progress=False)
+    assert load_checkpoint(ckpt)["step"] == 3
     resumed = make()
     history = fit(resumed, _batch_at, _loss, steps=6, lr=1e-2, config=cfg, checkpoint=ckpt, progress=False)
     for a, b in zip(straight.parameters(), resumed.parameters(), strict=True):
@@ -67,5 +94,43 @@ def test_unsafe_or_foreign_checkpoints_are_refused(tmp_path):
 def test_training_reduces_the_loss():
     torch.manual_seed(0)
     net = SequenceUNet(n_frames=3, width=8, depth=1)
-    hist = fit(net, lambda s: _batch_at(0), _loss, steps=80, lr=3e-3, progress=False, log_every=1)
+    hist = fit(net, lambda s: _batch_at(0), _loss, steps=80, lr=3e-3, progress=False, log_every=1, schedule="constant")
     assert hist[-1]["loss"] < 0.5 * hist[0]["loss"]  # it can fit one batch
+
+
+def test_extra_state_such_as_a_second_optimiser_resumes_exactly(tmp_path):
+    """A loss function that steps its own optimiser (a GAN's discriminator): with ``extra_state`` the
+    optimiser's momentum is checkpointed, so an interrupted run ends where a straight one does."""
+    cfg = {"exp": "extra"}
+
+    def make():
+        torch.manual_seed(0)
+        model = torch.nn.ModuleDict({"net": SequenceUNet(n_frames=3, width=4, depth=1), "aux": torch.nn.Linear(8, 1)})
+        return model, torch.optim.SGD(model["aux"].parameters(), lr=0.1, momentum=0.9)
+
+    def loss_fn(opt):
+        def fn(model, batch):
+            aux_loss = model["aux"](batch.blur.mean(dim=(1, 2))).pow(2).mean()
+            opt.zero_grad()
+            aux_loss.backward()
+            opt.step()
+            return _loss(model["net"], batch)
+        return fn
+
+    straight, opt = make()
+    fit(straight, _batch_at, loss_fn(opt), steps=6, lr=1e-2, config=cfg, progress=False)
+    ckpt = tmp_path / "run.pt"
+    first, opt = make()
+    with pytest.raises(KeyboardInterrupt):
+        fit(first, _interrupted_at(3), loss_fn(opt), steps=6, lr=1e-2, config=cfg, checkpoint=ckpt, checkpoint_every=3,
+            progress=False, extra_state={"aux_opt": opt})
+    assert load_checkpoint(ckpt)["extra"]["aux_opt"]["state"]
+    resumed, opt = make()
+    fit(resumed, _batch_at, loss_fn(opt), steps=6, lr=1e-2, config=cfg, checkpoint=ckpt, progress=False,
+        extra_state={"aux_opt": opt})
+    for a, b in zip(straight.parameters(), resumed.parameters(), strict=True):
+        assert torch.allclose(a, b, atol=1e-6)
+    other, opt = make()
+    with pytest.raises(ValueError, match="no saved state for 'other'"):
+        fit(other, _batch_at, loss_fn(opt), steps=6, config=cfg, checkpoint=ckpt, progress=False,
+            extra_state={"other": opt})

@@ -3,8 +3,11 @@ import torch
 
 from blur2vid.data.scenes import derive_seed, render_scenes
 from blur2vid.models.jin import JinCascade
+from blur2vid.ordering import MotionDirectionOrder, canonical_order
+from blur2vid.train import load_checkpoint
 from blur2vid.train_jin import (
     JIN_VARIANTS,
+    NEEDS_ORDERING,
     JinTrainConfig,
     evaluate_frames,
     predict_frames,
@@ -49,7 +52,8 @@ def test_each_variant_trains_only_the_non_middle_networks(variant, middle_state,
     cascade.middle.load_state_dict(middle_state)
     middle_before = {k: v.clone() for k, v in cascade.middle.state_dict().items()}
     net3_before = [p.clone() for p in cascade.net3.parameters()]
-    history = train_frames(cascade, variant, CFG, torch.device("cpu"), tmp_path, progress=False)
+    ordering = MotionDirectionOrder(max_shift=4) if JIN_VARIANTS[variant].loss in NEEDS_ORDERING else None
+    history = train_frames(cascade, variant, CFG, torch.device("cpu"), tmp_path, progress=False, hypercut=ordering)
     assert history and all(torch.isfinite(torch.tensor(h["loss"])) for h in history)
     for k, v in cascade.middle.state_dict().items():
         assert torch.equal(v, middle_before[k]), f"{variant} changed the frozen middle network ({k})"
@@ -77,6 +81,48 @@ def test_adversarial_step_updates_the_discriminator_and_not_through_it(tmp_path)
     cascade = JinCascade(cfg.jin_config())
     history = train_frames(cascade, "teacher_forcing", cfg, torch.device("cpu"), tmp_path, progress=False)
     assert any("adversarial" in h for h in history)
+    # the discriminator's optimiser state travels with the checkpoint, so a resumed run continues it
+    for path in tmp_path.glob("*.pt"):
+        extra = load_checkpoint(path)["extra"]["discriminator_optimizer"]
+        assert extra["state"] and all(s["step"] == CFG.steps_core for s in extra["state"].values())
+
+
+def test_pair_and_sequential_share_step_2_and_differ_only_after(middle_state, tmp_path):
+    cascades = {}
+    for variant in ("pair", "sequential"):
+        torch.manual_seed(0)
+        cascades[variant] = JinCascade(CFG.jin_config())
+        cascades[variant].middle.load_state_dict(middle_state)
+        train_frames(cascades[variant], variant, CFG, torch.device("cpu"), tmp_path, progress=False)
+    cores = sorted(p.name for p in tmp_path.glob("jin_core_*.pt"))
+    assert len(cores) == 1 and cores[0].startswith("jin_core_pair_estimated")
+    for net in ("net3", "net5"):
+        for a, b in zip(getattr(cascades["pair"], net).parameters(), getattr(cascades["sequential"], net).parameters(),
+                        strict=True):
+            assert torch.equal(a, b)
+    assert any(not torch.equal(a, b) for a, b in zip(cascades["pair"].net26.parameters(),
+                                                      cascades["sequential"].net26.parameters(), strict=True))
+
+
+def test_hypercut_variant_trains_against_the_canonical_order(middle_state, tmp_path):
+    """Per-frame MSE against the ordering's canonical sequences: a stage-2 step's loss equals the
+    MSE of (x3, x5) against the canonical targets, not against the data's order."""
+    from blur2vid.train_jin import _FrameNets, _stage_loss
+
+    order = MotionDirectionOrder(max_shift=4)
+    with pytest.raises(ValueError, match="ordering network"):
+        train_frames(JinCascade(CFG.jin_config()), "hypercut_order", CFG, torch.device("cpu"))
+    cascade = JinCascade(CFG.jin_config())
+    batch = training_batches(CFG, 8, "frames", torch.device("cpu"))(0)
+    module = _FrameNets(cascade, ["net3", "net5"], False, 8)
+    loss, logs = _stage_loss(cascade, JIN_VARIANTS["hypercut_order"], "core", module, None, CFG, batch, order)
+    canonical, flipped = canonical_order(batch.frames, order)
+    x3, x5 = cascade.predict_3_5(batch.blur, batch.frames[:, 3])
+    expected = ((x3 - canonical[:, 2]) ** 2).mean() + ((x5 - canonical[:, 4]) ** 2).mean()
+    torch.testing.assert_close(loss, expected)
+    assert logs["flipped"] == flipped.float().mean().item()
+    naive, _ = _stage_loss(cascade, JIN_VARIANTS["naive_order"], "core", module, None, CFG, batch)
+    torch.testing.assert_close(naive, ((x3 - batch.frames[:, 2]) ** 2).mean() + ((x5 - batch.frames[:, 4]) ** 2).mean())
 
 
 def test_table1_is_rendered_from_the_training_config():

@@ -7,7 +7,7 @@ name and a hash of its configuration, so a re-run reuses them and a changed conf
 
 from __future__ import annotations
 
-import hashlib
+import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from blur2vid.data.scenes import (
     render_params,
     render_scenes,
     sample_params,
+    scene_config,
     scene_set,
 )
 from blur2vid.data.source import open_source
@@ -31,7 +32,7 @@ from blur2vid.losses import naive_loss
 from blur2vid.metrics import per_frame_psnr, ppsnr_sequence, psnr
 from blur2vid.models.unet import SequenceUNet
 from blur2vid.runs import repo_root
-from blur2vid.train import config_key, fit
+from blur2vid.train import config_key, fit, weights_digest
 
 __all__ = [
     "config_key",
@@ -150,25 +151,14 @@ def naive_order_experiment(cfg: dict[str, Any], *, profile: str, seed: int = 0, 
     direction is random, then measure, per frame position k, the PSNR of its prediction against the
     true frame x_k, the mirrored frame x_{T+1-k}, and their mean (x_k + x_{T+1-k}) / 2.
 
-    ``cfg`` keys: size, n_frames, width, steps, batch, lr, n_test, max_shift.  ``data_root``: a
-    dataset folder to train and test on instead of the scenes (see :mod:`blur2vid.data.source`)."""
+    ``cfg`` keys: size, n_frames, width, steps, batch, lr, n_test, max_shift, and optionally scene_family
+    (a family of :data:`~blur2vid.data.scenes.SCENE_FAMILIES`).  ``data_root``: a dataset folder to
+    train and test on instead of the scenes (see :mod:`blur2vid.data.source`).  The training run is
+    :func:`blur2vid_variant`'s ``"naive"`` run, which notebook 06 reuses."""
     device = torch.device(device)
-    scenes = SceneConfig(height=cfg["size"], width=cfg["size"], n_frames=cfg["n_frames"], max_shift=cfg["max_shift"])
-    run_cfg = {"experiment": "naive_order", "scenes": {k: v for k, v in scenes.__dict__.items()},
-               "width": cfg["width"], "steps": cfg["steps"], "batch": cfg["batch"], "lr": cfg["lr"], "seed": seed}
-    source = open_source(data_root, scenes)
-    if data_root is not None:  # another dataset, another run (synthetic runs keep their keys)
-        run_cfg["data"] = source.describe()
-    torch.manual_seed(seed)
-    model = SequenceUNet(n_frames=cfg["n_frames"], width=cfg["width"], depth=2)
-
-    def batch_at(step: int) -> Batch:
-        batch = source.batch(cfg["batch"], derive_seed(seed, "train", step), device)
-        return random_direction(batch, torch.Generator().manual_seed(derive_seed(seed, "flip", step)))
-
-    history = fit(model, batch_at, lambda m, b: naive_loss(m(b.blur), b.frames), steps=cfg["steps"], lr=cfg["lr"],
-                  device=device, config=run_cfg, checkpoint=checkpoint_path(profile, "naive_order", run_cfg),
-                  progress=progress, desc="naive per-frame L2")
+    model, history, run_cfg = blur2vid_variant("naive", cfg, None, profile=profile, seed=seed, device=device,
+                                               progress=progress, data_root=data_root, return_config=True)
+    source = open_source(data_root, blur2vid_scenes(cfg))
     test = source.test_set(cfg["n_test"], derive_seed(seed, "test"), device)
     with torch.no_grad():
         pred = torch.cat([model(test.blur[i:i + 64]).clamp(0, 1) for i in range(0, len(test), 64)])
@@ -340,41 +330,72 @@ def middle_psnr_table(models: dict[str, torch.nn.Module], test_sets: dict[str, B
     return pd.DataFrame(rows).T
 
 
-def jin_variant(train_cfg, variant: str, middle_state: dict, *, profile: str, device, progress: bool = True):
-    """One ablation variant's cascade: the shared middle network, and its own non-middle networks."""
+def jin_variant(train_cfg, variant: str, middle_state: dict, *, profile: str, device, progress: bool = True,
+                hypercut=None):
+    """One ablation variant's cascade: the shared middle network, and its own non-middle networks
+    (``hypercut``: the ordering network of the variants that need one)."""
     from blur2vid.models.jin import JinCascade
     from blur2vid.train_jin import train_frames
 
     torch.manual_seed(derive_seed(train_cfg.seed, "frames"))  # every variant starts from the same weights
     cascade = JinCascade(train_cfg.jin_config())
     cascade.middle.load_state_dict(middle_state)
-    history = train_frames(cascade, variant, train_cfg, torch.device(device), checkpoint_dir(profile), progress)
+    history = train_frames(cascade, variant, train_cfg, torch.device(device), checkpoint_dir(profile), progress,
+                           hypercut=hypercut)
     return cascade, history
 
 
-def ablation_table(cascades: dict[str, torch.nn.Module], test: Batch, level: str = "sequence") -> pd.DataFrame:
-    """Jin Fig. 4 as numbers: per-frame order-invariant PSNR of each variant, and the mean."""
-    from blur2vid.train_jin import JIN_VARIANTS, evaluate_frames, predict_frames
+BLUR_BASELINE = "baseline: the blur as every frame"
+COPY_BASELINE = "baseline: the middle estimate as every frame"
+
+
+def _score_row(pred: torch.Tensor, target: torch.Tensor, level: str = "sequence") -> dict[str, float]:
+    from blur2vid.train_jin import evaluate_frames
+
+    scores = evaluate_frames(pred, target)[f"ppsnr_{level}"]
+    return {**{f"F{k + 1}": s for k, s in enumerate(scores)}, "mean": sum(scores) / len(scores)}
+
+
+@torch.no_grad()
+def baseline_rows(test: Batch, middle: torch.nn.Module | None = None, level: str = "sequence") -> dict[str, dict]:
+    """Rows of per-frame pPSNR for predictions that learn nothing: the blur repeated as every frame
+    and, given a middle network, its estimate repeated.  A network whose non-middle frames do not
+    beat them has not learned to extract frames."""
+    t = test.frames.shape[1]
+    rows = {BLUR_BASELINE: _score_row(test.blur.unsqueeze(1).expand(-1, t, -1, -1, -1).contiguous(), test.frames, level)}
+    if middle is not None:
+        est = torch.cat([middle(test.blur[i:i + 32]).clamp(0, 1) for i in range(0, len(test), 32)])
+        rows[COPY_BASELINE] = _score_row(est.unsqueeze(1).expand(-1, t, -1, -1, -1).contiguous(), test.frames, level)
+    return rows
+
+
+def ablation_table(cascades: dict[str, torch.nn.Module], test: Batch, level: str = "sequence",
+                   baselines: bool = True) -> pd.DataFrame:
+    """Jin Fig. 4 as numbers: per-frame order-invariant PSNR of each variant, and the mean.
+
+    With ``baselines`` the rows of :func:`baseline_rows` come first (the blur, and the shared middle
+    network's estimate, as every frame): a variant that does not beat them has not learned to
+    extract frames, and then its ranking says nothing about the losses (see :func:`jin_claims`)."""
+    from blur2vid.train_jin import JIN_VARIANTS, predict_frames
 
     rows = {}
+    if baselines and cascades:
+        rows.update(baseline_rows(test, next(iter(cascades.values())).middle, level))
     for name, cascade in cascades.items():
-        scores = evaluate_frames(predict_frames(cascade, name, test.blur), test.frames)[f"ppsnr_{level}"]
-        rows[JIN_VARIANTS[name].label] = {**{f"F{k + 1}": s for k, s in enumerate(scores)},
-                                          "mean": sum(scores) / len(scores)}
+        rows[JIN_VARIANTS[name].label] = _score_row(predict_frames(cascade, name, test.blur), test.frames, level)
     return pd.DataFrame(rows).T
 
 
 def middle_feed_table(cascade: torch.nn.Module, variant: str, test: Batch) -> pd.DataFrame:
     """Jin Fig. 5 as numbers: per-frame pPSNR when the non-middle networks are fed the estimated
     middle frame vs the ground-truth one."""
-    from blur2vid.train_jin import evaluate_frames, predict_frames
+    from blur2vid.train_jin import predict_frames
 
-    rows = {}
-    for label, middle in (("estimated middle fed", "estimated"), ("ground-truth middle fed", "ground_truth")):
-        pred = predict_frames(cascade, variant, test.blur, middle=middle, gt_middle=test.frames[:, 3])
-        scores = evaluate_frames(pred, test.frames)["ppsnr_sequence"]
-        rows[label] = {**{f"F{k + 1}": s for k, s in enumerate(scores)}, "mean": sum(scores) / len(scores)}
-    return pd.DataFrame(rows).T
+    return pd.DataFrame({
+        label: _score_row(predict_frames(cascade, variant, test.blur, middle=middle, gt_middle=test.frames[:, 3]),
+                          test.frames)
+        for label, middle in (("estimated middle fed", "estimated"), ("ground-truth middle fed", "ground_truth"))
+    }).T
 
 
 def jin_train_config(profile: str, seed: int = 0, vgg_weights: str | None = None, data_root: str | None = None):
@@ -413,24 +434,30 @@ MIN_MARGIN_DB = 0.1
 
 
 def jin_claims(table2: pd.DataFrame, ablation: pd.DataFrame, feed: pd.DataFrame) -> pd.DataFrame:
-    """The claims of Jin Sec. 7 read off our tables, each with its measured margin (dB)."""
+    """The claims of Jin Sec. 7 read off our tables, each with its measured margin (dB).
+
+    The first Fig. 4 row is the premise of the others: the best variant's frames 1, 2, 6, 7 against
+    the middle estimate copied to every frame (:data:`COPY_BASELINE`, a row of :func:`ablation_table`).
+    Where it fails, the networks have not learned to extract frames and the rankings below it are
+    noise around that baseline."""
+    from blur2vid.train_jin import JIN_VARIANTS
+
     if len(table2.columns) < 2:  # one test set (RB2V's captured blur has no larger-blur set): margin NaN
         table2 = table2.assign(**{"no larger-blur set": float("nan")})
     moderate, large = table2.columns[:2]
     outer = ["F1", "F2", "F6", "F7"]
-    label = {n: n for n in ablation.index}
-    tf = next(n for n in label if "teacher" in n)
-    seq = next(n for n in label if n.startswith("sequential pairwise"))
-    indep = next(n for n in label if n.startswith("independent"))
-    glob = next(n for n in label if n.startswith("global"))
-    pair = next(n for n in label if n == "pairwise + middle input")
-    pair0 = next(n for n in label if n == "pairwise, no middle input")
+    lab = {name: v.label for name, v in JIN_VARIANTS.items()}
+    indep, glob, pair0, pair, seq, tf = (lab[n] for n in ("independent", "global", "pair_no_middle", "pair",
+                                                           "sequential", "teacher_forcing"))
+    variants = [n for n in ablation.index if n not in (BLUR_BASELINE, COPY_BASELINE)]
     rows = [
         ("Table 2: Middle beats Nah on blur like the training data", table2.loc["Middle (Jin)", moderate]
          - table2.loc["Nah-style multi-scale", moderate]),
         ("Table 2: Nah does better on larger blur than on moderate, relative to Middle",
          (table2.loc["Nah-style multi-scale", large] - table2.loc["Middle (Jin)", large])
          - (table2.loc["Nah-style multi-scale", moderate] - table2.loc["Middle (Jin)", moderate])),
+        ("Fig. 4 premise: the non-middle networks beat copying the middle estimate (best variant, frames 1, 2, 6, 7)",
+         ablation.loc[variants, outer].mean(axis=1).max() - ablation.loc[COPY_BASELINE, outer].mean()),
         ("Fig. 4: sequential pairwise beats independent on outer frames",
          ablation.loc[seq, outer].mean() - ablation.loc[indep, outer].mean()),
         ("Fig. 4: pairwise beats global on outer frames", ablation.loc[pair, outer].mean() - ablation.loc[glob, outer].mean()),
@@ -491,7 +518,14 @@ HYPERCUT_EMBEDDINGS = {
     "generic (paper)": dict(antisymmetric=False, normalize=False),
     "generic + standardised loss": dict(antisymmetric=False, normalize=True),
     "antisymmetric (ours)": dict(antisymmetric=True, normalize=False),
+    "antisymmetric + crop consistency (ours)": dict(antisymmetric=True, normalize=False, crop_weight=1.0),
 }
+"""The ordering networks notebook 05 trains: the paper's generic embedding with its loss, the same
+with a standardised loss, the antisymmetric embedding, and the antisymmetric embedding with the
+crop-consistency term (:func:`blur2vid.train_hypercut.crop_consistency_loss`)."""
+
+MOTION_RULE = "motion rule (hand-made)"
+"""The name of the hand-made reference order (:class:`~blur2vid.ordering.MotionDirectionOrder`)."""
 
 
 def hypercut_train_config(profile: str, seed: int = 0, data_root: str | None = None, **overrides):
@@ -506,12 +540,20 @@ def hypercut_train_config(profile: str, seed: int = 0, data_root: str | None = N
 
 def hypercut_orderings(profile: str, *, seed: int = 0, device="cpu", names=None, progress: bool = True,
                        data_root: str | None = None):
-    """Train one ordering network per embedding of :data:`HYPERCUT_EMBEDDINGS` (or ``names``);
-    returns ``({name: hypercut}, {name: history})``."""
+    """Train one ordering network per embedding of :data:`HYPERCUT_EMBEDDINGS`, and add the hand-made
+    :data:`MOTION_RULE` (nothing to train: an empty history; it looks as far as the scenes move), or
+    just the orderings ``names``; returns ``({name: ordering}, {name: history})``."""
+    from blur2vid.ordering import MotionDirectionOrder
     from blur2vid.train_hypercut import train_ordering
 
     models, histories = {}, {}
-    for name in names or HYPERCUT_EMBEDDINGS:
+    for name in names or [*HYPERCUT_EMBEDDINGS, MOTION_RULE]:
+        if name == MOTION_RULE:
+            shift = hypercut_train_config(profile, seed, data_root).max_shift
+            models[name], histories[name] = MotionDirectionOrder(max_shift=max(1, math.ceil(shift))), []
+            continue
+        if name not in HYPERCUT_EMBEDDINGS:
+            raise ValueError(f"unknown ordering {name!r}; expected {MOTION_RULE!r} or one of {list(HYPERCUT_EMBEDDINGS)}")
         cfg = hypercut_train_config(profile, seed, data_root, **HYPERCUT_EMBEDDINGS[name])
         hc = cfg.build()
         key = {"train": cfg.as_dict(), "model": hc.config_dict()}
@@ -546,7 +588,7 @@ def ordering_table(hypercuts: dict[str, torch.nn.Module], frames: torch.Tensor, 
     rows = {}
     for name, hc in hypercuts.items():
         row = {"Hit": hit_rate(hc, frames)}
-        if hc.config.mode == "pair":
+        if hc.mode == "pair":
             row["Con@2"] = con_at_k(hc, frames, 2)
             row["Con@3"] = con_at_k(hc, frames, 3)
         row["flipped"] = flip_fraction(hc, frames)
@@ -580,10 +622,20 @@ def embedding_projection(hypercut: torch.nn.Module, frames: torch.Tensor, seed: 
 
 HYPERCUT_VARIANTS = {
     "naive": "naive per-frame MSE, random direction (HyperCUT Eq. 2)",
-    "order_invariant": "Jin order-invariant (middle MSE + pair loss, Eq. 5)",
+    "order_invariant": "Jin order-invariant",
     "hypercut": "HyperCUT: per-frame MSE against the canonical order",
     "order_invariant_reg": "order-invariant + HyperCUT regulariser (public code)",
 }
+"""HyperCUT's four training schemes (the rows of its pPSNR table)."""
+
+
+def hypercut_label(variant: str, ordering: str | None = None) -> str:
+    """A row label of the pPSNR table: the scheme, and for the schemes that use one, the ordering."""
+    if variant in ("hypercut", "order_invariant_reg"):
+        head = "HyperCUT order" if variant == "hypercut" else "order-invariant + regulariser"
+        return f"{head} [{ordering}]"
+    return HYPERCUT_VARIANTS[variant]
+
 
 HYPERCUT_PAPER_PPSNR = pd.DataFrame(
     [[20.65, 22.63, 24.20, 23.50, 24.20, 22.63, 20.65], [22.87, 24.88, 26.29, 25.10, 26.29, 24.88, 22.86],
@@ -591,6 +643,34 @@ HYPERCUT_PAPER_PPSNR = pd.DataFrame(
     index=["Jin (REDS)", "Jin + HyperCUT (REDS)", "Purohit (REDS)", "Purohit + HyperCUT (REDS)"],
     columns=[f"F{k}" for k in range(1, 8)],
 ).assign(mean=lambda d: d.mean(axis=1))
+
+
+HYPERCUT_JIN_VARIANTS = {
+    "naive": "naive_order",
+    "order_invariant": "teacher_forcing",
+    "hypercut": "hypercut_order",
+    "order_invariant_reg": "table1_regulariser",
+}
+"""HyperCUT's four training schemes on the Jin backbone, as variants of :mod:`blur2vid.train_jin`:
+all staged with teacher forcing on notebook 04's middle network and configuration, so Jin's own
+scheme (``teacher_forcing``) is notebook 04's run, reused from its checkpoint."""
+
+
+def hypercut_jin_backbone(hypercut, *, profile: str, seed: int = 0, device="cpu", data_root: str | None = None,
+                          progress: bool = True) -> dict[str, torch.nn.Module]:
+    """The Jin cascade trained HyperCUT's four ways (:data:`HYPERCUT_JIN_VARIANTS`) on notebook 04's
+    configuration: ``{variant: cascade}``, each predicting all 7 frames from the blur with its own
+    middle estimate."""
+    train_cfg = jin_train_config(profile, seed=seed, data_root=data_root)
+    cascade, _ = jin_middle(train_cfg, profile=profile, device=device, progress=progress)
+    middle = cascade.middle.state_dict()
+    return {name: jin_variant(train_cfg, variant, middle, profile=profile, device=device, progress=progress,
+                              hypercut=hypercut)[0].eval()
+            for name, variant in HYPERCUT_JIN_VARIANTS.items()}
+
+
+NEEDS_HYPERCUT = ("hypercut", "order_invariant_reg")
+"""The blur2vid variants that need an ordering network."""
 
 
 def _blur2vid_loss(variant: str, hypercut, pred: torch.Tensor, frames: torch.Tensor):
@@ -613,83 +693,150 @@ def _blur2vid_loss(variant: str, hypercut, pred: torch.Tensor, frames: torch.Ten
     raise ValueError(f"unknown blur2vid variant {variant!r}; expected one of {list(HYPERCUT_VARIANTS)}")
 
 
+def blur2vid_scenes(cfg: dict[str, Any]) -> SceneConfig:
+    """The scenes of notebooks 02 and 06 from their settings (size, n_frames, max_shift, scene_family)."""
+    return scene_config(cfg.get("scene_family", "sprites"), height=cfg["size"], width=cfg["size"], n_frames=cfg["n_frames"],
+                        max_shift=cfg["max_shift"])
+
+
 def blur2vid_variant(variant: str, cfg: dict[str, Any], hypercut, *, profile: str, seed: int = 0, device="cpu",
-                     progress: bool = True, data_root: str | None = None):
-    """The all-frames U-Net trained four ways on the same batches and budget (the ``naive`` run is
-    the same run as notebook 02's, so it is reused from its checkpoint).  ``cfg`` as notebook 02's
-    (size, n_frames, width, steps, batch, lr, max_shift); ``data_root`` a dataset folder instead of the scenes."""
+                     progress: bool = True, data_root: str | None = None, return_config: bool = False):
+    """The all-frames U-Net trained one of the ways of :data:`HYPERCUT_VARIANTS` (all on the same
+    batches, from the same initial weights, for the same budget); ``hypercut`` is the ordering of the
+    variants that need one (a :class:`~blur2vid.models.hypercut.HyperCUT` or the hand-made
+    :class:`~blur2vid.ordering.MotionDirectionOrder`), and its weights are part of the run's key.
+    The ``naive`` run is notebook 02's (:func:`naive_order_experiment`), reused from its checkpoint.
+    ``cfg`` as notebook 02's (size, n_frames, width, steps, batch, lr, max_shift, scene_family);
+    ``data_root`` a dataset folder instead of the scenes.  Returns ``(model, history)``, and the
+    run's configuration too with ``return_config``."""
     device = torch.device(device)
-    scenes = SceneConfig(height=cfg["size"], width=cfg["size"], n_frames=cfg["n_frames"], max_shift=cfg["max_shift"])
-    run_cfg = {"experiment": "naive_order", "scenes": dict(scenes.__dict__), "width": cfg["width"],
-               "steps": cfg["steps"], "batch": cfg["batch"], "lr": cfg["lr"], "seed": seed}
+    scenes = blur2vid_scenes(cfg)
+    run_cfg = {"experiment": "naive_order" if variant == "naive" else f"blur2vid_{variant}",
+               "scenes": dict(scenes.__dict__), "width": cfg["width"], "steps": cfg["steps"], "batch": cfg["batch"],
+               "lr": cfg["lr"], "seed": seed}
     source = open_source(data_root, scenes)
-    if data_root is not None:  # as naive_order_experiment's, so that the naive run is shared with notebook 02
+    if data_root is not None:  # another dataset, another run (synthetic runs keep their keys)
         run_cfg["data"] = source.describe()
-    if variant != "naive":
-        run_cfg = {**run_cfg, "experiment": f"blur2vid_{variant}"}
-    if variant in ("hypercut", "order_invariant_reg"):  # the ordering network's weights decide the result
-        digest = hashlib.sha1(b"".join(t.detach().cpu().numpy().tobytes() for t in hypercut.state_dict().values()))
-        run_cfg["hypercut"] = {**hypercut.config_dict(), "weights_sha1": digest.hexdigest()[:16]}
+    if variant in NEEDS_HYPERCUT:  # the ordering network's weights decide the result
+        if hypercut is None:
+            raise ValueError(f"blur2vid variant {variant!r} needs an ordering network (hypercut=)")
+        run_cfg["hypercut"] = {**hypercut.config_dict(), "weights_sha1": weights_digest(hypercut)}
+        hypercut = hypercut.to(device).requires_grad_(False)
     torch.manual_seed(seed)
     model = SequenceUNet(n_frames=cfg["n_frames"], width=cfg["width"], depth=2)
-    hypercut = hypercut.to(device).requires_grad_(False)
 
     def batch_at(step: int) -> Batch:
         batch = source.batch(cfg["batch"], derive_seed(seed, "train", step), device)
         return random_direction(batch, torch.Generator().manual_seed(derive_seed(seed, "flip", step)))
 
-    name = "naive_order" if variant == "naive" else f"blur2vid_{variant}"
     history = fit(model, batch_at, lambda m, b: _blur2vid_loss(variant, hypercut, m(b.blur), b.frames),
                   steps=cfg["steps"], lr=cfg["lr"], device=device, config=run_cfg,
-                  checkpoint=checkpoint_path(profile, name, run_cfg), progress=progress, desc=variant)
-    return model.eval(), history
+                  checkpoint=checkpoint_path(profile, run_cfg["experiment"], run_cfg), progress=progress,
+                  desc=variant)
+    return (model.eval(), history, run_cfg) if return_config else (model.eval(), history)
 
 
 @torch.no_grad()
-def ppsnr_table(models: dict[str, torch.nn.Module], test: Batch, labels: dict[str, str] | None = None) -> pd.DataFrame:
-    """Per-frame sequence-level pPSNR (F1..F7) and the mean, one row per model (HyperCUT's table)."""
-    rows = {}
+def ppsnr_table(models: dict[str, torch.nn.Module], test: Batch, labels: dict[str, str] | None = None,
+                middle: torch.nn.Module | None = None) -> pd.DataFrame:
+    """Per-frame sequence-level pPSNR (F1..F7) and the mean, one row per model (HyperCUT's table).
+    With ``middle`` (a middle-frame network), the rows of :func:`baseline_rows` come first."""
+    rows = baseline_rows(test, middle) if middle is not None else {}
     for name, model in models.items():
         pred = torch.cat([model(test.blur[i:i + 64]).clamp(0, 1) for i in range(0, len(test), 64)])
-        scores = ppsnr_sequence(pred, test.frames).clamp(max=100).mean(0).tolist()
-        rows[(labels or {}).get(name, name)] = {**{f"F{k + 1}": s for k, s in enumerate(scores)},
-                                                "mean": sum(scores) / len(scores)}
+        rows[(labels or {}).get(name, name)] = _score_row(pred, test.frames)
     return pd.DataFrame(rows).T
 
 
-def hypercut_claims(table: pd.DataFrame) -> pd.DataFrame:
-    """HyperCUT's claim read off a :func:`ppsnr_table` with the four variants: the explicit order
-    beats the naive loss and the order-invariant loss on the frames away from the middle."""
+def hypercut_unet_models(cfg: dict[str, Any], orderings: dict[str, torch.nn.Module], main: str, *, profile: str,
+                         seed: int = 0, device="cpu", progress: bool = True,
+                         data_root: str | None = None) -> dict[str, torch.nn.Module]:
+    """The all-frames U-Net trained HyperCUT's four ways, the orderings' schemes with the ordering
+    ``main``; every other ordering of ``orderings`` adds one more "HyperCUT order" run (a reference,
+    e.g. the hand-made order or an ablation of the ordering network).  ``{row label: model}``."""
+    models = {}
+    for variant in HYPERCUT_VARIANTS:
+        ordering = main if variant in NEEDS_HYPERCUT else None
+        models[hypercut_label(variant, ordering)] = blur2vid_variant(
+            variant, cfg, orderings.get(ordering), profile=profile, seed=seed, device=device, progress=progress,
+            data_root=data_root)[0]
+    for name, ordering in orderings.items():
+        if name != main:
+            models[hypercut_label("hypercut", name)] = blur2vid_variant(
+                "hypercut", cfg, ordering, profile=profile, seed=seed, device=device, progress=progress,
+                data_root=data_root)[0]
+    return models
+
+
+def hypercut_jin_models(ordering: torch.nn.Module, name: str, *, profile: str, seed: int = 0, device="cpu",
+                        progress: bool = True, data_root: str | None = None) -> dict[str, torch.nn.Module]:
+    """:func:`hypercut_jin_backbone` with the rows labelled as :func:`hypercut_unet_models`'s."""
+    cascades = hypercut_jin_backbone(ordering, profile=profile, seed=seed, device=device, data_root=data_root,
+                                     progress=progress)
+    return {hypercut_label(v, name if v in NEEDS_HYPERCUT else None): c for v, c in cascades.items()}
+
+
+def gain_over(table: pd.DataFrame, row: str) -> pd.DataFrame:
+    """Per-frame gain (dB) of every other row of a pPSNR table over ``row``: frames as rows, one column
+    per model (for a gain plot)."""
+    frames = [c for c in table.columns if c != "mean"]
+    others = [r for r in table.index if r != row]
+    return (table.loc[others, frames] - table.loc[row, frames]).T.rename_axis("frame")
+
+
+def hypercut_claims(table: pd.DataFrame, main: str, prefix: str = "") -> pd.DataFrame:
+    """HyperCUT's claims read off a pPSNR table whose rows are labelled by :func:`hypercut_label`
+    (the ordering ``main`` in the scheme rows), each with its margin (dB): the explicit order beats
+    the naive and the order-invariant losses on the frames away from the middle, and the
+    regulariser helps the order-invariant loss.  Other "HyperCUT order [...]" rows add a
+    ``reference:`` row each (the same comparison with that ordering).  With a
+    :data:`COPY_BASELINE` row (the Jin backbone), a ``premise:`` row first: whether any scheme's
+    frames 1, 2, 6, 7 beat the middle estimate copied there.  ``prefix`` starts every claim."""
     outer = ["F1", "F2", "F6", "F7"]
-    lab = {k: v for k, v in HYPERCUT_VARIANTS.items() if v in table.index}
-    hc, naive, inv = lab.get("hypercut"), lab.get("naive"), lab.get("order_invariant")
-    reg = lab.get("order_invariant_reg")
-    rows = [
-        ("HyperCUT order beats the naive loss on frames 1, 2, 6, 7", table.loc[hc, outer].mean() - table.loc[naive, outer].mean()),
-        ("HyperCUT order beats the order-invariant loss on frames 1, 2, 6, 7",
-         table.loc[hc, outer].mean() - table.loc[inv, outer].mean()),
-        ("HyperCUT order beats the naive loss on average", table.loc[hc, "mean"] - table.loc[naive, "mean"]),
+    naive, inv = hypercut_label("naive"), hypercut_label("order_invariant")
+    hc, reg = hypercut_label("hypercut", main), hypercut_label("order_invariant_reg", main)
+
+    def gain(row: str, over: str, cols=outer) -> float:
+        return float(table.loc[row, cols].mean() - table.loc[over, cols].mean())
+
+    rows = []
+    if COPY_BASELINE in table.index:
+        schemes = [r for r in table.index if r not in (BLUR_BASELINE, COPY_BASELINE)]
+        rows.append(("premise: some scheme beats copying the middle estimate (frames 1, 2, 6, 7)",
+                     float(table.loc[schemes, outer].mean(axis=1).max() - table.loc[COPY_BASELINE, outer].mean())))
+    rows += [
+        ("HyperCUT order beats the naive loss on frames 1, 2, 6, 7", gain(hc, naive)),
+        ("HyperCUT order beats the order-invariant loss on frames 1, 2, 6, 7", gain(hc, inv)),
+        ("HyperCUT order beats the naive loss on average", gain(hc, naive, ["mean"])),
+        ("the regulariser improves the order-invariant loss", gain(reg, inv, ["mean"])),
     ]
-    if reg is not None:
-        rows.append(("the regulariser improves the order-invariant loss", table.loc[reg, "mean"] - table.loc[inv, "mean"]))
-    df = pd.DataFrame(rows, columns=["claim", "margin_db"]).set_index("claim")
+    for row in table.index:
+        if row.startswith("HyperCUT order [") and row != hc:
+            rows.append((f"reference: {row[len('HyperCUT order '):]} beats the naive loss on frames 1, 2, 6, 7",
+                         gain(row, naive)))
+    df = pd.DataFrame([(prefix + c, m) for c, m in rows], columns=["claim", "margin_db"]).set_index("claim")
     df["reproduced"] = df["margin_db"] > MIN_MARGIN_DB
     return df
+
+
+def hypercut_claims_table(tables: dict[str, pd.DataFrame], main: str) -> pd.DataFrame:
+    """:func:`hypercut_claims` of several backbones' tables, each claim prefixed by its backbone."""
+    return pd.concat([hypercut_claims(table, main, prefix=f"{name}: ") for name, table in tables.items()])
 
 
 def blur2vid_test_set(cfg: dict[str, Any], seed: int = 0, device="cpu", data_root: str | None = None) -> Batch:
     """The held-out scenes of notebooks 02 and 06 (the same scenes for the same ``cfg`` and seed), or
     the test windows of ``data_root``."""
-    scenes = SceneConfig(height=cfg["size"], width=cfg["size"], n_frames=cfg["n_frames"], max_shift=cfg["max_shift"])
-    return open_source(data_root, scenes).test_set(cfg["n_test"], derive_seed(seed, "test"), device)
+    return open_source(data_root, blur2vid_scenes(cfg)).test_set(cfg["n_test"], derive_seed(seed, "test"), device)
 
 
 def synthetic_photos(size: int, n: int, seed: int = 0, max_shift: float | None = None,
-                     data_root: str | None = None) -> Batch:
-    """Synthetic motion-blurred photographs with their true frames (procedural scenes, larger than
-    the training crops), to compare against what the model extracts; with ``data_root``, centre
-    crops of ``size`` of the dataset's test windows instead."""
-    scenes = SceneConfig(height=size, width=size, n_frames=7, max_shift=max_shift if max_shift is not None else size / 6)
+                     data_root: str | None = None, scene_family: str = "sprites") -> Batch:
+    """Synthetic motion-blurred photographs with their true frames (procedural scenes of
+    ``scene_family``, larger than the training crops), to compare against what the model extracts;
+    with ``data_root``, centre crops of ``size`` of the dataset's test windows instead."""
+    scenes = scene_config(scene_family, height=size, width=size, n_frames=7,
+                          max_shift=max_shift if max_shift is not None else size / 6)
     return open_source(data_root, scenes).test_set(n, derive_seed(seed, "photos"), "cpu")
 
 

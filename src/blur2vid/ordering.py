@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 __all__ = [
+    "MotionDirectionOrder",
     "canonical_order",
     "hit_rate",
     "con_at_k",
@@ -113,6 +114,81 @@ def order_stability(hypercut, frames: torch.Tensor, perturb: Callable[[torch.Ten
     before = hypercut.score(frames) >= 0
     after = hypercut.score(perturb(frames)) >= 0
     return (before == after).float().mean().item()
+
+
+class MotionDirectionOrder(torch.nn.Module):
+    """A hand-made ordering rule, the reference the learned ones are measured against: "the content
+    moves along ``direction``" (default ``(1, 0)``: to the right).  No parameters, nothing learned.
+
+    For a pair ``(a, b)`` (the first and the last frame of a sequence, or any symmetric pair) let
+    ``m_ab(d)`` be the mean squared difference between ``b`` and ``a`` moved by ``d`` pixels along
+    ``direction`` (``d = -D..D``, ``D = max_shift``, compared on the central region both cover).  If
+    the content moved from ``a`` to ``b`` by ``+s`` along the direction, ``m_ab`` grows with
+    ``|d - s|``, so ``sum_{d=1..D} m_ab(-d) - m_ab(d)`` is positive; moved by ``-s``, negative.  The
+    score is that sum minus the same sum with ``a`` and ``b`` exchanged, so it is exactly odd
+    (``score(b, a) = -score(a, b)``) and a sequence and its reverse always fall on opposite sides
+    (Hit = 1 whenever the score is not 0), like HyperCUT's antisymmetric embedding.  Unlike a learned
+    embedding, its side depends on the motion and hardly on the content, so it stays put under crops
+    and shifts, and a network can infer it from the blur: the blur shows the axis of the streaks,
+    and this rule names the end.  Motion perpendicular to ``direction`` gives a score near 0 (an
+    unstable side); so does content with no texture along it.
+
+    Same interface as :class:`~blur2vid.models.hypercut.HyperCUT` for what the metrics and the
+    training code use: ``score(frames, pair=1)``, ``pair_scores(frames)``, ``mode == "pair"``,
+    ``config_dict()``.
+    """
+
+    mode = "pair"
+
+    def __init__(self, direction: tuple[float, float] = (1.0, 0.0), max_shift: int = 8) -> None:
+        super().__init__()
+        u = torch.tensor([float(direction[0]), float(direction[1])])
+        if not torch.isfinite(u).all() or u.norm() == 0:
+            raise ValueError(f"direction must be a non-zero (x, y) vector, got {direction!r}")
+        if int(max_shift) < 1:
+            raise ValueError(f"max_shift must be >= 1 pixel, got {max_shift!r}")
+        self.direction = (u / u.norm()).tolist()
+        self.max_shift = int(max_shift)
+
+    def config_dict(self) -> dict:
+        return {"arch": "MotionDirectionOrder", "direction": self.direction, "max_shift": self.max_shift}
+
+    def _offsets(self, d: int) -> tuple[int, int]:
+        return round(d * self.direction[1]), round(d * self.direction[0])  # (rows, columns)
+
+    def _asymmetry(self, a: torch.Tensor, b: torch.Tensor, margin: int) -> torch.Tensor:
+        """``sum_d m_ab(-d) - m_ab(d)``: positive when ``b`` looks like ``a`` moved along the direction."""
+        h, w = a.shape[-2:]
+        core = b[..., margin:h - margin, margin:w - margin]
+
+        def m(d: int) -> torch.Tensor:
+            dy, dx = self._offsets(d)  # ``a`` moved by +d: pixel (y, x) of the result is a[y - dy, x - dx]
+            moved = a[..., margin - dy:h - margin - dy, margin - dx:w - margin - dx]
+            return (core - moved).pow(2).flatten(1).mean(1)
+
+        return sum(m(-d) - m(d) for d in range(1, margin + 1))
+
+    def pair_score(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """The score of pairs ``(a, b)``, each ``[B, C, H, W]``: ``[B]``."""
+        margin = min(self.max_shift, (min(a.shape[-2:]) - 1) // 2)
+        if margin < 1:
+            raise ValueError(f"frames of {tuple(a.shape[-2:])} are too small to compare shifts")
+        return self._asymmetry(a, b, margin) - self._asymmetry(b, a, margin)
+
+    def score(self, frames: torch.Tensor, pair: int = 1) -> torch.Tensor:
+        _check(frames)
+        t = frames.shape[1]
+        if not 1 <= pair <= t // 2:
+            raise ValueError(f"pair must be in 1..{t // 2} for T = {t}, got {pair}")
+        return self.pair_score(frames[:, pair - 1], frames[:, t - pair])
+
+    def pair_scores(self, frames: torch.Tensor) -> torch.Tensor:
+        _check(frames)
+        t = frames.shape[1]
+        return torch.stack([self.score(frames, k) for k in range(1, t // 2 + 1)], dim=1)
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        return self.score(frames)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from blur2vid import __version__
 from blur2vid.data.sample import Batch
 from blur2vid.io import atomic_path
 
-__all__ = ["fit", "save_checkpoint", "load_checkpoint", "config_key", "CHECKPOINT_FORMAT"]
+__all__ = ["fit", "learning_rate", "save_checkpoint", "load_checkpoint", "config_key", "weights_digest", "CHECKPOINT_FORMAT"]
 
 CHECKPOINT_FORMAT = "blur2vid-checkpoint/1"
 LossFn = Callable[[nn.Module, Batch], "torch.Tensor | tuple[torch.Tensor, dict[str, float]]"]
@@ -36,9 +36,21 @@ def config_key(name: str, config: dict[str, Any]) -> str:
     return f"{name}-{digest}"
 
 
+def weights_digest(module: nn.Module) -> str:
+    """16 hex digits of a SHA-1 over a module's state (parameters and buffers): part of the key of a
+    run whose result depends on another, frozen network (an ordering network, say)."""
+    digest = hashlib.sha1()
+    for name, tensor in module.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
 def save_checkpoint(path: str | Path, *, model: nn.Module, config: dict[str, Any], step: int,
-                    optimizer: torch.optim.Optimizer | None = None, history: list[dict] | None = None) -> Path:
-    """Write a checkpoint atomically: an interrupted save leaves the previous one intact."""
+                    optimizer: torch.optim.Optimizer | None = None, history: list[dict] | None = None,
+                    extra: dict[str, Any] | None = None) -> Path:
+    """Write a checkpoint atomically: an interrupted save leaves the previous one intact.  ``extra``:
+    more objects with a ``state_dict()`` (a second optimiser, say), saved under their names."""
     state = {
         "format": CHECKPOINT_FORMAT,
         "blur2vid": __version__,
@@ -47,6 +59,7 @@ def save_checkpoint(path: str | Path, *, model: nn.Module, config: dict[str, Any
         "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "optimizer": optimizer.state_dict() if optimizer is not None else None,
         "history": history or [],
+        "extra": {name: obj.state_dict() for name, obj in (extra or {}).items()},
     }
     path = Path(path)
     with atomic_path(path) as tmp:
@@ -70,6 +83,27 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     return state
 
 
+SCHEDULES = ("cosine", "constant")
+
+
+def learning_rate(step: int, steps: int, lr: float, schedule: str = "cosine") -> float:
+    """The learning rate of step ``step`` (0-based) of ``steps``: ``"constant"``, or ``"cosine"``: a
+    linear warm-up over the first ``min(100, steps // 20)`` steps, then a half cosine from ``lr`` down
+    to 0 at the last step.  A function of the step alone, so a resumed run needs no scheduler state.
+    The decay is what makes short runs comparable: at a constant rate a run can end on a loss spike
+    (measured on the U-Net at lr 2e-3: a last logged loss 4x its running level, and that run's
+    held-out pPSNR 5 dB down)."""
+    if schedule == "constant":
+        return lr
+    if schedule != "cosine":
+        raise ValueError(f"unknown schedule {schedule!r}; expected one of {SCHEDULES}")
+    warmup = min(100, steps // 20)
+    if step < warmup:
+        return lr * (step + 1) / (warmup + 1)
+    span = max(1, steps - 1 - warmup)
+    return lr * 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / span)))
+
+
 def fit(
     model: nn.Module,
     batch_at: Callable[[int], Batch],
@@ -86,16 +120,23 @@ def fit(
     progress: bool = True,
     desc: str = "train",
     log_every: int = 10,
+    extra_state: dict[str, Any] | None = None,
+    schedule: str = "cosine",
 ) -> list[dict[str, float]]:
     """Train ``model`` with Adam (or ``optimizer="adamax"``, HyperCUT's choice) for ``steps`` steps and
     return the logged history.
 
     With ``checkpoint`` set, the run resumes from it when its config matches ``config`` (a finished
     run trains no further), saves every ``checkpoint_every`` steps and at the end, atomically.
+    ``extra_state``: more objects with ``state_dict``/``load_state_dict`` that the loss function
+    updates itself (a discriminator's optimiser), checkpointed and restored with the model.
+    ``schedule``: the learning-rate schedule of :func:`learning_rate` (recorded in the checkpoint's
+    config, so a run of another schedule does not resume this one).
     """
     if steps < 0:
         raise ValueError(f"steps must be >= 0, got {steps}")
-    config = dict(config or {})
+    learning_rate(0, max(steps, 1), lr, schedule)  # rejects an unknown schedule before any work
+    config = {**(config or {}), "lr_schedule": schedule}
     device = torch.device(device)
     model.to(device)
     optimizers = {"adam": torch.optim.Adam, "adamax": torch.optim.Adamax}
@@ -111,11 +152,17 @@ def fit(
         model.load_state_dict(state["model"])
         if state["optimizer"] is not None:
             optimizer.load_state_dict(state["optimizer"])
+        for name, obj in (extra_state or {}).items():
+            if name not in state.get("extra", {}):
+                raise ValueError(f"{checkpoint}: has no saved state for {name!r}; delete it to train anew")
+            obj.load_state_dict(state["extra"][name])
         start, history = state["step"], list(state["history"])
     model.train()
     bar = tqdm(range(start, steps), initial=start, total=steps, desc=desc, disable=not progress, leave=False)
     t0 = time.perf_counter()
     for step in bar:
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(step, steps, lr, schedule)
         batch = batch_at(step).to(device)
         out = loss_fn(model, batch)
         loss, logs = out if isinstance(out, tuple) else (out, {})
@@ -127,14 +174,17 @@ def fit(
             nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
         optimizer.step()
         if step % log_every == 0 or step == steps - 1:
-            entry = {"step": step, "loss": float(loss.detach()), **{k: float(v) for k, v in logs.items()}}
+            entry = {"step": step, "loss": float(loss.detach()), "lr": optimizer.param_groups[0]["lr"],
+                     **{k: float(v) for k, v in logs.items()}}
             entry["samples_per_s"] = (step + 1 - start) * len(batch) / max(time.perf_counter() - t0, 1e-9)
             history.append(entry)
             bar.set_postfix(loss=f"{entry['loss']:.4g}")
         if checkpoint is not None and (step + 1) % checkpoint_every == 0 and step + 1 < steps:
-            save_checkpoint(checkpoint, model=model, config=config, step=step + 1, optimizer=optimizer, history=history)
+            save_checkpoint(checkpoint, model=model, config=config, step=step + 1, optimizer=optimizer, history=history,
+                            extra=extra_state)
     if checkpoint is not None and (start < steps or not Path(checkpoint).is_file()):
-        save_checkpoint(checkpoint, model=model, config=config, step=steps, optimizer=optimizer, history=history)
+        save_checkpoint(checkpoint, model=model, config=config, step=steps, optimizer=optimizer, history=history,
+                        extra=extra_state)
     model.eval()
     if history and not math.isfinite(history[-1]["loss"]):
         raise FloatingPointError(f"{desc}: training diverged")

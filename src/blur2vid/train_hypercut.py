@@ -27,13 +27,14 @@ from typing import Any
 import torch
 
 from blur2vid.data.sample import Batch
-from blur2vid.data.scenes import SceneConfig, derive_seed
+from blur2vid.data.scenes import SceneConfig, derive_seed, scene_config
 from blur2vid.data.source import open_source
 from blur2vid.losses import nested_consistency_loss, ordering_loss, standardize_scores
 from blur2vid.models.hypercut import HyperCUT, HyperCUTConfig
 from blur2vid.train import fit
 
-__all__ = ["HyperCUTTrainConfig", "ordering_batches", "ordering_step_loss", "train_ordering"]
+__all__ = ["HyperCUTTrainConfig", "ordering_batches", "ordering_step_loss", "train_ordering", "crop_boxes",
+           "apply_crop_boxes", "crop_consistency_loss"]
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class HyperCUTTrainConfig:
 
     size: int = 32
     max_shift: float = 8.0
+    scene_family: str = "sprites"      # a family of data.scenes.SCENE_FAMILIES: sprites | pans
     n_frames: int = 7
     steps: int = 600
     batch: int = 8                 # the public code's
@@ -61,6 +63,8 @@ class HyperCUTTrainConfig:
     nested_weight: float = 1.0
     normalize: bool = False
     temperature: float = 1.0
+    crop_weight: float = 0.0       # ours, not the paper's: weight of the crop-consistency term
+    crop_fraction: float = 0.75    # side of the crop the consistency term compares with the whole
     seed: int = 0
     data_root: str | None = None   # a dataset folder instead of the procedural scenes (data/source.py)
 
@@ -69,7 +73,7 @@ class HyperCUTTrainConfig:
             object.__setattr__(self, "data_root", str(Path(self.data_root).resolve()))
 
     def scenes(self) -> SceneConfig:
-        return SceneConfig(height=self.size, width=self.size, n_frames=self.n_frames, max_shift=self.max_shift)
+        return scene_config(self.scene_family, height=self.size, width=self.size, n_frames=self.n_frames, max_shift=self.max_shift)
 
     def hypercut_config(self) -> HyperCUTConfig:
         return HyperCUTConfig(n_frames=self.n_frames, channels=3, mode=self.mode, width=self.width,
@@ -92,21 +96,57 @@ class HyperCUTTrainConfig:
 
 def ordering_batches(cfg: HyperCUTTrainConfig, device: torch.device | str = "cpu"):
     """``step -> Batch``: ``cfg.batch`` scenes (or windows of ``cfg.data_root``) seeded by
-    ``(seed, "hypercut", step)``."""
+    ``(seed, "hypercut", step)``.  With ``crop_weight > 0`` each batch also carries, in
+    ``meta["crop_boxes"]``, one crop box ``(top, left, height, width)`` per sequence for the
+    crop-consistency term, drawn from ``(seed, "crop", step)`` (so a resumed run sees the same)."""
     scenes = cfg.scenes()
     source = open_source(cfg.data_root, scenes)
 
     def batch_at(step: int) -> Batch:
-        return source.batch(cfg.batch, derive_seed(cfg.seed, "hypercut", step), device)
+        batch = source.batch(cfg.batch, derive_seed(cfg.seed, "hypercut", step), device)
+        if cfg.crop_weight > 0:
+            batch.meta = {**batch.meta, "crop_boxes": crop_boxes(batch.frames.shape, cfg.crop_fraction,
+                                                                 derive_seed(cfg.seed, "crop", step))}
+        return batch
 
     return batch_at
 
 
+def crop_boxes(shape: torch.Size | tuple[int, ...], fraction: float, seed: int) -> list[tuple[int, int, int, int]]:
+    """One random crop box ``(top, left, height, width)`` per sequence of a ``[B, T, C, H, W]``
+    batch, of sides ``round(fraction * H)`` x ``round(fraction * W)``, drawn from ``seed``."""
+    if not 0 < fraction <= 1:
+        raise ValueError(f"crop_fraction must be in (0, 1], got {fraction}")
+    b, h, w = shape[0], shape[-2], shape[-1]
+    ch, cw = max(1, round(fraction * h)), max(1, round(fraction * w))
+    g = torch.Generator().manual_seed(int(seed))
+    tops = torch.randint(0, h - ch + 1, (b,), generator=g).tolist()
+    lefts = torch.randint(0, w - cw + 1, (b,), generator=g).tolist()
+    return [(t, left, ch, cw) for t, left in zip(tops, lefts, strict=True)]
+
+
+def apply_crop_boxes(frames: torch.Tensor, boxes: list[tuple[int, int, int, int]]) -> torch.Tensor:
+    """``frames [B, T, C, H, W]`` cropped to each sequence's box (all boxes of one size)."""
+    return torch.stack([frames[i, ..., t:t + h, x:x + w] for i, (t, x, h, w) in enumerate(boxes)])
+
+
+def crop_consistency_loss(hypercut: HyperCUT, frames: torch.Tensor, boxes: list[tuple[int, int, int, int]],
+                          score_whole: torch.Tensor) -> torch.Tensor:
+    """Ours, not the paper's: ``mean softplus(-h(s) * h(crop s))``, small when a crop of a sequence
+    lies on the side of the whole sequence.  The ordering loss alone lets the side depend on the
+    content (a learned order then flips when the view moves by a few pixels, and a blur2vid network
+    cannot infer it from the blur); this term asks that it depend on what a crop keeps: the motion.
+    Same form as the nested-pair consistency term."""
+    return nested_consistency_loss(score_whole, hypercut.score(apply_crop_boxes(frames, boxes)))
+
+
 def ordering_step_loss(hypercut: HyperCUT, frames: torch.Tensor, nested_weight: float = 1.0,
-                       normalize: bool = False, temperature: float = 1.0
+                       normalize: bool = False, temperature: float = 1.0, crop_weight: float = 0.0,
+                       boxes: list[tuple[int, int, int, int]] | None = None
                        ) -> tuple[torch.Tensor, dict[str, float]]:
     """The training loss of one batch of sequences ``[B, T, C, H, W]`` and its logs (``hit`` and
-    ``score_abs`` of the order-deciding score; ``con2`` / ``con3`` in pair mode)."""
+    ``score_abs`` of the order-deciding score; ``con2`` / ``con3`` in pair mode; ``crop_loss`` with
+    ``crop_weight > 0``, which needs the batch's crop ``boxes``)."""
     logs: dict[str, float] = {}
     if hypercut.mode == "pair":
         pairs = hypercut.pairs(frames)                      # [B, K, 2, C, H, W]
@@ -132,6 +172,12 @@ def ordering_step_loss(hypercut: HyperCUT, frames: torch.Tensor, nested_weight: 
         outer_f, outer_r = hypercut.score_both(frames)
         order = ordering_loss(outer_f, outer_r, normalize=normalize, temperature=temperature)
         loss = order
+    if crop_weight > 0:
+        if boxes is None:
+            raise ValueError("crop_weight > 0 needs the batch's crop boxes (see ordering_batches)")
+        crop = crop_consistency_loss(hypercut, frames, boxes, outer_f)
+        loss = loss + crop_weight * crop
+        logs["crop_loss"] = float(crop.detach())
     logs["order_loss"] = float(order.detach())
     with torch.no_grad():
         logs["hit"] = float((outer_f * outer_r < 0).float().mean())
@@ -153,8 +199,10 @@ def train_ordering(hypercut: HyperCUT, cfg: HyperCUTTrainConfig, device: torch.d
     config = {"train": cfg.as_dict(), "model": hypercut.config_dict()}
 
     def loss_fn(model: HyperCUT, batch):
-        return ordering_step_loss(model, batch.frames, cfg.nested_weight, cfg.normalize, cfg.temperature)
+        return ordering_step_loss(model, batch.frames, cfg.nested_weight, cfg.normalize, cfg.temperature,
+                                  cfg.crop_weight, batch.meta.get("crop_boxes"))
 
     return fit(hypercut, ordering_batches(cfg, torch.device(device)), loss_fn, steps=cfg.steps, lr=cfg.lr,
                device=device, config=config, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
-               grad_clip=None, optimizer="adamax", progress=progress, desc="HyperCUT ordering", log_every=log_every)
+               grad_clip=None, optimizer="adamax", progress=progress, desc="HyperCUT ordering", log_every=log_every,
+               schedule="constant")

@@ -47,12 +47,13 @@ from torch import nn
 
 from blur2vid.data.augment import augment
 from blur2vid.data.sample import Batch
-from blur2vid.data.scenes import SceneConfig, derive_seed
+from blur2vid.data.scenes import SceneConfig, derive_seed, scene_config
 from blur2vid.data.source import open_source
 from blur2vid.losses import (
     PerceptualLoss,
     adversarial_losses,
     global_loss,
+    hypercut_regulariser,
     independent_loss,
     middle_loss,
     pair_losses,
@@ -61,7 +62,8 @@ from blur2vid.losses import (
 from blur2vid.metrics import ppsnr_pairs, ppsnr_sequence, psnr
 from blur2vid.models.discriminator import PatchDiscriminator
 from blur2vid.models.jin import JinCascade, JinConfig
-from blur2vid.train import config_key, fit
+from blur2vid.ordering import canonical_order
+from blur2vid.train import config_key, fit, weights_digest
 
 __all__ = [
     "JIN_VARIANTS",
@@ -80,7 +82,7 @@ __all__ = [
 class JinVariant:
     name: str
     label: str
-    loss: str            # "independent" | "global" | "pair" | "table1"
+    loss: str            # "independent" | "global" | "pair" | "table1" | "naive" | "hypercut" | "table1_reg"
     middle_input: str    # "none" | "estimated" | "ground_truth"
     staged: bool
     panel: str           # where it appears in the paper
@@ -93,7 +95,21 @@ JIN_VARIANTS: dict[str, JinVariant] = {v.name: v for v in [
     JinVariant("pair", "pairwise + middle input", "pair", "estimated", True, "Fig. 4 (d), (j)"),
     JinVariant("sequential", "sequential pairwise", "table1", "estimated", True, "Fig. 4 (e), (k)"),
     JinVariant("teacher_forcing", "sequential + teacher forcing", "table1", "ground_truth", True, "Fig. 4 (l)"),
+    # HyperCUT's pPSNR table with the Jin backbone: Jin's own method is ``teacher_forcing``; these three
+    # train the same networks on the same schedule (staged, teacher forcing) with other losses
+    JinVariant("naive_order", "naive per-frame MSE, random direction", "naive", "ground_truth", True,
+               "HyperCUT Eq. 2"),
+    JinVariant("hypercut_order", "per-frame MSE against HyperCUT's canonical order", "hypercut", "ground_truth",
+               True, "HyperCUT pPSNR table"),
+    JinVariant("table1_regulariser", "Table 1 + HyperCUT regulariser", "table1_reg", "ground_truth", True,
+               "HyperCUT public code"),
 ]}
+
+NEEDS_ORDERING = ("hypercut", "table1_reg")
+"""Losses that need an ordering network (``hypercut=`` of :func:`train_frames`)."""
+
+REGULARISER_WEIGHT = 0.2
+"""Weight of HyperCUT's regulariser on the predicted frames (the public code's)."""
 
 
 @dataclass(frozen=True)
@@ -102,6 +118,7 @@ class JinTrainConfig:
 
     size: int = 64
     max_shift: float = 12.0
+    scene_family: str = "sprites"      # a family of data.scenes.SCENE_FAMILIES: sprites | pans
     model: str = "cpu"                 # JinConfig preset: smoke | cpu | paper
     zero_init: bool = True             # every network starts as its global skip (JinConfig.zero_init_residual)
     batch_middle: int = 32             # Jin Sec. 7: 32 for the middle network
@@ -121,7 +138,7 @@ class JinTrainConfig:
             object.__setattr__(self, "data_root", str(Path(self.data_root).resolve()))
 
     def scenes(self) -> SceneConfig:
-        return SceneConfig(height=self.size, width=self.size, n_frames=7, max_shift=self.max_shift)
+        return scene_config(self.scene_family, height=self.size, width=self.size, n_frames=7, max_shift=self.max_shift)
 
     def jin_config(self) -> JinConfig:
         presets = {"smoke": JinConfig.smoke, "cpu": JinConfig.cpu, "paper": JinConfig.paper}
@@ -209,24 +226,42 @@ def _adversarial(module: _FrameNets, d_opt: torch.optim.Optimizer | None, fake: 
     return g_loss
 
 
+def _per_frame_mse(pred: torch.Tensor, target: torch.Tensor, frames: list[int]) -> torch.Tensor:
+    """Sum over the (1-based) ``frames`` of the per-frame MSE: ``pred`` holds those frames in order."""
+    return ((pred - target[:, [i - 1 for i in frames]]) ** 2).mean(dim=(0, 2, 3, 4)).sum()
+
+
 def _stage_loss(cascade: JinCascade, variant: JinVariant, stage: str, module: _FrameNets,
-                d_opt, cfg: JinTrainConfig, batch: Batch):
+                d_opt, cfg: JinTrainConfig, batch: Batch, hypercut: nn.Module | None = None):
     x4 = _middle_input(cascade, variant, batch)
     y, target = batch.blur, batch.frames
+    logs: dict[str, float] = {}
+    if variant.loss == "hypercut":  # HyperCUT: every target in the ordering network's canonical order
+        target, flipped = canonical_order(target, hypercut)
+        logs["flipped"] = float(flipped.float().mean())
+    per_frame = variant.loss in ("naive", "hypercut")
     if stage == "outer":  # step 3 of a staged variant: the core pair is frozen
         with torch.no_grad():
             x3, x5 = cascade.predict_3_5(y, x4)
         x2, x6 = cascade.predict_2_6(y, x3, x4, x5)
         x1, x7 = cascade.predict_1_7(y, x2, x3, x5, x6)
-        preds = {"3_5": torch.stack([x3, x5], 1), "2_6": torch.stack([x2, x6], 1), "1_7": torch.stack([x1, x7], 1)}
-        result = sequential_loss(preds, target, outer="pair" if variant.loss == "pair" else "ordered")
-        loss = result.terms["2_6"] + result.terms["1_7"]
+        if per_frame:
+            loss = _per_frame_mse(torch.stack([x1, x2, x6, x7], 1), target, [1, 2, 6, 7])
+        else:
+            preds = {"3_5": torch.stack([x3, x5], 1), "2_6": torch.stack([x2, x6], 1), "1_7": torch.stack([x1, x7], 1)}
+            result = sequential_loss(preds, target, outer="pair" if variant.loss == "pair" else "ordered")
+            loss = result.terms["2_6"] + result.terms["1_7"]
         fake = torch.cat([x1, x2, x6, x7])
+        predicted = torch.stack([x1, x2, x3, x4, x5, x6, x7], 1)
     else:
         x3, x5 = cascade.predict_3_5(y, x4)
         if stage == "core":
-            loss = sequential_loss({"3_5": torch.stack([x3, x5], 1)}, target).terms["3_5"]
+            if per_frame:
+                loss = _per_frame_mse(torch.stack([x3, x5], 1), target, [3, 5])
+            else:
+                loss = sequential_loss({"3_5": torch.stack([x3, x5], 1)}, target).terms["3_5"]
             fake = torch.cat([x3, x5])
+            predicted = torch.stack([x3, x5], 1)
         else:  # joint: all six non-middle frames
             x2, x6 = cascade.predict_2_6(y, x3, x4, x5)
             x1, x7 = cascade.predict_1_7(y, x2, x3, x5, x6)
@@ -239,7 +274,12 @@ def _stage_loss(cascade: JinCascade, variant: JinVariant, stage: str, module: _F
             else:
                 loss = pair_losses(pred, target)
             fake = pred[:, keep].flatten(0, 1)
-    logs = {"reconstruction": float(loss.detach())}
+            predicted = pred
+    logs["reconstruction"] = float(loss.detach())
+    if variant.loss == "table1_reg":  # the public code's variant: predictions pushed to one side
+        reg = hypercut_regulariser(hypercut, predicted, weight=REGULARISER_WEIGHT)
+        logs["regulariser"] = float(reg.detach())
+        loss = loss + reg
     if module.disc is not None and cfg.adv_weight > 0:
         real = target[:, [0, 1, 2, 4, 5, 6]].flatten(0, 1)
         real = real[torch.randperm(len(real), device=real.device)[: len(fake)]]
@@ -249,13 +289,28 @@ def _stage_loss(cascade: JinCascade, variant: JinVariant, stage: str, module: _F
     return loss, logs
 
 
+def _core_kind(v: JinVariant) -> str:
+    """What decides step 2 of a staged variant: ``pair`` and ``sequential`` share it (Eq. 5 on the
+    pair 3/5, estimated middle), so they share its checkpoint and differ at frames 1, 2, 6, 7 only."""
+    return "pair" if v.loss in ("pair", "table1") else v.loss
+
+
 def train_frames(cascade: JinCascade, variant: str, cfg: JinTrainConfig, device: torch.device,
-                 checkpoints: Path | None = None, progress: bool = True) -> list[dict]:
+                 checkpoints: Path | None = None, progress: bool = True,
+                 hypercut: nn.Module | None = None) -> list[dict]:
     """Steps 2-3 of Table 1 (staged variants) or their joint counterpart, for one ablation variant.
-    The middle network must already be trained (step 1); it stays frozen."""
+    The middle network must already be trained (step 1); it stays frozen.  ``hypercut``: the
+    (frozen) ordering network of the variants that need one (:data:`NEEDS_ORDERING`); its weights
+    are part of the checkpoint key."""
     if variant not in JIN_VARIANTS:
         raise ValueError(f"unknown Jin variant {variant!r}; expected one of {list(JIN_VARIANTS)}")
     v = JIN_VARIANTS[variant]
+    if v.loss in NEEDS_ORDERING and hypercut is None:
+        raise ValueError(f"Jin variant {variant!r} needs an ordering network: pass hypercut=")
+    ordering: dict[str, Any] = {}
+    if v.loss in NEEDS_ORDERING:
+        hypercut = hypercut.to(device).eval().requires_grad_(False)
+        ordering = {"hypercut": {**hypercut.config_dict(), "weights": weights_digest(hypercut)}}
     cascade.middle.requires_grad_(False).eval()
     history: list[dict] = []
     schedule = ([("core", ["net3", "net5"], cfg.steps_core), ("outer", ["net26", "net17"], cfg.steps_outer)]
@@ -264,20 +319,25 @@ def train_frames(cascade: JinCascade, variant: str, cfg: JinTrainConfig, device:
     for stage, names, steps in schedule:
         module = _FrameNets(cascade, names, cfg.adv_weight > 0, width).to(device)
         d_opt = torch.optim.Adam(module.disc.parameters(), lr=cfg.lr, betas=(0.5, 0.999)) if module.disc else None
-        run_cfg = {"step": stage, "variant": variant, **cfg.as_dict()}
+        if stage == "core":
+            run_cfg = {"step": stage, "core": _core_kind(v), "middle_input": v.middle_input, **cfg.as_dict(), **ordering}
+            name = f"jin_core_{_core_kind(v)}_{v.middle_input}"
+        else:
+            run_cfg = {"step": stage, "variant": variant, **cfg.as_dict(), **ordering}
+            name = f"jin_{variant}_{stage}"
         batches = training_batches(cfg, cfg.batch_frames, "frames", device)
         offset = cfg.steps_core if stage == "outer" else 0  # step 3 continues the stream of step 2
 
         def loss_fn(m, batch, stage=stage, module=module, d_opt=d_opt):
-            return _stage_loss(cascade, v, stage, module, d_opt, cfg, batch)
+            return _stage_loss(cascade, v, stage, module, d_opt, cfg, batch, hypercut)
 
         if stage == "outer":
             cascade.net3.requires_grad_(False).eval()
             cascade.net5.requires_grad_(False).eval()
         history += [dict(h, stage=stage) for h in fit(
             module, lambda step, b=batches, o=offset: b(step + o), loss_fn, steps=steps, lr=cfg.lr,
-            device=device, config=run_cfg, checkpoint=_checkpoint(checkpoints, f"jin_{variant}_{stage}", run_cfg),
-            progress=progress, desc=f"{variant}: {stage}")]
+            device=device, config=run_cfg, checkpoint=_checkpoint(checkpoints, name, run_cfg),
+            progress=progress, desc=f"{variant}: {stage}", extra_state={"discriminator_optimizer": d_opt} if d_opt else None)]
     cascade.requires_grad_(True)
     cascade.eval()
     return history

@@ -62,6 +62,8 @@ from blur2vid.formation import CameraResponse, average_subframes, get_crf, synth
 
 __all__ = [
     "SceneConfig",
+    "SCENE_FAMILIES",
+    "scene_config",
     "TEXTURE_NAMES",
     "texture_bank",
     "texture_size_for",
@@ -184,6 +186,28 @@ class SceneConfig:
     def n_instants(self) -> int:
         """Rendered instants over the exposure: ``n_frames * subframes``."""
         return self.n_frames * self.subframes
+
+
+SCENE_FAMILIES: dict[str, dict] = {
+    "sprites": {},
+    "pans": dict(min_sprites=0, max_sprites=0),
+}
+"""Named kinds of scene, as :class:`SceneConfig` settings over its defaults.
+
+* ``"sprites"``: the camera pans over a textured background while 1-4 sprites move, turn and
+  accelerate each in its own direction and occlude one another (the defaults);
+* ``"pans"``: the camera pans (and zooms a little) over a textured background, nothing else moves:
+  one motion for the whole frame, as in hand-held footage of a still scene.  A single temporal order
+  per sequence (HyperCUT's) can only be inferred from the blur when the frame has one dominant
+  motion; with several independent ones no global order is consistent for all of them.
+"""
+
+
+def scene_config(family: str = "sprites", **fields) -> SceneConfig:
+    """A :class:`SceneConfig` of the named family (:data:`SCENE_FAMILIES`) with ``fields`` on top."""
+    if family not in SCENE_FAMILIES:
+        raise ValueError(f"unknown scene family {family!r}; expected one of {sorted(SCENE_FAMILIES)}")
+    return SceneConfig(**{**SCENE_FAMILIES[family], **fields})
 
 
 def instant_times(config: SceneConfig) -> torch.Tensor:
