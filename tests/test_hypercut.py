@@ -112,6 +112,10 @@ def test_regulariser_sign_convention_and_pair_sum():
     assert hypercut_regulariser(fake, negative).item() == pytest.approx(0.2 * 3 * math.log1p(math.exp(3.0)))
     # side=-1 is the public code's softplus(+h)
     assert hypercut_regulariser(fake, positive, side=-1).item() == pytest.approx(0.2 * 3 * math.log1p(math.exp(3.0)))
+    # the outermost pair alone: the pair that decides the canonical order
+    assert hypercut_regulariser(fake, negative, pairs="outer").item() == pytest.approx(0.2 * math.log1p(math.exp(3.0)))
+    with pytest.raises(ValueError, match="pairs"):
+        hypercut_regulariser(fake, negative, pairs="inner")
     pred = negative.clone().requires_grad_(True)
     hypercut_regulariser(fake, pred).backward()
     assert pred.grad.abs().sum() > 0

@@ -69,3 +69,19 @@ def test_gallery_is_spliced_between_markers(tmp_path):
     assert paper.update_readme_gallery(readme, tmp_path)
     text = readme.read_text()
     assert "old" not in text and "| paper item |" in text and text.endswith("outro\n")
+
+
+def test_a_failed_premise_overrides_the_margins(tmp_path):
+    """Rankings of networks that did not learn the task are not evidence: with the premise row below
+    the threshold the Fig. 4 item is 'not reproduced' whatever the other margins, and says why."""
+    index = ["Fig. 4 premise: the networks beat copying", "Fig. 4: a beats b", "Fig. 5: c beats d"]
+    claims = pd.DataFrame({"margin_db": [0.02, 1.0, 0.5]}, index=index)
+    claims.to_csv(tmp_path / "jin_claims.csv")
+    fig4 = next(i for i in paper.REGISTRY if i.key == "jin_fig4")
+    fig5 = next(i for i in paper.REGISTRY if i.key == "jin_fig5")
+    for item in (fig4, fig5):
+        ours, verdict = item.verdict(tmp_path)
+        assert verdict == "not reproduced" and ours.startswith("premise failed") and "+0.02 dB" in ours
+    claims.loc[index[0], "margin_db"] = 0.5
+    claims.to_csv(tmp_path / "jin_claims.csv")
+    assert fig4.verdict(tmp_path)[1] == "reproduced" and fig5.verdict(tmp_path)[1] == "reproduced"

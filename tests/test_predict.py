@@ -99,7 +99,7 @@ def test_the_shipped_default_model_predicts_without_a_checkpoint(tmp_path):
 
     assert default_model_path().is_file(), "the package must ship assets/default_model.pt"
     model, notes = load_predictor(None)
-    assert notes["arch"] == "JinCascade" and "retrain" in notes
+    assert notes["arch"] in ("JinCascade", "SequenceUNet") and "retrain" in notes
     Image.fromarray(np.full((30, 41, 3), 120, np.uint8)).save(tmp_path / "photo.jpg")
     assert main(["predict", str(tmp_path / "photo.jpg"), "--out", str(tmp_path / "x"), "--quiet"]) == 0
     assert len(list((tmp_path / "x").glob("frame*.png"))) == 7

@@ -552,13 +552,16 @@ def nested_consistency_loss(score_pair_a: torch.Tensor, score_pair_b: torch.Tens
 
 
 def hypercut_regulariser(hypercut: nn.Module, pred_pair: torch.Tensor, weight: float = 0.2,
-                         side: int = 1) -> torch.Tensor:
+                         side: int = 1, pairs: Literal["all", "outer"] = "all") -> torch.Tensor:
     """HyperCUT's regulariser on a blur2vid network's output: ``weight * softplus(-side * h(pred))``,
     pushing the predicted sequence to the ``side`` of the hyperplane that the targets were ordered to.
 
     ``pred_pair``: ``[B, T, C, H, W]`` predicted frames.  With a pair-mode ``hypercut`` the term is
-    summed over every symmetric pair (the whole input if ``T = 2``), as in the public code; with a
-    sequence-mode one it is the score of the whole sequence.  Averaged over the batch.
+    summed over every symmetric pair (``pairs="all"``; the whole input if ``T = 2``), as in the public
+    code, whose networks predict one pair at a time and regularise each; ``pairs="outer"`` takes the
+    outermost pair alone, the one whose side defines the canonical order
+    (:func:`blur2vid.ordering.canonical_order`), for a third of the cost on 7 frames.  With a
+    sequence-mode ``hypercut`` it is the score of the whole sequence.  Averaged over the batch.
 
     Sign convention: :func:`blur2vid.ordering.canonical_order` keeps sequences with ``h >= 0`` and
     reverses the others, so canonical targets lie on the positive side and the default ``side=+1``
@@ -570,7 +573,9 @@ def hypercut_regulariser(hypercut: nn.Module, pred_pair: torch.Tensor, weight: f
     """
     if side not in (1, -1):
         raise ValueError(f"side must be +1 or -1, got {side!r}")
-    if getattr(hypercut, "mode", "sequence") == "pair":
+    if pairs not in ("all", "outer"):
+        raise ValueError(f"pairs must be 'all' or 'outer', got {pairs!r}")
+    if getattr(hypercut, "mode", "sequence") == "pair" and pairs == "all":
         scores = hypercut.pair_scores(pred_pair)  # [B, T // 2]
         term = F.softplus(-side * scores).sum(dim=1)
     else:

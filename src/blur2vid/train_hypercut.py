@@ -7,12 +7,14 @@ step))``, so a resumed run sees exactly the batches it would have seen) and mini
   and its swap on opposite sides) plus ``nested_weight`` times the mean over every two pairs of the
   nested-consistency loss (the pairs of one sequence on one side).  The public code weighs the two
   0.5 / 0.5, i.e. ``nested_weight = 1`` up to an overall factor 1/2;
-* sequence mode: the ordering loss of the whole sequence (``nested_weight`` does not apply).
+* sequence mode: the ordering loss of the whole sequence (``nested_weight`` does not apply);
+* ours, not the paper's, with ``crop_weight > 0``: the crop-consistency term
+  (:func:`crop_consistency_loss`), asking that a random crop of a sequence (``crop_fraction`` of its
+  side) lies on the side of the whole.  Hit cannot tell an order that follows the motion from one
+  that follows the content; this term can, and only the former can be inferred from a blur.
 
-The optimiser is the public code's Adamax (lr ``5e-4``).  :func:`blur2vid.train.fit` builds Adam
-itself, so this module runs its own loop with the same checkpoint format (and
-:func:`~blur2vid.train.save_checkpoint` / :func:`~blur2vid.train.load_checkpoint`) and the same
-resume rules.  The history logs, every ``log_every`` steps, the loss terms, the Hit rate on the
+The optimiser is the public code's Adamax (lr ``5e-4``, constant), through
+:func:`blur2vid.train.fit` (checkpoints and resume as everywhere else).  The history logs, every ``log_every`` steps, the loss terms, the Hit rate on the
 training batch, the mean ``|score|`` (watch it: a collapse toward the hyperplane shows as ``|score|``
 shrinking while Hit stays low) and, in pair mode, Con@2 / Con@3.
 """

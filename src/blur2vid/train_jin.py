@@ -21,14 +21,24 @@ variant                       loss                 middle input        schedule
 ``pair``                      Eq. 5, every pair    estimated middle    staged
 ``sequential``                Table 1              estimated middle    staged
 ``teacher_forcing``           Table 1              ground truth        staged
+``naive_order``               per-frame MSE        ground truth        staged
+``hypercut_order``            per-frame MSE,       ground truth        staged
+                              canonical order
+``table1_regulariser``        Table 1 + HyperCUT   ground truth        staged
+                              regulariser
 ============================  ===================  ==================  ========
+
+The last three are HyperCUT's schemes on this backbone (its pPSNR table; Jin's own scheme there is
+``teacher_forcing``): the data's (random) order, an ordering network's canonical order
+(:func:`~blur2vid.ordering.canonical_order`), and Table 1 plus ``0.2 softplus(-h(prediction))``.
+They need the ordering network (``hypercut=`` of :func:`train_frames`).
 
 "none" feeds the blurry image where the middle estimate would go, so every variant uses the same
 networks.  A joint variant trains all four non-middle networks together for the steps of steps 2
 and 3 combined; a staged one trains step 2 (Eq. 5 on the pair 3/5), freezes it, then trains step 3:
 the pairwise variants with Eq. 5 on the pairs 2/6 and 1/7, the sequential ones with per-frame L1
 against the order step 2 chose.  So ``pair`` and ``sequential`` differ only at frames 1, 2, 6, 7, as
-in the paper.  One difference from the paper's pairwise scheme remains: our outer networks take the
+in the paper; their step 2 is the same run, trained once and shared through its checkpoint.  One difference from the paper's pairwise scheme remains: our outer networks take the
 core pair's frames as inputs (the cascade of Sec. 5.3), where Sec. 5.2 feeds each pair only the
 blur, the middle and its partner.  Every variant starts from the same initial weights and sees the
 same batch sequence (step 3 continues the stream where step 2 stopped), and every sequence comes in
@@ -109,7 +119,8 @@ NEEDS_ORDERING = ("hypercut", "table1_reg")
 """Losses that need an ordering network (``hypercut=`` of :func:`train_frames`)."""
 
 REGULARISER_WEIGHT = 0.2
-"""Weight of HyperCUT's regulariser on the predicted frames (the public code's)."""
+"""Weight of HyperCUT's regulariser on the predicted frames (the public code's); it scores the
+order-deciding outermost pair of the frames predicted so far (``pairs="outer"``)."""
 
 
 @dataclass(frozen=True)
@@ -277,7 +288,7 @@ def _stage_loss(cascade: JinCascade, variant: JinVariant, stage: str, module: _F
             predicted = pred
     logs["reconstruction"] = float(loss.detach())
     if variant.loss == "table1_reg":  # the public code's variant: predictions pushed to one side
-        reg = hypercut_regulariser(hypercut, predicted, weight=REGULARISER_WEIGHT)
+        reg = hypercut_regulariser(hypercut, predicted, weight=REGULARISER_WEIGHT, pairs="outer")
         logs["regulariser"] = float(reg.detach())
         loss = loss + reg
     if module.disc is not None and cfg.adv_weight > 0:
@@ -311,6 +322,8 @@ def train_frames(cascade: JinCascade, variant: str, cfg: JinTrainConfig, device:
     if v.loss in NEEDS_ORDERING:
         hypercut = hypercut.to(device).eval().requires_grad_(False)
         ordering = {"hypercut": {**hypercut.config_dict(), "weights": weights_digest(hypercut)}}
+        if v.loss == "table1_reg":
+            ordering["regularised_pairs"] = "outer"
     cascade.middle.requires_grad_(False).eval()
     history: list[dict] = []
     schedule = ([("core", ["net3", "net5"], cfg.steps_core), ("outer", ["net26", "net17"], cfg.steps_outer)]
