@@ -883,8 +883,8 @@ def export_unet_model(model: torch.nn.Module, cfg: dict[str, Any], ordering: str
         "trained_by": f"notebook 06_hypercut_blur2vid, profile {profile}: all-frames U-Net, per-frame MSE against "
                       f"the order [{ordering}] on procedural scenes ({cfg.get('scene_family', 'sprites')})",
         "train_config": {k: v for k, v in cfg.items() if k != "orderings"},
-        "retrain": f"make reproduce PROFILE={profile} && cp results/{profile}/models/unet_default.* src/blur2vid/assets/ "
-                   "(then rename to default_model.pt / default_model.json)",
+        "retrain": f"make reproduce PROFILE={profile} && for x in pt json; do cp results/{profile}/models/unet_default.$x "
+                   "src/blur2vid/assets/default_model.$x; done",
     }
     if scores is not None:
         notes["held_out_ppsnr_db"] = {k: round(float(v), 2) for k, v in scores.items()}

@@ -183,7 +183,8 @@ EXTRA_FILES = ("manifest.json", "paper_summary.csv", "paper_summary.md")
 
 
 def item_files(folder: Path, item: PaperItem) -> list[Path]:
-    return sorted(p for stem in item.outputs for p in Path(folder).glob(f"{stem}.*"))
+    """The item's files in ``folder``, in the order of its outputs (the gallery links the first)."""
+    return [p for stem in item.outputs for p in sorted(Path(folder).glob(f"{stem}.*"))]
 
 
 def missing_outputs(folder: Path) -> dict[str, list[str]]:
