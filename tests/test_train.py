@@ -134,3 +134,14 @@ def test_extra_state_such_as_a_second_optimiser_resumes_exactly(tmp_path):
     with pytest.raises(ValueError, match="no saved state for 'other'"):
         fit(other, _batch_at, loss_fn(opt), steps=6, config=cfg, checkpoint=ckpt, progress=False,
             extra_state={"other": opt})
+
+
+def test_weights_digest_tells_weights_apart():
+    from blur2vid.train import weights_digest
+
+    a, b = SequenceUNet(n_frames=3, width=4, depth=1), SequenceUNet(n_frames=3, width=4, depth=1)
+    b.load_state_dict(a.state_dict())
+    assert weights_digest(a) == weights_digest(b) and len(weights_digest(a)) == 16
+    with torch.no_grad():
+        next(b.parameters())[0].view(-1)[0] += 1e-6
+    assert weights_digest(a) != weights_digest(b)

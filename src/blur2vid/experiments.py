@@ -158,8 +158,7 @@ def naive_order_experiment(cfg: dict[str, Any], *, profile: str, seed: int = 0, 
     device = torch.device(device)
     model, history, run_cfg = blur2vid_variant("naive", cfg, None, profile=profile, seed=seed, device=device,
                                                progress=progress, data_root=data_root, return_config=True)
-    source = open_source(data_root, blur2vid_scenes(cfg))
-    test = source.test_set(cfg["n_test"], derive_seed(seed, "test"), device)
+    test = blur2vid_test_set(cfg, seed, device, data_root)
     with torch.no_grad():
         pred = torch.cat([model(test.blur[i:i + 64]).clamp(0, 1) for i in range(0, len(test), 64)])
     frames = test.frames
@@ -270,7 +269,7 @@ def nah_baseline(train_cfg, nah_config, *, profile: str, device, progress: bool 
 
     torch.manual_seed(train_cfg.seed)
     net = NahMultiScale(nah_config)
-    unused = ("steps_core", "steps_outer", "adv_weight", "batch_frames", "vgg_weights", "model")
+    unused = ("steps_core", "steps_outer", "adv_weight", "batch_frames", "vgg_weights", "model", "zero_init")
     run_cfg = {**{k: v for k, v in train_cfg.as_dict().items() if k not in unused}, "model": "nah",
                "nah": nah_config.__dict__}
 
@@ -288,6 +287,11 @@ def nah_baseline(train_cfg, nah_config, *, profile: str, device, progress: bool 
     return net, history
 
 
+def jin_test_set(train_cfg, n: int, device) -> Batch:
+    """The first of :func:`jin_test_sets`: held-out scenes (or test windows) like the training data."""
+    return open_source(train_cfg.data_root, train_cfg.scenes()).test_set(n, derive_seed(train_cfg.seed, "test"), device)
+
+
 def jin_test_sets(train_cfg, n: int, device) -> dict[str, Batch]:
     """Held-out scenes at the training blur strength and at twice it (Jin Table 2's two regimes:
     blur like the training data, and larger blur).
@@ -296,9 +300,9 @@ def jin_test_sets(train_cfg, n: int, device) -> dict[str, Batch]:
     the motion over the same 7 frames).  RB2V's blur is captured, and sequences may be too short for
     windows of every second frame: then the first set only, its name saying why."""
     scenes = train_cfg.scenes()
+    test = jin_test_set(train_cfg, n, device)
     if train_cfg.data_root is not None:
         source = open_source(train_cfg.data_root, scenes)
-        test = source.test_set(n, derive_seed(train_cfg.seed, "test"), device)
         if source.kind == "rb2v":
             return {"test split (captured blur: no larger-blur set)": test}
         try:
@@ -310,7 +314,7 @@ def jin_test_sets(train_cfg, n: int, device) -> dict[str, Batch]:
         return {"test split": test, "test split, every 2nd frame (2x motion)":
                 large.test_set(n, derive_seed(train_cfg.seed, "test-large"), device)}
     return {
-        f"moderate (≤{scenes.max_shift:g} px)": scene_set(scenes, n, derive_seed(train_cfg.seed, "test"), device),
+        f"moderate (≤{scenes.max_shift:g} px)": test,
         f"large (≤{2 * scenes.max_shift:g} px)": scene_set(replace(scenes, max_shift=2 * scenes.max_shift), n,
                                                           derive_seed(train_cfg.seed, "test-large"), device),
     }
@@ -350,9 +354,11 @@ COPY_BASELINE = "baseline: the middle estimate as every frame"
 
 
 def _score_row(pred: torch.Tensor, target: torch.Tensor, level: str = "sequence") -> dict[str, float]:
-    from blur2vid.train_jin import evaluate_frames
+    """Mean per-frame pPSNR (``level``: ``"sequence"`` or ``"pair"``) and their mean, as a table row."""
+    from blur2vid.metrics import ppsnr_pairs
 
-    scores = evaluate_frames(pred, target)[f"ppsnr_{level}"]
+    score = {"sequence": ppsnr_sequence, "pair": ppsnr_pairs}[level]
+    scores = score(pred, target).clamp(max=100).mean(0).tolist()
     return {**{f"F{k + 1}": s for k, s in enumerate(scores)}, "mean": sum(scores) / len(scores)}
 
 
@@ -549,8 +555,10 @@ def hypercut_train_config(profile: str, seed: int = 0, data_root: str | None = N
 def hypercut_orderings(profile: str, *, seed: int = 0, device="cpu", names=None, progress: bool = True,
                        data_root: str | None = None):
     """Train one ordering network per embedding of :data:`HYPERCUT_EMBEDDINGS`, and add the hand-made
-    :data:`MOTION_RULE` (nothing to train: an empty history; it looks as far as the scenes move), or
-    just the orderings ``names``; returns ``({name: ordering}, {name: history})``."""
+    :data:`MOTION_RULE` (nothing to train: an empty history), or just the orderings ``names``; returns
+    ``({name: ordering}, {name: history})``.  The hand-made rule compares shifts up to the profile's
+    ``max_shift`` (how far the scenes move); on ``data_root`` footage that is only a guess at how far
+    its content moves between the first and the last frame of a window."""
     from blur2vid.ordering import MotionDirectionOrder
     from blur2vid.train_hypercut import train_ordering
 
@@ -639,7 +647,7 @@ HYPERCUT_VARIANTS = {
 
 def hypercut_label(variant: str, ordering: str | None = None) -> str:
     """A row label of the pPSNR table: the scheme, and for the schemes that use one, the ordering."""
-    if variant in ("hypercut", "order_invariant_reg"):
+    if variant in NEEDS_HYPERCUT:
         head = "HyperCUT order" if variant == "hypercut" else "order-invariant + regulariser"
         return f"{head} [{ordering}]"
     return HYPERCUT_VARIANTS[variant]
@@ -680,15 +688,10 @@ def hypercut_jin_backbone(hypercut, *, profile: str, seed: int = 0, device="cpu"
 NEEDS_HYPERCUT = ("hypercut", "order_invariant_reg")
 """The blur2vid variants that need an ordering network."""
 
-REGULARISED_PAIRS = "outer"
-"""Which predicted pairs HyperCUT's regulariser scores (:func:`~blur2vid.losses.hypercut_regulariser`):
-the order-deciding outermost pair.  Scoring all three pairs of 7 frames made the U-Net's regularised
-run 2.1x slower than the order-invariant one (259 s against 107 s at the ``cpu`` profile)."""
-
-
 def _blur2vid_loss(variant: str, hypercut, pred: torch.Tensor, frames: torch.Tensor):
     from blur2vid.losses import hypercut_regulariser, pair_losses
     from blur2vid.ordering import canonical_order
+    from blur2vid.train_jin import REGULARISED_PAIRS
 
     mid = frames.shape[1] // 2
     if variant == "naive":
@@ -701,7 +704,7 @@ def _blur2vid_loss(variant: str, hypercut, pred: torch.Tensor, frames: torch.Ten
     if variant == "order_invariant":
         return invariant
     if variant == "order_invariant_reg":
-        reg = hypercut_regulariser(hypercut, pred, pairs=REGULARISED_PAIRS)
+        reg = hypercut_regulariser(hypercut, pred, pairs=REGULARISED_PAIRS)  # as on the Jin cascade
         return invariant + reg, {"regulariser": reg.item()}
     raise ValueError(f"unknown blur2vid variant {variant!r}; expected one of {list(HYPERCUT_VARIANTS)}")
 
@@ -735,6 +738,8 @@ def blur2vid_variant(variant: str, cfg: dict[str, Any], hypercut, *, profile: st
             raise ValueError(f"blur2vid variant {variant!r} needs an ordering network (hypercut=)")
         run_cfg["hypercut"] = {**hypercut.config_dict(), "weights_sha1": weights_digest(hypercut)}
         if variant == "order_invariant_reg":
+            from blur2vid.train_jin import REGULARISED_PAIRS
+
             run_cfg["regularised_pairs"] = REGULARISED_PAIRS
         hypercut = hypercut.to(device).requires_grad_(False)
     torch.manual_seed(seed)
@@ -797,6 +802,14 @@ def gain_over(table: pd.DataFrame, row: str) -> pd.DataFrame:
     frames = [c for c in table.columns if c != "mean"]
     others = [r for r in table.index if r != row]
     return (table.loc[others, frames] - table.loc[row, frames]).T.rename_axis("frame")
+
+
+def hypercut_jin_table(jin_models: dict[str, torch.nn.Module], *, profile: str, seed: int = 0, n: int = 256,
+                       device="cpu", data_root: str | None = None) -> pd.DataFrame:
+    """The pPSNR table of :func:`hypercut_jin_models` on notebook 04's held-out scenes (or test
+    windows), with the baseline rows of the shared middle network first."""
+    test = jin_test_set(jin_train_config(profile, seed, data_root=data_root), n, device)
+    return ppsnr_table(jin_models, test, middle=next(iter(jin_models.values())).middle)
 
 
 def hypercut_claims(table: pd.DataFrame, main: str, prefix: str = "") -> pd.DataFrame:
@@ -868,27 +881,31 @@ def export_jin_model(cascade: torch.nn.Module, train_cfg, profile: str) -> Path:
     return export_model(cascade, notes, repo_root() / "results" / profile / "models" / "jin_teacher_forcing.pt")
 
 
-def export_unet_model(model: torch.nn.Module, cfg: dict[str, Any], ordering: str, profile: str,
-                      scores: pd.Series | None = None) -> Path:
-    """Save notebook 06's all-frames U-Net trained against the order ``ordering`` as a model file for
-    ``blur2vid predict`` (and its notes as JSON beside it), under ``results/<profile>/models/``.  The
-    model shipped with the package is the ``cpu`` run's, trained against the hand-made order: the
-    best frames our CPU budget gives, played with the content moving to the right."""
+def export_unet_model(models: dict[str, torch.nn.Module], table: pd.DataFrame, cfg: dict[str, Any], ordering: str,
+                      profile: str, data_root: str | None = None) -> Path | None:
+    """Save notebook 06's all-frames U-Net trained against the order ``ordering`` (its row of the
+    pPSNR ``table``, scores included in the notes) as a model file for ``blur2vid predict``, with
+    its notes as JSON beside it, under ``results/<profile>/models/``; ``None`` when no such row was
+    trained.  The model shipped with the package is the ``cpu`` run's, trained against the hand-made
+    order: the best frames our CPU budget gives, played with the content moving to the right."""
     import json
 
     from blur2vid.io import atomic_write_text
 
+    label = hypercut_label("hypercut", ordering)
+    if label not in models:
+        return None
+    data = f"the folder {data_root}" if data_root is not None else f"procedural scenes ({cfg.get('scene_family', 'sprites')})"
     path = repo_root() / "results" / profile / "models" / "unet_default.pt"
     notes = {
         "trained_by": f"notebook 06_hypercut_blur2vid, profile {profile}: all-frames U-Net, per-frame MSE against "
-                      f"the order [{ordering}] on procedural scenes ({cfg.get('scene_family', 'sprites')})",
-        "train_config": {k: v for k, v in cfg.items() if k != "orderings"},
+                      f"the order [{ordering}] on {data}",
+        "train_config": {**{k: v for k, v in cfg.items() if k != "orderings"}, "data_root": data_root},
         "retrain": f"make reproduce PROFILE={profile} && for x in pt json; do cp results/{profile}/models/unet_default.$x "
                    "src/blur2vid/assets/default_model.$x; done",
+        "held_out_ppsnr_db": {k: round(float(v), 2) for k, v in table.loc[label].items()},
     }
-    if scores is not None:
-        notes["held_out_ppsnr_db"] = {k: round(float(v), 2) for k, v in scores.items()}
-    export_model(model, notes, path)
+    export_model(models[label], notes, path)
     atomic_write_text(path.with_suffix(".json"), json.dumps({"file": "default_model.pt", **notes}, indent=2) + "\n")
     return path
 

@@ -128,6 +128,9 @@ def fit(
 
     With ``checkpoint`` set, the run resumes from it when its config matches ``config`` (a finished
     run trains no further), saves every ``checkpoint_every`` steps and at the end, atomically.
+    ``config`` must hold everything that decides the run, ``steps`` and ``lr`` included (the
+    learning rate of a step depends on both); every caller in the library passes its full
+    training configuration, which does.
     ``extra_state``: more objects with ``state_dict``/``load_state_dict`` that the loss function
     updates itself (a discriminator's optimiser), checkpointed and restored with the model.
     ``schedule``: the learning-rate schedule of :func:`learning_rate` (recorded in the checkpoint's
