@@ -63,3 +63,19 @@ def test_hypercut_claims_read_the_labelled_rows():
     assert premise.name.startswith("premise:") and premise["margin_db"] == pytest.approx(23.0 - 22.5)
     gain = ex.gain_over(table, ex.hypercut_label("naive"))
     assert list(gain.index) == FRAMES and gain.loc["F1", ex.hypercut_label("hypercut", other)] == pytest.approx(1.0)
+
+
+def test_grids_of_fig3_and_fig5():
+    import torch
+
+    from blur2vid.data.sample import Batch
+    from blur2vid.models.jin import JinCascade, JinConfig
+
+    frames = torch.rand(3, 7, 3, 20, 20)
+    test = Batch(frames.mean(1), frames)
+    rows, labels = ex.middle_grid({"copy": torch.nn.Identity()}, test, n=2)
+    assert labels == ["blurry input", "copy", "ground truth x[4]"] and len(rows) == 2
+    assert torch.equal(rows[1][1], test.blur[1].clamp(0, 1)) and torch.equal(rows[1][2], frames[1, 3])
+    rows, labels = ex.middle_feed_grid(JinCascade(JinConfig.smoke()), "teacher_forcing", test, n=2)
+    assert len(rows) == 2 and len(labels) == 6 == len(rows[0])
+    assert torch.allclose(rows[0][4], frames[0, 3])  # the ground-truth middle, shown as fed

@@ -398,6 +398,28 @@ def ablation_table(cascades: dict[str, torch.nn.Module], test: Batch, level: str
     return pd.DataFrame(rows).T
 
 
+@torch.no_grad()
+def middle_grid(models: dict[str, torch.nn.Module], test: Batch, n: int = 4) -> tuple[list[list[torch.Tensor]], list[str]]:
+    """Jin Fig. 3's grid: for the first ``n`` test scenes, the blur, each middle-frame model's
+    estimate and the true middle frame.  Returns ``(rows, column labels)`` for :func:`plots.image_grid`."""
+    rows = [[test.blur[i], *(m(test.blur[i:i + 1])[0].clamp(0, 1) for m in models.values()), test.frames[i, 3]]
+            for i in range(min(n, len(test)))]
+    return rows, ["blurry input", *models, "ground truth x[4]"]
+
+
+def middle_feed_grid(cascade: torch.nn.Module, variant: str, test: Batch, n: int = 2
+                     ) -> tuple[list[list[torch.Tensor]], list[str]]:
+    """Jin Fig. 5's grid: frames 1, 4, 7 of the first ``n`` test scenes with the estimated middle fed,
+    then with the ground truth fed.  Returns ``(rows, column labels)`` for :func:`plots.image_grid`."""
+    from blur2vid.train_jin import predict_frames
+
+    est = predict_frames(cascade, variant, test.blur[:n])
+    gt = predict_frames(cascade, variant, test.blur[:n], middle="ground_truth", gt_middle=test.frames[:n, 3])
+    rows = [[est[i, 0], est[i, 3], est[i, 6], gt[i, 0], gt[i, 3], gt[i, 6]] for i in range(len(est))]
+    return rows, ["x1 (est. middle)", "x4 estimated", "x7 (est. middle)", "x1 (GT middle)", "x4 ground truth",
+                  "x7 (GT middle)"]
+
+
 def middle_feed_table(cascade: torch.nn.Module, variant: str, test: Batch) -> pd.DataFrame:
     """Jin Fig. 5 as numbers: per-frame pPSNR when the non-middle networks are fed the estimated
     middle frame vs the ground-truth one."""

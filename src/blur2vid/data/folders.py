@@ -135,6 +135,7 @@ __all__ = [
     "MissingFileError",
     "Sample",
     "FrameFolderDataset",
+    "image_size",
     "VideoDataset",
     "RB2VDataset",
     "dataset_table",
@@ -263,7 +264,7 @@ def _stack_same_size(images: list[torch.Tensor], paths: list[Path], where: str) 
     return torch.stack(images)
 
 
-def _image_size(path: Path) -> tuple[int, int]:
+def image_size(path: Path) -> tuple[int, int]:
     """``(H, W)`` from the image header (EXIF rotation applied), without decoding the pixels."""
     try:
         with Image.open(path) as im:
@@ -530,9 +531,9 @@ class FrameFolderDataset(_WindowDataset):
         for seq in dict.fromkeys(s.name for s, _ in self._index):
             s = next(q for q in self._sequences if q.name == seq)
             paths = [s.frames[k] for k in sorted(s.frames)]
-            ref = _image_size(paths[0])
+            ref = image_size(paths[0])
             for p in paths[1:]:
-                if (size := _image_size(p)) != ref:
+                if (size := image_size(p)) != ref:
                     raise DatasetError(f"{p}: frame is {size[0]}x{size[1]} but {paths[0].name} is {ref[0]}x{ref[1]}; "
                                        f"all frames of sequence '{s.name}' must have one size")
 
@@ -866,9 +867,9 @@ class RB2VDataset(Dataset):
         """Every file of the selected split exists and is a readable image of the sample's size."""
         for rec in self._index:
             paths = [rec["blur"], *rec["frames"]]
-            ref = _image_size(paths[0])
+            ref = image_size(paths[0])
             for p in paths[1:]:
-                if (size := _image_size(p)) != ref:
+                if (size := image_size(p)) != ref:
                     raise DatasetError(f"{p}: image is {size[0]}x{size[1]} but the blur {paths[0].name} is "
                                        f"{ref[0]}x{ref[1]} (sample '{rec['id']}')")
 

@@ -59,9 +59,9 @@ from blur2vid.data.folders import (
     RB2VDataset,
     Sample,
     VideoDataset,
-    _image_size,
     collate,
     dataset_table,
+    image_size,
 )
 from blur2vid.data.sample import Batch
 from blur2vid.data.scenes import SceneConfig, render_scenes, scene_set
@@ -231,12 +231,12 @@ class FolderSource:
     def _check_size(self, first) -> None:
         """The first frame of a sequence (header only) against the crop, after downsampling."""
         if self.kind == "rb2v":
-            size, where = _image_size(first["blur"]), first["blur"].parent
+            size, where = image_size(first["blur"]), first["blur"].parent
         elif self.kind == "video":
             info = self.dataset._info[first.name]
             size, where = (info.height, info.width), first.path
         else:
-            size, where = _image_size(first.frames[min(first.frames)]), first.path
+            size, where = image_size(first.frames[min(first.frames)]), first.path
         sh, sw = self._scaled(size)
         if sh < self.crop[0] or sw < self.crop[1]:
             raise self._too_small(where, size)
