@@ -1,4 +1,4 @@
-"""Throughput of the on-disk loaders (blur2vid.data.folders), in windows per second.
+"""Throughput of the datasets on disk (blur2vid.data) and of FolderSource's batches, in windows per second.
 
     python benchmarks/bench_loaders.py                       # 64 frames at 256x256, 7-frame windows
     python benchmarks/bench_loaders.py --frames 128 --size 512 --repeats 5 --threads 1
@@ -8,10 +8,11 @@ into a temporary folder, once as numbered PNGs and once as an H.264 mp4 (imageio
 reads every sliding window (``stride=1``) through
 
 * ``FrameFolderDataset``: 7 PNG decodes per window, nothing cached between windows;
-* ``FrameFolderDataset`` with ``downsample=0.45`` and a 96x96 random crop (Jin's preprocessing);
+* ``FrameFolderDataset`` with ``downsample=0.45`` (Jin's preprocessing);
 * ``VideoDataset``: cold (construction probes the file, the first window decodes the whole video)
   and warm (the decoded video is cached in memory);
-* ``loader(..., batch_size=8)`` over the PNG folder (single process).
+* ``FolderSource.batch(8, seed)`` over the PNG folder: 96x96 random crops (smaller for small
+  ``--size``) of random windows after ``downsample=0.45`` (what the experiments read with a ``data_root``).
 
 Each window also synthesises its blur (``synthesize_blur``, gamma 2.2).  Reports the best and the
 median of ``--repeats`` passes; the temporary folder is removed at the end.
@@ -31,7 +32,10 @@ import torch
 from PIL import Image
 from skimage import data as skdata
 
-from blur2vid.data.folders import FrameFolderDataset, VideoDataset, loader
+from blur2vid.data.frame_folders import FrameFolderDataset
+from blur2vid.data.scenes import SceneConfig
+from blur2vid.data.source import FolderSource
+from blur2vid.data.video import VideoDataset
 
 
 def make_clip(n: int, size: int, shift: int = 2) -> np.ndarray:
@@ -84,16 +88,16 @@ def main(argv: list[str] | None = None) -> None:
         print(f"torch {torch.__version__}, CPU threads {torch.get_num_threads()}")
         print(f"clip: {args.frames} frames {args.size}x{args.size}; PNGs {png_mb:.1f} MB, mp4 {video.stat().st_size / 2**20:.2f} MB; "
               f"windows of {n} frames, stride 1")
-        print(f"{'source':<44} {'windows':>7} {'best win/s':>11} {'median':>8}")
+        print(f"{'source':<48} {'windows':>7} {'best win/s':>11} {'median':>8}")
 
         def show(label: str, count: int, best: float, median: float) -> None:
-            print(f"{label:<44} {count:>7} {best:>11.1f} {median:>8.1f}")
+            print(f"{label:<48} {count:>7} {best:>11.1f} {median:>8.1f}")
 
         ds = FrameFolderDataset(root / "frames", n_frames=n, stride=1, split="all")
         show("FrameFolderDataset (PNG)", len(ds), *rate(lambda: read_all(ds), len(ds), args.repeats))
 
-        jin = FrameFolderDataset(root / "frames", n_frames=n, stride=1, split="all", downsample=0.45, crop=96)
-        show("FrameFolderDataset, downsample 0.45, crop 96", len(jin), *rate(lambda: read_all(jin), len(jin), args.repeats))
+        jin = FrameFolderDataset(root / "frames", n_frames=n, stride=1, split="all", downsample=0.45)
+        show("FrameFolderDataset, downsample 0.45", len(jin), *rate(lambda: read_all(jin), len(jin), args.repeats))
 
         def cold() -> None:
             read_all(VideoDataset(video, n_frames=n, stride=1, split="all"))
@@ -104,11 +108,16 @@ def main(argv: list[str] | None = None) -> None:
         vds[0]
         show("VideoDataset (mp4), warm: cached", len(vds), *rate(lambda: read_all(vds), len(vds), args.repeats))
 
-        def batches() -> None:
-            for _ in loader(ds, batch_size=8, shuffle=True, seed=0):
-                pass
+        crop = min(96, round(args.size * 0.45))
+        source = FolderSource(folder, SceneConfig(height=crop, width=crop, n_frames=n), downsample=0.45, stride=1)
+        n_batches = -(-len(ds) // 8)
 
-        show("loader(FrameFolderDataset, batch_size=8)", len(ds), *rate(batches, len(ds), args.repeats))
+        def batches() -> None:
+            for seed in range(n_batches):
+                source.batch(8, seed)
+
+        show(f"FolderSource.batch(8), downsample 0.45, crop {crop}", 8 * n_batches,
+             *rate(batches, 8 * n_batches, args.repeats))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Miniature datasets on disk for the loader tests: numbered frame folders, video files, RB2V.
 
-Shared by ``test_folders.py`` and ``test_source.py`` (pytest puts ``tests/`` on ``sys.path``)."""
+Shared by ``test_datasets.py`` and ``test_source.py`` (pytest puts ``tests/`` on ``sys.path``)."""
 
 import json
 

@@ -11,8 +11,8 @@ Every experiment asks a *source* for two things, both :class:`~blur2vid.data.sam
 * ``None``: :class:`SceneSource`, the procedural scenes of :mod:`blur2vid.data.scenes`, exactly as
   before (``batch`` is :func:`~blur2vid.data.scenes.render_scenes`, ``test_set`` is
   :func:`~blur2vid.data.scenes.scene_set`);
-* a folder: :class:`FolderSource` over the loaders of :mod:`blur2vid.data.folders`, with the
-  layout detected under the folder:
+* a folder: :class:`FolderSource` over the datasets of :mod:`blur2vid.data.frame_folders`,
+  :mod:`blur2vid.data.video` and :mod:`blur2vid.data.rb2v`, with the layout detected under the folder:
 
   =============================== ============================== ====================================
   what is under ``root``          loader                         blur
@@ -50,24 +50,15 @@ import numpy as np
 import pandas as pd
 import torch
 
-from blur2vid.data.folders import (
-    IMAGE_EXTENSIONS,
-    VIDEO_EXTENSIONS,
-    DatasetError,
-    FrameFolderDataset,
-    MissingFileError,
-    RB2VDataset,
-    Sample,
-    VideoDataset,
-    collate,
-    dataset_table,
-    image_size,
-)
+from blur2vid.data.frame_folders import IMAGE_EXTENSIONS, FrameFolderDataset
+from blur2vid.data.rb2v import RB2VDataset
 from blur2vid.data.sample import Batch
 from blur2vid.data.scenes import SceneConfig, render_scenes, scene_set
+from blur2vid.data.video import VIDEO_EXTENSIONS, VideoDataset
+from blur2vid.data.windows import DatasetError, MissingFileError, Sample, Window, collate, dataset_table
 from blur2vid.formation import get_crf
 
-__all__ = ["SceneSource", "FolderSource", "open_source", "detect_kind"]
+__all__ = ["SceneSource", "FolderSource", "open_source", "detect_kind", "DatasetError", "MissingFileError"]
 
 
 def _scenes_dict(scenes: SceneConfig) -> dict[str, Any]:
@@ -97,7 +88,7 @@ class SceneSource:
         return {"source": "scenes", "scenes": _scenes_dict(self.scenes)}
 
     def table(self) -> pd.DataFrame:
-        """A :func:`~blur2vid.data.folders.dataset_table`-shaped row: endless scenes, no splits."""
+        """A :func:`~blur2vid.data.windows.dataset_table`-shaped row: endless scenes, no splits."""
         return pd.DataFrame({"total sequences": pd.array([pd.NA], "Int64"), "total samples": pd.array([pd.NA], "Int64"),
                              "frames": pd.array([self.scenes.n_frames], "Int64"), "blur": ["synthesized"]},
                             index=pd.Index(["procedural scenes"], name="dataset"))
@@ -156,7 +147,7 @@ class FolderSource:
     ``stride`` (between window starts; default: windows do not overlap), ``layout`` (``"auto"``,
     ``"rb2v"``, ``"video"``, ``"frames"`` or a frame-folder layout: ``"single"``, ``"plain"``,
     ``"gopro"``, ``"reds"``), and for layouts without split folders ``split_fraction``,
-    ``test_sequences`` and ``split_seed`` (see :mod:`blur2vid.data.folders`); ``skip_short`` and
+    ``test_sequences`` and ``split_seed`` (see :mod:`blur2vid.data.windows`); ``skip_short`` and
     ``on_gap`` as there; ``cache_videos`` (videos kept decoded in memory); ``name`` for the table.
     """
 
@@ -194,11 +185,6 @@ class FolderSource:
                 raise DatasetError(f"{ds.metadata_path}: samples of {ds.n_frames} frames (frame_per_seq) but the "
                                    f"experiment asks for windows of {scenes.n_frames} frames")
             self.layout = "rb2v"
-            records = ds._index  # every sample (split="all"), in metadata order
-            splits, sequences = [r["partition"] for r in records], [r["sequence"] for r in records]
-            firsts = {}  # the first sample of each sequence
-            for r in records:
-                firsts.setdefault(r["sequence"], r)
         else:
             common = dict(n_frames=scenes.n_frames, stride=stride, split="all", downsample=downsample,
                           crf=self.crf, seed=split_seed, split_fraction=split_fraction, test_sequences=test_sequences,
@@ -209,11 +195,6 @@ class FolderSource:
                 ds = FrameFolderDataset(self.root, layout=layout if layout in _FRAME_LAYOUTS else "auto",
                                         on_gap=on_gap, **common)
             self.layout = ds.layout
-            windows = ds._index  # (sequence, window) of every window (split="all")
-            splits, sequences = [q.split for q, _ in windows], [q.name for q, _ in windows]
-            firsts = {}  # each sequence that gives windows
-            for q, _ in windows:
-                firsts.setdefault(q.name, q)
         self.dataset = ds
         self.downsample = float(downsample)
         self.frame_step = int(frame_step)
@@ -221,25 +202,23 @@ class FolderSource:
         self.split_options = {"split_fraction": split_fraction, "split_seed": split_seed,
                               "test_sequences": None if test_sequences is None else
                               ([test_sequences] if isinstance(test_sequences, str) else list(test_sequences))}
-        self._sequence_of = sequences
+        windows = ds.windows  # every window (split="all"; RB2V: every sample, in metadata order)
         #: dataset indices of each split's windows (RB2V: samples)
-        self.indices = {split: [i for i, s in enumerate(splits) if s == split] for split in ("train", "val", "test")}
+        self.indices = {split: [i for i, w in enumerate(windows) if w.split == split]
+                        for split in ("train", "val", "test")}
+        firsts: dict[str, Window] = {}  # the first window of each sequence that gives windows
+        for w in windows:
+            firsts.setdefault(w.sequence, w)
         for first in firsts.values():
             self._check_size(first)
 
     # -- sizes
-    def _check_size(self, first) -> None:
-        """The first frame of a sequence (header only) against the crop, after downsampling."""
-        if self.kind == "rb2v":
-            size, where = image_size(first["blur"]), first["blur"].parent
-        elif self.kind == "video":
-            info = self.dataset._info[first.name]
-            size, where = (info.height, info.width), first.path
-        else:
-            size, where = image_size(first.frames[min(first.frames)]), first.path
+    def _check_size(self, first: Window) -> None:
+        """The first image of a sequence (header only) against the crop, after downsampling."""
+        size = self.dataset.frame_size(first)
         sh, sw = self._scaled(size)
         if sh < self.crop[0] or sw < self.crop[1]:
-            raise self._too_small(where, size)
+            raise self._too_small(first.path, size)
 
     def _scaled(self, size: tuple[int, int]) -> tuple[int, int]:
         if self.downsample == 1.0:
@@ -255,19 +234,11 @@ class FolderSource:
                             f"takes (its image size); use a smaller size, less downsampling, or larger frames")
 
     # -- samples
-    def _where(self, sample: Sample) -> Path:
-        """The folder (or video file) a sample comes from, for error messages."""
-        if self.kind == "rb2v":
-            return Path(sample.meta["blur_path"]).parent
-        if self.kind == "video":
-            return Path(sample.meta["path"])
-        return Path(sample.meta["paths"][0]).parent
-
     def _load(self, index: int) -> Sample:
         sample = self.dataset[index]
         h, w = sample.frames.shape[-2:]
         if h < self.crop[0] or w < self.crop[1]:  # the sequence's first frame was large enough, this one is not
-            raise self._too_small(self._where(sample), sample.meta["size"])
+            raise self._too_small(self.dataset.windows[index].path, sample.meta["size"])
         return sample
 
     def _cropped(self, sample: Sample, top: int, left: int) -> Sample:
@@ -355,12 +326,12 @@ class FolderSource:
         }
 
     def table(self) -> pd.DataFrame:
-        """:func:`~blur2vid.data.folders.dataset_table` of the dataset (every split on disk)."""
+        """:func:`~blur2vid.data.windows.dataset_table` of the dataset (every split on disk)."""
         return dataset_table({self.dataset.name: self.dataset})
 
     def sequences(self, split: str) -> list[str]:
         """Names of the sequences that give the windows of ``split``."""
-        return list(dict.fromkeys(self._sequence_of[i] for i in self.indices[split]))
+        return list(dict.fromkeys(self.dataset.windows[i].sequence for i in self.indices[split]))
 
     def __repr__(self) -> str:
         counts = ", ".join(f"{s}: {len(v)}" for s, v in self.indices.items() if v)

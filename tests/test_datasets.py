@@ -1,9 +1,10 @@
-"""Contracts of the on-disk loaders (blur2vid.data.folders), on miniature datasets built in tmp_path."""
+"""Contracts of the datasets on disk (blur2vid.data.windows, frame_folders, video, rb2v), on miniature
+datasets built in tmp_path."""
 
 import gc
 import json
-import random
 import warnings
+from pathlib import Path
 
 import imageio.v3 as iio
 import numpy as np
@@ -12,20 +13,19 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from blur2vid.data.folders import (
+from blur2vid.data.frame_folders import FrameFolderDataset, frame_number
+from blur2vid.data.rb2v import RB2VDataset
+from blur2vid.data.sample import Batch
+from blur2vid.data.video import VideoDataset, VideoInfo, probe_video, read_video
+from blur2vid.data.windows import (
     DatasetError,
-    FrameFolderDataset,
     MissingFileError,
-    RB2VDataset,
     Sample,
-    VideoDataset,
+    Window,
     collate,
     dataset_table,
-    frame_number,
-    loader,
     natural_key,
 )
-from blur2vid.data.sample import Batch
 from blur2vid.formation import synthesize_blur
 from minidata import arrays as _arrays
 from minidata import pixels as _pixels
@@ -44,7 +44,7 @@ def _check_sample(sample: Sample, crf="gamma2.2"):
 
 
 def _windows(ds):
-    return [(s.name, w) for s, w in ds._index]
+    return [(w.sequence, w.frames) for w in ds.windows]
 
 
 # --------------------------------------------------------------------------- names and layouts
@@ -143,7 +143,7 @@ def test_split_by_sequence(tmp_path):
         FrameFolderDataset(tmp_path, test_sequences=["zzz"], **kw)
 
 
-def test_downsample_and_crops(tmp_path):
+def test_downsample(tmp_path):
     _write_seq(tmp_path / "s", range(1, 8), size=(20, 24))
     full = FrameFolderDataset(tmp_path, n_frames=7, split="all")[0].frames
     half = FrameFolderDataset(tmp_path, n_frames=7, split="all", downsample=0.5)[0]
@@ -151,27 +151,13 @@ def test_downsample_and_crops(tmp_path):
     ref = F.interpolate(full, size=(10, 12), mode="bilinear", align_corners=False, antialias=True).clamp(0, 1)
     assert torch.allclose(half.frames, ref, atol=1e-6)
     assert torch.allclose(half.blur, synthesize_blur(half.frames), atol=1e-6)
-    center = FrameFolderDataset(tmp_path, n_frames=7, split="all", crop=8, crop_mode="center")[0]
-    assert center.meta["crop"] == (6, 8, 8, 8) and torch.equal(center.frames, full[..., 6:14, 8:16])
-    ds = FrameFolderDataset(tmp_path, n_frames=7, split="all", crop=(5, 7), crop_mode="random", seed=3)
-    boxes = set()
-    for epoch in range(6):
-        ds.set_epoch(epoch)
-        s = ds[0]
-        t, left, h, w = s.meta["crop"]
-        assert (h, w) == (5, 7) and torch.equal(s.frames, full[..., t : t + h, left : left + w])  # same crop in every frame
-        assert torch.allclose(s.blur, synthesize_blur(s.frames), atol=1e-6)
-        assert ds[0].meta["crop"] == s.meta["crop"]  # reproducible
-        boxes.add(s.meta["crop"])
-    assert len(boxes) > 1
-    with pytest.raises(DatasetError, match="larger than"):
-        FrameFolderDataset(tmp_path, n_frames=7, split="all", crop=32)[0]
-    for bad in (dict(downsample=0), dict(downsample=1.5), dict(crop=(4,)), dict(crop_mode="corner"), dict(n_frames=0)):
+    assert half.meta["size"] == (20, 24) and half.meta["downsample"] == 0.5 and "crop" not in half.meta
+    for bad in (dict(downsample=0), dict(downsample=1.5), dict(n_frames=0), dict(stride=0), dict(seed=1.5)):
         with pytest.raises(ValueError):
             FrameFolderDataset(tmp_path, split="all", **bad)
 
 
-def test_collate_loader_and_table(tmp_path):
+def test_collate_and_table(tmp_path):
     for name in "abcd":
         _write_seq(tmp_path / name, range(1, 11))
     ds = FrameFolderDataset(tmp_path, n_frames=5, split="all")
@@ -179,9 +165,6 @@ def test_collate_loader_and_table(tmp_path):
     assert isinstance(batch, Batch) and batch.frames.shape == (2, 5, 3, 16, 16) and batch.blur.shape == (2, 3, 16, 16)
     assert batch.meta["source"] == "frames" and batch.meta["sequence"] == ["a", "b"]
     assert ds[2].as_batch().frames.shape == (1, 5, 3, 16, 16)
-    order = [b.meta["index"] for b in loader(ds, batch_size=3, shuffle=True, seed=5)]
-    assert order == [b.meta["index"] for b in loader(ds, batch_size=3, shuffle=True, seed=5)]
-    assert sorted(i for b in order for i in b) == list(range(8)) and [len(b) for b in order] == [3, 3, 2]
     (tmp_path / "e").mkdir()
     _write_seq(tmp_path / "e", range(1, 6), size=(8, 8))
     mixed = FrameFolderDataset(tmp_path, n_frames=5, split="all")
@@ -238,7 +221,7 @@ def test_video_lossless_folder_split(tmp_path):
     assert set(train.sequences).isdisjoint(test.sequences) and len(train) + len(test) == 9
     table = dataset_table({"vids": train})
     assert (table.loc["vids", "train samples"], table.loc["vids", "test samples"]) == (len(train), len(test))
-    batch = next(iter(loader(train, batch_size=4)))
+    batch = collate([train[i] for i in range(4)])
     assert batch.frames.shape == (4, 3, 3, 16, 16) and batch.meta["source"] == "video"
 
 
@@ -259,8 +242,8 @@ def test_rb2v_samples_and_order(tmp_path):
     assert len(RB2VDataset(tmp_path, split="val")) == 1 and len(RB2VDataset(tmp_path / "metadata.json", split="all")) == 4
     table = dataset_table({"street": train})
     assert table.loc["street", ["train samples", "val samples", "test samples", "total sequences"]].tolist() == [2, 1, 1, 3]
-    cropped = RB2VDataset(tmp_path, split="train", crop=8, crop_mode="center", downsample=0.5)[1]
-    assert cropped.blur.shape == (3, 8, 8) and cropped.frames.shape == (7, 3, 8, 8)
+    half = RB2VDataset(tmp_path, split="train", downsample=0.5)[1]
+    assert half.blur.shape == (3, 8, 8) and half.frames.shape == (7, 3, 8, 8) and half.meta["size"] == (16, 16)
 
 
 def test_rb2v_random_order_is_seeded(tmp_path):
@@ -296,7 +279,7 @@ def test_frames_of_different_sizes(tmp_path):
     ds = FrameFolderDataset(tmp_path, n_frames=7, split="all")
     with pytest.raises(DatasetError, match=r"000005\.png: image is 16x20"):
         ds[0]
-    with pytest.raises(DatasetError, match=r"000005\.png: frame is 16x20"):
+    with pytest.raises(DatasetError, match=r"000005\.png: image is 16x20 but 000001\.png is 16x16; all images of sequence 's'"):
         FrameFolderDataset(tmp_path, n_frames=7, split="all", validate=True)
 
 
@@ -436,17 +419,6 @@ def test_rb2v_images_of_different_sizes(tmp_path):
         RB2VDataset(tmp_path)[0]
 
 
-def test_loader_with_random_crops_is_reproducible(tmp_path):
-    for name in "ab":
-        _write_seq(tmp_path / name, range(1, 15))
-    ds = FrameFolderDataset(tmp_path, n_frames=7, split="all", crop=8, seed=1)
-    first = [b.frames for b in loader(ds, batch_size=2, shuffle=True, seed=0)]
-    again = [b.frames for b in loader(ds, batch_size=2, shuffle=True, seed=0)]
-    assert all(torch.equal(a, b) for a, b in zip(first, again, strict=True))
-    random.seed(123)  # global random state does not leak in
-    assert all(torch.equal(a, b.frames) for a, b in zip(first, loader(ds, batch_size=2, shuffle=True, seed=0), strict=True))
-
-
 def test_frame_step_takes_every_kth_frame(tmp_path):
     _write_seq(tmp_path / "s", range(1, 15))
     ds = FrameFolderDataset(tmp_path, n_frames=3, split="all", frame_step=2)
@@ -465,3 +437,57 @@ def test_frame_step_takes_every_kth_frame(tmp_path):
     assert len(video) == 1 and video[0].meta["frame_indices"] == (0, 3, 6)
     ref = torch.from_numpy(np.stack(clip[0:9:3])).permute(0, 3, 1, 2).float() / 255
     assert torch.equal(video[0].frames, ref) and torch.allclose(video[0].blur, synthesize_blur(ref), atol=1e-6)
+
+
+# --------------------------------------------------------------------------- the window index
+
+
+def test_window_index_and_frame_size(tmp_path):
+    _write_seq(tmp_path / "frames" / "a", range(1, 8), size=(16, 20))
+    _write_seq(tmp_path / "frames" / "b", range(3, 10), size=(12, 18))
+    ds = FrameFolderDataset(tmp_path / "frames", n_frames=7, split="all")
+    assert ds.windows == [Window("a", ds.windows[0].split, tuple(range(1, 8)), tmp_path / "frames" / "a"),
+                          Window("b", ds.windows[1].split, tuple(range(3, 10)), tmp_path / "frames" / "b")]
+    assert {w.split for w in ds.windows} == {"train", "test"} and ds.windows[0].id is None
+    for i, w in enumerate(ds.windows):  # ds[i] reads ds.windows[i]
+        s = ds[i]
+        assert (s.meta["sequence"], s.meta["split"], s.meta["frame_numbers"]) == (w.sequence, w.split, w.frames)
+        assert ds.frame_size(w) == tuple(s.frames.shape[-2:])
+    assert [ds.frame_size(w) for w in ds.windows] == [(16, 20), (12, 18)]
+
+    video = VideoDataset(_write_video(tmp_path / "v.avi", _arrays(9, 12, 20), codec="png"), n_frames=3, split="all")
+    assert [w.frames for w in video.windows] == [(0, 1, 2), (3, 4, 5), (6, 7, 8)]
+    assert video.windows[0].path == tmp_path / "v.avi" and video.frame_size(video.windows[2]) == (12, 20)
+
+    _rb2v(tmp_path / "rb", [("00000/0000", "ignore", "train"), ("00001/0003", "reverse", "test")], n=3, size=(10, 14))
+    rb = RB2VDataset(tmp_path / "rb", split="all")
+    assert [(w.sequence, w.split, w.frames, w.id) for w in rb.windows] == [
+        ("00000", "train", (1, 2, 3), "00000/0000"), ("00001", "test", (1, 2, 3), "00001/0003")]
+    assert rb.windows[1].path == tmp_path / "rb" / "00001" / "blur" and rb.frame_size(rb.windows[1]) == (10, 14)
+    assert rb[1].meta["id"] == "00001/0003" and rb[1].meta["reversed"]
+
+
+def test_probe_and_read_video(tmp_path):
+    clip = _arrays(11, 12, 20)  # not square: height and width must not swap
+    path = _write_video(tmp_path / "clip.avi", clip, codec="png")
+    info = probe_video(path)
+    assert info == VideoInfo(path, 11, 12, 20, 10.0)
+    frames = read_video(path, info)
+    assert frames.dtype == np.uint8 and np.array_equal(frames, np.stack(clip))  # lossless: the exact pixels
+    assert np.array_equal(read_video(path), frames)  # probed when not given
+    with pytest.raises(DatasetError, match=r"clip\.avi: decoded 11 frames of 20x12 where the probe counted 12"):
+        read_video(path, VideoInfo(path, 12, 12, 20, 10.0))
+    with pytest.raises(DatasetError, match=r"clip\.avi: decoded more than 10 frames"):
+        read_video(path, VideoInfo(path, 10, 12, 20, 10.0))
+    with pytest.raises(DatasetError, match=r"clip\.avi: decoded 0 frames of 20x12 where the probe counted 11 of 24x12"):
+        read_video(path, VideoInfo(path, 11, 12, 24, 10.0))
+    with pytest.raises(MissingFileError, match=r"gone\.mp4: no such video file"):
+        probe_video(Path(tmp_path / "gone.mp4"))
+
+
+def test_validate_rb2v_sizes(tmp_path):
+    meta = _rb2v(tmp_path, [("00000/0000", "ignore", "train")], n=3)
+    Image.fromarray(_arrays(1, 12, 16)[0]).save(tmp_path / meta["data"][0]["frame002_path"])
+    with pytest.raises(DatasetError, match=r"0000_2\.png: image is 12x16 but 0000\.png is 16x16; all images of "
+                                           r"RB2V sample '00000/0000' must have one size"):
+        RB2VDataset(tmp_path, validate=True)
