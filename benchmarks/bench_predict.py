@@ -3,7 +3,7 @@
     python benchmarks/bench_predict.py                    # CPU (and CUDA when available)
     python benchmarks/bench_predict.py --size 720 1280 --tile 512 --repeats 3 --checkpoint MODEL.pt
 
-Times :func:`blur2vid.predict.predict_frames` after one warm-up call, with CUDA synchronisation.
+Times :func:`blur2vid.inference.predict_frames` after one warm-up call, with CUDA synchronisation.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ import time
 
 import torch
 
-from blur2vid.predict import load_predictor, predict_frames
+from blur2vid.inference import predict_frames
+from blur2vid.predict import load_predictor
 
 
 def main() -> None:

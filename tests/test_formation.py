@@ -1,4 +1,3 @@
-import math
 
 import pytest
 import torch
@@ -83,4 +82,28 @@ def test_noise_is_seeded_and_has_the_asked_sigma():
     assert torch.equal(a, b)
     assert (a - img).std().item() == pytest.approx(0.01, rel=0.05)
     assert add_noise(img, 0.0) is img
-    assert isinstance(CameraResponse().name, str) and not math.isnan(a.mean().item())
+
+
+def test_noise_clamps_unless_asked_not_to():
+    img = torch.tensor([0.0, 0.5, 1.0]).repeat(1000)
+    g = torch.Generator().manual_seed(2)
+    clamped = add_noise(img, 0.1, torch.Generator().manual_seed(2))
+    raw = add_noise(img, 0.1, g, clamp=False)
+    assert clamped.min() == 0.0 and clamped.max() == 1.0 and raw.min() < 0.0 and raw.max() > 1.0
+    assert torch.equal(clamped, raw.clamp(0, 1))  # the same draw, clipped or not
+    torch.testing.assert_close(raw - img, 0.1 * torch.randn(3000, generator=torch.Generator().manual_seed(2)))
+
+
+@pytest.mark.parametrize("crf", [CameraResponse("linear"), CameraResponse("srgb"), CameraResponse("gamma", 1.8)])
+def test_a_camera_response_is_named_by_its_name(crf):
+    assert get_crf(crf.name) == crf
+
+
+@pytest.mark.parametrize("crf", ["linear", "srgb", "gamma2.2"])
+def test_blur_lies_between_the_darkest_and_brightest_frame(crf):
+    """A mean of irradiance seen through a monotone response: never outside the frames' range, and
+    for gamma/sRGB (concave) never darker than the plain average of the intensities."""
+    seq = torch.rand(4, 7, 3, 6, 6, dtype=torch.float64)
+    blur = synthesize_blur(seq, crf)
+    assert (blur >= seq.amin(1) - 1e-12).all() and (blur <= seq.amax(1) + 1e-12).all()
+    assert (blur >= seq.mean(1) - 1e-12).all()

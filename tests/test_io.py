@@ -5,7 +5,15 @@ import pytest
 import torch
 from PIL import Image
 
-from blur2vid.io import atomic_path, atomic_write_json, load_image, save_gif, save_image
+from blur2vid.io import (
+    atomic_path,
+    atomic_write_json,
+    forward_then_back,
+    load_image,
+    repo_root,
+    save_gif,
+    save_image,
+)
 
 
 def test_atomic_write_leaves_old_file_on_failure(tmp_path):
@@ -67,6 +75,27 @@ def test_gif_has_bounce_frames(tmp_path):
     path = save_gif(tmp_path / "s.gif", torch.rand(5, 3, 8, 8))
     with Image.open(path) as im:
         assert im.n_frames == 8  # 5 forward + 3 back
+    with Image.open(save_gif(tmp_path / "f.gif", torch.rand(5, 3, 8, 8), bounce=False)) as im:
+        assert im.n_frames == 5
+
+
+def test_forward_then_back_on_lists_arrays_and_tensors():
+    assert forward_then_back([0, 1, 2, 3]) == [0, 1, 2, 3, 2, 1]
+    assert forward_then_back([0]) == [0] and forward_then_back([0, 1]) == [0, 1]
+    arr = np.arange(4 * 2).reshape(4, 2)
+    np.testing.assert_array_equal(forward_then_back(arr), arr[[0, 1, 2, 3, 2, 1]])
+    t = torch.arange(4 * 3.0).reshape(4, 3)
+    assert torch.equal(forward_then_back(t), t[[0, 1, 2, 3, 2, 1]])
+    assert torch.equal(forward_then_back(t[:2]), t[:2]) and torch.equal(forward_then_back(t[:1]), t[:1])
+
+
+def test_repo_root_finds_the_checkout_from_below_it(tmp_path, monkeypatch):
+    root = repo_root()
+    assert 'name = "blur2vid"' in (root / "pyproject.toml").read_text(encoding="utf-8")
+    assert repo_root(root / "src" / "blur2vid") == root
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "other"\n', encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert repo_root(tmp_path) == tmp_path  # not a blur2vid checkout: the current folder
 
 
 def test_atomic_files_get_the_usual_permissions(tmp_path):

@@ -8,7 +8,7 @@ import warnings
 import pytest
 import torch
 
-import blur2vid.losses as L
+import blur2vid.losses.perceptual as perceptual_module
 from blur2vid.losses import (
     MissingVGGWeightsWarning,
     PerceptualLoss,
@@ -43,7 +43,7 @@ def no_vgg_env(monkeypatch):
 @pytest.fixture
 def fresh_warning(monkeypatch, no_vgg_env):
     """Forget that the missing-weights warning was already given in this process."""
-    monkeypatch.setattr(L, "_WARNED_NO_VGG", False)
+    monkeypatch.setattr(perceptual_module, "_WARNED_NO_VGG", False)
 
 
 def _seq(b: int = B, t: int = T) -> torch.Tensor:

@@ -146,12 +146,18 @@ def frames_for_shift(max_shift: float) -> int:
     return max(1, math.ceil(max_shift))
 
 
-def add_noise(image: torch.Tensor, sigma: float, generator: torch.Generator | None = None) -> torch.Tensor:
+def add_noise(image: torch.Tensor, sigma: float, generator: torch.Generator | None = None, *,
+              clamp: bool = True) -> torch.Tensor:
     """Additive Gaussian noise of standard deviation ``sigma`` (Jin augments with sigma = 0.01),
-    clamped to ``[0, 1]``.  ``generator`` makes it reproducible."""
+    independent per value, clamped to ``[0, 1]`` unless ``clamp=False``.  The noise is drawn on
+    ``generator``'s device (a CPU generator gives the same numbers on any device), or from the
+    global generator on the image's device, then moved to the image.  ``sigma = 0`` returns
+    ``image`` itself."""
     if sigma < 0:
         raise ValueError(f"noise sigma must be non-negative, got {sigma!r}")
     if sigma == 0:
         return image
-    noise = torch.randn(image.shape, generator=generator, device=image.device if generator is None else generator.device, dtype=image.dtype)
-    return (image + sigma * noise.to(image.device)).clamp(0.0, 1.0)
+    device = image.device if generator is None else generator.device
+    noise = torch.randn(image.shape, generator=generator, device=device, dtype=image.dtype)
+    noisy = image + sigma * noise.to(image.device)
+    return noisy.clamp(0.0, 1.0) if clamp else noisy

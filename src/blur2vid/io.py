@@ -1,4 +1,4 @@
-"""Files in and out: images, atomic writes, and the one helper that saves every notebook output.
+"""Files in and out: images, atomic writes, GIFs, and where the checkout is.
 
 Every write goes to a temporary file in the destination folder and is moved into place with
 ``os.replace``, so an interrupted run never leaves a half-written figure, table or checkpoint.
@@ -10,7 +10,7 @@ import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +26,19 @@ __all__ = [
     "save_image",
     "to_uint8",
     "save_gif",
+    "forward_then_back",
+    "repo_root",
 ]
+
+
+def repo_root(start: str | os.PathLike | None = None) -> Path:
+    """The checkout's root (the folder whose pyproject.toml names blur2vid), else the current folder."""
+    here = Path(start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        toml = folder / "pyproject.toml"
+        if toml.is_file() and 'name = "blur2vid"' in toml.read_text(encoding="utf-8"):
+            return folder
+    return Path.cwd()
 
 
 def _umask() -> int:
@@ -115,14 +127,26 @@ def save_image(path: str | os.PathLike, image: torch.Tensor | np.ndarray) -> Pat
     return path
 
 
+def forward_then_back(frames: Sequence | np.ndarray | torch.Tensor) -> list | np.ndarray | torch.Tensor:
+    """A sequence played forward then back, without repeating its ends (``0..T-1, T-2..1``), so that
+    it loops smoothly; it reads naturally for a sequence whose direction is ambiguous.  Works on a
+    list (returns a list), an array or a tensor (concatenated along the first dimension)."""
+    if isinstance(frames, torch.Tensor):
+        return torch.cat([frames, frames.flip(0)[1:-1]])
+    if isinstance(frames, np.ndarray):
+        return np.concatenate([frames, frames[-2:0:-1]])
+    frames = list(frames)
+    return frames + frames[-2:0:-1]
+
+
 def save_gif(path: str | os.PathLike, frames: torch.Tensor, fps: float = 7.0, bounce: bool = True) -> Path:
-    """Write a sequence ``[T, C, H, W]`` as a looping GIF; ``bounce`` plays it forward then back,
-    which reads naturally for a sequence whose direction is ambiguous."""
+    """Write a sequence ``[T, C, H, W]`` as a looping GIF; ``bounce`` plays it forward then back
+    (:func:`forward_then_back`)."""
     if frames.ndim != 4 or frames.shape[0] < 1:
         raise ValueError(f"save_gif expects frames [T, C, H, W] with T >= 1, got {tuple(frames.shape)}")
     images = [Image.fromarray(to_uint8(f)) for f in frames]
-    if bounce and len(images) > 2:
-        images = images + images[-2:0:-1]
+    if bounce:
+        images = forward_then_back(images)
     path = Path(path)
     with atomic_path(path) as tmp:
         images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], duration=int(1000 / fps), loop=0)

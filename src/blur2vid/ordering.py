@@ -18,6 +18,8 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
+from blur2vid.tensors import apply_crop_boxes, crop_boxes, reverse_where
+
 __all__ = [
     "MotionDirectionOrder",
     "canonical_order",
@@ -27,17 +29,12 @@ __all__ = [
     "order_stability",
     "random_crop",
     "random_shift",
-    "add_noise",
 ]
 
 
 def _check(frames: torch.Tensor) -> None:
     if frames.ndim != 5:
         raise ValueError(f"expected frames [B, T, C, H, W], got {tuple(frames.shape)}")
-
-
-def _flip_where(frames: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    return torch.where(mask.view(-1, 1, 1, 1, 1).to(frames.device), frames.flip(1), frames)
 
 
 @torch.no_grad()
@@ -68,7 +65,7 @@ def canonical_order(frames: torch.Tensor, hypercut, rule: Literal["sign", "compa
         flipped = score < hypercut.score(frames.flip(1))
     else:
         raise ValueError(f"rule must be 'sign' or 'compare', got {rule!r}")
-    return _flip_where(frames, flipped), flipped
+    return reverse_where(frames, flipped), flipped
 
 
 @torch.no_grad()
@@ -108,8 +105,9 @@ def flip_fraction(hypercut, frames: torch.Tensor) -> float:
 @torch.no_grad()
 def order_stability(hypercut, frames: torch.Tensor, perturb: Callable[[torch.Tensor], torch.Tensor]) -> float:
     """The fraction of sequences whose side (``score >= 0``) is unchanged when ``perturb`` (e.g.
-    ``lambda f: random_crop(f, 24, seed=0)``, :func:`random_shift`, :func:`add_noise`) is applied
-    to the frames: how robust the canonical order is to what should not change it."""
+    ``lambda f: random_crop(f, 24, seed=0)``, :func:`random_shift`, or noise from
+    :func:`blur2vid.formation.add_noise`) is applied to the frames: how robust the canonical order
+    is to what should not change it."""
     _check(frames)
     before = hypercut.score(frames) >= 0
     after = hypercut.score(perturb(frames)) >= 0
@@ -204,15 +202,7 @@ def random_crop(frames: torch.Tensor, size: int | tuple[int, int], seed: int = 0
     """A random ``size`` crop of each sequence, at the same place in all of its frames:
     ``[B, T, C, H, W] -> [B, T, C, h, w]``.  Positions drawn on the CPU from ``seed``."""
     _check(frames)
-    h, w = (size, size) if isinstance(size, int) else size
-    big_h, big_w = frames.shape[-2:]
-    if not (1 <= h <= big_h and 1 <= w <= big_w):
-        raise ValueError(f"crop {h}x{w} does not fit frames of {big_h}x{big_w}")
-    g = _generator(seed)
-    b = frames.shape[0]
-    tops = torch.randint(0, big_h - h + 1, (b,), generator=g).tolist()
-    lefts = torch.randint(0, big_w - w + 1, (b,), generator=g).tolist()
-    return torch.stack([frames[i, ..., y:y + h, x:x + w] for i, (y, x) in enumerate(zip(tops, lefts, strict=True))])
+    return apply_crop_boxes(frames, crop_boxes(frames.shape, size, seed))
 
 
 def random_shift(frames: torch.Tensor, max_shift: int, seed: int = 0) -> torch.Tensor:
@@ -231,13 +221,3 @@ def random_shift(frames: torch.Tensor, max_shift: int, seed: int = 0) -> torch.T
     padded = F.pad(frames.reshape(b, t * c, h, w), (m, m, m, m), mode="replicate")
     out = torch.stack([padded[i, :, m - dy:m - dy + h, m - dx:m - dx + w] for i, (dy, dx) in enumerate(shifts)])
     return out.reshape(b, t, c, h, w)
-
-
-def add_noise(frames: torch.Tensor, sigma: float, seed: int = 0) -> torch.Tensor:
-    """Add Gaussian noise of standard deviation ``sigma`` (drawn on the CPU from ``seed``) to every
-    frame, independently per pixel and frame; values are not clipped."""
-    _check(frames)
-    if sigma < 0:
-        raise ValueError(f"sigma must be >= 0, got {sigma}")
-    noise = torch.randn(frames.shape, generator=_generator(seed), dtype=frames.dtype)
-    return frames + sigma * noise.to(frames.device)

@@ -95,8 +95,8 @@ def upload_predictor(model, device="cpu", max_side: int = 512):
     import ipywidgets as W
     import torch.nn.functional as F
 
+    from blur2vid.inference import predict_frames
     from blur2vid.io import load_image
-    from blur2vid.predict import predict_frames
 
     upload = W.FileUpload(accept="image/*", multiple=False, description="photo")
     status = W.Label("upload a motion-blurred photograph")
