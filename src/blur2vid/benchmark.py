@@ -1,15 +1,8 @@
 """Run time and size of the networks: Jin et al. (CVPR 2018), Table 3.
 
 Table 3 of the paper ("Execution time comparison ... on three different resolutions on a Titan X
-GPU") gives, in seconds per image, and the parameter counts:
-
-=========  =====  =====  =====  ========
-Method     320P   480P   720P   # params
-=========  =====  =====  =====  ========
-Nah [21]   2.43   3.52   4.80   12M
-Middle     0.24   0.30   0.45   5M
-Full       0.61   0.74   1.10   17M
-=========  =====  =====  =====  ========
+GPU") gives seconds per image and parameter counts; its numbers are in
+:data:`blur2vid.published.JIN_TABLE3`.
 
 **Resolutions.**  The paper names them only "320P", "480P" and "720P".  "720P" is the GoPro
 frame size the paper trains from (1280 x 720, Sec. 7), a 16:9 frame, so all three are read as
@@ -37,11 +30,10 @@ import torch
 from torch import nn
 
 from blur2vid.models import JinCascade, JinConfig, MiddleNet, NahConfig, NahMultiScale, count_parameters
+from blur2vid.published import JIN_TABLE3, JIN_TABLE3_DEVICE
 
 __all__ = [
     "RESOLUTIONS",
-    "PAPER_TABLE3",
-    "PAPER_DEVICE",
     "device_name",
     "time_forward",
     "table3",
@@ -50,14 +42,6 @@ __all__ = [
 
 RESOLUTIONS: dict[str, tuple[int, int]] = {"320P": (320, 568), "480P": (480, 854), "720P": (720, 1280)}
 """The resolutions of Table 3 as ``(height, width)``: 16:9 frames of 320, 480 and 720 rows."""
-
-PAPER_DEVICE = "NVIDIA Titan X"
-PAPER_TABLE3: dict[str, dict[str, float]] = {
-    "Nah": {"320P": 2.43, "480P": 3.52, "720P": 4.80, "params_M": 12.0},
-    "Middle": {"320P": 0.24, "480P": 0.30, "720P": 0.45, "params_M": 5.0},
-    "Full": {"320P": 0.61, "480P": 0.74, "720P": 1.10, "params_M": 17.0},
-}
-"""Jin et al. Table 3: seconds per image on a Titan X, and parameters in millions."""
 
 _PAPER_RESOLUTIONS = ("320P", "480P", "720P")
 
@@ -151,19 +135,12 @@ def table3_models(scale: str = "paper") -> dict[str, nn.Module]:
     ``scale="paper"``: the paper's sizes (about 12M, 5M and 18M parameters); ``"cpu"`` and
     ``"smoke"``: the repository's small presets (:meth:`JinConfig.cpu`, :meth:`NahConfig.cpu`, ...).
     """
-    if scale == "paper":
-        jin, nah = JinConfig.paper(), NahConfig()
-    elif scale == "cpu":
-        jin, nah = JinConfig.cpu(), NahConfig.cpu()
-    elif scale == "smoke":
-        jin, nah = JinConfig.smoke(), NahConfig.smoke()
-    else:
-        raise ValueError(f"scale must be 'paper', 'cpu' or 'smoke', got {scale!r}")
+    jin, nah = JinConfig.preset(scale), NahConfig.preset(scale)
     return {"Nah": NahMultiScale(nah), "Middle": MiddleNet(jin), "Full": JinCascade(jin)}
 
 
 def _paper_row(name: str) -> dict[str, float] | None:
-    for key, row in PAPER_TABLE3.items():
+    for key, row in JIN_TABLE3.items():
         if name.lower().startswith(key.lower()):
             return row
     return None
@@ -211,7 +188,7 @@ def table3(
             row[f"paper_{label}_s"] = paper[label] if paper else math.nan
         row["paper_params_M"] = paper["params_M"] if paper else math.nan
         row["device"] = dev_name
-        row["paper_device"] = PAPER_DEVICE
+        row["paper_device"] = JIN_TABLE3_DEVICE
         rows.append(row)
     columns = (
         [f"{label}_s" for label in resolutions]

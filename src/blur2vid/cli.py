@@ -11,7 +11,8 @@ __all__ = ["main"]
 def _reproduce(args: argparse.Namespace) -> int:
     from blur2vid.reproduce import reproduce
 
-    seconds = reproduce(profile=args.profile, device=args.device, seed=args.seed, only=args.only or None)
+    seconds = reproduce(profile=args.profile, device=args.device, seed=args.seed, only=args.only or None,
+                        data_root=args.data_root)
     total = sum(seconds.values())
     for name, s in seconds.items():
         print(f"{name:32s} {s:8.1f} s")
@@ -21,7 +22,7 @@ def _reproduce(args: argparse.Namespace) -> int:
 
 def _predict(args: argparse.Namespace) -> int:
     from blur2vid.predict import predict_file
-    from blur2vid.profiles import resolve_device
+    from blur2vid.runs import resolve_device
 
     out = predict_file(args.photo, args.out, checkpoint=args.checkpoint, device=resolve_device(args.device),
                        tile=args.tile, fps=args.fps, progress=not args.quiet)
@@ -32,11 +33,14 @@ def _predict(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="blur2vid", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    rep = sub.add_parser("reproduce", help="run every notebook with papermill and regenerate figures/")
+    rep = sub.add_parser("reproduce", help="run every notebook with papermill (the reference run, profile cpu or gpu "
+                         "at seed 0 on the scenes, regenerates figures/; any other run writes under results/)")
     rep.add_argument("--profile", default="cpu", choices=["smoke", "cpu", "gpu"])
     rep.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     rep.add_argument("--seed", type=int, default=0)
     rep.add_argument("--only", nargs="*", help="run only notebooks whose file name contains one of these")
+    rep.add_argument("--data-root", default=None, help="a dataset folder (frames, videos or RB2V) for every notebook "
+                     "that trains, instead of the procedural scenes (writes under results/)")
     rep.set_defaults(func=_reproduce)
     pre = sub.add_parser("predict", help="extract the frames hidden in one motion-blurred photograph")
     pre.add_argument("photo", help="image file (PNG, JPEG, ...; grayscale, RGBA and EXIF rotation are handled)")

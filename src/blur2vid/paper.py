@@ -14,94 +14,58 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["PaperItem", "REGISTRY", "EXTRA_FILES", "item_files", "missing_outputs", "unregistered_files",
-           "summary_table", "gallery_markdown", "update_readme_gallery"]
+from blur2vid import published
+
+__all__ = ["PaperItem", "REGISTRY", "EXTRA_FILES", "CLAIM_FILES", "load_claims", "from_claims", "item_files",
+           "missing_outputs", "unregistered_files", "summary_table", "gallery_markdown", "update_readme_gallery"]
 
 Verdict = tuple[str, str]  # (our value in words, verdict)
 
+CLAIM_FILES = "*_claims.csv"
+"""The claims tables the notebooks save (``<topic>_claims.csv``, see :mod:`blur2vid.experiments.claims`)."""
 
-def _csv(folder: Path, stem: str) -> pd.DataFrame:
-    return pd.read_csv(folder / f"{stem}.csv", index_col=0)
+
+def load_claims(folder: Path) -> pd.DataFrame:
+    """Every claims table in ``folder``, as one table indexed by claim id."""
+    files = sorted(Path(folder).glob(CLAIM_FILES))
+    if not files:
+        raise FileNotFoundError(f"no claims tables ({CLAIM_FILES}) in {folder}")
+    claims = pd.concat([pd.read_csv(f, index_col="id") for f in files])
+    claims["holds"] = claims["holds"].astype(str).str.lower() == "true"
+    return claims
 
 
-def _claim_rows(stem: str, needles: list[str]) -> Callable[[Path], Verdict]:
-    """The verdict of the claims whose names contain one of ``needles``.  A claim named
-    ``"... premise: ..."`` is what the others need: where it fails, they are not reproduced whatever
-    their margins (they compare networks that did not learn the task)."""
+def _words(row) -> str:
+    value = row["value"]
+    if pd.isna(value):
+        return "held" if row["holds"] else "failed"
+    unit = row["unit"] if isinstance(row["unit"], str) else ""
+    if unit == "dB":
+        return f"{value:+.2f} dB"
+    return f"{value:.3g}{unit}" if unit in ("x", "") else f"{value:.3g} {unit}"
+
+
+def from_claims(*ids: str) -> Callable[[Path], Verdict]:
+    """The verdict of an item judged by the claims ``ids``: ``reproduced`` when every claim and fact
+    holds, ``direction only`` when some do, ``not reproduced`` when none do.  A ``premise`` among
+    them is what the others need: where it fails, the item is not reproduced whatever their margins
+    (they compare networks that did not learn the task).  ``reference`` claims never count."""
     def verdict(folder: Path) -> Verdict:
-        from blur2vid.experiments import MIN_MARGIN_DB
-
-        claims = _csv(folder, stem)
-        rows = claims[[any(n in c for n in needles) for c in claims.index]]
-        if rows.empty:
-            raise KeyError(f"no claim matching {needles} in {stem}.csv")
-        premise = rows[rows.index.str.contains("premise:")]
-        rows = rows.drop(premise.index)
-        ours = "; ".join(f"{c.split(': ', 1)[-1]}: {m:+.2f} dB" for c, m in rows["margin_db"].items())
-        if not premise.empty and not (premise["margin_db"] > MIN_MARGIN_DB).all():
-            what = premise.index[0].split("premise: ", 1)[-1]
-            return (f"premise failed ({what}: {premise['margin_db'].iloc[0]:+.2f} dB), so the comparisons are "
-                    f"untested here; {ours}"), "not reproduced"
-        held = rows["margin_db"] > MIN_MARGIN_DB
+        claims = load_claims(folder)
+        missing = [i for i in ids if i not in claims.index]
+        if missing:
+            raise KeyError(f"claims {missing} not found in the claims tables of {folder}")
+        rows = claims.loc[list(ids)]
+        premise = rows[rows["kind"] == "premise"]
+        judged = rows[rows["kind"].isin(["claim", "fact"])]
+        ours = "; ".join(f"{r['claim'].split(': ', 1)[-1]}: {_words(r)}" for _, r in judged.iterrows())
+        if len(premise) and not premise["holds"].all():
+            first = premise.iloc[0]
+            return (f"premise failed ({first['claim'].split('premise: ', 1)[-1]}: {_words(first)}), so the "
+                    f"comparisons are untested here; {ours}"), "not reproduced"
+        held = judged["holds"]
         return ours, "reproduced" if held.all() else ("direction only" if held.any() else "not reproduced")
     return verdict
-
-
-def _growth(folder: Path) -> Verdict:
-    df = _csv(folder, "jin_eq1_blur_growth").sort_values("frames")
-    df = df[df.frames > 1]
-    drops = df.groupby("speed_px_per_frame")["psnr_blur_vs_middle"].apply(lambda s: s.diff().dropna().max())
-    worst = float(drops.max())
-    return f"PSNR(blur, middle) falls with every added frame (largest step {worst:+.2f} dB)", (
-        "reproduced" if worst < 0 else "not reproduced")
-
-
-def _rule(folder: Path) -> Verdict:
-    df = _csv(folder, "jin_sec3_t_equals_delta")
-    at = df[df.shift_per_frame_px == 1.0]["psnr_frame_vs_instant"]
-    spread = df.groupby("shift_per_frame_px")["psnr_frame_vs_instant"].agg(lambda s: s.max() - s.min()).max()
-    sharp = at.mean() >= 40.0  # at one pixel of motion per frame, a frame is visually sharp
-    ours = f"at T = Δ frames are {at.mean():.1f} dB from their central instant; curves for all Δ agree within {spread:.2f} dB"
-    return ours, "reproduced" if sharp and spread < 1.5 else ("direction only" if sharp or spread < 1.5 else "not reproduced")
-
-
-def _fig2(folder: Path) -> Verdict:
-    df = _csv(folder, "jin_fig2_identities")
-    row = df.iloc[0].astype(str).str.lower() == "true"
-    ok = all(row[k] for k in "fghij") and row["c"] and not any(row[k] for k in "abde")
-    return "f and g-j identical bit for bit in all 4 rows; only the middle frame c is", (
-        "reproduced" if ok else "not reproduced")
-
-
-def _eq2(folder: Path) -> Verdict:
-    from blur2vid.experiments import mean_prediction_claim
-
-    claim = mean_prediction_claim(_csv(folder, "hypercut_eq2_naive_psnr"))
-    return (f"outer frames {claim['min_outer_margin_db']:+.2f} dB or more closer to the pair mean than to the true frame",
-            "reproduced" if claim["holds"] else "not reproduced")
-
-
-def _table3(folder: Path) -> Verdict:
-    df = _csv(folder, "jin_tab3_runtime")
-    cols = [c for c in df.columns if c.endswith("_s") and not c.startswith("paper_")]
-    col = cols[0]
-    nah, mid, full = (float(df.loc[m, col]) for m in ("Nah", "Middle", "Full"))
-    params = ", ".join(f"{m} {df.loc[m, 'params_M']:.2f}M" for m in ("Nah", "Middle", "Full"))
-    ours = f"{col[:-2]} on {df['device'].iloc[0]}: Nah {nah:.2f} s, Middle {mid:.2f} s, Full {full:.2f} s; {params}"
-    ordered = mid < full and mid < nah
-    return ours, "direction only" if ordered and nah / mid < 5 else ("reproduced" if ordered else "not reproduced")
-
-
-def _ordering(folder: Path) -> Verdict:
-    df = _csv(folder, "hypercut_ordering_table")
-    generic = df.loc["generic (paper)"]
-    ours = (f"generic (paper): Hit {generic['Hit']:.2f}, Con@2 {generic['Con@2']:.2f}, Con@3 {generic['Con@3']:.2f}, "
-            f"side kept under a crop {generic['stable: crop']:.2f}")
-    best = "antisymmetric + crop consistency (ours)"
-    if best in df.index:
-        ours += f"; {best}: Hit {df.loc[best, 'Hit']:.2f}, crop {df.loc[best, 'stable: crop']:.2f}"
-    anti = float(df.loc["antisymmetric (ours)", "Hit"])
-    return ours, "reproduced" if generic["Hit"] >= 0.95 else ("direction only" if anti >= 0.95 else "not reproduced")
 
 
 def _fixed(ours: str, verdict: str) -> Callable[[Path], Verdict]:
@@ -122,59 +86,75 @@ class PaperItem:
 
 
 SCENES = "procedural scenes (data/scenes.py)"
+_UNET = "hypercut.ppsnr.unet"
+_JIN = "hypercut.ppsnr.jin"
 REGISTRY: tuple[PaperItem, ...] = (
     PaperItem("jin_eq1", "Jin 2018", "Eq. 1 (and HyperCUT Eq. 1)", "blur = CRF of the mean of T frames",
-              "01_blur_formation", ("jin_eq1_formation", "jin_eq1_blur_growth"), SCENES,
-              "a model, no numbers", _growth),
+              "01_blur_formation", ("jin_eq1_formation", "jin_eq1_blur_growth", "formation_claims"), SCENES,
+              "a model, no numbers", from_claims("jin.eq1.blur_grows_with_frames")),
     PaperItem("jin_sec3", "Jin 2018", "Sec. 3, T = Δ", "cut a blur of Δ px into T = Δ frames", "01_blur_formation",
-              ("jin_sec3_t_equals_delta",), SCENES, "rule of thumb: one pixel of motion per frame", _rule),
+              ("jin_sec3_t_equals_delta", "formation_claims"), SCENES, "rule of thumb: one pixel of motion per frame",
+              from_claims("jin.sec3.sharp_at_rule", "jin.sec3.depends_on_ratio")),
     PaperItem("jin_fig2", "Jin 2018", "Fig. 2", "order ambiguity: identical blur and pair statistics in 4 scenarios",
-              "02_order_ambiguity", ("jin_fig2_ambiguity", "jin_fig2_identities"), "the two-ball toy (data/toy.py)",
-              "columns f-j identical across the 4 rows", _fig2),
+              "02_order_ambiguity", ("jin_fig2_ambiguity", "jin_fig2_identities", "ambiguity_claims"),
+              "the two-ball toy (data/toy.py)", "columns f-j identical across the 4 rows",
+              from_claims("jin.fig2.pair_columns_identical", "jin.fig2.only_middle_frame_identical")),
     PaperItem("hypercut_eq2", "HyperCUT 2023", "Eq. 2", "naive per-frame L2 predicts the mean of the symmetric pair",
-              "02_order_ambiguity", ("hypercut_eq2_naive_psnr", "hypercut_eq2_naive_frames"), SCENES,
-              "stated, not measured", _eq2),
+              "02_order_ambiguity", ("hypercut_eq2_naive_psnr", "hypercut_eq2_naive_frames", "ambiguity_claims"), SCENES,
+              "stated, not measured", from_claims("hypercut.eq2.closer_to_pair_mean", "hypercut.eq2.middle_best")),
     PaperItem("jin_eq4_eq5", "Jin 2018", "Eq. 4, Eq. 5", "order-invariant losses; the pair loss is blind to per-pixel swaps",
-              "03_jin_losses", ("jin_eq4_eq5_invariance", "jin_eq5_pixel_swap"), SCENES,
+              "03_jin_losses", ("jin_eq4_eq5_invariance", "jin_eq5_pixel_swap", "losses_claims"), SCENES,
               "invariant to the order (Eq. 4) and within pairs (Eq. 5)",
-              _fixed("invariances asserted in the notebook (loss unchanged to 1e-6)", "reproduced")),
+              from_claims("jin.eq4.invariant_to_order", "jin.eq5.invariant_within_pairs", "jin.eq5.blind_to_pixel_swap",
+                          "jin.sec5.per_frame_losses_see_order")),
     PaperItem("jin_tab1", "Jin 2018", "Table 1", "networks, losses, the 3-step training procedure", "03_jin_losses",
               ("jin_tab1_procedure",), "configuration", "3 steps: middle, pair (3,5), outer pairs",
               _fixed("rendered from the configuration that trains", "reproduced")),
     PaperItem("jin_tab2", "Jin 2018", "Table 2", "middle-frame PSNR, Nah vs Middle", "04_jin_training",
-              ("jin_tab2_middle_psnr",), SCENES + ", two blur strengths",
-              "Nah 30.52/28.19/28.48, Middle 32.20/29.02/26.98 dB", _claim_rows("jin_claims", ["Table 2"])),
+              ("jin_tab2_middle_psnr", "jin_claims"), SCENES + ", two blur strengths", published.jin_table2_text(),
+              from_claims("jin.tab2.middle_beats_nah", "jin.tab2.nah_better_on_large_blur")),
     PaperItem("jin_fig3", "Jin 2018", "Fig. 3", "middle-frame comparisons", "04_jin_training", ("jin_fig3_middle",),
               SCENES, "qualitative", _fixed("image grid", "not applicable here")),
     PaperItem("jin_tab3", "Jin 2018", "Table 3", "run time at 320P/480P/720P and parameters", "04_jin_training",
-              ("jin_tab3_runtime",), "random inputs, paper-width networks",
-              "Titan X: Nah 2.43/3.52/4.80 s 12M; Middle 0.24/0.30/0.45 s 5M; Full 0.61/0.74/1.10 s 17M", _table3),
+              ("jin_tab3_runtime", "jin_claims"), "random inputs, paper-width networks", published.jin_table3_text(),
+              from_claims("jin.tab3.middle_faster_than_full", "jin.tab3.middle_faster_than_nah",
+                          "jin.tab3.middle_much_faster_than_nah")),
     PaperItem("jin_fig4", "Jin 2018", "Fig. 4", "ablation of losses", "04_jin_training",
               ("jin_fig4_ablation", "jin_fig4_ablation_ppsnr", "jin_claims"), SCENES,
-              "qualitative: sequential + teacher forcing best", _claim_rows("jin_claims", ["Fig. 4"])),
+              "qualitative: sequential + teacher forcing best",
+              from_claims("jin.fig4.premise", "jin.fig4.sequential_beats_independent", "jin.fig4.pair_beats_global",
+                          "jin.fig4.middle_input_helps_pair", "jin.fig4.sequential_beats_pair",
+                          "jin.fig4.teacher_forcing_beats_sequential")),
     PaperItem("jin_fig5", "Jin 2018", "Fig. 5", "non-middle frames need a good middle estimate", "04_jin_training",
-              ("jin_fig5_middle_feed",), SCENES, "qualitative: the ground-truth middle fixes the other frames",
-              _claim_rows("jin_claims", ["Fig. 5", "Fig. 4 premise"])),
+              ("jin_fig5_middle_feed", "jin_claims"), SCENES, "qualitative: the ground-truth middle fixes the other frames",
+              from_claims("jin.fig4.premise", "jin.fig5.gt_middle_helps")),
     PaperItem("jin_fig1", "Jin 2018", "Fig. 1, Fig. 6", "frames extracted from real blurry photographs",
               "07_your_own_image", ("jin_fig1_clock", "jin_fig6_synthetic"),
               "clock_motion.png (scikit-image) and synthetic photographs", "qualitative",
               _fixed("frames of the clock; synthetic pPSNR printed in the notebook", "not applicable here")),
     PaperItem("hypercut_fig1", "HyperCUT 2023", "Fig. 1", "sequences and their reverses on opposite sides",
-              "05_hypercut_ordering", ("hypercut_fig1_antisymmetric", "hypercut_fig1_generic", "hypercut_ordering_training"),
-              SCENES, "illustration", _ordering),
+              "05_hypercut_ordering", ("hypercut_fig1_antisymmetric", "hypercut_fig1_generic", "hypercut_ordering_training",
+                                       "ordering_claims"),
+              SCENES, "illustration", from_claims("hypercut.ordering.generic_hit", "hypercut.ordering.antisymmetric_hit")),
     PaperItem("hypercut_ordering", "HyperCUT 2023", "ordering table", "Hit, Con@2, Con@3 on held-out sequences",
-              "05_hypercut_ordering", ("hypercut_ordering_table",), SCENES, "high Hit and consistency (RB2V)", _ordering),
+              "05_hypercut_ordering", ("hypercut_ordering_table", "ordering_claims"), SCENES,
+              "high Hit and consistency (RB2V)",
+              from_claims("hypercut.ordering.generic_hit", "hypercut.ordering.antisymmetric_hit",
+                          "hypercut.ordering.antisymmetric_crop_hit")),
     PaperItem("hypercut_ppsnr", "HyperCUT 2023", "pPSNR table", "the Jin backbone trained naive / order-invariant / "
               "with the order / with the regulariser", "06_hypercut_blur2vid", ("hypercut_tab_ppsnr_jin", "hypercut_claims"),
-              SCENES + " (camera pans), Jin cascade backbone", "REDS, Jin backbone: mean 22.64 -> 24.74 dB with HyperCUT",
-              _claim_rows("hypercut_claims", ["Jin cascade: "])),
+              SCENES + " (camera pans), Jin cascade backbone", published.hypercut_ppsnr_text("Jin"),
+              from_claims(f"{_JIN}.premise", f"{_JIN}.order_beats_naive_outer", f"{_JIN}.order_beats_invariant_outer",
+                          f"{_JIN}.order_beats_naive_mean", f"{_JIN}.regulariser_helps")),
     PaperItem("hypercut_ppsnr_purohit", "HyperCUT 2023", "pPSNR table, second backbone",
               "a second backbone: an all-frames U-Net stands in for Purohit et al.'s network", "06_hypercut_blur2vid",
-              ("hypercut_tab_ppsnr", "hypercut_tab_ppsnr_gain", "hypercut_frames"),
-              SCENES + " (camera pans), all-frames U-Net", "REDS, Purohit backbone: mean 26.61 -> 28.42 dB with HyperCUT",
-              _claim_rows("hypercut_claims", ["U-Net: HyperCUT order beats", "U-Net: the regulariser"])),
+              ("hypercut_tab_ppsnr", "hypercut_tab_ppsnr_gain", "hypercut_frames", "hypercut_claims"),
+              SCENES + " (camera pans), all-frames U-Net", published.hypercut_ppsnr_text("Purohit"),
+              from_claims(f"{_UNET}.order_beats_naive_outer", f"{_UNET}.order_beats_invariant_outer",
+                          f"{_UNET}.order_beats_naive_mean", f"{_UNET}.regulariser_helps")),
     PaperItem("hypercut_datasets", "HyperCUT 2023", "dataset table", "RB2V street/face/hand counts", "-", (),
-              "real data on disk (data/folders.py)", "street 9000/2053, face 8000/2157, hand 12000/4722",
+              "real data on disk (data/source.py)",
+              ", ".join(f"{k} {a}/{b}" for k, (a, b) in published.RB2V_COUNTS.items()),
               _fixed("the loaders print this table for data a user points them to; none is on these machines",
                      "not applicable here")),
 )

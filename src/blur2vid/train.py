@@ -7,11 +7,13 @@ plain dictionary of tensors and JSON-like values, loadable with ``torch.load(wei
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,17 +25,62 @@ from blur2vid import __version__
 from blur2vid.data.sample import Batch
 from blur2vid.io import atomic_path
 
-__all__ = ["fit", "learning_rate", "save_checkpoint", "load_checkpoint", "config_key", "weights_digest", "CHECKPOINT_FORMAT"]
+__all__ = ["fit", "learning_rate", "save_checkpoint", "load_checkpoint", "config_key", "run_config", "weights_digest",
+           "frozen_identity", "Workspace", "CHECKPOINT_FORMAT", "KEY_FORMAT"]
 
 CHECKPOINT_FORMAT = "blur2vid-checkpoint/1"
+KEY_FORMAT = 2
+"""Version of what a run's configuration holds.  Raise it when the meaning of a configuration
+changes without its fields changing: every run then trains anew (old checkpoints are left alone,
+under other names), instead of anyone preserving old keys by hand."""
 LossFn = Callable[[nn.Module, Batch], "torch.Tensor | tuple[torch.Tensor, dict[str, float]]"]
+
+
+def _plain(value: Any) -> Any:
+    """JSON-like form of a configuration: dataclasses become dicts (recursively), tuples lists."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def run_config(config: Any, **extra: Any) -> dict[str, Any]:
+    """What decides a run, as the plain dictionary a checkpoint stores: ``config`` (a dataclass or
+    a dict) and ``extra`` (the step of a procedure, digests of frozen networks it depends on...),
+    with :data:`KEY_FORMAT`.  This is the one place a run's identity is assembled."""
+    return {"key_format": KEY_FORMAT, **_plain({"config": config, **extra})}
 
 
 def config_key(name: str, config: dict[str, Any]) -> str:
     """``name-<10 hex digits>``: a stable key for a run and its configuration (the checkpoint's file
     stem, so that a changed configuration trains anew instead of resuming another run)."""
-    digest = hashlib.sha1(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:10]
+    digest = hashlib.sha1(json.dumps(_plain(config), sort_keys=True, default=str).encode()).hexdigest()[:10]
     return f"{name}-{digest}"
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """Where a training run keeps its checkpoints, the device it runs on, and whether it shows a
+    progress bar.  Every training function of the library takes one; ``checkpoints=None`` trains
+    without saving (tests)."""
+
+    checkpoints: Path | None = None
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "device", torch.device(self.device))
+        if self.checkpoints is not None:
+            object.__setattr__(self, "checkpoints", Path(self.checkpoints))
+
+    def checkpoint(self, name: str, config: dict[str, Any]) -> Path | None:
+        """The checkpoint file of the run ``name`` with ``config`` (``None`` without a folder)."""
+        return None if self.checkpoints is None else self.checkpoints / f"{config_key(name, config)}.pt"
 
 
 def weights_digest(module: nn.Module) -> str:
@@ -44,6 +91,13 @@ def weights_digest(module: nn.Module) -> str:
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
     return digest.hexdigest()[:16]
+
+
+def frozen_identity(module: nn.Module) -> dict[str, Any]:
+    """What a frozen network contributes to the key of a run that depends on it: its architecture
+    (``config_dict()`` where it has one) and :func:`weights_digest`."""
+    arch = module.config_dict() if hasattr(module, "config_dict") else {"class": type(module).__name__}
+    return {**arch, "weights": weights_digest(module)}
 
 
 def save_checkpoint(path: str | Path, *, model: nn.Module, config: dict[str, Any], step: int,

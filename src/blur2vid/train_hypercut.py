@@ -23,20 +23,22 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
 
+from blur2vid.data.config import DataConfig
 from blur2vid.data.sample import Batch
-from blur2vid.data.scenes import SceneConfig, derive_seed, scene_config
-from blur2vid.data.source import open_source
+from blur2vid.data.scenes import SceneConfig
 from blur2vid.losses import nested_consistency_loss, ordering_loss, standardize_scores
 from blur2vid.models.hypercut import HyperCUT, HyperCUTConfig
-from blur2vid.train import fit
+from blur2vid.seeding import derive_seed
+from blur2vid.tensors import apply_crop_boxes
+from blur2vid.tensors import crop_boxes as tensor_crop_boxes
+from blur2vid.train import Workspace, fit, run_config
 
 __all__ = ["HyperCUTTrainConfig", "ordering_batches", "ordering_step_loss", "train_ordering", "crop_boxes",
-           "apply_crop_boxes", "crop_consistency_loss"]
+           "crop_consistency_loss"]
 
 
 @dataclass(frozen=True)
@@ -44,16 +46,12 @@ class HyperCUTTrainConfig:
     """Everything that decides a HyperCUT training run (and so its checkpoint key).
 
     ``normalize`` picks the ordering loss's standardised form (see
-    :func:`blur2vid.losses.ordering_loss`); ``False`` is the paper's.  Experiments should set
-    ``antisymmetric=True`` (Hit = 1 by construction); a generic embedding, as an ablation, should
-    set ``normalize=True``.  ``nested_weight`` applies in pair mode only.  The defaults are the
-    paper's choices (generic embedding, plain loss, pair mode, Adamax lr 5e-4, batch 8) at CPU scale.
+    :func:`blur2vid.losses.ordering_loss`); ``False`` is the paper's.  ``nested_weight`` applies in
+    pair mode only.  The defaults are the paper's choices (generic embedding, plain loss, pair mode,
+    Adamax lr 5e-4, batch 8) at the ``cpu`` profile's scale.
     """
 
-    size: int = 32
-    max_shift: float = 8.0
-    scene_family: str = "sprites"      # a family of data.scenes.SCENE_FAMILIES: sprites | pans
-    n_frames: int = 7
+    data: DataConfig = DataConfig()    # the sequences (scenes or a dataset folder)
     steps: int = 600
     batch: int = 8                 # the public code's
     lr: float = 5e-4               # the public code's (Adamax)
@@ -68,14 +66,13 @@ class HyperCUTTrainConfig:
     crop_weight: float = 0.0       # ours, not the paper's: weight of the crop-consistency term
     crop_fraction: float = 0.75    # side of the crop the consistency term compares with the whole
     seed: int = 0
-    data_root: str | None = None   # a dataset folder instead of the procedural scenes (data/source.py)
 
-    def __post_init__(self) -> None:
-        if self.data_root is not None:  # resolved, so that the checkpoint key names one folder
-            object.__setattr__(self, "data_root", str(Path(self.data_root).resolve()))
+    @property
+    def n_frames(self) -> int:
+        return self.data.n_frames
 
     def scenes(self) -> SceneConfig:
-        return scene_config(self.scene_family, height=self.size, width=self.size, n_frames=self.n_frames, max_shift=self.max_shift)
+        return self.data.scenes()
 
     def hypercut_config(self) -> HyperCUTConfig:
         return HyperCUTConfig(n_frames=self.n_frames, channels=3, mode=self.mode, width=self.width,
@@ -90,10 +87,7 @@ class HyperCUTTrainConfig:
             return HyperCUT(self.hypercut_config())
 
     def as_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        if d["data_root"] is None:  # synthetic runs keep the checkpoint keys they had before data_root
-            del d["data_root"]
-        return d
+        return asdict(self)
 
 
 def ordering_batches(cfg: HyperCUTTrainConfig, device: torch.device | str = "cpu"):
@@ -101,8 +95,7 @@ def ordering_batches(cfg: HyperCUTTrainConfig, device: torch.device | str = "cpu
     ``(seed, "hypercut", step)``.  With ``crop_weight > 0`` each batch also carries, in
     ``meta["crop_boxes"]``, one crop box ``(top, left, height, width)`` per sequence for the
     crop-consistency term, drawn from ``(seed, "crop", step)`` (so a resumed run sees the same)."""
-    scenes = cfg.scenes()
-    source = open_source(cfg.data_root, scenes)
+    source = cfg.data.source()
 
     def batch_at(step: int) -> Batch:
         batch = source.batch(cfg.batch, derive_seed(cfg.seed, "hypercut", step), device)
@@ -116,20 +109,12 @@ def ordering_batches(cfg: HyperCUTTrainConfig, device: torch.device | str = "cpu
 
 def crop_boxes(shape: torch.Size | tuple[int, ...], fraction: float, seed: int) -> list[tuple[int, int, int, int]]:
     """One random crop box ``(top, left, height, width)`` per sequence of a ``[B, T, C, H, W]``
-    batch, of sides ``round(fraction * H)`` x ``round(fraction * W)``, drawn from ``seed``."""
+    batch, of sides ``round(fraction * H)`` x ``round(fraction * W)``, drawn from ``seed``
+    (:func:`blur2vid.tensors.crop_boxes`)."""
     if not 0 < fraction <= 1:
         raise ValueError(f"crop_fraction must be in (0, 1], got {fraction}")
-    b, h, w = shape[0], shape[-2], shape[-1]
-    ch, cw = max(1, round(fraction * h)), max(1, round(fraction * w))
-    g = torch.Generator().manual_seed(int(seed))
-    tops = torch.randint(0, h - ch + 1, (b,), generator=g).tolist()
-    lefts = torch.randint(0, w - cw + 1, (b,), generator=g).tolist()
-    return [(t, left, ch, cw) for t, left in zip(tops, lefts, strict=True)]
-
-
-def apply_crop_boxes(frames: torch.Tensor, boxes: list[tuple[int, int, int, int]]) -> torch.Tensor:
-    """``frames [B, T, C, H, W]`` cropped to each sequence's box (all boxes of one size)."""
-    return torch.stack([frames[i, ..., t:t + h, x:x + w] for i, (t, x, h, w) in enumerate(boxes)])
+    h, w = shape[-2], shape[-1]
+    return tensor_crop_boxes(shape, (max(1, round(fraction * h)), max(1, round(fraction * w))), seed)
 
 
 def crop_consistency_loss(hypercut: HyperCUT, frames: torch.Tensor, boxes: list[tuple[int, int, int, int]],
@@ -187,24 +172,23 @@ def ordering_step_loss(hypercut: HyperCUT, frames: torch.Tensor, nested_weight: 
     return loss, logs
 
 
-def train_ordering(hypercut: HyperCUT, cfg: HyperCUTTrainConfig, device: torch.device | str = "cpu",
-                   checkpoint: str | Path | None = None, progress: bool = True, checkpoint_every: int = 500,
-                   log_every: int = 10) -> list[dict[str, float]]:
+def train_ordering(hypercut: HyperCUT, cfg: HyperCUTTrainConfig, ws: Workspace = Workspace(),
+                   checkpoint_every: int = 500, log_every: int = 10) -> list[dict[str, float]]:
     """Train ``hypercut``'s embedding (the hyperplane is fixed) for ``cfg.steps`` steps with Adamax
-    and return the logged history.  With ``checkpoint`` set, the run resumes from it when its
+    and return the logged history.  With a checkpoint folder in ``ws``, the run resumes when its
     configuration (``cfg`` and the network's) matches, and saves atomically every
     ``checkpoint_every`` steps and at the end."""
     if cfg.steps < 0:
         raise ValueError(f"steps must be >= 0, got {cfg.steps}")
     if hypercut.config.n_frames != cfg.n_frames:
         raise ValueError(f"the network embeds {hypercut.config.n_frames} frames, the config renders {cfg.n_frames}")
-    config = {"train": cfg.as_dict(), "model": hypercut.config_dict()}
+    config = run_config(cfg, model=hypercut.config_dict(), data=cfg.data.identity())
 
     def loss_fn(model: HyperCUT, batch):
         return ordering_step_loss(model, batch.frames, cfg.nested_weight, cfg.normalize, cfg.temperature,
                                   cfg.crop_weight, batch.meta.get("crop_boxes"))
 
-    return fit(hypercut, ordering_batches(cfg, torch.device(device)), loss_fn, steps=cfg.steps, lr=cfg.lr,
-               device=device, config=config, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
-               grad_clip=None, optimizer="adamax", progress=progress, desc="HyperCUT ordering", log_every=log_every,
-               schedule="constant")
+    return fit(hypercut, ordering_batches(cfg, ws.device), loss_fn, steps=cfg.steps, lr=cfg.lr,
+               device=ws.device, config=config, checkpoint=ws.checkpoint("hypercut", config),
+               checkpoint_every=checkpoint_every, grad_clip=None, optimizer="adamax", progress=ws.progress,
+               desc="HyperCUT ordering", log_every=log_every, schedule="constant")

@@ -31,7 +31,7 @@ variant                       loss                 middle input        schedule
 The last three are HyperCUT's schemes on this backbone (its pPSNR table; Jin's own scheme there is
 ``teacher_forcing``): the data's (random) order, an ordering network's canonical order
 (:func:`~blur2vid.ordering.canonical_order`), and Table 1 plus ``0.2 softplus(-h(prediction))``.
-They need the ordering network (``hypercut=`` of :func:`train_frames`).
+They need the ordering network (``ordering=`` of :func:`train_frames`).
 
 "none" feeds the blurry image where the middle estimate would go, so every variant uses the same
 networks.  A joint variant trains all four non-middle networks together for the steps of steps 2
@@ -49,17 +49,15 @@ a random direction.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import torch
 from torch import nn
 
 from blur2vid.data.augment import augment
+from blur2vid.data.config import DataConfig
 from blur2vid.data.sample import Batch
-from blur2vid.data.scenes import SceneConfig, derive_seed, scene_config
-from blur2vid.data.source import open_source
+from blur2vid.data.scenes import SceneConfig
 from blur2vid.losses import (
     PerceptualLoss,
     adversarial_losses,
@@ -70,11 +68,12 @@ from blur2vid.losses import (
     pair_losses,
     sequential_loss,
 )
-from blur2vid.metrics import ppsnr_pairs, ppsnr_sequence, psnr
 from blur2vid.models.discriminator import PatchDiscriminator
 from blur2vid.models.jin import JinCascade, JinConfig
 from blur2vid.ordering import canonical_order
-from blur2vid.train import config_key, fit, weights_digest
+from blur2vid.seeding import derive_seed
+from blur2vid.tensors import reverse_where
+from blur2vid.train import Workspace, fit, frozen_identity, run_config, weights_digest
 
 __all__ = [
     "JIN_VARIANTS",
@@ -83,9 +82,11 @@ __all__ = [
     "training_batches",
     "train_middle",
     "train_frames",
-    "predict_frames",
-    "evaluate_frames",
-    "table1",
+    "predict_variant",
+    "jin_variant",
+    "middle_run_config",
+    "REGULARISER_WEIGHT",
+    "REGULARISED_PAIRS",
 ]
 
 
@@ -97,6 +98,11 @@ class JinVariant:
     middle_input: str    # "none" | "estimated" | "ground_truth"
     staged: bool
     panel: str           # where it appears in the paper
+
+    @property
+    def needs_ordering(self) -> bool:
+        """Whether training needs an ordering network (HyperCUT's canonical order or regulariser)."""
+        return self.loss in ("hypercut", "table1_reg")
 
 
 JIN_VARIANTS: dict[str, JinVariant] = {v.name: v for v in [
@@ -116,8 +122,13 @@ JIN_VARIANTS: dict[str, JinVariant] = {v.name: v for v in [
                "HyperCUT public code"),
 ]}
 
-NEEDS_ORDERING = ("hypercut", "table1_reg")
-"""Losses that need an ordering network (``hypercut=`` of :func:`train_frames`)."""
+
+
+def jin_variant(name: str) -> JinVariant:
+    """The variant ``name`` of :data:`JIN_VARIANTS`, with a clear error for another name."""
+    if name not in JIN_VARIANTS:
+        raise ValueError(f"unknown Jin variant {name!r}; expected one of {list(JIN_VARIANTS)}")
+    return JIN_VARIANTS[name]
 
 REGULARISER_WEIGHT = 0.2
 """Weight of HyperCUT's regulariser on the predicted frames (the public code's)."""
@@ -130,82 +141,77 @@ regularised run 2.1x slower than the order-invariant one (259 s against 107 s at
 
 @dataclass(frozen=True)
 class JinTrainConfig:
-    """Everything that decides a Jin training run (and so its checkpoint key)."""
+    """Everything that decides a Jin training run (and so its checkpoint key).  The defaults are
+    the ``cpu`` profile's."""
 
-    size: int = 64
-    max_shift: float = 12.0
-    scene_family: str = "sprites"      # a family of data.scenes.SCENE_FAMILIES: sprites | pans
+    data: DataConfig = DataConfig()    # the 7-frame sequences (scenes or a dataset folder)
     model: str = "cpu"                 # JinConfig preset: smoke | cpu | paper
     zero_init: bool = True             # every network starts as its global skip (JinConfig.zero_init_residual)
-    batch_middle: int = 32             # Jin Sec. 7: 32 for the middle network
-    batch_frames: int = 24             # ... and 24 for the others
-    steps_middle: int = 1000
-    steps_core: int = 1000
-    steps_outer: int = 1000
+    batch_middle: int = 16             # Jin Sec. 7 uses 32 for the middle network
+    batch_frames: int = 8              # ... and 24 for the others
+    steps_middle: int = 800
+    steps_core: int = 250
+    steps_outer: int = 250
     lr: float = 1e-3
     adv_weight: float = 0.0            # weight of L_adv in steps 2-3 (0 turns it off)
     augment: bool = True               # channel shuffle, rotation, 1% noise (Jin Sec. 7)
     vgg_weights: str | None = None     # torchvision-format VGG16 file for the perceptual loss
     seed: int = 0
-    data_root: str | None = None       # a dataset folder instead of the procedural scenes (data/source.py)
 
     def __post_init__(self) -> None:
-        if self.data_root is not None:  # resolved, so that the checkpoint key names one folder
-            object.__setattr__(self, "data_root", str(Path(self.data_root).resolve()))
+        if self.data.n_frames != 7:
+            raise ValueError(f"Jin's cascade extracts 7 frames; the data has {self.data.n_frames}")
+        if self.model not in JinConfig.PRESETS:
+            raise ValueError(f"unknown Jin model preset {self.model!r}; expected one of {sorted(JinConfig.PRESETS)}")
 
     def scenes(self) -> SceneConfig:
-        return scene_config(self.scene_family, height=self.size, width=self.size, n_frames=7, max_shift=self.max_shift)
+        return self.data.scenes()
 
     def jin_config(self) -> JinConfig:
-        presets = {"smoke": JinConfig.smoke, "cpu": JinConfig.cpu, "paper": JinConfig.paper}
-        if self.model not in presets:
-            raise ValueError(f"unknown Jin model preset {self.model!r}; expected one of {sorted(presets)}")
-        return presets[self.model](zero_init_residual=self.zero_init)
+        return JinConfig.preset(self.model, zero_init_residual=self.zero_init)
 
     def as_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        if d["data_root"] is None:  # synthetic runs keep the checkpoint keys they had before data_root
-            del d["data_root"]
-        return d
+        return asdict(self)
 
 
 def training_batches(cfg: JinTrainConfig, batch_size: int, stream: str, device: torch.device):
-    """``step -> Batch``: scenes (or windows of ``cfg.data_root``) seeded by (seed, stream, step),
+    """``step -> Batch``: scenes (or windows of ``cfg.data.data_root``) seeded by (seed, stream, step),
     augmented, in random direction, so a resumed run and every variant see exactly the same data."""
-    scenes = cfg.scenes()
-    source = open_source(cfg.data_root, scenes)
+    source = cfg.data.source()
 
     def batch_at(step: int) -> Batch:
         batch = source.batch(batch_size, derive_seed(cfg.seed, stream, step), device)
         g = torch.Generator().manual_seed(derive_seed(cfg.seed, stream, "aug", step))
         if cfg.augment:
             batch = augment(batch, g)
-        flip = (torch.rand(len(batch), generator=g) < 0.5).to(batch.frames.device)
-        frames = torch.where(flip.view(-1, 1, 1, 1, 1), batch.frames.flip(1), batch.frames)
-        return Batch(batch.blur, frames, batch.meta)
+        flip = torch.rand(len(batch), generator=g) < 0.5
+        return Batch(batch.blur, reverse_where(batch.frames, flip), batch.meta)
 
     return batch_at
 
 
-def _checkpoint(folder: Path | None, name: str, config: dict[str, Any]) -> Path | None:
-    if folder is None:
-        return None
-    return Path(folder) / f"{config_key(name, config)}.pt"
+MIDDLE_UNUSED = ("steps_core", "steps_outer", "adv_weight", "batch_frames")
+"""Fields of :class:`JinTrainConfig` that do not affect step 1: the middle network's run leaves them
+out of its key, so configurations that differ only there share one middle network."""
 
 
-def train_middle(cascade: JinCascade, cfg: JinTrainConfig, device: torch.device, checkpoints: Path | None = None,
-                 progress: bool = True) -> list[dict]:
+def middle_run_config(cfg: JinTrainConfig, **extra) -> dict[str, Any]:
+    """The run configuration of step 1 (and of baselines trained like it: ``extra`` says which)."""
+    return run_config({k: v for k, v in asdict(cfg).items() if k not in MIDDLE_UNUSED}, data=cfg.data.identity(),
+                      **extra)
+
+
+def train_middle(cascade: JinCascade, cfg: JinTrainConfig, ws: Workspace = Workspace()) -> list[dict]:
     """Table 1 step 1: ``phi_4`` with ``L_middle`` (Eq. 3)."""
-    perceptual = PerceptualLoss(cfg.vgg_weights).to(device)
-    run_cfg = {"step": "middle", **cfg.as_dict(), "steps_core": None, "steps_outer": None, "adv_weight": None,
-               "batch_frames": None}
+    perceptual = PerceptualLoss(cfg.vgg_weights).to(ws.device)
+    run_cfg = middle_run_config(cfg, step="middle")
 
     def loss_fn(net: nn.Module, batch: Batch):
         return middle_loss(net(batch.blur), batch.frames[:, 3], perceptual)
 
-    return fit(cascade.middle, training_batches(cfg, cfg.batch_middle, "middle", device), loss_fn,
-               steps=cfg.steps_middle, lr=cfg.lr, device=device, config=run_cfg,
-               checkpoint=_checkpoint(checkpoints, "jin_middle", run_cfg), progress=progress, desc="step 1: middle")
+    return fit(cascade.middle, training_batches(cfg, cfg.batch_middle, "middle", ws.device), loss_fn,
+               steps=cfg.steps_middle, lr=cfg.lr, device=ws.device, config=run_cfg,
+               checkpoint=ws.checkpoint("jin_middle", run_cfg), progress=ws.progress, desc="step 1: middle")
 
 
 def _middle_input(cascade: JinCascade, variant: JinVariant, batch: Batch) -> torch.Tensor:
@@ -252,12 +258,12 @@ def _per_frame_mse(pred: torch.Tensor, target: torch.Tensor, frames: list[int]) 
 
 
 def _stage_loss(cascade: JinCascade, variant: JinVariant, stage: str, module: _FrameNets,
-                d_opt, cfg: JinTrainConfig, batch: Batch, hypercut: nn.Module | None = None):
+                d_opt, cfg: JinTrainConfig, batch: Batch, ordering: nn.Module | None = None):
     x4 = _middle_input(cascade, variant, batch)
     y, target = batch.blur, batch.frames
     logs: dict[str, float] = {}
     if variant.loss == "hypercut":  # HyperCUT: every target in the ordering network's canonical order
-        target, flipped = canonical_order(target, hypercut)
+        target, flipped = canonical_order(target, ordering)
         logs["flipped"] = float(flipped.float().mean())
     per_frame = variant.loss in ("naive", "hypercut")
     if stage == "outer":  # step 3 of a staged variant: the core pair is frozen
@@ -297,7 +303,7 @@ def _stage_loss(cascade: JinCascade, variant: JinVariant, stage: str, module: _F
             predicted = pred
     logs["reconstruction"] = float(loss.detach())
     if variant.loss == "table1_reg":  # the public code's variant: predictions pushed to one side
-        reg = hypercut_regulariser(hypercut, predicted, weight=REGULARISER_WEIGHT, pairs=REGULARISED_PAIRS)
+        reg = hypercut_regulariser(ordering, predicted, weight=REGULARISER_WEIGHT, pairs=REGULARISED_PAIRS)
         logs["regulariser"] = float(reg.detach())
         loss = loss + reg
     if module.disc is not None and cfg.adv_weight > 0:
@@ -316,72 +322,67 @@ def _core_kind(v: JinVariant) -> str:
     return "pair" if v.loss in ("pair", "table1") else v.loss
 
 
-def train_frames(cascade: JinCascade, variant: str, cfg: JinTrainConfig, device: torch.device,
-                 checkpoints: Path | None = None, progress: bool = True,
-                 hypercut: nn.Module | None = None) -> list[dict]:
+def train_frames(cascade: JinCascade, variant: str, cfg: JinTrainConfig, ws: Workspace = Workspace(),
+                 ordering: nn.Module | None = None) -> list[dict]:
     """Steps 2-3 of Table 1 (staged variants) or their joint counterpart, for one ablation variant.
-    The middle network must already be trained (step 1); it stays frozen.  ``hypercut``: the
-    (frozen) ordering network of the variants that need one (:data:`NEEDS_ORDERING`); its weights
-    are part of the checkpoint key."""
-    if variant not in JIN_VARIANTS:
-        raise ValueError(f"unknown Jin variant {variant!r}; expected one of {list(JIN_VARIANTS)}")
-    v = JIN_VARIANTS[variant]
-    if v.loss in NEEDS_ORDERING and hypercut is None:
-        raise ValueError(f"Jin variant {variant!r} needs an ordering network: pass hypercut=")
-    ordering: dict[str, Any] = {}
-    if v.loss in NEEDS_ORDERING:
-        hypercut = hypercut.to(device).eval().requires_grad_(False)
-        ordering = {"hypercut": {**hypercut.config_dict(), "weights": weights_digest(hypercut)}}
+    The middle network must already be trained (step 1); it stays frozen.  ``ordering``: the
+    (frozen) ordering network of the variants that need one (:attr:`JinVariant.needs_ordering`);
+    its weights are part of the checkpoint key."""
+    v = jin_variant(variant)
+    if v.needs_ordering and ordering is None:
+        raise ValueError(f"Jin variant {variant!r} needs an ordering network: pass ordering=")
+    depends: dict[str, Any] = {"data": cfg.data.identity()}
+    if v.needs_ordering:
+        ordering = ordering.to(ws.device).eval().requires_grad_(False)
+        depends["ordering"] = frozen_identity(ordering)
         if v.loss == "table1_reg":
-            ordering["regularised_pairs"] = REGULARISED_PAIRS
+            depends["regularised_pairs"] = REGULARISED_PAIRS
+    else:
+        ordering = None
     if v.middle_input == "estimated":  # the middle network's weights decide what steps 2-3 see
-        ordering["middle"] = weights_digest(cascade.middle)
-    if cfg.data_root is not None:  # the data, not just its folder's name
-        ordering["data"] = open_source(cfg.data_root, cfg.scenes()).describe()
+        depends["middle"] = weights_digest(cascade.middle)
     cascade.middle.requires_grad_(False).eval()
     history: list[dict] = []
     schedule = ([("core", ["net3", "net5"], cfg.steps_core), ("outer", ["net26", "net17"], cfg.steps_outer)]
                 if v.staged else [("joint", ["net3", "net5", "net26", "net17"], cfg.steps_core + cfg.steps_outer)])
     width = max(8, cascade.config.frame_colour_features)
     for stage, names, steps in schedule:
-        module = _FrameNets(cascade, names, cfg.adv_weight > 0, width, derive_seed(cfg.seed, "discriminator", stage)).to(device)
+        module = _FrameNets(cascade, names, cfg.adv_weight > 0, width, derive_seed(cfg.seed, "discriminator", stage)).to(ws.device)
         d_opt = torch.optim.Adam(module.disc.parameters(), lr=cfg.lr, betas=(0.5, 0.999)) if module.disc else None
         if stage == "core":
-            run_cfg = {"step": stage, "core": _core_kind(v), "middle_input": v.middle_input, **cfg.as_dict(), **ordering}
+            run_cfg = run_config(cfg, step=stage, core=_core_kind(v), middle_input=v.middle_input, **depends)
             name = f"jin_core_{_core_kind(v)}_{v.middle_input}"
         else:
-            run_cfg = {"step": stage, "variant": variant, **cfg.as_dict(), **ordering}
+            run_cfg = run_config(cfg, step=stage, variant=variant, **depends)
             name = f"jin_{variant}_{stage}"
-        batches = training_batches(cfg, cfg.batch_frames, "frames", device)
+        batches = training_batches(cfg, cfg.batch_frames, "frames", ws.device)
         offset = cfg.steps_core if stage == "outer" else 0  # step 3 continues the stream of step 2
 
         def loss_fn(m, batch, stage=stage, module=module, d_opt=d_opt):
-            return _stage_loss(cascade, v, stage, module, d_opt, cfg, batch, hypercut)
+            return _stage_loss(cascade, v, stage, module, d_opt, cfg, batch, ordering)
 
         if stage == "outer":
             cascade.net3.requires_grad_(False).eval()
             cascade.net5.requires_grad_(False).eval()
         history += [dict(h, stage=stage) for h in fit(
             module, lambda step, b=batches, o=offset: b(step + o), loss_fn, steps=steps, lr=cfg.lr,
-            device=device, config=run_cfg, checkpoint=_checkpoint(checkpoints, name, run_cfg),
-            progress=progress, desc=f"{variant}: {stage}", extra_state={"discriminator_optimizer": d_opt} if d_opt else None)]
+            device=ws.device, config=run_cfg, checkpoint=ws.checkpoint(name, run_cfg), progress=ws.progress,
+            desc=f"{variant}: {stage}", extra_state={"discriminator_optimizer": d_opt} if d_opt else None)]
     cascade.requires_grad_(True)
     cascade.eval()
     return history
 
 
 @torch.no_grad()
-def predict_frames(cascade: JinCascade, variant: str, blur: torch.Tensor, middle: str = "estimated",
+def predict_variant(cascade: JinCascade, variant: str, blur: torch.Tensor, middle: str = "estimated",
                    gt_middle: torch.Tensor | None = None, batch_size: int = 32) -> torch.Tensor:
     """All 7 frames from the blur.  Frame 4 is always the middle network's estimate, except with
     ``middle="ground_truth"`` (Fig. 5), where the given ground truth is fed to (and shown for) frame 4.
     With ``middle="estimated"``, variants trained without a middle input get the blur in its place,
     as in training; ``"ground_truth"`` feeds the ground truth to every variant."""
-    if variant not in JIN_VARIANTS:
-        raise ValueError(f"unknown Jin variant {variant!r}; expected one of {list(JIN_VARIANTS)}")
+    v = jin_variant(variant)
     if middle not in ("estimated", "ground_truth"):
         raise ValueError(f"middle must be 'estimated' or 'ground_truth', got {middle!r}")
-    v = JIN_VARIANTS[variant]
     cascade.eval()
     out = []
     for i in range(0, len(blur), batch_size):
@@ -398,46 +399,3 @@ def predict_frames(cascade: JinCascade, variant: str, blur: torch.Tensor, middle
             frames[:, 3] = est
         out.append(frames.clamp(0, 1))
     return torch.cat(out)
-
-
-def evaluate_frames(pred: torch.Tensor, target: torch.Tensor) -> dict[str, list[float]]:
-    """Mean per-frame pPSNR at sequence and pair level, and plain PSNR of the middle frame."""
-    return {
-        "ppsnr_sequence": ppsnr_sequence(pred, target).clamp(max=100).mean(0).tolist(),
-        "ppsnr_pair": ppsnr_pairs(pred, target).clamp(max=100).mean(0).tolist(),
-        "middle_psnr": [psnr(pred[:, 3], target[:, 3]).clamp(max=100).mean().item()],
-    }
-
-
-def table1(cfg: JinTrainConfig, variant: str = "teacher_forcing") -> pd.DataFrame:
-    """Jin Table 1 rendered from the configuration that trains (networks, inputs, losses, budget)."""
-    v = JIN_VARIANTS[variant]
-    jin = cfg.jin_config()
-    cascade = JinCascade(jin)
-    counts = cascade.parameter_counts()
-    middle_in = {"ground_truth": "x[4] (ground truth: teacher forcing)", "estimated": "x̂[4] = φ4(y)",
-                 "none": "y (no middle input)"}[v.middle_input]
-    adv = f" + {cfg.adv_weight:g}·L_adv" if cfg.adv_weight > 0 else ""
-    reg = f" + {REGULARISER_WEIGHT:g}·softplus(−h(prediction))"
-    outer_loss = {"table1": "per-frame L1 in the order chosen by step 2", "pair": "L_pair on (2,6) and (1,7) (Eq. 5)",
-                  "naive": "per-frame MSE in the data's order", "hypercut": "per-frame MSE in the canonical order",
-                  "table1_reg": f"per-frame L1 in the order chosen by step 2{reg}",
-                  "independent": "per-frame MSE in the data's order", "global": "Eq. 4 on all six frames"}[v.loss]
-    core_loss = {"table1": "L_pair^(3,5) (Eq. 5)", "pair": "L_pair^(3,5) (Eq. 5)", "table1_reg": f"L_pair^(3,5) (Eq. 5){reg}",
-                 "naive": "per-frame MSE in the data's order", "hypercut": "per-frame MSE in the canonical order",
-                 "independent": "(trained with step 3, jointly)", "global": "(trained with step 3, jointly)"}[v.loss]
-    outer_params = counts.get("net26", 0) + (counts.get("net17", 0) if cascade.net17 is not cascade.net26 else 0)
-    rows = [
-        {"step": 1, "networks": "φ4", "inputs": "y", "loss": "L_middle = |x̂4 − x4|² + L_perceptual (Eq. 3)",
-         "steps": cfg.steps_middle, "batch": cfg.batch_middle, "parameters": counts.get("middle")},
-        {"step": 2, "networks": "φ3, φ5", "inputs": f"y, {middle_in}; φ5 also x̂[3]",
-         "loss": f"{core_loss}{adv}", "steps": cfg.steps_core if v.staged else 0, "batch": cfg.batch_frames,
-         "parameters": counts.get("net3", 0) + counts.get("net5", 0)},
-        {"step": 3, "networks": "φ2=φ6, φ1=φ7 (shared)", "inputs": "y and the two nearer estimates",
-         "loss": f"{outer_loss}{adv}", "steps": cfg.steps_outer if v.staged else cfg.steps_core + cfg.steps_outer,
-         "batch": cfg.batch_frames, "parameters": outer_params},
-    ]
-    df = pd.DataFrame(rows).set_index("step")
-    df.attrs["model"] = cfg.model
-    df.attrs["total_parameters"] = counts.get("total")
-    return df

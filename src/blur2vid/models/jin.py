@@ -47,6 +47,7 @@ from blur2vid.models.blocks import (
     pad_to_multiple,
     space_to_depth,
 )
+from blur2vid.models.presets import Presets
 
 __all__ = ["JinConfig", "MiddleNet", "FrameNet", "JinCascade", "STAGES"]
 
@@ -58,7 +59,7 @@ _FRAME_DILATIONS: tuple[Dilations, ...] = ((1, 2), (4, 8), (8, 4), (2, 1))
 
 
 @dataclass(frozen=True)
-class JinConfig:
+class JinConfig(Presets):
     """Sizes of the Jin et al. networks.  Defaults are the paper's (Sec. 6 and the public code).
 
     Middle network: ``middle_features`` channels after a space-to-depth by ``middle_factor``,

@@ -26,12 +26,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from blur2vid.models.blocks import crop_to, pad_to_multiple
+from blur2vid.models.presets import Presets
 
 __all__ = ["NahConfig", "NahResBlock", "NahMultiScale"]
 
 
 @dataclass(frozen=True)
-class NahConfig:
+class NahConfig(Presets):
     """Sizes of :class:`NahMultiScale`; the defaults are those of Nah et al. (2017)."""
 
     scales: int = 3
@@ -40,6 +41,11 @@ class NahConfig:
     kernel_size: int = 5
     channels: int = 3
     global_skip: bool = False
+
+    @classmethod
+    def paper(cls, **overrides) -> NahConfig:
+        """Nah et al.'s sizes (the defaults)."""
+        return replace(cls(), **overrides)
 
     @classmethod
     def cpu(cls, **overrides) -> NahConfig:

@@ -1,0 +1,83 @@
+"""Notebook 07, your own photograph (Jin Fig. 1 and Fig. 6): a model extracts the frames of real
+and synthetic blurry photographs; on the synthetic ones the truth is known and scored."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from blur2vid.data.sample import Batch
+from blur2vid.experiments.jin_training import jin_cascade, jin_middle
+from blur2vid.inference import predict_frames
+from blur2vid.io import load_image
+from blur2vid.metrics import ppsnr_sequence
+from blur2vid.models.checkpoint import load_model
+from blur2vid.seeding import derive_seed
+from blur2vid.train import Workspace
+from blur2vid.train_jin import JinTrainConfig
+
+__all__ = ["COLUMN_LABELS", "PhotosConfig", "image_to_video_model", "clock_motion_photo", "synthetic_photos", "extract_photos",
+           "with_blur"]
+
+COLUMN_LABELS = ["blur", *(f"x[{k}]" for k in range(1, 8))]
+"""Columns of notebook 07's figure: the photograph, then its seven frames."""
+
+
+@dataclass(frozen=True)
+class PhotosConfig:
+    """Notebook 07: the model trained when no model file is given (notebook 04's teacher-forced
+    cascade, from its checkpoints), and the synthetic photographs: ``n_synthetic`` scenes of
+    ``synthetic_size`` pixels (larger than the training crops) of the training data's kind."""
+
+    jin: JinTrainConfig = JinTrainConfig()
+    synthetic_size: int = 96
+    n_synthetic: int = 3
+
+
+def image_to_video_model(cfg: PhotosConfig, ws: Workspace, checkpoint: str | None = None):
+    """The model to predict with: the model file ``checkpoint`` when given, else Jin's cascade
+    trained with teacher forcing (notebook 04's runs, reused from their checkpoints).  Returns
+    ``(model, notes)``."""
+    if checkpoint is not None:
+        return load_model(checkpoint)
+    cascade, _ = jin_middle(cfg.jin, ws)
+    model = jin_cascade(cfg.jin, "teacher_forcing", cascade.middle.state_dict(), ws)
+    return model.cpu().eval(), {"trained": "Jin cascade, teacher forcing (notebook 04's run)",
+                                "config": cfg.jin.as_dict()}
+
+
+def clock_motion_photo() -> torch.Tensor:
+    """The real motion-blurred photograph scikit-image ships (``clock_motion.png``), ``[3, H, W]``."""
+    import skimage.data
+
+    return load_image(Path(skimage.data.__file__).parent / "clock_motion.png")
+
+
+def synthetic_photos(cfg: PhotosConfig) -> Batch:
+    """Synthetic motion-blurred photographs with their true frames: procedural scenes of the
+    training data's family at ``synthetic_size`` (their content moving up to a sixth of the side),
+    or with a data folder, centre crops of that size of its test windows."""
+    data = cfg.jin.data
+    size = cfg.synthetic_size
+    scenes = data.scenes(height=size, width=size, n_frames=7, max_shift=size / 6)
+    from blur2vid.data.source import open_source
+
+    return open_source(data.data_root, scenes).test_set(cfg.n_synthetic, derive_seed(cfg.jin.seed, "photos"), "cpu")
+
+
+def extract_photos(model: torch.nn.Module, photos: Batch, device="cpu") -> tuple[torch.Tensor, pd.DataFrame]:
+    """Frames extracted from each photograph of ``photos`` (any size, tiled as ``blur2vid predict``
+    does) and their per-frame pPSNR against the true frames: ``([N, T, C, H, W], table)``."""
+    pred = torch.stack([predict_frames(model, photos.blur[i], device=device, progress=False) for i in range(len(photos))])
+    scores = ppsnr_sequence(pred, photos.frames).clamp(max=100)
+    table = pd.DataFrame(scores.numpy(), columns=[f"F{k + 1}" for k in range(pred.shape[1])],
+                         index=[f"#{i}" for i in range(len(photos))])
+    return pred, table.assign(mean=table.mean(axis=1))
+
+
+def with_blur(photos: Batch, sequences: torch.Tensor) -> torch.Tensor:
+    """``sequences [N, T, C, H, W]`` with each photograph's blur as the first frame, for a figure."""
+    return torch.cat([photos.blur[:, None], sequences], dim=1)
