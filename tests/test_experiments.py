@@ -1,81 +1,212 @@
-"""The claims the notebooks print are read off their tables by these functions: check them on
-tables with known numbers."""
+"""The claims the notebooks save are read off their tables by the experiments' claims functions:
+check them on tables with known numbers, by claim id."""
 
 import pandas as pd
 import pytest
+import torch
 
-from blur2vid import experiments as ex
+from blur2vid.data.sample import Batch
+from blur2vid.experiments import ambiguity, formation, hypercut, jin_losses, jin_training, ordering
+from blur2vid.experiments.claims import Claim, assert_facts, claims_table, fact, margin_claim, threshold_claim
+from blur2vid.experiments.tables import BASELINES, gain_over, table_from_rows
+from blur2vid.train_jin import JIN_VARIANTS
 
 FRAMES = ["F1", "F2", "F3", "F4", "F5", "F6", "F7"]
 
 
-def _row(outer: float, inner: float = 25.0, middle: float = 28.0) -> list[float]:
+def _scores(outer: float, inner: float = 25.0, middle: float = 28.0) -> dict[str, float]:
     values = [outer, outer, inner, middle, inner, outer, outer]
-    return [*values, sum(values) / 7]
+    return {**dict(zip(FRAMES, values, strict=True)), "mean": sum(values) / 7}
 
 
 def _jin_tables(variant_outer: float):
-    from blur2vid.train_jin import JIN_VARIANTS
+    rows = {"baseline_blur": (BASELINES["baseline_blur"], _scores(22.0)),
+            "baseline_middle": (BASELINES["baseline_middle"], _scores(21.0))}
+    rows.update({n: (JIN_VARIANTS[n].label, _scores(variant_outer + 0.01 * i)) for i, n in enumerate(jin_training.ABLATION)})
+    ablation = table_from_rows(rows)
+    table2 = pd.DataFrame({"label": ["blurry input", "Nah", "Middle"], "moderate": [26.0, 27.0, 27.5],
+                           "large": [22.0, 23.0, 23.2]}, index=pd.Index(["blur", "nah", "middle"], name="id"))
+    feed = table_from_rows({"estimated": ("est", _scores(22.0)), "ground_truth": ("gt", _scores(21.0))})
+    runtime = pd.DataFrame({"320P_s": [2.0, 0.2, 0.6], "paper_320P_s": [2.43, 0.24, 0.61]}, index=["Nah", "Middle", "Full"])
+    return table2, ablation, feed, runtime
 
-    names = ["independent", "global", "pair_no_middle", "pair", "sequential", "teacher_forcing"]
-    rows = {ex.BLUR_BASELINE: _row(22.0), ex.COPY_BASELINE: _row(21.0)}
-    rows.update({JIN_VARIANTS[n].label: _row(variant_outer + 0.01 * i) for i, n in enumerate(names)})
-    ablation = pd.DataFrame(rows, index=[*FRAMES, "mean"]).T
-    table2 = pd.DataFrame({"moderate": [27.0, 27.5], "large": [23.0, 23.2]}, index=["Nah-style multi-scale", "Middle (Jin)"])
-    feed = pd.DataFrame({"estimated middle fed": _row(22.0), "ground-truth middle fed": _row(21.0)},
-                        index=[*FRAMES, "mean"]).T
-    return table2, ablation, feed
+
+def _hypercut_table(baselines: bool = False):
+    rows = {
+        "naive": ("naive", _scores(22.0)),
+        "order_invariant": ("inv", _scores(21.5)),
+        "hypercut:antisymmetric_crop": ("hc", _scores(22.3)),
+        "order_invariant_reg:antisymmetric_crop": ("reg", _scores(21.4)),
+        "hypercut:motion_rule": ("rule", _scores(23.0)),
+    }
+    if baselines:
+        rows = {"baseline_blur": ("blur", _scores(22.5)), "baseline_middle": ("copy", _scores(21.0)), **rows}
+    return table_from_rows(rows)
 
 
 def test_the_fig4_premise_is_measured_against_the_better_baseline():
     """Variants 0.5 dB above the middle estimate copied everywhere but 0.5 dB below the blur copied
     everywhere have learned nothing: the premise fails by the distance to the blur."""
-    claims = ex.jin_claims(*_jin_tables(21.5))
-    premise = next(c for c in claims.index if "premise" in c)
-    assert claims.loc[premise, "margin_db"] == pytest.approx(21.55 - 22.0)
-    assert not claims.loc[premise, "reproduced"]
-    claims = ex.jin_claims(*_jin_tables(23.0))
-    assert claims.loc[premise, "margin_db"] == pytest.approx(23.05 - 22.0) and claims.loc[premise, "reproduced"]
-    assert claims.loc["Table 2: Middle beats Nah on blur like the training data", "margin_db"] == pytest.approx(0.5)
-    assert claims.loc["Fig. 4: teacher forcing beats sequential", "margin_db"] == pytest.approx(0.01 * 4 / 7)
+    claims = jin_training.claims(*_jin_tables(21.5))
+    assert claims.loc["jin.fig4.premise", "value"] == pytest.approx(21.55 - 22.0)
+    assert claims.loc["jin.fig4.premise", "kind"] == "premise" and not claims.loc["jin.fig4.premise", "holds"]
+    claims = jin_training.claims(*_jin_tables(23.0))
+    assert claims.loc["jin.fig4.premise", "value"] == pytest.approx(23.05 - 22.0) and claims.loc["jin.fig4.premise", "holds"]
+    assert claims.loc["jin.tab2.middle_beats_nah", "value"] == pytest.approx(0.5)
+    assert claims.loc["jin.tab2.nah_better_on_large_blur", "value"] == pytest.approx((23.0 - 23.2) - (27.0 - 27.5))
+    assert claims.loc["jin.fig4.teacher_forcing_beats_sequential", "value"] == pytest.approx(0.01 * 4 / 7)
+    assert claims.loc["jin.fig5.gt_middle_helps", "value"] == pytest.approx(-1.0)
+    assert claims.loc["jin.tab3.middle_much_faster_than_nah", "value"] == pytest.approx(10.0)
+    assert claims.loc["jin.tab3.middle_much_faster_than_nah", "holds"]
+    assert claims.loc["jin.tab3.middle_faster_than_full", "value"] == pytest.approx(3.0)
 
 
-def test_hypercut_claims_read_the_labelled_rows():
-    main, other = "learned", "hand-made"
-    rows = {
-        ex.hypercut_label("naive"): _row(22.0),
-        ex.hypercut_label("order_invariant"): _row(21.5),
-        ex.hypercut_label("hypercut", main): _row(22.3),
-        ex.hypercut_label("order_invariant_reg", main): _row(21.4),
-        ex.hypercut_label("hypercut", other): _row(23.0),
-    }
-    table = pd.DataFrame(rows, index=[*FRAMES, "mean"]).T
-    claims = ex.hypercut_claims(table, main, prefix="U-Net: ")
-    margin = claims["margin_db"]
-    assert margin["U-Net: HyperCUT order beats the naive loss on frames 1, 2, 6, 7"] == pytest.approx(0.3)
-    assert margin["U-Net: HyperCUT order beats the order-invariant loss on frames 1, 2, 6, 7"] == pytest.approx(0.8)
-    assert margin["U-Net: the regulariser improves the order-invariant loss"] == pytest.approx(-0.4 / 7)
-    assert margin[f"U-Net: reference: [{other}] beats the naive loss on frames 1, 2, 6, 7"] == pytest.approx(1.0)
-    assert not any("premise" in c for c in claims.index)  # no baseline rows, no premise
-    baselines = pd.DataFrame({ex.BLUR_BASELINE: _row(22.5), ex.COPY_BASELINE: _row(21.0)}, index=[*FRAMES, "mean"]).T
-    with_baselines = pd.concat([baselines, table])
-    premise = ex.hypercut_claims(with_baselines, main).iloc[0]
-    assert premise.name.startswith("premise:") and premise["margin_db"] == pytest.approx(23.0 - 22.5)
-    gain = ex.gain_over(table, ex.hypercut_label("naive"))
-    assert list(gain.index) == FRAMES and gain.loc["F1", ex.hypercut_label("hypercut", other)] == pytest.approx(1.0)
+def test_one_test_set_leaves_the_larger_blur_claim_unheld():
+    table2, ablation, feed, runtime = _jin_tables(23.0)
+    claims = jin_training.claims(table2.drop(columns="large"), ablation, feed, runtime)
+    assert pd.isna(claims.loc["jin.tab2.nah_better_on_large_blur", "value"])
+    assert not claims.loc["jin.tab2.nah_better_on_large_blur", "holds"]
+
+
+def test_hypercut_claims_read_the_rows_by_id():
+    claims = hypercut.claims(_hypercut_table(), _hypercut_table(baselines=True), "antisymmetric_crop")
+    value = claims["value"]
+    assert value["hypercut.ppsnr.unet.order_beats_naive_outer"] == pytest.approx(0.3)
+    assert value["hypercut.ppsnr.unet.order_beats_invariant_outer"] == pytest.approx(0.8)
+    assert value["hypercut.ppsnr.unet.regulariser_helps"] == pytest.approx(-0.4 / 7)
+    assert value["hypercut.ppsnr.unet.reference.motion_rule"] == pytest.approx(1.0)
+    assert claims.loc["hypercut.ppsnr.unet.reference.motion_rule", "kind"] == "reference"
+    assert "hypercut.ppsnr.unet.premise" not in claims.index  # no baseline rows, no premise
+    assert value["hypercut.ppsnr.jin.premise"] == pytest.approx(23.0 - 22.5)
+    gain = gain_over(_hypercut_table(), "naive")
+    assert list(gain.index) == FRAMES and gain.loc["F1", "rule"] == pytest.approx(1.0)
+
+
+def test_row_ids_and_labels_of_the_ppsnr_table():
+    assert hypercut.row_id("naive") == "naive" and hypercut.row_id("hypercut", "motion_rule") == "hypercut:motion_rule"
+    assert hypercut.row_label("hypercut", "motion_rule") == "HyperCUT order [motion rule (hand-made)]"
+    cfg = hypercut.HyperCUTExperimentConfig(orderings=("antisymmetric_crop", "motion_rule"))
+    assert [hypercut.row_id(s, o) for s, o in hypercut._rows(cfg)] == [
+        "naive", "order_invariant", "hypercut:antisymmetric_crop", "order_invariant_reg:antisymmetric_crop",
+        "hypercut:motion_rule"]
+
+
+def test_formation_claims_follow_the_numbers():
+    growth = pd.DataFrame({"speed_px_per_frame": [1.0] * 3, "frames": [1, 3, 5], "psnr_blur_vs_middle": [99, 30, 25]})
+    rule = pd.DataFrame({"delta_px": [4.0, 8.0], "shift_per_frame_px": [1.0, 1.0], "psnr_frame_vs_instant": [45, 44]})
+    claims = formation.claims(growth, rule)
+    assert claims["holds"].all() and claims.loc["jin.eq1.blur_grows_with_frames", "value"] == -5
+    growth.loc[2, "psnr_blur_vs_middle"] = 31  # the blur of 5 frames sharper than that of 3: not a growth
+    rule.loc[1, "psnr_frame_vs_instant"] = 42  # the curves of the two Deltas 3 dB apart
+    claims = formation.claims(growth, rule)
+    assert not claims.loc["jin.eq1.blur_grows_with_frames", "holds"]
+    assert claims.loc["jin.sec3.sharp_at_rule", "holds"] and not claims.loc["jin.sec3.depends_on_ratio", "holds"]
+
+
+def test_eq2_claims_need_every_outer_frame_closer_to_the_pair_mean():
+    table = pd.DataFrame({"vs_true_frame": [20, 22, 24, 27, 24, 22, 20.0], "vs_pair_mean": [26, 27, 28, 27, 28, 27, 19.5]},
+                         index=FRAMES)
+    fig2 = ambiguity.figure2(ambiguity.AmbiguityConfig(toy_size=16))
+    claims = ambiguity.claims(fig2, table)
+    assert claims.loc["hypercut.eq2.closer_to_pair_mean", "value"] == pytest.approx(-0.5)
+    assert not claims.loc["hypercut.eq2.closer_to_pair_mean", "holds"] and claims.loc["hypercut.eq2.middle_best", "holds"]
+    assert assert_facts(claims) is claims  # the toy's identities hold bit for bit
+
+
+def test_loss_facts_hold_and_fail_when_they_should():
+    cfg = jin_losses.LossesConfig(size=16, n=2)
+    inv = jin_losses.loss_invariance_table(cfg)
+    swap = jin_losses.pair_swap_example(cfg)
+    assert assert_facts(jin_losses.claims(inv, swap))["holds"].all()
+    broken = inv.copy()
+    broken.loc["global", "reversed"] += 1e-3
+    with pytest.raises(AssertionError, match="jin.eq4.invariant_to_order"):
+        assert_facts(jin_losses.claims(broken, swap))
+
+
+def test_ordering_claims():
+    table = pd.DataFrame({"label": ["g", "a", "c", "m"], "Hit": [0.96, 1.0, 1.0, 1.0]},
+                         index=pd.Index(["generic", "antisymmetric", "antisymmetric_crop", "motion_rule"], name="id"))
+    claims = ordering.claims(table)
+    assert list(claims.index) == ["hypercut.ordering.generic_hit", "hypercut.ordering.antisymmetric_hit",
+                                  "hypercut.ordering.antisymmetric_crop_hit"]
+    assert claims["holds"].all()
+    table.loc["antisymmetric", "Hit"] = 0.99
+    with pytest.raises(AssertionError, match="antisymmetric_hit"):
+        assert_facts(ordering.claims(table))
+
+
+def test_claim_helpers():
+    assert margin_claim("a.b", "x", 0.11).holds and not margin_claim("a.b", "x", 0.09).holds
+    assert not margin_claim("a.b", "x", float("nan")).holds
+    assert threshold_claim("a.b", "x", 0.95, at_least=0.95).holds and not threshold_claim("a.b", "x", 0.95, above=0.95).holds
+    with pytest.raises(ValueError, match="exactly one"):
+        threshold_claim("a.b", "x", 1.0, above=0.0, below=2.0)
+    with pytest.raises(ValueError, match="repeat"):
+        claims_table([fact("a.b", "x", True), fact("a.b", "y", True)])
+    with pytest.raises(ValueError, match="kind"):
+        Claim("a.b", "x", 0.0, True, kind="hunch")
+    with pytest.raises(ValueError, match="without spaces"):
+        fact("a b", "x", True)
 
 
 def test_grids_of_fig3_and_fig5():
-    import torch
-
-    from blur2vid.data.sample import Batch
     from blur2vid.models.jin import JinCascade, JinConfig
 
     frames = torch.rand(3, 7, 3, 20, 20)
     test = Batch(frames.mean(1), frames)
-    rows, labels = ex.middle_grid({"copy": torch.nn.Identity()}, test, n=2)
-    assert labels == ["blurry input", "copy", "ground truth x[4]"] and len(rows) == 2
-    assert torch.equal(rows[1][1], test.blur[1].clamp(0, 1)) and torch.equal(rows[1][2], frames[1, 3])
-    rows, labels = ex.middle_feed_grid(JinCascade(JinConfig.smoke()), "teacher_forcing", test, n=2)
+    rows, labels = jin_training.middle_grid(torch.nn.Identity(), torch.nn.Identity(), test, n=2)
+    assert labels == ["blurry input", "Nah-style", "Middle (Jin)", "ground truth x[4]"] and len(rows) == 2
+    assert torch.equal(rows[1][2], test.blur[1].clamp(0, 1)) and torch.equal(rows[1][3], frames[1, 3])
+    rows, labels = jin_training.middle_feed_grid(JinCascade(JinConfig.smoke()), "teacher_forcing", test, n=2)
     assert len(rows) == 2 and len(labels) == 6 == len(rows[0])
     assert torch.allclose(rows[0][4], frames[0, 3])  # the ground-truth middle, shown as fed
+
+
+def test_the_registry_cites_only_claims_the_experiments_make():
+    """Every claim id the registry judges an item by is produced by some experiment's claims function."""
+    from blur2vid import paper
+
+    fig2 = ambiguity.figure2(ambiguity.AmbiguityConfig(toy_size=16))
+    eq2 = pd.DataFrame({"vs_true_frame": [20.0] * 7, "vs_pair_mean": [21.0] * 7}, index=FRAMES)
+    growth = pd.DataFrame({"speed_px_per_frame": [1.0] * 2, "frames": [3, 5], "psnr_blur_vs_middle": [30, 25]})
+    rule = pd.DataFrame({"delta_px": [4.0], "shift_per_frame_px": [1.0], "psnr_frame_vs_instant": [45]})
+    cfg = jin_losses.LossesConfig(size=16, n=2)
+    hit = pd.DataFrame({"label": ["g", "a", "c"], "Hit": [1.0] * 3},
+                       index=pd.Index(["generic", "antisymmetric", "antisymmetric_crop"], name="id"))
+    made = set().union(*(set(t.index) for t in [
+        formation.claims(growth, rule), ambiguity.claims(fig2, eq2),
+        jin_losses.claims(jin_losses.loss_invariance_table(cfg), jin_losses.pair_swap_example(cfg)),
+        jin_training.claims(*_jin_tables(23.0)), ordering.claims(hit),
+        hypercut.claims(_hypercut_table(), _hypercut_table(baselines=True), "antisymmetric_crop")]))
+    cited = {i for item in paper.REGISTRY for i in getattr(item.verdict, "claim_ids", ())}
+    assert cited, "the registry cites no claim ids"
+    assert cited <= made, f"cited but never made: {sorted(cited - made)}"
+
+
+def test_the_naive_loss_on_a_reversible_toy_learns_the_pair_mean():
+    """HyperCUT Eq. 2, with a trained network: the toy's blur is the same for a sequence and its
+    reverse, so a network trained with the per-frame L2 loss on sequences of random direction ends
+    predicting the mean of each symmetric pair (x_k + x_{T+1-k}) / 2 rather than either frame."""
+    from blur2vid.data import toy
+    from blur2vid.losses import naive_loss
+    from blur2vid.metrics import per_frame_psnr
+    from blur2vid.models.unet import SequenceUNet
+    from blur2vid.train import fit
+    from blur2vid.train_unet import random_direction
+
+    sequences, _ = toy.ambiguity_scenarios(n_objects=1, n_frames=5, size=16)
+    frames = sequences[:1].float().expand(8, -1, -1, -1, -1)
+    batch = Batch(frames.mean(1), frames)
+    torch.manual_seed(0)
+    net = SequenceUNet(n_frames=5, width=8, depth=1)
+    fit(net, lambda step: random_direction(batch, torch.Generator().manual_seed(step)),
+        lambda m, b: naive_loss(m(b.blur), b.frames), steps=150, lr=3e-3, progress=False)
+    with torch.no_grad():
+        pred = net(batch.blur[:1]).clamp(0, 1)
+    truth = frames[:1]
+    vs_mean = per_frame_psnr(pred, (truth + truth.flip(1)) / 2)[0]
+    vs_true = per_frame_psnr(pred, truth)[0]
+    for k in (0, 1, 3, 4):  # every frame but the middle one, where the pair is the frame itself
+        assert vs_mean[k] > vs_true[k] + 5, (k, vs_mean.tolist(), vs_true.tolist())
+    assert vs_true[2] > 25

@@ -4,15 +4,15 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 
-from blur2vid.profiles import PROFILES, check_parameters, get_profile, resolve_device
-from blur2vid.runs import output_dir, start_run
-
-
-def test_every_profile_configures_the_same_notebooks_with_the_same_keys():
-    names = {p: set(v) for p, v in PROFILES.items()}
-    assert names["smoke"] == names["cpu"] == names["gpu"]
-    for nb in names["cpu"]:
-        assert set(PROFILES["smoke"][nb]) == set(PROFILES["cpu"][nb]) == set(PROFILES["gpu"][nb]), nb
+from blur2vid.runs import (
+    REFERENCE_ENV,
+    check_parameters,
+    is_reference_run,
+    output_dir,
+    resolve_device,
+    run_name,
+    start_run,
+)
 
 
 def test_bad_parameters_name_the_value():
@@ -25,14 +25,40 @@ def test_bad_parameters_name_the_value():
     with pytest.raises(FileNotFoundError, match="no/such/dir"):
         check_parameters(data_root="no/such/dir")
     with pytest.raises(KeyError, match="99_nothing"):
-        get_profile("cpu", "99_nothing")
+        start_run("99_nothing", profile="smoke")
     with pytest.raises(ValueError, match="'tpu'"):
         resolve_device("tpu")
 
 
-def test_profile_settings_are_copies():
-    get_profile("cpu", "02_order_ambiguity")["steps"] = -1
-    assert get_profile("cpu", "02_order_ambiguity")["steps"] > 0
+def test_only_the_reference_run_writes_figures(monkeypatch, tmp_path):
+    """Opening a notebook and choosing Run All, trying another seed or a dataset folder never
+    replaces the committed reference files: only `blur2vid reproduce` at cpu/gpu, seed 0, on the
+    scenes (which marks its kernels) writes figures/."""
+    monkeypatch.delenv("BLUR2VID_FIGURES")
+    monkeypatch.setenv("BLUR2VID_RESULTS", str(tmp_path / "results"))
+    monkeypatch.delenv(REFERENCE_ENV, raising=False)
+    assert is_reference_run("cpu", 0, None) and is_reference_run("gpu", 0, None)
+    assert not is_reference_run("smoke", 0, None) and not is_reference_run("cpu", 1, None)
+    assert not is_reference_run("cpu", 0, str(tmp_path))
+    exploring = output_dir("cpu", 0, None)
+    assert exploring == tmp_path / "results" / "cpu" / "outputs" / "seed-0"
+    monkeypatch.setenv(REFERENCE_ENV, "1")
+    assert output_dir("cpu", 0, None).name == "figures" and output_dir("gpu", 0, None).parts[-2:] == ("figures", "gpu")
+    assert output_dir("cpu", 3, None) == tmp_path / "results" / "cpu" / "outputs" / "seed-3"
+    with_data = output_dir("cpu", 0, tmp_path)
+    assert with_data.parent == tmp_path / "results" / "cpu" / "outputs" and with_data.name == run_name(0, tmp_path)
+    assert run_name(0, tmp_path).startswith(f"seed-0-{tmp_path.name}-") and run_name(0, tmp_path) != run_name(0, tmp_path / "x")
+
+
+def test_start_run_says_where_its_outputs_go(monkeypatch, tmp_path, capsys):
+    monkeypatch.delenv("BLUR2VID_FIGURES")
+    monkeypatch.setenv("BLUR2VID_RESULTS", str(tmp_path))
+    run = start_run("01_blur_formation", profile="smoke", seed=2)
+    assert run.out_dir == tmp_path / "smoke" / "outputs" / "seed-2" and not run.reference
+    assert str(run.out_dir) in capsys.readouterr().out
+    assert run.workspace.checkpoints == tmp_path / "smoke" / "checkpoints"
+    assert run.models_dir == run.out_dir / "models"
+    assert run.cfg == run.profile_config.formation and run.cfg.seed == 2
 
 
 def test_save_writes_files_and_manifest(tmp_path):
@@ -60,15 +86,28 @@ def test_save_a_sequence_as_gif():
     assert path.suffix == ".gif" and path.is_file()
 
 
-def test_sequence_comparison_has_a_row_per_sample_and_group():
-    import torch
+def test_reproduce_passes_data_root_to_every_notebook(monkeypatch, tmp_path):
+    """`blur2vid reproduce --data-root DIR` reaches the notebooks' `data_root` parameter, runs as an
+    exploration (outputs under results/, not figures/), and records the folder in the manifest."""
+    import papermill
 
-    from blur2vid.experiments import predict_with
-    from blur2vid.plots import sequence_comparison
+    from blur2vid import cli
 
-    seqs = torch.rand(3, 5, 3, 8, 8)
-    groups = {"truth": seqs, **predict_with({"same": lambda b: seqs[: len(b)]}, seqs[:, 0])}
-    assert torch.equal(groups["same"], seqs.clamp(0, 1))
-    fig = sequence_comparison(groups, range(2))
-    labels = [ax.get_ylabel() for ax in fig.axes if ax.get_ylabel()]
-    assert labels == ["#0 truth", "#0 same", "#1 truth", "#1 same"]
+    calls = []
+    monkeypatch.setattr(papermill, "execute_notebook", lambda src, dst, parameters, **kw: calls.append(
+        (src, parameters, __import__("os").environ.get(REFERENCE_ENV))))
+    monkeypatch.delenv("BLUR2VID_FIGURES")
+    monkeypatch.setenv("BLUR2VID_RESULTS", str(tmp_path / "results"))
+    data = tmp_path / "footage"
+    data.mkdir()
+    assert cli.main(["reproduce", "--profile", "cpu", "--only", "02", "06", "--data-root", str(data)]) == 0
+    assert [c[0].rsplit("/", 1)[-1] for c in calls] == ["02_order_ambiguity.ipynb", "06_hypercut_blur2vid.ipynb"]
+    assert all(c[1]["data_root"] == str(data) and c[1]["profile"] == "cpu" for c in calls)
+    assert {c[2] for c in calls} == {"0"}  # not the reference run
+    out = output_dir("cpu", 0, str(data), reference=False)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["notebooks"]["02_order_ambiguity"]["data_root"] == str(data)
+    calls.clear()
+    monkeypatch.setenv("BLUR2VID_FIGURES", str(tmp_path / "figures"))  # never the committed folder
+    assert cli.main(["reproduce", "--profile", "cpu", "--only", "01"]) == 0
+    assert calls[0][1]["data_root"] is None and calls[0][2] == "1"  # the reference run marks its kernels

@@ -65,6 +65,7 @@ def from_claims(*ids: str) -> Callable[[Path], Verdict]:
                     f"comparisons are untested here; {ours}"), "not reproduced"
         held = judged["holds"]
         return ours, "reproduced" if held.all() else ("direction only" if held.any() else "not reproduced")
+    verdict.claim_ids = ids
     return verdict
 
 

@@ -14,7 +14,8 @@ import torch  # noqa: E402
 
 from blur2vid.io import to_uint8  # noqa: E402
 
-__all__ = ["image_grid", "show_sequence", "figure2_grid", "line_plot", "projection_plot", "sequence_comparison"]
+__all__ = ["image_grid", "show_sequence", "figure2_grid", "line_plot", "projection_plot", "sequence_comparison",
+           "formation_figure", "growth_figure", "rule_figure", "curves_figure", "per_frame_figure"]
 
 
 def _as_image(img: torch.Tensor | np.ndarray) -> np.ndarray:
@@ -133,3 +134,49 @@ def sequence_comparison(groups: dict[str, torch.Tensor], samples: Sequence[int],
             rows.append(list(seqs[i]))
             labels.append(f"#{i} {label}")
     return image_grid(rows, row_labels=labels, col_labels=col_labels, cell_size=cell_size)
+
+
+def formation_figure(example: dict[str, torch.Tensor]) -> plt.Figure:
+    """Jin Eq. 1 on one scene: its frames, the blur, the naive mean and their difference (x4), from
+    :func:`blur2vid.experiments.formation.formation_example`."""
+    frames = list(example["frames"])
+    labels = [f"x[{t + 1}]" for t in range(len(frames))] + ["blur (Eq. 1)", "naive mean", "|diff| ×4"]
+    return image_grid([[*frames, example["blur"], example["naive"], example["difference"] * 4]], col_labels=labels,
+                      cell_size=1.5)
+
+
+def growth_figure(growth: pd.DataFrame) -> plt.Figure:
+    """PSNR of the blur against the middle frame as the exposure grows, one line per speed."""
+    return line_plot(growth[growth.frames > 1], "frames", ["psnr_blur_vs_middle"], hue="speed_px_per_frame",
+                     xlabel="frames averaged T (exposure)", ylabel="PSNR of blur vs middle frame (dB)",
+                     title="Blur grows with exposure and speed")
+
+
+def rule_figure(rule: pd.DataFrame) -> plt.Figure:
+    """The residual blur inside each frame against the shift per frame, one line per Delta, with
+    the rule T = Delta marked."""
+    fig = line_plot(rule, "shift_per_frame_px", ["psnr_frame_vs_instant"], hue="delta_px", logx=True,
+                    xlabel="largest shift within one frame, Δ / T (pixels)",
+                    ylabel="PSNR frame vs its central instant (dB)", title="Residual blur inside each frame")
+    fig.axes[0].axvline(1.0, color="k", ls="--", lw=1, label="T = Δ")
+    fig.axes[0].legend(fontsize=8)
+    return fig
+
+
+def curves_figure(histories: dict[str, list[dict]], y: str = "loss", ylabel: str | None = None,
+                  title: str | None = None) -> plt.Figure:
+    """Training curves: ``y`` of each logged history against its step, one line per name."""
+    curves = pd.concat([pd.DataFrame(h).assign(run=name) for name, h in histories.items() if h])
+    return line_plot(curves, "step", [y], hue="run", markers=False, ylabel=ylabel or y, title=title)
+
+
+def per_frame_figure(table: pd.DataFrame, ylabel: str, title: str, zero_line: bool = False) -> plt.Figure:
+    """One line per row of a per-frame table: a pPSNR table (rows are models with a ``label``
+    column; frames ``F1``... as columns), or frames x models (as ``gain_over`` gives)."""
+    if "label" in table.columns:
+        frames = [c for c in table.columns if c.startswith("F")]
+        table = table.loc[:, frames].astype(float).set_axis(table["label"], axis=0).T.rename_axis("frame")
+    fig = line_plot(table.reset_index(), table.index.name or "frame", list(table.columns), ylabel=ylabel, title=title)
+    if zero_line:
+        fig.axes[0].axhline(0, color="k", lw=0.8)
+    return fig

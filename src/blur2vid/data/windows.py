@@ -48,9 +48,9 @@ from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 
 from blur2vid.data.sample import Batch
-from blur2vid.seeding import derive_seed
 from blur2vid.formation import get_crf, synthesize_blur
 from blur2vid.io import load_image
+from blur2vid.seeding import derive_seed
 
 __all__ = [
     "DatasetError",

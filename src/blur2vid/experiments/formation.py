@@ -8,15 +8,13 @@ from dataclasses import dataclass, replace
 import pandas as pd
 import torch
 
-from blur2vid import plots
 from blur2vid.data.scenes import SceneConfig, render_params, render_scenes, sample_params
 from blur2vid.experiments.claims import claims_table, threshold_claim
 from blur2vid.formation import frames_for_shift, synthesize_blur
 from blur2vid.metrics import per_frame_psnr, psnr
 from blur2vid.seeding import derive_seed
 
-__all__ = ["FormationConfig", "formation_example", "formation_figure", "blur_growth", "growth_figure", "segment_blur",
-           "rule_figure", "claims",
+__all__ = ["FormationConfig", "formation_example", "blur_growth", "segment_blur", "claims",
            "SHARP_DB", "RULE_SPREAD_DB"]
 
 
@@ -45,14 +43,6 @@ def formation_example(cfg: FormationConfig, n_frames: int = 7, max_shift: float 
     return {"frames": frames, "blur": batch.blur[0], "naive": naive, "difference": (batch.blur[0] - naive).abs()}
 
 
-def formation_figure(example: dict[str, torch.Tensor]):
-    """The frames of :func:`formation_example`, its blur, the naive mean and their difference (x4)."""
-    frames = list(example["frames"])
-    labels = [f"x[{t + 1}]" for t in range(len(frames))] + ["blur (Eq. 1)", "naive mean", "|diff| ×4"]
-    return plots.image_grid([[*frames, example["blur"], example["naive"], example["difference"] * 4]],
-                            col_labels=labels, cell_size=1.5)
-
-
 def blur_growth(cfg: FormationConfig, crf: str = "gamma2.2", device: str | torch.device = "cpu") -> pd.DataFrame:
     """How blur grows with the exposure: for each speed (largest motion in pixels per frame) one set
     of scenes is rendered with ``max(frame_counts)`` frames; a blur of ``T`` frames averages the
@@ -79,13 +69,6 @@ def blur_growth(cfg: FormationConfig, crf: str = "gamma2.2", device: str | torch
     return pd.DataFrame(rows)
 
 
-def growth_figure(growth: pd.DataFrame):
-    """PSNR of the blur against the middle frame as the exposure grows, one line per speed."""
-    return plots.line_plot(growth[growth.frames > 1], "frames", ["psnr_blur_vs_middle"], hue="speed_px_per_frame",
-                           xlabel="frames averaged T (exposure)", ylabel="PSNR of blur vs middle frame (dB)",
-                           title="Blur grows with exposure and speed")
-
-
 def segment_blur(cfg: FormationConfig, crf: str = "gamma2.2", device: str | torch.device = "cpu") -> pd.DataFrame:
     """Jin Sec. 3, the rule T = Delta, measured.  A scene whose content moves up to ``Delta`` pixels
     over the exposure is cut into ``T`` frames; each frame integrates its segment (Jin Eq. 2, here
@@ -109,17 +92,6 @@ def segment_blur(cfg: FormationConfig, crf: str = "gamma2.2", device: str | torc
                 "meets_rule": t >= frames_for_shift(float(delta)),
             })
     return pd.DataFrame(rows)
-
-
-def rule_figure(rule: pd.DataFrame):
-    """The residual blur inside each frame against the shift per frame, one line per Delta, with
-    the rule T = Delta marked."""
-    fig = plots.line_plot(rule, "shift_per_frame_px", ["psnr_frame_vs_instant"], hue="delta_px", logx=True,
-                          xlabel="largest shift within one frame, Δ / T (pixels)",
-                          ylabel="PSNR frame vs its central instant (dB)", title="Residual blur inside each frame")
-    fig.axes[0].axvline(1.0, color="k", ls="--", lw=1, label="T = Δ")
-    fig.axes[0].legend(fontsize=8)
-    return fig
 
 
 SHARP_DB = 40.0

@@ -16,19 +16,10 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from blur2vid import plots
 from blur2vid.experiments.claims import claims_table, margin_claim
 from blur2vid.experiments.jin_training import jin_cascade, jin_middle, jin_test_set
 from blur2vid.experiments.ordering import ORDERINGS, OrderingExperimentConfig
-from blur2vid.experiments.tables import (
-    BASELINES,
-    frame_labels,
-    gain_over,
-    outer_gain,
-    per_frame_figure,
-    ppsnr_table,
-    premise_margin,
-)
+from blur2vid.experiments.tables import BASELINES, outer_gain, ppsnr_table, premise_margin
 from blur2vid.io import atomic_write_text
 from blur2vid.models.checkpoint import save_model
 from blur2vid.tensors import batched
@@ -38,7 +29,7 @@ from blur2vid.train_jin import JinTrainConfig
 from blur2vid.train_unet import UNET_SCHEMES, UNetTrainConfig, train_unet, unet_test_set
 
 __all__ = ["HyperCUTExperimentConfig", "JIN_SCHEMES", "row_id", "row_label", "unet_models", "jin_models",
-           "unet_table", "jin_table", "predictions", "gain_figure", "frames_figure", "claims", "export_unet_model"]
+           "unet_table", "jin_table", "predictions", "comparison_groups", "claims", "export_unet_model"]
 
 
 @dataclass(frozen=True)
@@ -125,16 +116,12 @@ def predictions(models: dict[str, tuple[str, torch.nn.Module]], blur: torch.Tens
     return {label: batched(model, blur, 64, clamp=True) for label, model in models.values()}
 
 
-def gain_figure(table: pd.DataFrame, title: str = "Per-frame gain over the naive loss (U-Net)"):
-    """Each scheme's per-frame pPSNR gain over the naive loss."""
-    return per_frame_figure(gain_over(table, row_id("naive")), "pPSNR gain over naive (dB)", title, zero_line=True)
-
-
-def frames_figure(cfg: HyperCUTExperimentConfig, models: dict[str, tuple[str, torch.nn.Module]], device="cpu", n: int = 2):
-    """The frames every model extracts from the same ``n`` held-out blurs, beside the ground truth."""
-    test = unet_test_set(cfg.unet, n, device)
-    groups = {"ground truth": test.frames[:n], **predictions(models, test.blur[:n])}
-    return plots.sequence_comparison(groups, range(n), col_labels=frame_labels(test.frames.shape[1]), cell_size=1.2)
+def comparison_groups(cfg: HyperCUTExperimentConfig, models: dict[str, tuple[str, torch.nn.Module]], device="cpu",
+                      n: int = 2) -> dict[str, torch.Tensor]:
+    """The ground truth and every model's frames for the same ``n`` held-out blurs, keyed by label
+    (for :func:`plots.sequence_comparison`)."""
+    test = unet_test_set(cfg.unet, cfg.n_test, device)  # the first n of the table's test set
+    return {"ground truth": test.frames[:n], **predictions(models, test.blur[:n])}
 
 
 def _backbone_claims(table: pd.DataFrame, backbone: str, name: str, main: str) -> list:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from blur2vid import benchmark, plots
+from blur2vid import benchmark
 from blur2vid.data.sample import Batch
 from blur2vid.data.scenes import scene_set
 from blur2vid.data.source import DatasetError
@@ -28,9 +28,9 @@ from blur2vid.train import Workspace, fit, run_config
 from blur2vid.train_jin import JIN_VARIANTS, JinTrainConfig, predict_variant, train_frames, train_middle
 
 __all__ = ["JinExperimentConfig", "ABLATION", "jin_middle", "nah_config", "nah_baseline", "jin_test_set",
-           "jin_test_sets", "middle_psnr_table", "middle_grid", "jin_cascade", "ablation_table", "ablation_figures",
+           "jin_test_sets", "middle_psnr_table", "middle_grid", "jin_cascade", "ablation_table",
            "middle_feed_table", "middle_feed_grid", "table3", "claims", "export_jin_model", "NAH_SPEED_RATIO",
-           "step1_figure", "jin_cascades"]
+           "jin_cascades", "ablation_frames"]
 
 ABLATION = ("independent", "global", "pair_no_middle", "pair", "sequential", "teacher_forcing")
 """The six training schemes of Jin Fig. 4, by id (:data:`~blur2vid.train_jin.JIN_VARIANTS`)."""
@@ -96,13 +96,6 @@ def nah_baseline(cfg: JinTrainConfig, preset: str, ws: Workspace) -> tuple[NahMu
                   lr=cfg.lr, device=ws.device, config=run_cfg, checkpoint=ws.checkpoint("nah", run_cfg),
                   progress=ws.progress, desc="Nah baseline")
     return net, history
-
-
-def step1_figure(middle_history: list[dict], nah_history: list[dict]):
-    """The training loss of step 1: the middle network and the Nah-style baseline."""
-    curves = pd.concat([pd.DataFrame(middle_history).assign(model="Middle"),
-                        pd.DataFrame(nah_history).assign(model="Nah-style")])
-    return plots.line_plot(curves, "step", ["loss"], hue="model", markers=False, title="Step 1 training loss")
 
 
 def jin_test_set(cfg: JinTrainConfig, n: int, device="cpu") -> Batch:
@@ -194,17 +187,13 @@ def ablation_table(cascades: dict[str, JinCascade], test: Batch, level: str = "s
     return table_from_rows(rows)
 
 
-def ablation_figures(cascades: dict[str, JinCascade], ablation: pd.DataFrame, test: Batch, sample: int = 0):
-    """Fig. 4: the per-frame pPSNR of each scheme as lines, and the frames each scheme extracts from
-    one test blur (rows) beside the ground truth.  Returns ``(lines, grid)``."""
-    from blur2vid.experiments.tables import per_frame_figure
-
-    lines = per_frame_figure(ablation, "pPSNR (dB)", "Fig. 4 as numbers: per-frame pPSNR of each scheme")
+def ablation_frames(cascades: dict[str, JinCascade], test: Batch, sample: int = 0):
+    """Fig. 4's image grid: the frames each scheme extracts from one test blur (rows), and the
+    ground truth last.  Returns ``(rows, row labels, column labels)`` for :func:`plots.image_grid`."""
     blur = test.blur[sample:sample + 1]
     rows = [list(predict_variant(c, v, blur)[0]) for v, c in cascades.items()] + [list(test.frames[sample])]
-    grid = plots.image_grid(rows, row_labels=[JIN_VARIANTS[v].label for v in cascades] + ["ground truth"],
-                            col_labels=[f"x[{k + 1}]" for k in range(test.frames.shape[1])], cell_size=1.3)
-    return lines, grid
+    return (rows, [JIN_VARIANTS[v].label for v in cascades] + ["ground truth"],
+            [f"x[{k + 1}]" for k in range(test.frames.shape[1])])
 
 
 def middle_feed_table(cascade: JinCascade, variant: str, test: Batch) -> pd.DataFrame:

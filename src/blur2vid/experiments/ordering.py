@@ -11,7 +11,6 @@ from typing import Any
 import pandas as pd
 import torch
 
-from blur2vid import plots
 from blur2vid.data.sample import Batch
 from blur2vid.experiments.claims import claims_table, fact, threshold_claim
 from blur2vid.formation import add_noise
@@ -29,7 +28,7 @@ from blur2vid.train import Workspace
 from blur2vid.train_hypercut import HyperCUTTrainConfig, train_ordering
 
 __all__ = ["Ordering", "ORDERINGS", "OrderingExperimentConfig", "train_orderings", "ordering_test_set",
-           "ordering_table", "training_figure", "embedding_projection", "projection_figures", "claims",
+           "ordering_table", "training_histories", "embedding_projection", "claims",
            "GENERIC_HIT"]
 
 
@@ -129,13 +128,6 @@ def ordering_table(orderings: dict[str, torch.nn.Module], frames: torch.Tensor, 
     return df.astype({c: float for c in df.columns if c != "label"})
 
 
-def training_figure(histories: dict[str, list]):
-    """Hit on the training batch along training, one line per learned ordering."""
-    curves = pd.concat([pd.DataFrame(h).assign(embedding=ORDERINGS[o].label) for o, h in histories.items() if h])
-    return plots.line_plot(curves, "step", ["hit"], hue="embedding", markers=False, ylabel="Hit on the training batch",
-                           title="Training the ordering network")
-
-
 @torch.no_grad()
 def embedding_projection(hypercut: torch.nn.Module, frames: torch.Tensor, seed: int = 0) -> pd.DataFrame:
     """HyperCUT Fig. 1 from learned embeddings: each sequence and its reverse, projected on the
@@ -156,11 +148,9 @@ def embedding_projection(hypercut: torch.nn.Module, frames: torch.Tensor, seed: 
     return pd.DataFrame(rows)
 
 
-def projection_figures(orderings: dict[str, torch.nn.Module], frames: torch.Tensor, ids=("antisymmetric", "generic"),
-                       seed: int = 0, n: int = 64):
-    """HyperCUT Fig. 1 for the learned orderings ``ids`` of ``orderings``: ``{id: figure}``."""
-    return {oid: plots.projection_plot(embedding_projection(orderings[oid], frames[:n], seed=seed),
-                                       title=ORDERINGS[oid].label) for oid in ids}
+def training_histories(histories: dict[str, list]) -> dict[str, list]:
+    """The learned orderings' training histories, keyed by label (for :func:`plots.curves_figure`)."""
+    return {ORDERINGS[o].label: h for o, h in histories.items() if h}
 
 
 def _generator(seed: int) -> torch.Generator:

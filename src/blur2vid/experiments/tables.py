@@ -12,13 +12,12 @@ from collections.abc import Callable
 import pandas as pd
 import torch
 
-from blur2vid import plots
 from blur2vid.data.sample import Batch
 from blur2vid.metrics import ppsnr_pairs, ppsnr_sequence
 from blur2vid.tensors import batched
 
 __all__ = ["BASELINES", "score_row", "baseline_rows", "table_from_rows", "premise_margin", "outer_gain",
-           "ppsnr_table", "gain_over", "per_frame_figure", "frame_labels", "OUTER"]
+           "ppsnr_table", "gain_over", "frame_labels", "OUTER"]
 
 BASELINES = {
     "baseline_blur": "baseline: the blur as every frame",
@@ -92,19 +91,6 @@ def gain_over(table: pd.DataFrame, row: str) -> pd.DataFrame:
     others = [r for r in table.index if r != row]
     gain = table.loc[others, frames].astype(float) - table.loc[row, frames].astype(float)
     return gain.set_axis(table.loc[others, "label"], axis=0).T.rename_axis("frame")
-
-
-def per_frame_figure(table: pd.DataFrame, ylabel: str, title: str, zero_line: bool = False):
-    """One line per row of a per-frame table (a pPSNR table, or :func:`gain_over`'s frames x models),
-    labelled for people."""
-    if "label" in table.columns:  # a pPSNR table: rows are models
-        frames = [c for c in table.columns if c.startswith("F")]
-        table = table.loc[:, frames].astype(float).set_axis(table["label"], axis=0).T.rename_axis("frame")
-    fig = plots.line_plot(table.reset_index(), table.index.name or "frame", list(table.columns), ylabel=ylabel,
-                          title=title)
-    if zero_line:
-        fig.axes[0].axhline(0, color="k", lw=0.8)
-    return fig
 
 
 def frame_labels(n: int) -> list[str]:
