@@ -1,10 +1,13 @@
 import math
+from dataclasses import replace
 
 import pytest
 import torch
 from torch import nn
 
+from blur2vid.data.config import DataConfig
 from blur2vid.data.scenes import SceneConfig, render_scenes
+from blur2vid.formation import add_noise
 from blur2vid.losses import (
     hypercut_regulariser,
     nested_consistency_loss,
@@ -13,7 +16,6 @@ from blur2vid.losses import (
 )
 from blur2vid.models.hypercut import LEAKY_SLOPE, HyperCUT, HyperCUTConfig, Hyperplane, OrderEmbedding
 from blur2vid.ordering import (
-    add_noise,
     canonical_order,
     con_at_k,
     flip_fraction,
@@ -22,6 +24,7 @@ from blur2vid.ordering import (
     random_crop,
     random_shift,
 )
+from blur2vid.train import Workspace, load_checkpoint
 from blur2vid.train_hypercut import HyperCUTTrainConfig, ordering_batches, train_ordering
 
 TINY = dict(width=4, depth=1, dim=8)
@@ -189,13 +192,19 @@ def test_pair_scores_match_single_pair_scores(scenes):
 
 
 @pytest.mark.parametrize("mode", ["sequence", "pair"])
-def test_antisymmetric_embedding_is_exactly_odd_and_hits_at_init(scenes, mode):
-    net = _net(seed=1, mode=mode, antisymmetric=True)
+@pytest.mark.parametrize("seed", [1, 7])
+def test_antisymmetric_embedding_is_exactly_odd_for_random_weights(scenes, mode, seed):
+    """The construction itself: H(rev x) = -H(x) bit for bit, whatever the weights (and a generic
+    embedding of the same weights is not odd, so the test can tell the two apart)."""
+    net = _net(seed=seed, mode=mode, antisymmetric=True)
     with torch.no_grad():
+        for p in net.parameters():  # weights far from any initialisation's symmetries
+            p.copy_(torch.randn(p.shape, generator=torch.Generator().manual_seed(seed + p.numel())))
         x = scenes if mode == "sequence" else scenes[:, [0, 6]]
         assert torch.equal(net.embedding(x.flip(1)), -net.embedding(x))
         assert torch.equal(net.score(scenes.flip(1)), -net.score(scenes))
-    assert hit_rate(net, scenes) == 1.0
+        generic = _net(seed=seed, mode=mode)
+        assert not torch.allclose(generic.embedding(x.flip(1)), -generic.embedding(x), atol=1e-4)
 
 
 @pytest.mark.parametrize("mode", ["sequence", "pair"])
@@ -257,12 +266,22 @@ def test_perturbations_are_seeded_and_the_same_for_every_frame(scenes):
     static = scenes[:, :1].expand(-1, 7, -1, -1, -1)
     for out in (random_crop(static, 10, seed=3), random_shift(static, 3, seed=3)):
         assert torch.equal(out, out[:, :1].expand_as(out))
-    noisy = add_noise(scenes, 0.01, seed=0)
-    assert torch.equal(noisy, add_noise(scenes, 0.01, seed=0))
+    noisy = add_noise(scenes, 0.01, torch.Generator().manual_seed(0), clamp=False)
+    assert torch.equal(noisy, add_noise(scenes, 0.01, torch.Generator().manual_seed(0), clamp=False))
     assert (noisy - scenes).std().item() == pytest.approx(0.01, rel=0.05)
+
+
+@pytest.mark.parametrize("k", [0, 1, 5, 12])
+def test_order_stability_counts_the_sequences_that_change_side(scenes, k):
+    """Reversing the first ``k`` of 12 sequences moves exactly those across an odd score's
+    hyperplane: the stability is the fraction of the others."""
     net = _net(seed=1, mode="pair", antisymmetric=True)
-    assert order_stability(net, scenes, lambda f: f) == 1.0
-    assert 0.0 <= order_stability(net, scenes, lambda f: add_noise(f, 0.05, seed=0)) <= 1.0
+    assert (net.score(scenes) != 0).all()
+
+    def reverse_first_k(frames):
+        return torch.cat([frames[:k].flip(1), frames[k:]])
+
+    assert order_stability(net, scenes, reverse_first_k) == pytest.approx(1 - k / len(scenes))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -270,15 +289,18 @@ def test_perturbations_are_seeded_and_the_same_for_every_frame(scenes):
 # ------------------------------------------------------------------------------------------------
 
 
-SMALL = dict(size=16, max_shift=4.0, batch=16, width=8, depth=2, dim=16, mode="pair")
+DATA = DataConfig(size=16, max_shift=4.0)
+SMALL = dict(data=DATA, batch=16, width=8, depth=2, dim=16, mode="pair")
+TINY_RUN = dict(SMALL, batch=2, width=4, depth=1, dim=8)
+QUIET = Workspace(progress=False)
 
 
 def test_interrupted_training_resumes_to_the_same_weights(tmp_path, monkeypatch):
     import blur2vid.train_hypercut as th
 
-    cfg = HyperCUTTrainConfig(**{**SMALL, "batch": 2, "width": 4, "depth": 1, "dim": 8, "steps": 4})
+    cfg = HyperCUTTrainConfig(**TINY_RUN, steps=4)
     straight = cfg.build()
-    train_ordering(straight, cfg, progress=False)
+    train_ordering(straight, cfg, QUIET)
     assert torch.equal(straight.hyperplane.normal, cfg.build().hyperplane.normal)  # never trained
 
     real = th.ordering_batches
@@ -293,37 +315,53 @@ def test_interrupted_training_resumes_to_the_same_weights(tmp_path, monkeypatch)
 
         return at
 
-    ckpt = tmp_path / "hc.pt"
+    ws = Workspace(tmp_path, progress=False)
     monkeypatch.setattr(th, "ordering_batches", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        train_ordering(cfg.build(), cfg, progress=False, checkpoint=ckpt, checkpoint_every=2)
-    assert torch.load(ckpt, weights_only=True)["step"] == 2
+        train_ordering(cfg.build(), cfg, ws, checkpoint_every=2)
+    (ckpt,) = tmp_path.glob("*.pt")
+    assert load_checkpoint(ckpt)["step"] == 2
     monkeypatch.setattr(th, "ordering_batches", real)
     resumed = cfg.build()
-    history = train_ordering(resumed, cfg, progress=False, checkpoint=ckpt, checkpoint_every=2, log_every=1)
+    history = train_ordering(resumed, cfg, ws, checkpoint_every=2, log_every=1)
     assert [e["step"] for e in history] == [0, 2, 3]  # step 0 from the first run, log_every=10 there
     for a, b in zip(straight.state_dict().values(), resumed.state_dict().values(), strict=True):
         assert torch.equal(a, b)
-    other = HyperCUTTrainConfig(**{**cfg.as_dict(), "lr": 1e-3})
-    with pytest.raises(ValueError, match="another configuration"):
-        train_ordering(other.build(), other, progress=False, checkpoint=ckpt)
+    assert list(tmp_path.glob("*.pt")) == [ckpt] and load_checkpoint(ckpt)["step"] == 4
 
 
-def test_small_antisymmetric_run_orders_its_training_sequences():
-    """150 Adamax steps on 16 x 16 scenes.  A generic embedding does not reach Hit = 1 in this
-    budget (held-out Hit measured 0.03 / 0.00 with the plain loss and 0.00 / 0.70 with the
-    normalised one, seeds 0 / 1), so the converged run is the antisymmetric one: Hit = 1 by
-    construction, and training widens its margin."""
-    cfg = HyperCUTTrainConfig(**{**SMALL, "steps": 150, "antisymmetric": True})
-    net = cfg.build()
-    history = train_ordering(net, cfg, progress=False, log_every=10)
+def test_another_configuration_trains_anew_beside_the_first(tmp_path):
+    """A run of another learning rate (or other data) gets its own checkpoint instead of resuming,
+    or being refused by, the first; the same configuration again trains no step."""
+    ws = Workspace(tmp_path, progress=False)
+    cfg = HyperCUTTrainConfig(**TINY_RUN, steps=2)
+    first = cfg.build()
+    train_ordering(first, cfg, ws)
+    (ckpt,) = tmp_path.glob("*.pt")
+    other = replace(cfg, lr=1e-3)
+    other_net = other.build()
+    train_ordering(other_net, other, ws)
+    assert len(list(tmp_path.glob("*.pt"))) == 2
+    assert any(not torch.equal(a, b) for a, b in zip(first.parameters(), other_net.parameters(), strict=True))
+    train_ordering(cfg.build(), replace(cfg, data=replace(DATA, max_shift=2.0)), ws)
+    assert len(list(tmp_path.glob("*.pt"))) == 3
+    before = ckpt.stat().st_mtime_ns
+    again = cfg.build()
+    train_ordering(again, cfg, ws)
+    assert ckpt.stat().st_mtime_ns == before and len(list(tmp_path.glob("*.pt"))) == 3
+    for a, b in zip(first.state_dict().values(), again.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_small_antisymmetric_run_widens_its_margin():
+    """40 Adamax steps on 16 x 16 scenes (lr 5e-3): the ordering loss falls from log 2 (scores at
+    the hyperplane) and the mean |score|, the margin from the hyperplane, grows (measured: loss
+    0.69 -> 0.014, |score| 1e-4 -> 12)."""
+    cfg = HyperCUTTrainConfig(**{**SMALL, "batch": 8}, steps=40, lr=5e-3, antisymmetric=True)
+    history = train_ordering(cfg.build(), cfg, QUIET, log_every=10)
     assert {"hit", "score_abs", "order_loss", "nested_loss", "con2", "con3"} <= set(history[0])
-    assert all(e["hit"] == 1.0 for e in history)
-    assert history[-1]["score_abs"] > history[0]["score_abs"]
-    assert history[-1]["order_loss"] < history[0]["order_loss"]
-    batch_at = ordering_batches(cfg)
-    for step in (0, 75, 149):
-        assert hit_rate(net, batch_at(step).frames) == 1.0
+    assert history[-1]["score_abs"] > 100 * history[0]["score_abs"]
+    assert history[-1]["order_loss"] < 0.25 * history[0]["order_loss"]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -359,12 +397,8 @@ def test_motion_direction_order_follows_the_motion_not_the_content():
 
 def test_crop_consistency_term():
     from blur2vid.ordering import MotionDirectionOrder
-    from blur2vid.train_hypercut import (
-        apply_crop_boxes,
-        crop_boxes,
-        crop_consistency_loss,
-        ordering_step_loss,
-    )
+    from blur2vid.tensors import apply_crop_boxes
+    from blur2vid.train_hypercut import crop_boxes, crop_consistency_loss, ordering_step_loss
 
     frames = torch.cat([_moving_texture(1, 0, seed=s) for s in range(3)])
     boxes = crop_boxes(frames.shape, 0.75, seed=5)
@@ -383,10 +417,9 @@ def test_crop_consistency_term():
 
 
 def test_crop_consistency_training_logs_the_term_and_resumes_the_same_crops():
-    cfg = HyperCUTTrainConfig(**{**SMALL, "batch": 2, "width": 4, "depth": 1, "dim": 8, "steps": 3,
-                                 "antisymmetric": True, "crop_weight": 1.0})
+    cfg = HyperCUTTrainConfig(**TINY_RUN, steps=3, antisymmetric=True, crop_weight=1.0)
     a, b = ordering_batches(cfg)(1), ordering_batches(cfg)(1)
     assert a.meta["crop_boxes"] == b.meta["crop_boxes"]
-    history = train_ordering(cfg.build(), cfg, progress=False, log_every=1)
+    history = train_ordering(cfg.build(), cfg, QUIET, log_every=1)
     assert all("crop_loss" in e for e in history)
     assert "crop_boxes" not in ordering_batches(HyperCUTTrainConfig(**SMALL))(0).meta

@@ -12,15 +12,20 @@ import pandas as pd
 import pytest
 import torch
 
-from blur2vid import experiments as ex
-from blur2vid.data.folders import DatasetError
+from blur2vid.data.config import DataConfig
 from blur2vid.data.sample import Batch
 from blur2vid.data.scenes import SceneConfig, render_scenes, scene_set
-from blur2vid.data.source import FolderSource, SceneSource, detect_kind, open_source
+from blur2vid.data.source import DatasetError, FolderSource, SceneSource, detect_kind, open_source
+from blur2vid.experiments.ambiguity import AmbiguityConfig, naive_order_experiment
+from blur2vid.experiments.jin_training import claims as jin_claims
+from blur2vid.experiments.jin_training import jin_test_sets
+from blur2vid.experiments.tables import BASELINES
 from blur2vid.formation import synthesize_blur
-from blur2vid.train import config_key
+from blur2vid.runs import run_name
+from blur2vid.train import Workspace, config_key, load_checkpoint, run_config
 from blur2vid.train_hypercut import HyperCUTTrainConfig, ordering_batches
-from blur2vid.train_jin import JinTrainConfig, training_batches
+from blur2vid.train_jin import JIN_VARIANTS, JinTrainConfig, middle_run_config, training_batches
+from blur2vid.train_unet import UNetTrainConfig, unet_test_set
 from minidata import pixels, rb2v, smooth_frames, write_seq, write_video
 
 SCENES = SceneConfig(height=12, width=14, n_frames=7)
@@ -136,19 +141,25 @@ def test_scene_source_is_render_scenes():
         open_source(None, scenes, downsample=0.5)
 
 
-def test_describe_and_checkpoint_keys_follow_the_root(tmp_path):
+def test_describe_and_checkpoint_keys_follow_the_root(tmp_path, monkeypatch):
     a, b = plain(tmp_path / "a", names="xyz"), plain(tmp_path / "b", names="xyz")
     da, db = open_source(str(a), SCENES).describe(), open_source(str(b), SCENES).describe()
     assert da != db and da["root"] != db["root"]
-    run = {"experiment": "naive_order", "steps": 2}
-    assert config_key("naive_order", {**run, "data": da}) != config_key("naive_order", {**run, "data": db})
     assert open_source(str(a), SCENES, downsample=0.9).describe() != da  # and the settings
-    # the training configs carry the resolved folder; without one their keys are those of before
-    assert "data_root" not in JinTrainConfig().as_dict() and "data_root" not in HyperCUTTrainConfig().as_dict()
-    ja, jb = JinTrainConfig(data_root=str(a)), JinTrainConfig(data_root=str(b))
-    assert ja.as_dict()["data_root"] == str(a.resolve())
-    assert config_key("jin", ja.as_dict()) != config_key("jin", jb.as_dict()) != config_key("jin", JinTrainConfig().as_dict())
-    assert JinTrainConfig(**ja.as_dict()) == ja
+    # a DataConfig names its folder resolved, and its identity holds what the loaders found there
+    monkeypatch.chdir(tmp_path)
+    data_a = DataConfig(size=12, data_root="a")
+    assert data_a == DataConfig(size=12, data_root=str(a)) and data_a.data_root == str(a.resolve())
+    assert data_a.identity()["found"] == open_source(str(a), data_a.scenes()).describe()
+    assert json.loads(json.dumps(data_a.identity())) == data_a.identity()
+    # so the runs of another folder, or of the scenes, have other checkpoint keys
+    configs = [JinTrainConfig(data=data) for data in (data_a, data_a.with_root(str(b)), data_a.with_root(None))]
+    keys = {config_key("jin_middle", middle_run_config(cfg, step="middle")) for cfg in configs}
+    assert len(keys) == 3
+    hc = [HyperCUTTrainConfig(data=cfg.data) for cfg in configs]
+    assert len({config_key("hypercut", run_config(cfg, data=cfg.data.identity())) for cfg in hc}) == 3
+    assert (config_key("jin_middle", middle_run_config(JinTrainConfig(data=DataConfig(size=12, data_root="a"))))
+            == config_key("jin_middle", middle_run_config(configs[0])))  # the same folder: the same key
 
 
 def test_frames_smaller_than_the_crop(tmp_path):
@@ -201,72 +212,82 @@ def test_noise_as_the_scenes(tmp_path):
 
 def test_training_streams_read_data_root(tmp_path):
     plain(tmp_path, names="abcd", size=(24, 24))
-    jin = JinTrainConfig(size=16, max_shift=4.0, model="smoke", seed=3, data_root=str(tmp_path))
+    jin = JinTrainConfig(data=DataConfig(size=16, max_shift=4.0, data_root=str(tmp_path)), model="smoke", seed=3)
     batch = training_batches(jin, 2, "middle", torch.device("cpu"))(0)
     _check_batch(batch, 2, jin.scenes())
     assert batch.meta["source"] == "frames" and set(batch.meta["sequence"]) <= set("abcd")
-    hc = HyperCUTTrainConfig(size=16, batch=3, data_root=str(tmp_path))
+    hc = HyperCUTTrainConfig(data=DataConfig(size=16, data_root=str(tmp_path)), batch=3)
     b1, b2 = ordering_batches(hc)(5), ordering_batches(hc)(5)
     assert b1.meta["source"] == "frames" and torch.equal(b1.frames, b2.frames)
 
 
 def test_naive_order_experiment_trains_and_tests_on_the_folder(tmp_path, monkeypatch):
     data = plain(tmp_path / "data", names="abcde", n=14, size=(20, 20))
-    monkeypatch.chdir(tmp_path)  # checkpoints under tmp_path/results
-    cfg = dict(size=16, n_frames=7, width=4, steps=2, batch=2, lr=1e-3, n_test=8, max_shift=4.0)
+    unet = UNetTrainConfig(data=DataConfig(size=16, max_shift=4.0, data_root=str(data)), width=4, steps=2, batch=2,
+                           lr=1e-3)
+    cfg = AmbiguityConfig(unet=unet, n_test=8)
+    ws = Workspace(tmp_path / "checkpoints", progress=False)
     seen = []
     original = FolderSource.batch
     monkeypatch.setattr(FolderSource, "batch", lambda self, *a, **k: seen.append(a) or original(self, *a, **k))
-    result = ex.naive_order_experiment(cfg, profile="smoke", seed=0, progress=False, data_root=str(data))
+    result = naive_order_experiment(cfg, ws)
     assert len(seen) == 2 and [h["step"] for h in result.history] == [0, 1]  # trained on the folder's windows
-    source = open_source(str(data), SceneConfig(height=16, width=16, n_frames=7, max_shift=4.0))
+    source = unet.data.source()
     test = result.test
-    assert result.config["data"] == source.describe() and test.meta["source"] == "frames"
+    assert test.meta["source"] == "frames"
     assert len(test) == 2 and set(test.meta["sequence"]) == set(source.sequences("test"))
     for i in range(len(test)):  # the test set is the folder's frames (centre crops)
         files = torch.stack([pixels(p)[:, 2:18, 2:18] for p in test.meta["paths"][i]])
         assert torch.equal(test.frames[i], files)
     assert result.prediction.shape == test.frames.shape and np.isfinite(result.table.to_numpy()).all()
-    keys = list((tmp_path / "results" / "smoke" / "checkpoints").glob("naive_order-*.pt"))
-    assert len(keys) == 1 and keys[0].stem == config_key("naive_order", result.config)
-    ex.naive_order_experiment(cfg, profile="smoke", seed=0, progress=False, data_root=str(data))
+    (ckpt,) = (tmp_path / "checkpoints").glob("*.pt")  # the checkpoint names the folder and what was in it
+    assert load_checkpoint(ckpt)["config"]["data"] == unet.data.identity()
+    assert load_checkpoint(ckpt)["config"]["data"]["found"] == source.describe()
+    naive_order_experiment(cfg, ws)
     assert len(seen) == 2  # resumed from its checkpoint: no more training
-    assert ex.blur2vid_test_set(cfg, 0, data_root=str(data)).frames.equal(test.frames)
+    assert unet_test_set(unet, 8).frames.equal(test.frames)
 
 
 def test_jin_test_sets_on_data(tmp_path):
     plain(tmp_path / "long", names="abcde", n=26, size=(20, 20))
-    cfg = JinTrainConfig(size=16, max_shift=4.0, model="smoke", data_root=str(tmp_path / "long"))
-    tests = ex.jin_test_sets(cfg, 4, "cpu")
+    cfg = JinTrainConfig(data=DataConfig(size=16, max_shift=4.0, data_root=str(tmp_path / "long")), model="smoke")
+    tests = jin_test_sets(cfg, 4, "cpu")
     assert list(tests) == ["test split", "test split, every 2nd frame (2x motion)"]
     assert tests["test split, every 2nd frame (2x motion)"].meta["frame_numbers"][0] == tuple(range(1, 14, 2))
     plain(tmp_path / "short", names="abcde", n=7, size=(20, 20))
-    short = ex.jin_test_sets(JinTrainConfig(size=16, data_root=str(tmp_path / "short")), 4, "cpu")
+    short = jin_test_sets(JinTrainConfig(data=DataConfig(size=16, data_root=str(tmp_path / "short"))), 4, "cpu")
     assert list(short) == ["test split (sequences too short for a larger-blur set)"]
-    rb = ex.jin_test_sets(JinTrainConfig(size=12, data_root=str(rb2v_root(tmp_path / "rb"))), 4, "cpu")
+    rb = jin_test_sets(JinTrainConfig(data=DataConfig(size=12, data_root=str(rb2v_root(tmp_path / "rb")))), 4, "cpu")
     assert list(rb) == ["test split (captured blur: no larger-blur set)"] and len(rb[next(iter(rb))]) == 2
     # Jin's claims read off a Table 2 with that one test set: the larger-blur claim is not measured
-    table2 = pd.DataFrame({next(iter(rb)): [20.0, 21.0]}, index=["Nah-style multi-scale", "Middle (Jin)"])
-    labels = [ex.BLUR_BASELINE, ex.COPY_BASELINE, "independent (per-frame MSE)", "global (Eq. 4)",
-              "pairwise, no middle input", "pairwise + middle input", "sequential pairwise", "sequential + teacher forcing"]
-    ablation = pd.DataFrame(1.0, index=labels, columns=["F1", "F2", "F3", "F4", "F5", "F6", "F7", "mean"])
-    feed = pd.DataFrame(1.0, index=["estimated middle fed", "ground-truth middle fed"], columns=ablation.columns)
-    claims = ex.jin_claims(table2, ablation, feed)
-    assert claims.loc["Table 2: Middle beats Nah on blur like the training data", "margin_db"] == 1.0
-    larger = claims.loc["Table 2: Nah does better on larger blur than on moderate, relative to Middle"]
-    assert np.isnan(larger["margin_db"]) and not larger["reproduced"]
+    table2 = pd.DataFrame({"label": ["Nah-style multi-scale", "Middle (Jin)"], next(iter(rb)): [20.0, 21.0]},
+                          index=pd.Index(["nah", "middle"], name="id"))
+    frames = ["F1", "F2", "F3", "F4", "F5", "F6", "F7", "mean"]
+    ablation = pd.DataFrame(1.0, index=[*BASELINES, *JIN_VARIANTS], columns=frames)
+    feed = pd.DataFrame(1.0, index=["estimated", "ground_truth"], columns=frames)
+    runtime = pd.DataFrame({"320P_s": [1.0, 0.1, 0.3]}, index=["Nah", "Middle", "Full"])
+    claims = jin_claims(table2, ablation, feed, runtime)
+    assert claims.loc["jin.tab2.middle_beats_nah", "value"] == pytest.approx(1.0)
+    assert claims.loc["jin.tab2.middle_beats_nah", "holds"]
+    larger = claims.loc["jin.tab2.nah_better_on_large_blur"]
+    assert np.isnan(larger["value"]) and not larger["holds"]
 
 
 @pytest.mark.slow
 def test_notebook_02_with_data_root(tmp_path):
-    """papermill runs notebook 02 at the smoke profile on a miniature frame folder."""
+    """papermill runs notebook 02 at the smoke profile on a miniature frame folder: its outputs go to
+    the run's own folder under results/smoke/outputs/, its checkpoints beside them, and it reads the
+    folder it is given."""
     papermill = Path(sys.executable).parent / "papermill"
     if not papermill.exists():
         pytest.skip("papermill is not installed in this environment")
     data = plain(tmp_path / "frames", names="abcde", n=21, size=(24, 24))
     root = Path(__file__).resolve().parents[1]
     out = tmp_path / "02.ipynb"
-    env = dict(os.environ, MPLBACKEND="Agg")
+    results = tmp_path / "results"
+    env = dict(os.environ, MPLBACKEND="Agg", BLUR2VID_RESULTS=str(results))
+    env.pop("BLUR2VID_FIGURES")  # where a run with data_root writes is what this test checks
+    env.pop("BLUR2VID_REFERENCE_RUN", None)
     if (Path(sys.prefix) / "share" / "jupyter" / "kernels").is_dir():  # this environment's kernel, as make test
         env["JUPYTER_DATA_DIR"] = str(Path(sys.prefix) / "share" / "jupyter")
     proc = subprocess.run([str(papermill), str(root / "notebooks" / "02_order_ambiguity.ipynb"), str(out),
@@ -275,4 +296,13 @@ def test_notebook_02_with_data_root(tmp_path):
                           capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     text = out.read_text()
-    assert "train sequences" in text and str(data) in text  # the dataset table and the folder
+    assert "train sequences" in text and str(data.resolve()) in text  # the dataset table and the folder
+    outputs = results / "smoke" / "outputs"
+    (run_dir,) = outputs.iterdir()
+    assert run_dir.name == run_name(0, data) and run_dir.name.startswith("seed-0-frames-")
+    saved = {p.name for p in run_dir.iterdir()}
+    assert {"manifest.json", "hypercut_eq2_naive_psnr.csv", "ambiguity_claims.csv"} <= saved
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["outputs"]["ambiguity_claims.csv"]["profile"] == "smoke"
+    (ckpt,) = (results / "smoke" / "checkpoints").glob("*.pt")
+    assert load_checkpoint(ckpt)["config"]["data"]["data_root"] == str(data.resolve())

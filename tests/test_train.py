@@ -145,3 +145,67 @@ def test_weights_digest_tells_weights_apart():
     with torch.no_grad():
         next(b.parameters())[0].view(-1)[0] += 1e-6
     assert weights_digest(a) != weights_digest(b)
+
+
+def test_run_config_is_plain_and_survives_a_checkpoint(tmp_path):
+    """What a checkpoint stores must compare equal after loading (fit refuses a run whose stored
+    configuration differs): dataclasses become dicts, tuples lists, paths strings."""
+    from dataclasses import dataclass
+    from pathlib import Path
+
+    from blur2vid.train import KEY_FORMAT, run_config
+
+    @dataclass(frozen=True)
+    class Inner:
+        path: Path
+        shape: tuple
+
+    @dataclass(frozen=True)
+    class Outer:
+        inner: Inner
+        lr: float
+
+    cfg = run_config(Outer(Inner(Path("/data/x"), (1, 2)), 0.1), step="core", ordering={"sizes": (3,)})
+    assert cfg == {"key_format": KEY_FORMAT, "config": {"inner": {"path": "/data/x", "shape": [1, 2]}, "lr": 0.1},
+                   "step": "core", "ordering": {"sizes": [3]}}
+    net = SequenceUNet(n_frames=3, width=4, depth=1)
+    save_checkpoint(tmp_path / "c.pt", model=net, config=cfg, step=1)
+    assert load_checkpoint(tmp_path / "c.pt")["config"] == cfg
+
+
+def test_config_keys_and_workspace_paths(tmp_path, monkeypatch):
+    import blur2vid.train as train
+    from blur2vid.train import Workspace, config_key, run_config
+
+    a, b = {"lr": 0.1, "data": {"size": 16, "root": None}}, {"data": {"root": None, "size": 16}, "lr": 0.1}
+    assert config_key("run", a) == config_key("run", b)  # the order of the fields does not matter
+    assert config_key("run", a) != config_key("run", {**a, "lr": 0.2}) != config_key("other", a)
+    before = config_key("run", run_config(a))
+    monkeypatch.setattr(train, "KEY_FORMAT", train.KEY_FORMAT + 1)
+    assert config_key("run", run_config(a)) != before  # a new key format trains every run anew
+
+    ws = Workspace(str(tmp_path), "cpu", progress=False)
+    assert ws.checkpoints == tmp_path and ws.device == torch.device("cpu")
+    assert ws.checkpoint("run", a) == ws.checkpoint("run", b) != ws.checkpoint("run", {**a, "lr": 0.2})
+    assert ws.checkpoint("run", a).parent == tmp_path
+    assert Workspace().checkpoint("run", a) is None
+    fit(SequenceUNet(n_frames=3, width=4, depth=1), _batch_at, _loss, steps=1, config=a,
+        checkpoint=Workspace().checkpoint("run", a), progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_frozen_identity_names_architecture_and_weights():
+    from blur2vid.models.hypercut import HyperCUT, HyperCUTConfig
+    from blur2vid.train import frozen_identity, weights_digest
+
+    torch.manual_seed(0)
+    a = HyperCUT(HyperCUTConfig(width=4, depth=1, dim=8))
+    b = HyperCUT(HyperCUTConfig(width=4, depth=1, dim=8))
+    b.load_state_dict(a.state_dict())
+    assert frozen_identity(a) == frozen_identity(b) and frozen_identity(a)["weights"] == weights_digest(a)
+    with torch.no_grad():
+        next(b.parameters()).view(-1)[0] += 1e-3
+    assert frozen_identity(a) != frozen_identity(b)
+    wider = HyperCUT(HyperCUTConfig(width=8, depth=1, dim=8))
+    assert {k: v for k, v in frozen_identity(wider).items() if k != "weights"} != {
+        k: v for k, v in frozen_identity(a).items() if k != "weights"}

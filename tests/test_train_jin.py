@@ -1,32 +1,84 @@
+import shutil
+from dataclasses import replace
+
 import pytest
 import torch
+from torch import nn
 
-from blur2vid.data.scenes import derive_seed, render_scenes
+import blur2vid.train_jin as tj
+from blur2vid.data.config import DataConfig
+from blur2vid.data.sample import Batch
+from blur2vid.data.scenes import render_scenes
+from blur2vid.experiments.jin_losses import table1
+from blur2vid.models.blocks import count_parameters
+from blur2vid.models.hypercut import HyperCUT, HyperCUTConfig
 from blur2vid.models.jin import JinCascade
-from blur2vid.ordering import MotionDirectionOrder, canonical_order
-from blur2vid.train import load_checkpoint
+from blur2vid.ordering import MotionDirectionOrder
+from blur2vid.seeding import derive_seed
+from blur2vid.train import Workspace, load_checkpoint, weights_digest
 from blur2vid.train_jin import (
     JIN_VARIANTS,
-    NEEDS_ORDERING,
     JinTrainConfig,
-    evaluate_frames,
-    predict_frames,
-    table1,
+    jin_variant,
+    predict_variant,
     train_frames,
     train_middle,
     training_batches,
 )
 
-CFG = JinTrainConfig(size=20, max_shift=4.0, model="smoke", batch_middle=2, batch_frames=2, steps_middle=2,
-                     steps_core=2, steps_outer=2)
+DATA = DataConfig(size=16, max_shift=4.0)
+CFG = JinTrainConfig(data=DATA, model="smoke", batch_middle=2, batch_frames=2, steps_middle=2, steps_core=2,
+                     steps_outer=2)
+CPU = torch.device("cpu")
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny convolutions: a second intra-op thread only adds contention on a busy 2-core machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _ws(folder) -> Workspace:
+    return Workspace(folder, CPU, progress=False)
+
+
+def _files(folder) -> dict[str, int]:
+    """The checkpoints of a folder, with the time each was last written."""
+    return {p.name: p.stat().st_mtime_ns for p in folder.glob("*.pt")}
+
+
+def _same_weights(a: nn.Module, b: nn.Module) -> bool:
+    return all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True))
+
+
+@pytest.fixture
+def requested(monkeypatch):
+    """The ``(stream, step)`` of every batch that training asks :func:`training_batches` for."""
+    calls: list[tuple[str, int]] = []
+    real = tj.training_batches
+
+    def counting(cfg, batch_size, stream, device):
+        batch_at = real(cfg, batch_size, stream, device)
+
+        def at(step):
+            calls.append((stream, step))
+            return batch_at(step)
+
+        return at
+
+    monkeypatch.setattr(tj, "training_batches", counting)
+    return calls
 
 
 def test_every_variant_sees_the_same_batches_and_random_directions():
-    a = training_batches(CFG, 8, "frames", torch.device("cpu"))
-    b = training_batches(CFG, 8, "frames", torch.device("cpu"))
+    a = training_batches(CFG, 8, "frames", CPU)
+    b = training_batches(CFG, 8, "frames", CPU)
     assert torch.equal(a(3).frames, b(3).frames) and not torch.equal(a(3).frames, a(4).frames)
-    plain = JinTrainConfig(**{**CFG.as_dict(), "augment": False})
-    batch = training_batches(plain, 32, "frames", torch.device("cpu"))(0)
+    plain = replace(CFG, augment=False)
+    batch = training_batches(plain, 32, "frames", CPU)(0)
     rendered = render_scenes(plain.scenes(), 32, derive_seed(plain.seed, "frames", 0))
     forward = [torch.equal(f, r) for f, r in zip(batch.frames, rendered.frames, strict=True)]
     backward = [torch.equal(f, r.flip(0)) for f, r in zip(batch.frames, rendered.frames, strict=True)]
@@ -36,50 +88,109 @@ def test_every_variant_sees_the_same_batches_and_random_directions():
 
 
 @pytest.fixture(scope="module")
-def middle_state(tmp_path_factory):
+def middle_run(tmp_path_factory):
+    """The middle network trained once: its weights, and the folder holding its checkpoint."""
+    folder = tmp_path_factory.mktemp("middle")
     torch.manual_seed(0)
     cascade = JinCascade(CFG.jin_config())
     before = [p.clone() for p in cascade.middle.parameters()]
-    train_middle(cascade, CFG, torch.device("cpu"), tmp_path_factory.mktemp("ckpt"), progress=False)
+    train_middle(cascade, CFG, _ws(folder))
     assert any(not torch.equal(a, b) for a, b in zip(before, cascade.middle.parameters(), strict=True))
-    return cascade.middle.state_dict()
+    return cascade.middle.state_dict(), folder
+
+
+@pytest.fixture
+def middle_state(middle_run):
+    return middle_run[0]
+
+
+@pytest.fixture
+def middle_folder(middle_run, tmp_path):
+    """A copy of the folder of the trained middle network's checkpoint, for a test to add to."""
+    return shutil.copytree(middle_run[1], tmp_path / "ckpt")
+
+
+def test_a_finished_middle_run_resumes_without_training(middle_state, middle_folder, requested):
+    torch.manual_seed(1)  # other initial weights: what comes back is the checkpoint's
+    cascade = JinCascade(CFG.jin_config())
+    assert not all(torch.equal(v, middle_state[k]) for k, v in cascade.middle.state_dict().items())
+    before = _files(middle_folder)
+    train_middle(cascade, CFG, _ws(middle_folder))
+    assert requested == []  # not one batch drawn: no step trained
+    assert _files(middle_folder) == before
+    for k, v in cascade.middle.state_dict().items():
+        assert torch.equal(v, middle_state[k])
+
+
+def test_the_middle_run_ignores_the_later_steps_settings_only(middle_state, middle_folder, requested):
+    """Configurations that differ only in what step 1 does not use (MIDDLE_UNUSED) share one middle
+    network; a learning rate, a seed or other data make another run."""
+    before = _files(middle_folder)
+    later = replace(CFG, steps_core=5, steps_outer=7, adv_weight=0.1, batch_frames=3)
+    cascade = JinCascade(later.jin_config())
+    train_middle(cascade, later, _ws(middle_folder))
+    assert requested == [] and _files(middle_folder) == before
+    assert all(torch.equal(v, middle_state[k]) for k, v in cascade.middle.state_dict().items())
+    for other in (replace(CFG, lr=2e-3), replace(CFG, seed=1), replace(CFG, data=replace(DATA, max_shift=2.0))):
+        requested.clear()
+        count = len(_files(middle_folder))
+        train_middle(JinCascade(other.jin_config()), other, _ws(middle_folder))
+        assert [step for _, step in requested] == [0, 1]
+        assert len(_files(middle_folder)) == count + 1
 
 
 @pytest.mark.parametrize("variant", list(JIN_VARIANTS))
-def test_each_variant_trains_only_the_non_middle_networks(variant, middle_state, tmp_path):
+def test_each_variant_trains_the_networks_and_budget_of_table1(variant, middle_state, tmp_path):
+    """Every variant leaves the middle network as it was, trains the non-middle networks, predicts
+    the middle frame with the middle network, and trains for the steps and on the networks that its
+    Table 1 (experiments.jin_losses.table1) lists."""
     torch.manual_seed(0)
     cascade = JinCascade(CFG.jin_config())
     cascade.middle.load_state_dict(middle_state)
     middle_before = {k: v.clone() for k, v in cascade.middle.state_dict().items()}
     net3_before = [p.clone() for p in cascade.net3.parameters()]
-    ordering = MotionDirectionOrder(max_shift=4) if JIN_VARIANTS[variant].loss in NEEDS_ORDERING else None
-    history = train_frames(cascade, variant, CFG, torch.device("cpu"), tmp_path, progress=False, hypercut=ordering)
+    ordering = MotionDirectionOrder(max_shift=4) if jin_variant(variant).needs_ordering else None
+    history = train_frames(cascade, variant, CFG, _ws(tmp_path), ordering=ordering)
     assert history and all(torch.isfinite(torch.tensor(h["loss"])) for h in history)
     for k, v in cascade.middle.state_dict().items():
         assert torch.equal(v, middle_before[k]), f"{variant} changed the frozen middle network ({k})"
     assert any(not torch.equal(a, b) for a, b in zip(net3_before, cascade.net3.parameters(), strict=True))
-    blur = torch.rand(3, 3, 20, 20)
-    frames = predict_frames(cascade, variant, blur)
-    assert frames.shape == (3, 7, 3, 20, 20)
+    blur = torch.rand(3, 3, 16, 16)
+    frames = predict_variant(cascade, variant, blur)
     assert torch.allclose(frames[:, 3], cascade.middle(blur).clamp(0, 1))
-    scores = evaluate_frames(frames, torch.rand(3, 7, 3, 20, 20))
-    assert len(scores["ppsnr_sequence"]) == 7
+
+    trained = {}  # stage -> steps trained (the last step is always logged)
+    for h in history:
+        trained[h["stage"]] = max(trained.get(h["stage"], 0), h["step"] + 1)
+    table = table1(CFG, variant)
+    assert table.loc[2, "steps"] == trained.get("core", 0)
+    assert table.loc[3, "steps"] == trained.get("outer", trained.get("joint"))
+    assert table.loc[1, "parameters"] == count_parameters(cascade.middle)
+    assert table.loc[2, "parameters"] == count_parameters(nn.ModuleList([cascade.net3, cascade.net5]))
+    assert table.loc[3, "parameters"] == count_parameters(nn.ModuleList([cascade.net26, cascade.net17]))
+    assert table.attrs["total_parameters"] == count_parameters(cascade)
+
+
+def test_table1_reports_the_middle_steps_trained(requested, tmp_path):
+    train_middle(JinCascade(CFG.jin_config()), CFG, _ws(tmp_path))
+    assert len(requested) == table1(CFG).loc[1, "steps"]
+    assert {stream for stream, _ in requested} == {"middle"}
 
 
 def test_teacher_forcing_feeds_the_ground_truth_middle():
     cascade = JinCascade(CFG.jin_config())
-    blur, gt = torch.rand(2, 3, 20, 20), torch.rand(2, 3, 20, 20)
-    fed = predict_frames(cascade, "teacher_forcing", blur, middle="ground_truth", gt_middle=gt)
-    est = predict_frames(cascade, "teacher_forcing", blur)
+    blur, gt = torch.rand(2, 3, 16, 16), torch.rand(2, 3, 16, 16)
+    fed = predict_variant(cascade, "teacher_forcing", blur, middle="ground_truth", gt_middle=gt)
+    est = predict_variant(cascade, "teacher_forcing", blur)
     assert torch.allclose(fed[:, 3], gt) and not torch.allclose(fed[:, 2], est[:, 2])
     with pytest.raises(ValueError, match="gt_middle"):
-        predict_frames(cascade, "teacher_forcing", blur, middle="ground_truth")
+        predict_variant(cascade, "teacher_forcing", blur, middle="ground_truth")
 
 
 def test_adversarial_step_updates_the_discriminator_and_not_through_it(tmp_path):
-    cfg = JinTrainConfig(**{**CFG.as_dict(), "adv_weight": 0.1})
+    cfg = replace(CFG, adv_weight=0.1)
     cascade = JinCascade(cfg.jin_config())
-    history = train_frames(cascade, "teacher_forcing", cfg, torch.device("cpu"), tmp_path, progress=False)
+    history = train_frames(cascade, "teacher_forcing", cfg, _ws(tmp_path))
     assert any("adversarial" in h for h in history)
     # the discriminator's optimiser state travels with the checkpoint, so a resumed run continues it
     paths = sorted(tmp_path.glob("*.pt"))
@@ -91,61 +202,97 @@ def test_adversarial_step_updates_the_discriminator_and_not_through_it(tmp_path)
         assert extra["state"] and all(int(s["step"]) == steps for s in extra["state"].values())
 
 
-def test_pair_and_sequential_share_step_2_and_differ_only_after(middle_state, tmp_path):
+def test_pair_and_sequential_share_step_2_and_differ_only_after(middle_state, tmp_path, requested):
     cascades = {}
+    files = {}
     for variant in ("pair", "sequential"):
         torch.manual_seed(0)
         cascades[variant] = JinCascade(CFG.jin_config())
         cascades[variant].middle.load_state_dict(middle_state)
-        train_frames(cascades[variant], variant, CFG, torch.device("cpu"), tmp_path, progress=False)
-    cores = sorted(p.name for p in tmp_path.glob("jin_core_*.pt"))
-    assert len(cores) == 1 and cores[0].startswith("jin_core_pair_estimated")
+        requested.clear()
+        train_frames(cascades[variant], variant, CFG, _ws(tmp_path))
+        files[variant] = _files(tmp_path)
+    # pair trains step 2 and its step 3; sequential reads step 2 back and trains only its own step 3
+    assert len(files["pair"]) == 2
+    assert files["sequential"].items() > files["pair"].items() and len(files["sequential"]) == 3
+    outer = list(range(CFG.steps_core, CFG.steps_core + CFG.steps_outer))
+    assert requested == [("frames", s) for s in outer]
     for net in ("net3", "net5"):
-        for a, b in zip(getattr(cascades["pair"], net).parameters(), getattr(cascades["sequential"], net).parameters(),
-                        strict=True):
-            assert torch.equal(a, b)
-    assert any(not torch.equal(a, b) for a, b in zip(cascades["pair"].net26.parameters(),
-                                                      cascades["sequential"].net26.parameters(), strict=True))
+        assert _same_weights(getattr(cascades["pair"], net), getattr(cascades["sequential"], net))
+    assert not _same_weights(cascades["pair"].net26, cascades["sequential"].net26)
+    # their step 2 sees the middle network's estimate: another middle network trains it anew
+    other = JinCascade(CFG.jin_config())
+    other.middle.load_state_dict(middle_state)
+    with torch.no_grad():
+        next(other.middle.parameters()).add_(0.01)
+    requested.clear()
+    train_frames(other, "sequential", CFG, _ws(tmp_path))
+    assert len(_files(tmp_path)) == 5 and [s for _, s in requested] == list(range(CFG.steps_core)) + outer
 
 
-def test_hypercut_variant_trains_against_the_canonical_order(middle_state, tmp_path):
-    """Per-frame MSE against the ordering's canonical sequences: a stage-2 step's loss equals the
-    MSE of (x3, x5) against the canonical targets, not against the data's order."""
-    from blur2vid.train_jin import _FrameNets, _stage_loss
+def _ordering(seed: int) -> HyperCUT:
+    torch.manual_seed(seed)
+    return HyperCUT(HyperCUTConfig(n_frames=7, width=4, depth=1, dim=8, antisymmetric=True))
 
-    order = MotionDirectionOrder(max_shift=4)
+
+def test_the_ordering_network_is_part_of_the_frame_stages_key(tmp_path, requested):
+    a, b = _ordering(0), _ordering(1)
+    assert weights_digest(a) != weights_digest(b)
+    ws = _ws(tmp_path)
+    train_frames(JinCascade(CFG.jin_config()), "hypercut_order", CFG, ws, ordering=a)
+    first = _files(tmp_path)
+    assert len(first) == 2
+    assert {load_checkpoint(tmp_path / name)["config"]["ordering"]["weights"] for name in first} == {weights_digest(a)}
+    requested.clear()
+    train_frames(JinCascade(CFG.jin_config()), "hypercut_order", CFG, ws, ordering=_ordering(0))  # same weights
+    assert requested == [] and _files(tmp_path) == first
+    train_frames(JinCascade(CFG.jin_config()), "hypercut_order", CFG, ws, ordering=b)
+    assert len(_files(tmp_path)) == 4 and len(requested) == CFG.steps_core + CFG.steps_outer
     with pytest.raises(ValueError, match="ordering network"):
-        train_frames(JinCascade(CFG.jin_config()), "hypercut_order", CFG, torch.device("cpu"))
-    cascade = JinCascade(CFG.jin_config())
-    batch = training_batches(CFG, 8, "frames", torch.device("cpu"))(0)
-    module = _FrameNets(cascade, ["net3", "net5"], False, 8)
-    loss, logs = _stage_loss(cascade, JIN_VARIANTS["hypercut_order"], "core", module, None, CFG, batch, order)
-    canonical, flipped = canonical_order(batch.frames, order)
-    x3, x5 = cascade.predict_3_5(batch.blur, batch.frames[:, 3])
-    expected = ((x3 - canonical[:, 2]) ** 2).mean() + ((x5 - canonical[:, 4]) ** 2).mean()
-    torch.testing.assert_close(loss, expected)
-    assert logs["flipped"] == flipped.float().mean().item()
-    assert 0 < logs["flipped"] < 1  # some sequences reversed, some kept: the targets are not the data's order
-    naive, _ = _stage_loss(cascade, JIN_VARIANTS["naive_order"], "core", module, None, CFG, batch)
-    torch.testing.assert_close(naive, ((x3 - batch.frames[:, 2]) ** 2).mean() + ((x5 - batch.frames[:, 4]) ** 2).mean())
+        train_frames(JinCascade(CFG.jin_config()), "hypercut_order", CFG, ws)
 
 
-@pytest.mark.parametrize("variant", list(JIN_VARIANTS))
-def test_table1_renders_every_variant(variant):
-    df = table1(CFG, variant)
-    assert df.loc[1, "loss"].startswith("L_middle") and all(df["loss"].str.len() > 0)
-    if JIN_VARIANTS[variant].loss == "table1_reg":
-        assert "softplus" in df.loc[2, "loss"] and "softplus" in df.loc[3, "loss"]
+def test_hypercut_variant_trains_against_the_canonical_order(middle_state, monkeypatch):
+    """With an exactly odd ordering, the canonical targets of a sequence and of its reverse are the
+    same: HyperCUT's variant trains to the same weights, bit for bit, when every training sequence
+    comes the other way round; the naive per-frame loss, trained on the data's order, does not."""
+    real = tj.training_batches
+
+    def cascade_after(variant: str, reverse: bool) -> JinCascade:
+        def batches(cfg, batch_size, stream, device):
+            batch_at = real(cfg, batch_size, stream, device)
+
+            def at(step):
+                batch = batch_at(step)
+                return Batch(batch.blur, batch.frames.flip(1), batch.meta) if reverse else batch
+
+            return at
+
+        monkeypatch.setattr(tj, "training_batches", batches)
+        torch.manual_seed(0)
+        cascade = JinCascade(CFG.jin_config())
+        cascade.middle.load_state_dict(middle_state)
+        train_frames(cascade, variant, CFG, Workspace(progress=False), ordering=MotionDirectionOrder(max_shift=4))
+        return cascade
+
+    as_given, reversed_ = cascade_after("hypercut_order", False), cascade_after("hypercut_order", True)
+    for net in ("net3", "net5", "net26", "net17"):
+        assert _same_weights(getattr(as_given, net), getattr(reversed_, net)), net
+    naive, naive_reversed = cascade_after("naive_order", False), cascade_after("naive_order", True)
+    assert not _same_weights(naive.net3, naive_reversed.net3)
 
 
 def test_table1_is_rendered_from_the_training_config():
     df = table1(CFG)
     assert list(df.index) == [1, 2, 3]
     assert df.loc[1, "steps"] == CFG.steps_middle and df.loc[2, "batch"] == CFG.batch_frames
-    assert "ground truth" in df.loc[2, "inputs"]
+    assert df.loc[1, "batch"] == CFG.batch_middle
+    assert "ground truth" in df.loc[2, "inputs"] and "ground truth" not in table1(CFG, "pair").loc[2, "inputs"]
     assert "L_adv" not in df.loc[2, "loss"]
-    assert "L_adv" in table1(JinTrainConfig(adv_weight=0.01)).loc[3, "loss"]
+    assert "L_adv" in table1(replace(CFG, adv_weight=0.01)).loc[3, "loss"]
     with pytest.raises(ValueError, match="'huge'"):
-        JinTrainConfig(model="huge").jin_config()
+        replace(CFG, model="huge")
+    with pytest.raises(ValueError, match="7 frames"):
+        replace(CFG, data=replace(DATA, n_frames=5))
     with pytest.raises(ValueError, match="'nonsense'"):
-        train_frames(JinCascade(CFG.jin_config()), "nonsense", CFG, torch.device("cpu"))
+        train_frames(JinCascade(CFG.jin_config()), "nonsense", CFG)

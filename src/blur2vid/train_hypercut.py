@@ -87,11 +87,12 @@ class HyperCUTTrainConfig:
             return HyperCUT(self.hypercut_config())
 
     def as_dict(self) -> dict[str, Any]:
+        """Plain values (nested dicts), for notes and tables; rebuild a config with ``replace``."""
         return asdict(self)
 
 
 def ordering_batches(cfg: HyperCUTTrainConfig, device: torch.device | str = "cpu"):
-    """``step -> Batch``: ``cfg.batch`` scenes (or windows of ``cfg.data_root``) seeded by
+    """``step -> Batch``: ``cfg.batch`` scenes (or windows of ``cfg.data.data_root``) seeded by
     ``(seed, "hypercut", step)``.  With ``crop_weight > 0`` each batch also carries, in
     ``meta["crop_boxes"]``, one crop box ``(top, left, height, width)`` per sequence for the
     crop-consistency term, drawn from ``(seed, "crop", step)`` (so a resumed run sees the same)."""

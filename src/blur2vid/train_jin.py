@@ -171,6 +171,7 @@ class JinTrainConfig:
         return JinConfig.preset(self.model, zero_init_residual=self.zero_init)
 
     def as_dict(self) -> dict[str, Any]:
+        """Plain values (nested dicts), for notes and tables; rebuild a config with ``replace``."""
         return asdict(self)
 
 

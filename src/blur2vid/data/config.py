@@ -59,7 +59,9 @@ class DataConfig:
     def identity(self) -> dict[str, Any]:
         """What decides the data, for checkpoint keys: the settings, and for a folder what the
         loaders found in it (layout, windows per split), so that other footage in the same folder
-        trains anew instead of resuming."""
+        trains anew instead of resuming.  A folder is read once per process (``open_source`` keeps
+        its index): footage added while a kernel runs is seen after a restart, by keys and batches
+        alike."""
         out = asdict(self)
         if self.data_root is not None:
             out["found"] = self.source().describe()

@@ -13,7 +13,7 @@ import pandas as pd
 import torch
 
 from blur2vid.data.sample import Batch
-from blur2vid.metrics import ppsnr_pairs, ppsnr_sequence
+from blur2vid.metrics import ppsnr
 from blur2vid.tensors import batched
 
 __all__ = ["BASELINES", "score_row", "baseline_rows", "table_from_rows", "premise_margin", "outer_gain",
@@ -35,10 +35,7 @@ Row = tuple[str, dict[str, float]]  # (label, scores)
 def score_row(pred: torch.Tensor, target: torch.Tensor, level: str = "sequence") -> dict[str, float]:
     """Mean per-frame pPSNR (``level``: ``"sequence"`` or ``"pair"``, see :mod:`blur2vid.metrics`)
     and their mean, as a table row."""
-    if level not in ("sequence", "pair"):
-        raise ValueError(f"level must be 'sequence' or 'pair', got {level!r}")
-    score = ppsnr_sequence if level == "sequence" else ppsnr_pairs
-    scores = score(pred, target).clamp(max=100).mean(0).tolist()
+    scores = ppsnr(pred, target, level).clamp(max=100).mean(0).tolist()
     return {**{f"F{k + 1}": s for k, s in enumerate(scores)}, "mean": sum(scores) / len(scores)}
 
 
