@@ -3,6 +3,7 @@
 PROFILE ?= cpu
 DEVICE ?= auto
 SEED ?= 0
+DATA_ROOT ?=
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -15,7 +16,9 @@ export MPLBACKEND := Agg
 .PHONY: install test reproduce lab lock bench clean help
 
 help:
-	@echo "make reproduce [PROFILE=smoke|cpu|gpu] [DEVICE=auto|cpu|cuda]   regenerate figures/"
+	@echo "make reproduce [PROFILE=smoke|cpu|gpu] [DEVICE=auto|cpu|cuda] [SEED=0] [DATA_ROOT=dir]"
+	@echo "                 the reference run (cpu or gpu, seed 0, no DATA_ROOT) regenerates figures/;"
+	@echo "                 any other run writes under results/<profile>/outputs/"
 	@echo "make test                                                      unit tests + notebooks (smoke)"
 	@echo "make lab                                                       JupyterLab on notebooks/"
 	@echo "make bench                                                     speed benchmarks"
@@ -35,7 +38,8 @@ test: $(STAMP)
 	$(BIN)/python -m pytest tests notebooks --nbmake --nbmake-timeout=900
 
 reproduce: $(STAMP)
-	MPLBACKEND= $(BIN)/python -m blur2vid.cli reproduce --profile $(PROFILE) --device $(DEVICE) --seed $(SEED)
+	MPLBACKEND= $(BIN)/python -m blur2vid.cli reproduce --profile $(PROFILE) --device $(DEVICE) --seed $(SEED) \
+		$(if $(DATA_ROOT),--data-root $(DATA_ROOT))
 
 lab: $(STAMP)
 	$(BIN)/python -m pip install --quiet jupyterlab==4.6.6 nbdime==4.0.4

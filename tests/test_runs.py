@@ -1,4 +1,6 @@
 import json
+import os
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
@@ -95,18 +97,23 @@ def test_reproduce_passes_data_root_to_every_notebook(monkeypatch, tmp_path):
 
     calls = []
     monkeypatch.setattr(papermill, "execute_notebook", lambda src, dst, parameters, **kw: calls.append(
-        (src, parameters, __import__("os").environ.get(REFERENCE_ENV))))
+        (src, parameters, os.environ.get(REFERENCE_ENV))))
     monkeypatch.delenv("BLUR2VID_FIGURES")
     monkeypatch.setenv("BLUR2VID_RESULTS", str(tmp_path / "results"))
     data = tmp_path / "footage"
     data.mkdir()
     assert cli.main(["reproduce", "--profile", "cpu", "--only", "02", "06", "--data-root", str(data)]) == 0
     assert [c[0].rsplit("/", 1)[-1] for c in calls] == ["02_order_ambiguity.ipynb", "06_hypercut_blur2vid.ipynb"]
-    assert all(c[1]["data_root"] == str(data) and c[1]["profile"] == "cpu" for c in calls)
+    assert all(c[1]["data_root"] == str(data.resolve()) and c[1]["profile"] == "cpu" for c in calls)
     assert {c[2] for c in calls} == {"0"}  # not the reference run
+    root = Path(__file__).resolve().parents[1]
+    monkeypatch.chdir(root)  # a folder relative to where the command runs reaches the kernels (in notebooks/) resolved
+    calls.clear()
+    assert cli.main(["reproduce", "--profile", "cpu", "--only", "02", "--data-root", os.path.relpath(data, root)]) == 0
+    assert calls[0][1]["data_root"] == str(data.resolve())
     out = output_dir("cpu", 0, str(data), reference=False)
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["notebooks"]["02_order_ambiguity"]["data_root"] == str(data)
+    assert manifest["notebooks"]["02_order_ambiguity"]["data_root"] == str(data.resolve())
     calls.clear()
     monkeypatch.setenv("BLUR2VID_FIGURES", str(tmp_path / "figures"))  # never the committed folder
     assert cli.main(["reproduce", "--profile", "cpu", "--only", "01"]) == 0

@@ -66,6 +66,8 @@ def reproduce(profile: str = "cpu", device: str = "auto", seed: int = 0, only: l
     import papermill
 
     check_parameters(profile=profile, device=device, seed=seed, data_root=data_root)
+    # resolved here: the kernels run in notebooks/, and the run's folder name hashes the path
+    data_root = None if data_root is None else str(Path(data_root).resolve())
     root = repo_root()
     dev = resolve_device(device)
     reference = is_reference_run(profile, seed, data_root)
@@ -78,7 +80,7 @@ def reproduce(profile: str = "cpu", device: str = "auto", seed: int = 0, only: l
     if not paths:
         raise ValueError(f"no notebook name contains any of {only}")
     commit = _commit(root)
-    parameters = dict(profile=profile, device=device, seed=seed, data_root=None if data_root is None else str(data_root))
+    parameters = dict(profile=profile, device=device, seed=seed, data_root=data_root)
     print(f"[blur2vid] {'reference run' if reference else 'exploration run'}: outputs in {out}", flush=True)
     previous = os.environ.get(REFERENCE_ENV)
     os.environ[REFERENCE_ENV] = "1" if reference else "0"  # the kernels inherit it (see runs.output_dir)

@@ -235,6 +235,7 @@ def start_run(notebook: str, profile: str = "cpu", device: str = "auto", seed: i
     """Validate a notebook's parameters, seed every RNG, build its profile's configuration, and say
     where its outputs go."""
     check_parameters(profile=profile, device=device, seed=seed, data_root=data_root)
+    data_root = None if data_root is None else str(Path(data_root).resolve())
     config = get_profile(profile, seed=seed, data_root=data_root, vgg_weights=vgg_weights)
     cfg = config.section(notebook)
     dev = resolve_device(device)
@@ -246,4 +247,4 @@ def start_run(notebook: str, profile: str = "cpu", device: str = "auto", seed: i
         what = "the reference run" if reference else "an exploration run: figures/ is left alone"
         print(f"[blur2vid] {notebook}: profile {profile}, seed {seed}, {dev}; outputs in {out} ({what})")
     return NotebookRun(notebook=notebook, profile=profile, device=dev, seed=seed, cfg=cfg, profile_config=config,
-                       out_dir=out, reference=reference, data_root=None if data_root is None else str(data_root))
+                       out_dir=out, reference=reference, data_root=data_root)

@@ -12,6 +12,7 @@ import torch
 from blur2vid.data import toy
 from blur2vid.data.sample import Batch
 from blur2vid.experiments.claims import claims_table, fact, threshold_claim
+from blur2vid.experiments.tables import frame_labels
 from blur2vid.metrics import per_frame_psnr, ppsnr_sequence
 from blur2vid.tensors import batched
 from blur2vid.train import Workspace
@@ -75,7 +76,7 @@ def naive_order_experiment(cfg: AmbiguityConfig, ws: Workspace = Workspace()) ->
     pair_mean = (frames + mirrored) / 2
     blur = test.blur.unsqueeze(1).expand_as(frames)
     table = pd.DataFrame({
-        "frame": [f"F{k + 1}" for k in range(frames.shape[1])],
+        "frame": frame_labels(frames.shape[1]),
         "vs_true_frame": per_frame_psnr(pred, frames).clamp(max=100).mean(0).numpy(),
         "vs_mirrored_frame": per_frame_psnr(pred, mirrored).clamp(max=100).mean(0).numpy(),
         "vs_pair_mean": per_frame_psnr(pred, pair_mean).clamp(max=100).mean(0).numpy(),

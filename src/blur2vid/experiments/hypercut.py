@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from blur2vid.data.sample import Batch
 from blur2vid.experiments.claims import claims_table, margin_claim
 from blur2vid.experiments.jin_training import jin_cascade, jin_middle, jin_test_set
 from blur2vid.experiments.ordering import ORDERINGS, OrderingExperimentConfig
@@ -29,7 +30,7 @@ from blur2vid.train_jin import JinTrainConfig
 from blur2vid.train_unet import UNET_SCHEMES, UNetTrainConfig, train_unet, unet_test_set
 
 __all__ = ["HyperCUTExperimentConfig", "JIN_SCHEMES", "row_id", "row_label", "unet_models", "jin_models",
-           "unet_table", "jin_table", "predictions", "comparison_groups", "claims", "export_unet_model"]
+           "unet_test", "unet_table", "jin_table", "predictions", "comparison_groups", "claims", "export_unet_model"]
 
 
 @dataclass(frozen=True)
@@ -98,9 +99,14 @@ def jin_models(cfg: HyperCUTExperimentConfig, orderings: dict[str, torch.nn.Modu
             for s, v in JIN_SCHEMES.items()}
 
 
-def unet_table(cfg: HyperCUTExperimentConfig, models: dict[str, tuple[str, torch.nn.Module]], device="cpu"):
-    """The U-Net's pPSNR table on notebook 02's held-out scenes (or test windows)."""
-    return ppsnr_table(models, unet_test_set(cfg.unet, cfg.n_test, device))
+def unet_test(cfg: HyperCUTExperimentConfig, device="cpu") -> Batch:
+    """Notebook 02's held-out scenes (or test windows), ``cfg.n_test`` of them."""
+    return unet_test_set(cfg.unet, cfg.n_test, device)
+
+
+def unet_table(models: dict[str, tuple[str, torch.nn.Module]], test: Batch) -> pd.DataFrame:
+    """The U-Net's pPSNR table on ``test`` (:func:`unet_test`)."""
+    return ppsnr_table(models, test)
 
 
 def jin_table(cfg: HyperCUTExperimentConfig, models: dict[str, tuple[str, torch.nn.Module]], device="cpu"):
@@ -116,11 +122,9 @@ def predictions(models: dict[str, tuple[str, torch.nn.Module]], blur: torch.Tens
     return {label: batched(model, blur, 64, clamp=True) for label, model in models.values()}
 
 
-def comparison_groups(cfg: HyperCUTExperimentConfig, models: dict[str, tuple[str, torch.nn.Module]], device="cpu",
-                      n: int = 2) -> dict[str, torch.Tensor]:
-    """The ground truth and every model's frames for the same ``n`` held-out blurs, keyed by label
-    (for :func:`plots.sequence_comparison`)."""
-    test = unet_test_set(cfg.unet, cfg.n_test, device)  # the first n of the table's test set
+def comparison_groups(models: dict[str, tuple[str, torch.nn.Module]], test: Batch, n: int = 2) -> dict[str, torch.Tensor]:
+    """The ground truth and every model's frames for the first ``n`` blurs of ``test``, keyed by
+    label (for :func:`plots.sequence_comparison`)."""
     return {"ground truth": test.frames[:n], **predictions(models, test.blur[:n])}
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from blur2vid import benchmark
+from blur2vid import benchmark, published
 from blur2vid.data.sample import Batch
 from blur2vid.data.scenes import scene_set
 from blur2vid.data.source import DatasetError
@@ -25,7 +25,14 @@ from blur2vid.models.nah import NahConfig, NahMultiScale
 from blur2vid.seeding import derive_seed
 from blur2vid.tensors import batched
 from blur2vid.train import Workspace, fit, run_config
-from blur2vid.train_jin import JIN_VARIANTS, JinTrainConfig, predict_variant, train_frames, train_middle
+from blur2vid.train_jin import (
+    JIN_VARIANTS,
+    JinTrainConfig,
+    predict_variant,
+    train_frames,
+    train_middle,
+    training_batches,
+)
 
 __all__ = ["JinExperimentConfig", "ABLATION", "jin_middle", "nah_config", "nah_baseline", "jin_test_set",
            "jin_test_sets", "middle_psnr_table", "middle_grid", "jin_cascade", "ablation_table",
@@ -77,8 +84,6 @@ NAH_UNUSED = ("steps_core", "steps_outer", "adv_weight", "batch_frames", "vgg_we
 def nah_baseline(cfg: JinTrainConfig, preset: str, ws: Workspace) -> tuple[NahMultiScale, list[dict]]:
     """The Nah-style multi-scale network trained on the same batches and budget as the middle
     network, with Nah's multi-scale loss."""
-    from blur2vid.train_jin import training_batches
-
     nah = nah_config(preset)
     torch.manual_seed(cfg.seed)
     net = NahMultiScale(nah)
@@ -227,7 +232,12 @@ def table3(cfg: JinExperimentConfig, device="cpu") -> pd.DataFrame:
 
 NAH_SPEED_RATIO = 5.0
 """Table 3's claim that the middle network is much faster than Nah's counts as held at this ratio
-(the paper's is about 10 at every resolution)."""
+(half the paper's, :func:`paper_nah_ratio`)."""
+
+
+def paper_nah_ratio() -> float:
+    """How many times faster than Nah's the paper's middle network runs (Table 3, 320P)."""
+    return published.JIN_TABLE3["Nah"]["320P"] / published.JIN_TABLE3["Middle"]["320P"]
 
 
 def claims(table2: pd.DataFrame, ablation: pd.DataFrame, feed: pd.DataFrame, runtime: pd.DataFrame) -> pd.DataFrame:
@@ -275,7 +285,8 @@ def claims(table2: pd.DataFrame, ablation: pd.DataFrame, feed: pd.DataFrame, run
         threshold_claim("jin.tab3.middle_faster_than_nah", "Table 3: the middle network is faster than Nah's "
                         "(ratio of times)", speed["Nah"] / speed["Middle"], above=1.0, unit="x"),
         threshold_claim("jin.tab3.middle_much_faster_than_nah", f"Table 3: ... by at least {NAH_SPEED_RATIO:g}x (the "
-                        "paper: about 10x)", speed["Nah"] / speed["Middle"], above=NAH_SPEED_RATIO, unit="x"),
+                        f"paper: {paper_nah_ratio():.1f}x at 320P)", speed["Nah"] / speed["Middle"], above=NAH_SPEED_RATIO,
+                        unit="x"),
     ])
 
 

@@ -10,7 +10,9 @@ import pandas as pd
 import torch
 
 from blur2vid.data.sample import Batch
+from blur2vid.data.source import open_source
 from blur2vid.experiments.jin_training import jin_cascade, jin_middle
+from blur2vid.experiments.tables import frame_labels
 from blur2vid.inference import predict_frames
 from blur2vid.io import load_image
 from blur2vid.metrics import ppsnr_sequence
@@ -63,8 +65,6 @@ def synthetic_photos(cfg: PhotosConfig) -> Batch:
     data = cfg.jin.data
     size = cfg.synthetic_size
     scenes = data.scenes(height=size, width=size, n_frames=7, max_shift=size / 6)
-    from blur2vid.data.source import open_source
-
     return open_source(data.data_root, scenes).test_set(cfg.n_synthetic, derive_seed(cfg.jin.seed, "photos"), "cpu")
 
 
@@ -73,7 +73,7 @@ def extract_photos(model: torch.nn.Module, photos: Batch, device="cpu") -> tuple
     does) and their per-frame pPSNR against the true frames: ``([N, T, C, H, W], table)``."""
     pred = torch.stack([predict_frames(model, photos.blur[i], device=device, progress=False) for i in range(len(photos))])
     scores = ppsnr_sequence(pred, photos.frames).clamp(max=100)
-    table = pd.DataFrame(scores.numpy(), columns=[f"F{k + 1}" for k in range(pred.shape[1])],
+    table = pd.DataFrame(scores.numpy(), columns=frame_labels(pred.shape[1]),
                          index=[f"#{i}" for i in range(len(photos))])
     return pred, table.assign(mean=table.mean(axis=1))
 

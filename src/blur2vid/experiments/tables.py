@@ -36,7 +36,7 @@ def score_row(pred: torch.Tensor, target: torch.Tensor, level: str = "sequence")
     """Mean per-frame pPSNR (``level``: ``"sequence"`` or ``"pair"``, see :mod:`blur2vid.metrics`)
     and their mean, as a table row."""
     scores = ppsnr(pred, target, level).clamp(max=100).mean(0).tolist()
-    return {**{f"F{k + 1}": s for k, s in enumerate(scores)}, "mean": sum(scores) / len(scores)}
+    return {**dict(zip(frame_labels(len(scores)), scores, strict=True)), "mean": sum(scores) / len(scores)}
 
 
 def table_from_rows(rows: dict[str, Row]) -> pd.DataFrame:
