@@ -51,6 +51,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_table3.py --repeats 1
 	$(BIN)/python benchmarks/bench_loaders.py
 	$(BIN)/python benchmarks/bench_predict.py
+	$(BIN)/python benchmarks/bench_training.py
 
 lock: $(STAMP)
 	@echo "# Whole environment for 'make test' and 'make reproduce', pinned. Regenerate with 'make lock'." > requirements.lock.new

@@ -8,7 +8,7 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parents[1] / "src" / "blur2vid"
 
 FLOORS = [
-    ("base", ["__init__", "io", "seeding", "tensors", "formation", "metrics", "published"]),
+    ("base", ["__init__", "io", "seeding", "tensors", "formation", "metrics", "published", "precision"]),
     ("data", ["data"]),
     ("models and losses", ["models", "losses", "ordering", "inference"]),
     ("train", ["train", "train_jin", "train_hypercut", "train_unet", "benchmark"]),

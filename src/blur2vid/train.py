@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 from blur2vid import __version__
 from blur2vid.data.sample import Batch
 from blur2vid.io import atomic_path
+from blur2vid.precision import autocast, resolve_precision
 
 __all__ = ["fit", "learning_rate", "save_checkpoint", "load_checkpoint", "config_key", "run_config", "weights_digest",
            "frozen_identity", "Workspace", "CHECKPOINT_FORMAT", "KEY_FORMAT"]
@@ -65,22 +66,28 @@ def config_key(name: str, config: dict[str, Any]) -> str:
 
 @dataclass(frozen=True)
 class Workspace:
-    """Where a training run keeps its checkpoints, the device it runs on, and whether it shows a
+    """Where a training run keeps its checkpoints, the device it runs on, its numeric precision
+    (:mod:`blur2vid.precision`; ``"auto"`` is resolved for the device here), and whether it shows a
     progress bar.  Every training function of the library takes one; ``checkpoints=None`` trains
     without saving (tests)."""
 
     checkpoints: Path | None = None
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     progress: bool = True
+    precision: str = "fp32"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "device", torch.device(self.device))
+        object.__setattr__(self, "precision", resolve_precision(self.precision, self.device))
         if self.checkpoints is not None:
             object.__setattr__(self, "checkpoints", Path(self.checkpoints))
 
     def checkpoint(self, name: str, config: dict[str, Any]) -> Path | None:
-        """The checkpoint file of the run ``name`` with ``config`` (``None`` without a folder)."""
-        return None if self.checkpoints is None else self.checkpoints / f"{config_key(name, config)}.pt"
+        """The checkpoint file of the run ``name`` with ``config`` at this precision (another
+        precision is another run; ``None`` without a folder)."""
+        if self.checkpoints is None:
+            return None
+        return self.checkpoints / f"{config_key(name, {**config, 'precision': self.precision})}.pt"
 
 
 def weights_digest(module: nn.Module) -> str:
@@ -176,6 +183,7 @@ def fit(
     log_every: int = 10,
     extra_state: dict[str, Any] | None = None,
     schedule: str = "cosine",
+    precision: str = "fp32",
 ) -> list[dict[str, float]]:
     """Train ``model`` with Adam (or ``optimizer="adamax"``, HyperCUT's choice) for ``steps`` steps and
     return the logged history.
@@ -189,12 +197,15 @@ def fit(
     updates itself (a discriminator's optimiser), checkpointed and restored with the model.
     ``schedule``: the learning-rate schedule of :func:`learning_rate` (recorded in the checkpoint's
     config, so a run of another schedule does not resume this one).
+    ``precision``: ``fp32``, ``bf16`` or ``auto`` (:mod:`blur2vid.precision`): the loss function
+    runs under autocast; recorded in the checkpoint's config like the schedule.
     """
     if steps < 0:
         raise ValueError(f"steps must be >= 0, got {steps}")
     learning_rate(0, max(steps, 1), lr, schedule)  # rejects an unknown schedule before any work
-    config = {**(config or {}), "lr_schedule": schedule}
     device = torch.device(device)
+    precision = resolve_precision(precision, device)
+    config = {**(config or {}), "lr_schedule": schedule, "precision": precision}
     model.to(device)
     optimizers = {"adam": torch.optim.Adam, "adamax": torch.optim.Adamax}
     if optimizer not in optimizers:
@@ -221,7 +232,8 @@ def fit(
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, steps, lr, schedule)
         batch = batch_at(step).to(device)
-        out = loss_fn(model, batch)
+        with autocast(precision, device):
+            out = loss_fn(model, batch)
         loss, logs = out if isinstance(out, tuple) else (out, {})
         if not torch.isfinite(loss):
             raise FloatingPointError(f"{desc}: loss became {loss.item()} at step {step}; lower the learning rate")

@@ -191,5 +191,5 @@ def train_ordering(hypercut: HyperCUT, cfg: HyperCUTTrainConfig, ws: Workspace =
 
     return fit(hypercut, ordering_batches(cfg, ws.device), loss_fn, steps=cfg.steps, lr=cfg.lr,
                device=ws.device, config=config, checkpoint=ws.checkpoint("hypercut", config),
-               checkpoint_every=checkpoint_every, grad_clip=None, optimizer="adamax", progress=ws.progress,
+               checkpoint_every=checkpoint_every, grad_clip=None, optimizer="adamax", progress=ws.progress, precision=ws.precision,
                desc="HyperCUT ordering", log_every=log_every, schedule="constant")

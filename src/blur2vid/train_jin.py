@@ -212,7 +212,7 @@ def train_middle(cascade: JinCascade, cfg: JinTrainConfig, ws: Workspace = Works
 
     return fit(cascade.middle, training_batches(cfg, cfg.batch_middle, "middle", ws.device), loss_fn,
                steps=cfg.steps_middle, lr=cfg.lr, device=ws.device, config=run_cfg,
-               checkpoint=ws.checkpoint("jin_middle", run_cfg), progress=ws.progress, desc="step 1: middle")
+               checkpoint=ws.checkpoint("jin_middle", run_cfg), progress=ws.progress, precision=ws.precision, desc="step 1: middle")
 
 
 def _middle_input(cascade: JinCascade, variant: JinVariant, batch: Batch) -> torch.Tensor:
@@ -367,7 +367,7 @@ def train_frames(cascade: JinCascade, variant: str, cfg: JinTrainConfig, ws: Wor
             cascade.net5.requires_grad_(False).eval()
         history += [dict(h, stage=stage) for h in fit(
             module, lambda step, b=batches, o=offset: b(step + o), loss_fn, steps=steps, lr=cfg.lr,
-            device=ws.device, config=run_cfg, checkpoint=ws.checkpoint(name, run_cfg), progress=ws.progress,
+            device=ws.device, config=run_cfg, checkpoint=ws.checkpoint(name, run_cfg), progress=ws.progress, precision=ws.precision,
             desc=f"{variant}: {stage}", extra_state={"discriminator_optimizer": d_opt} if d_opt else None)]
     cascade.requires_grad_(True)
     cascade.eval()

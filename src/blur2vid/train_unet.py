@@ -122,7 +122,7 @@ def train_unet(scheme: str, cfg: UNetTrainConfig, ordering: torch.nn.Module | No
 
     history = fit(model, batch_at, lambda m, b: unet_loss(scheme, ordering, m(b.blur), b.frames),
                   steps=cfg.steps, lr=cfg.lr, device=ws.device, config=run_cfg,
-                  checkpoint=ws.checkpoint(f"unet_{scheme}", run_cfg), progress=ws.progress, desc=f"U-Net {scheme}")
+                  checkpoint=ws.checkpoint(f"unet_{scheme}", run_cfg), progress=ws.progress, precision=ws.precision, desc=f"U-Net {scheme}")
     return model.eval(), history
 
 

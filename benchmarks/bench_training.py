@@ -1,0 +1,97 @@
+"""Training speed per network and precision: samples per second of ``blur2vid.train.fit``.
+
+Each network trains on one fixed batch of procedural scenes (rendered once, so the data generator
+is not timed) for ``--warmup`` untimed steps, then ``--steps`` timed ones, in each precision
+(``fp32`` and ``bf16`` autocast; see :mod:`blur2vid.precision`).  Run it on a quiet machine: two
+trainings at once on 2 cores slow each other down several times.
+
+    python benchmarks/bench_training.py                 # the cpu profile's networks at 64 px
+    python benchmarks/bench_training.py --size 32 --steps 20 --device cuda
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import pandas as pd
+import torch
+
+from blur2vid.benchmark import device_name
+from blur2vid.data.config import DataConfig
+from blur2vid.experiments.ordering import ORDERINGS
+from blur2vid.losses import middle_loss, naive_loss, ordering_loss
+from blur2vid.models.jin import JinCascade, JinConfig
+from blur2vid.precision import cpu_has_native_bf16
+from blur2vid.train import fit
+from blur2vid.train_hypercut import HyperCUTTrainConfig
+from blur2vid.train_unet import UNetTrainConfig
+
+
+def _networks(size: int, batch: int):
+    """``{name: (model, loss_fn, batch size)}``: the cpu profile's networks."""
+    jin = JinCascade(JinConfig.preset("cpu", zero_init_residual=True))
+    unet = UNetTrainConfig(data=DataConfig(size=size)).build()
+    hypercut = HyperCUTTrainConfig(**ORDERINGS["antisymmetric"].embedding).build()
+
+    def middle(m, b):
+        return middle_loss(m(b.blur), b.frames[:, 3], None)
+
+    def frames(m, b):
+        return naive_loss(m(b.blur), b.frames)
+
+    def order(m, b):
+        fwd, rev = m.score_both(m.pairs(b.frames).flatten(0, 1))
+        return ordering_loss(fwd, rev)
+
+    return {"Jin middle (cpu preset)": (jin.middle, middle, batch), "U-Net width 32 (all frames)": (unet, frames, batch),
+            "HyperCUT ordering (antisymmetric)": (hypercut, order, max(1, batch // 2))}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--size", type=int, default=64, help="square crop side in pixels")
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--steps", type=int, default=15, help="timed steps per network and precision")
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"])
+    parser.add_argument("--csv", default=None, help="also write the table to this CSV file")
+    args = parser.parse_args(argv)
+
+    device = torch.device(args.device)
+    data = DataConfig(size=args.size).source()
+    fixed = data.batch(args.batch, seed=0, device=device)
+    print(f"device: {device_name(device)}; native bf16 on this CPU: {cpu_has_native_bf16()}; "
+          f"{args.size} px, {args.steps} timed steps after {args.warmup}", flush=True)
+    rows = []
+    for name, (model, loss_fn, batch) in _networks(args.size, args.batch).items():
+        sample = fixed[:batch]
+        for precision in args.precisions:
+            torch.manual_seed(0)
+            state = {k: v.clone() for k, v in model.state_dict().items()}
+            fit(model, lambda step, s=sample: s, loss_fn, steps=args.warmup, device=device, progress=False,
+                precision=precision)
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            t0 = time.perf_counter()
+            fit(model, lambda step, s=sample: s, loss_fn, steps=args.steps, device=device, progress=False,
+                precision=precision)
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            seconds = time.perf_counter() - t0
+            model.load_state_dict(state)
+            rows.append({"network": name, "precision": precision, "batch": batch,
+                         "samples_per_s": args.steps * batch / seconds})
+            print(f"  {name:36s} {precision}: {rows[-1]['samples_per_s']:7.1f} samples/s", flush=True)
+    table = pd.DataFrame(rows).pivot(index="network", columns="precision", values="samples_per_s")
+    if {"fp32", "bf16"} <= set(table.columns):
+        table["bf16 / fp32"] = table["bf16"] / table["fp32"]
+    print(table.round(2).to_markdown())
+    if args.csv:
+        table.to_csv(args.csv)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
