@@ -25,7 +25,7 @@ from blur2vid.experiments.jin_training import JinExperimentConfig
 from blur2vid.experiments.ordering import OrderingExperimentConfig
 from blur2vid.experiments.photos import PhotosConfig
 from blur2vid.models.vgg import VGG16_ENV_VAR
-from blur2vid.train import run_config
+from blur2vid.train import plain
 from blur2vid.train_hypercut import HyperCUTTrainConfig
 from blur2vid.train_jin import JinTrainConfig
 from blur2vid.train_unet import UNetTrainConfig
@@ -148,5 +148,5 @@ def get_profile(name: str, seed: int = 0, data_root: str | os.PathLike | None = 
 def resolved(profile: Profile) -> dict[str, Any]:
     """Every notebook's configuration as plain JSON-like values (for the golden file of the tests and
     for a person to read)."""
-    return {f.name: run_config(getattr(profile, f.name))["config"] for f in fields(profile) if f.name != "name"}
+    return {f.name: plain(getattr(profile, f.name)) for f in fields(profile) if f.name != "name"}
 

@@ -55,6 +55,12 @@ def is_reference_run(profile: str, seed: int, data_root: str | os.PathLike | Non
     return profile in REFERENCE_PROFILES and seed == 0 and data_root is None
 
 
+def _marked_reference(profile: str, seed: int, data_root) -> bool:
+    """Whether this process runs the reference run: marked by ``blur2vid reproduce``, and settings
+    that are the reference run's."""
+    return os.environ.get(REFERENCE_ENV) == "1" and is_reference_run(profile, seed, data_root)
+
+
 def run_name(seed: int, data_root: str | os.PathLike | None) -> str:
     """The folder name of a non-reference run: ``seed-<k>``, and the dataset folder's name and a
     short hash of its path when there is one (``seed-0-gopro-1a2b3c``)."""
@@ -72,7 +78,7 @@ def output_dir(profile: str, seed: int = 0, data_root: str | os.PathLike | None 
     if os.environ.get(ENV_OUTPUT_DIR):
         return Path(os.environ[ENV_OUTPUT_DIR])
     if reference is None:
-        reference = os.environ.get(REFERENCE_ENV) == "1"
+        reference = _marked_reference(profile, seed, data_root)
     if reference and is_reference_run(profile, seed, data_root):
         root = repo_root() / "figures"
         return root if profile == "cpu" else root / profile
@@ -241,7 +247,7 @@ def start_run(notebook: str, profile: str = "cpu", device: str = "auto", seed: i
     dev = resolve_device(device)
     seed_everything(seed)
     out = output_dir(profile, seed, data_root)
-    reference = os.environ.get(REFERENCE_ENV) == "1" and is_reference_run(profile, seed, data_root)
+    reference = _marked_reference(profile, seed, data_root)
     out.mkdir(parents=True, exist_ok=True)
     if not quiet:
         what = "the reference run" if reference else "an exploration run: figures/ is left alone"

@@ -26,7 +26,7 @@ from blur2vid.data.sample import Batch
 from blur2vid.io import atomic_path
 from blur2vid.precision import autocast, resolve_precision
 
-__all__ = ["fit", "learning_rate", "save_checkpoint", "load_checkpoint", "config_key", "run_config", "weights_digest",
+__all__ = ["fit", "learning_rate", "save_checkpoint", "load_checkpoint", "config_key", "plain", "run_config", "weights_digest",
            "frozen_identity", "Workspace", "CHECKPOINT_FORMAT", "KEY_FORMAT"]
 
 CHECKPOINT_FORMAT = "blur2vid-checkpoint/1"
@@ -37,14 +37,14 @@ under other names), instead of anyone preserving old keys by hand."""
 LossFn = Callable[[nn.Module, Batch], "torch.Tensor | tuple[torch.Tensor, dict[str, float]]"]
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """JSON-like form of a configuration: dataclasses become dicts (recursively), tuples lists."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     if isinstance(value, Path):
         return str(value)
     return value
@@ -54,13 +54,13 @@ def run_config(config: Any, **extra: Any) -> dict[str, Any]:
     """What decides a run, as the plain dictionary a checkpoint stores: ``config`` (a dataclass or
     a dict) and ``extra`` (the step of a procedure, digests of frozen networks it depends on...),
     with :data:`KEY_FORMAT`.  This is the one place a run's identity is assembled."""
-    return {"key_format": KEY_FORMAT, **_plain({"config": config, **extra})}
+    return {"key_format": KEY_FORMAT, **plain({"config": config, **extra})}
 
 
 def config_key(name: str, config: dict[str, Any]) -> str:
     """``name-<10 hex digits>``: a stable key for a run and its configuration (the checkpoint's file
     stem, so that a changed configuration trains anew instead of resuming another run)."""
-    digest = hashlib.sha1(json.dumps(_plain(config), sort_keys=True, default=str).encode()).hexdigest()[:10]
+    digest = hashlib.sha1(json.dumps(plain(config), sort_keys=True, default=str).encode()).hexdigest()[:10]
     return f"{name}-{digest}"
 
 

@@ -22,14 +22,12 @@ shrinking while Hit stays low) and, in pair mode, Con@2 / Con@3.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 import torch
 
 from blur2vid.data.config import DataConfig
 from blur2vid.data.sample import Batch
-from blur2vid.data.scenes import SceneConfig
 from blur2vid.losses import nested_consistency_loss, ordering_loss, standardize_scores
 from blur2vid.models.hypercut import HyperCUT, HyperCUTConfig
 from blur2vid.seeding import derive_seed
@@ -71,9 +69,6 @@ class HyperCUTTrainConfig:
     def n_frames(self) -> int:
         return self.data.n_frames
 
-    def scenes(self) -> SceneConfig:
-        return self.data.scenes()
-
     def hypercut_config(self) -> HyperCUTConfig:
         return HyperCUTConfig(n_frames=self.n_frames, channels=3, mode=self.mode, width=self.width,
                               depth=self.depth, dim=self.dim, antisymmetric=self.antisymmetric,
@@ -85,10 +80,6 @@ class HyperCUTTrainConfig:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(derive_seed(self.seed, "hypercut-init"))
             return HyperCUT(self.hypercut_config())
-
-    def as_dict(self) -> dict[str, Any]:
-        """Plain values (nested dicts), for notes and tables; rebuild a config with ``replace``."""
-        return asdict(self)
 
 
 def ordering_batches(cfg: HyperCUTTrainConfig, device: torch.device | str = "cpu"):

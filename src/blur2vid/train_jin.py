@@ -170,10 +170,6 @@ class JinTrainConfig:
     def jin_config(self) -> JinConfig:
         return JinConfig.preset(self.model, zero_init_residual=self.zero_init)
 
-    def as_dict(self) -> dict[str, Any]:
-        """Plain values (nested dicts), for notes and tables; rebuild a config with ``replace``."""
-        return asdict(self)
-
 
 def training_batches(cfg: JinTrainConfig, batch_size: int, stream: str, device: torch.device):
     """``step -> Batch``: scenes (or windows of ``cfg.data.data_root``) seeded by (seed, stream, step),
@@ -196,10 +192,10 @@ MIDDLE_UNUSED = ("steps_core", "steps_outer", "adv_weight", "batch_frames")
 out of its key, so configurations that differ only there share one middle network."""
 
 
-def middle_run_config(cfg: JinTrainConfig, **extra) -> dict[str, Any]:
-    """The run configuration of step 1 (and of baselines trained like it: ``extra`` says which)."""
-    return run_config({k: v for k, v in asdict(cfg).items() if k not in MIDDLE_UNUSED}, data=cfg.data.identity(),
-                      **extra)
+def middle_run_config(cfg: JinTrainConfig, unused: tuple[str, ...] = MIDDLE_UNUSED, **extra) -> dict[str, Any]:
+    """The run configuration of step 1, and of baselines trained like it on the same batches
+    (``extra`` says which; ``unused``: the fields that do not affect them)."""
+    return run_config({k: v for k, v in asdict(cfg).items() if k not in unused}, data=cfg.data.identity(), **extra)
 
 
 def train_middle(cascade: JinCascade, cfg: JinTrainConfig, ws: Workspace = Workspace()) -> list[dict]:

@@ -24,7 +24,7 @@ from blur2vid.experiments.tables import BASELINES, outer_gain, ppsnr_table, prem
 from blur2vid.io import atomic_write_text
 from blur2vid.models.checkpoint import save_model
 from blur2vid.tensors import batched
-from blur2vid.train import Workspace, run_config
+from blur2vid.train import Workspace, plain
 from blur2vid.train_hypercut import HyperCUTTrainConfig
 from blur2vid.train_jin import JinTrainConfig
 from blur2vid.train_unet import UNET_SCHEMES, UNetTrainConfig, train_unet, unet_test_set
@@ -116,7 +116,6 @@ def jin_table(cfg: HyperCUTExperimentConfig, models: dict[str, tuple[str, torch.
     return ppsnr_table(models, jin_test_set(cfg.jin, cfg.n_test, device), middle=middle)
 
 
-@torch.no_grad()
 def predictions(models: dict[str, tuple[str, torch.nn.Module]], blur: torch.Tensor) -> dict[str, torch.Tensor]:
     """Every model's frames ``[N, T, C, H, W]`` for the same blurry inputs, keyed by label."""
     return {label: batched(model, blur, 64, clamp=True) for label, model in models.values()}
@@ -178,7 +177,7 @@ def export_unet_model(cfg: HyperCUTExperimentConfig, models: dict[str, tuple[str
     notes = {
         "trained_by": f"notebook 06_hypercut_blur2vid, profile {profile}: all-frames U-Net, per-frame MSE against "
                       f"the order [{ORDERINGS[cfg.export].label}] on {where}",
-        "train_config": run_config(cfg.unet)["config"],
+        "train_config": plain(cfg.unet),
         "retrain": f"make reproduce PROFILE={profile}, then copy unet_default.pt and unet_default.json from the "
                    "run's models/ folder to src/blur2vid/assets/default_model.pt and .json",
         "held_out_ppsnr_db": {k: round(float(v), 2) for k, v in table.loc[rid].drop("label").items()},

@@ -4,7 +4,7 @@ run time and size (Table 3), and the claims read off them."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -24,10 +24,12 @@ from blur2vid.models.jin import JinCascade
 from blur2vid.models.nah import NahConfig, NahMultiScale
 from blur2vid.seeding import derive_seed
 from blur2vid.tensors import batched
-from blur2vid.train import Workspace, fit, run_config
+from blur2vid.train import Workspace, fit, plain
 from blur2vid.train_jin import (
     JIN_VARIANTS,
+    MIDDLE_UNUSED,
     JinTrainConfig,
+    middle_run_config,
     predict_variant,
     train_frames,
     train_middle,
@@ -77,8 +79,9 @@ def nah_config(preset: str) -> NahConfig:
     return NahConfig.preset(preset, global_skip=True)
 
 
-NAH_UNUSED = ("steps_core", "steps_outer", "adv_weight", "batch_frames", "vgg_weights", "model", "zero_init")
-"""Fields of the Jin configuration that do not affect the Nah-style baseline."""
+NAH_UNUSED = (*MIDDLE_UNUSED, "vgg_weights", "model", "zero_init")
+"""Fields of the Jin configuration that do not affect the Nah-style baseline (it has its own
+network and no perceptual term)."""
 
 
 def nah_baseline(cfg: JinTrainConfig, preset: str, ws: Workspace) -> tuple[NahMultiScale, list[dict]]:
@@ -87,8 +90,7 @@ def nah_baseline(cfg: JinTrainConfig, preset: str, ws: Workspace) -> tuple[NahMu
     nah = nah_config(preset)
     torch.manual_seed(cfg.seed)
     net = NahMultiScale(nah)
-    run_cfg = run_config({k: v for k, v in asdict(cfg).items() if k not in NAH_UNUSED}, model="nah", nah=nah,
-                         data=cfg.data.identity())
+    run_cfg = middle_run_config(cfg, NAH_UNUSED, model="nah", nah=nah)
 
     def loss_fn(m, batch):
         estimates, _ = m(batch.blur, return_all=True)
@@ -135,7 +137,6 @@ def jin_test_sets(cfg: JinTrainConfig, n: int, device="cpu") -> dict[str, Batch]
     }
 
 
-@torch.no_grad()
 def middle_psnr_table(nah: torch.nn.Module, middle: torch.nn.Module, test_sets: dict[str, Batch]) -> pd.DataFrame:
     """Jin Table 2: PSNR of the middle frame on each test set, rows ``blur`` (the blurry input
     itself, a floor), ``nah`` and ``middle``."""
@@ -296,7 +297,7 @@ def export_jin_model(cascade: JinCascade, cfg: JinTrainConfig, folder: str | Pat
     path = Path(folder) / "jin_teacher_forcing.pt"
     notes = {
         "trained_by": f"notebook 04_jin_training, profile {profile}: Jin Table 1 with teacher forcing",
-        "train_config": run_config(cfg)["config"],
+        "train_config": plain(cfg),
         "retrain": f"make reproduce PROFILE={profile}, then copy {path.name} from the run's models/ folder",
     }
     return save_model(path, cascade, notes)

@@ -18,7 +18,7 @@ from blur2vid.io import load_image
 from blur2vid.metrics import ppsnr_sequence
 from blur2vid.models.checkpoint import load_model
 from blur2vid.seeding import derive_seed
-from blur2vid.train import Workspace
+from blur2vid.train import Workspace, plain
 from blur2vid.train_jin import JinTrainConfig
 
 __all__ = ["COLUMN_LABELS", "PhotosConfig", "image_to_video_model", "clock_motion_photo", "synthetic_photos", "extract_photos",
@@ -48,7 +48,7 @@ def image_to_video_model(cfg: PhotosConfig, ws: Workspace, checkpoint: str | Non
     cascade, _ = jin_middle(cfg.jin, ws)
     model = jin_cascade(cfg.jin, "teacher_forcing", cascade.middle.state_dict(), ws)
     return model.cpu().eval(), {"trained": "Jin cascade, teacher forcing (notebook 04's run)",
-                                "config": cfg.jin.as_dict()}
+                                "config": plain(cfg.jin)}
 
 
 def clock_motion_photo() -> torch.Tensor:
