@@ -29,10 +29,27 @@ def _seq(b=3, t=7):
 
 
 @pytest.mark.parametrize("level", ["sequence", "pair"])
-def test_ppsnr_is_invariant_to_reversing_the_target(level):
+def test_ppsnr_is_invariant_to_reversing_the_prediction(level):
     target = _seq()
     pred = (target + 0.05 * torch.randn_like(target)).clamp(0, 1)
-    assert torch.allclose(ppsnr(pred, target, level), ppsnr(pred, target.flip(1), level))
+    assert torch.allclose(ppsnr(pred, target, level), ppsnr(pred.flip(1), target, level))
+    # reversing the ground truth instead mirrors the columns: F_k always scores ground-truth frame k
+    assert torch.allclose(ppsnr(pred, target.flip(1), level), ppsnr(pred, target, level).flip(-1))
+
+
+@pytest.mark.parametrize("level", ["sequence", "pair"])
+def test_column_k_scores_ground_truth_frame_k_as_hypercut_defines_it(level):
+    """HyperCUT reverses the prediction, not the target.  A reversed prediction whose predicted
+    frame 1 (which stands for ground-truth frame 7) is damaged must lose its score in column F7;
+    reversing the target instead would report the damage in F1."""
+    target = _seq(b=1)
+    pred = target.flip(1).clone()
+    pred[:, 0] = (pred[:, 0] + 0.3).clamp(0, 1)  # predicted frame 1 = ground-truth frame 7, damaged
+    pred[:, 1:] = pred[:, 1:] + 0.01              # the rest nearly exact (40 dB)
+    scores = ppsnr(pred, target, level)[0]
+    assert scores[6] < 15 and (scores[:6] > 35).all()
+    wrong = ppsnr(pred.flip(1), target.flip(1), level)[0]  # what reversing the target reports instead
+    assert wrong[0] < 15 and (wrong[1:] > 35).all()
 
 
 def test_reversed_prediction_scores_like_the_straight_one():

@@ -3,12 +3,17 @@
 Because a blur does not reveal the direction of time (Jin Sec. 4), a predicted sequence is scored
 against the ground truth in whichever order suits it best.  Two definitions are in use:
 
-* sequence level (HyperCUT's evaluation code): pick, per sample, the direction (forward or reversed)
-  with the higher mean PSNR over the whole sequence, and report every frame in that direction;
+* sequence level (HyperCUT's evaluation code): pick, per sample, the direction of the *prediction*
+  (as predicted, or reversed) with the higher mean PSNR over the whole sequence, and score it in
+  that direction;
 * pair level (HyperCUT's README): for each symmetric pair ``(k, T+1-k)`` pick the better of the two
   assignments independently.
 
-The pair-level score is never below the sequence-level one.  Images are ``[..., C, H, W]`` and
+Either way it is the prediction that is reversed, never the ground truth, as in HyperCUT's
+evaluation: column ``F_k`` always scores ground-truth frame ``k`` (against predicted frame ``k`` or
+``T+1-k``).  Reversing the target instead gives the same means but moves a frame's score to its
+mirror (``F_k`` and ``F_{T+1-k}`` trade places for a reversed sample).  The pair-level score is
+never below the sequence-level one.  Images are ``[..., C, H, W]`` and
 sequences ``[..., T, C, H, W]``, with values in ``[0, data_range]``.
 """
 
@@ -67,21 +72,22 @@ def per_frame_psnr(pred: torch.Tensor, target: torch.Tensor, data_range: float =
 
 
 def ppsnr_sequence(pred: torch.Tensor, target: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
-    """Order-invariant per-frame PSNR, sequence level: ``[..., T]`` in the better whole-sequence
-    direction (the one with the higher mean PSNR; infinite values are capped at 100 dB for the
-    choice only)."""
+    """Order-invariant per-frame PSNR, sequence level: ``[..., T]``, entry ``k`` the PSNR of
+    ground-truth frame ``k`` against the prediction read in its better whole-sequence direction (the
+    one with the higher mean PSNR; infinite values are capped at 100 dB for the choice only)."""
     fwd = per_frame_psnr(pred, target, data_range)
-    bwd = per_frame_psnr(pred, target.flip(-4), data_range)
+    bwd = per_frame_psnr(pred.flip(-4), target, data_range)
     use_bwd = bwd.clamp(max=100).mean(-1) > fwd.clamp(max=100).mean(-1)
     return torch.where(use_bwd[..., None], bwd, fwd)
 
 
 def ppsnr_pairs(pred: torch.Tensor, target: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
     """Order-invariant per-frame PSNR, pair level: each symmetric pair ``(k, T+1-k)`` is scored in
-    the better of its two assignments, independently of the other pairs.  ``[..., T]``."""
+    the better of its two assignments, independently of the other pairs; entry ``k`` scores
+    ground-truth frame ``k``.  ``[..., T]``."""
     fwd = per_frame_psnr(pred, target, data_range)
-    bwd = per_frame_psnr(pred, target.flip(-4), data_range)
-    # bwd[k] compares pred[k] with target[T-1-k]; the pair (k, T-1-k) is swapped when the sum of
+    bwd = per_frame_psnr(pred.flip(-4), target, data_range)
+    # bwd[k] compares pred[T-1-k] with target[k]; the pair (k, T-1-k) is swapped when the sum of
     # its two swapped scores beats the sum of its two straight scores.
     pair_fwd = (fwd + fwd.flip(-1)).clamp(max=200)
     pair_bwd = (bwd + bwd.flip(-1)).clamp(max=200)
