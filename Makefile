@@ -2,7 +2,8 @@
 # Both create .venv/ on first use and install the pinned environment (requirements.lock) into it.
 PROFILE ?= cpu
 DEVICE ?= auto
-SEED ?= 0
+SEEDS ?=
+PRECISION ?= auto
 DATA_ROOT ?=
 PYTHON ?= python3
 VENV := .venv
@@ -16,8 +17,8 @@ export MPLBACKEND := Agg
 .PHONY: install test reproduce lab lock bench clean help
 
 help:
-	@echo "make reproduce [PROFILE=smoke|cpu|gpu] [DEVICE=auto|cpu|cuda] [SEED=0] [DATA_ROOT=dir]"
-	@echo "                 the reference run (cpu or gpu, seed 0, no DATA_ROOT) regenerates figures/;"
+	@echo "make reproduce [PROFILE=smoke|cpu|gpu] [DEVICE=auto|cpu|cuda] [SEEDS='0 1 2'] [PRECISION=auto|fp32|bf16] [DATA_ROOT=dir]"
+	@echo "                 the reference run (cpu or gpu, training seeds 0 1 2, no DATA_ROOT) regenerates figures/;"
 	@echo "                 any other run writes under results/<profile>/outputs/"
 	@echo "make test                                                      unit tests + notebooks (smoke)"
 	@echo "make lab                                                       JupyterLab on notebooks/"
@@ -38,8 +39,8 @@ test: $(STAMP)
 	$(BIN)/python -m pytest tests notebooks --nbmake --nbmake-timeout=900
 
 reproduce: $(STAMP)
-	MPLBACKEND= $(BIN)/python -m blur2vid.cli reproduce --profile $(PROFILE) --device $(DEVICE) --seed $(SEED) \
-		$(if $(DATA_ROOT),--data-root $(DATA_ROOT))
+	MPLBACKEND= $(BIN)/python -m blur2vid.cli reproduce --profile $(PROFILE) --device $(DEVICE) \
+		--precision $(PRECISION) $(if $(SEEDS),--seeds $(SEEDS)) $(if $(DATA_ROOT),--data-root $(DATA_ROOT))
 
 lab: $(STAMP)
 	$(BIN)/python -m pip install --quiet jupyterlab==4.6.6 nbdime==4.0.4

@@ -2,8 +2,9 @@
 
 Each network trains on one fixed batch of procedural scenes (rendered once, so the data generator
 is not timed) for ``--warmup`` untimed steps, then ``--steps`` timed ones, in each precision
-(``fp32`` and ``bf16`` autocast; see :mod:`blur2vid.precision`).  Run it on a quiet machine: two
-trainings at once on 2 cores slow each other down several times.
+(``fp32`` and ``bf16`` autocast; see :mod:`blur2vid.precision`) and memory format (the default
+contiguous NCHW, and ``channels_last``: NHWC, which some CPU and GPU convolution kernels prefer).
+Run it on a quiet machine: two trainings at once on 2 cores slow each other down several times.
 
     python benchmarks/bench_training.py                 # the cpu profile's networks at 64 px
     python benchmarks/bench_training.py --size 32 --steps 20 --device cuda
@@ -56,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=15, help="timed steps per network and precision")
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"])
+    parser.add_argument("--formats", nargs="+", default=["contiguous"], choices=["contiguous", "channels_last"],
+                        help="memory formats of the network and its input")
     parser.add_argument("--csv", default=None, help="also write the table to this CSV file")
     args = parser.parse_args(argv)
 
@@ -66,8 +69,11 @@ def main(argv: list[str] | None = None) -> int:
           f"{args.size} px, {args.steps} timed steps after {args.warmup}", flush=True)
     rows = []
     for name, (model, loss_fn, batch) in _networks(args.size, args.batch).items():
-        sample = fixed[:batch]
-        for precision in args.precisions:
+        for fmt, precision in [(f, p) for f in args.formats for p in args.precisions]:
+            memory = torch.channels_last if fmt == "channels_last" else torch.contiguous_format
+            model = model.to(memory_format=memory)
+            sample = fixed[:batch]
+            sample = type(sample)(sample.blur.contiguous(memory_format=memory), sample.frames, sample.meta)
             torch.manual_seed(0)
             state = {k: v.clone() for k, v in model.state_dict().items()}
             fit(model, lambda step, s=sample: s, loss_fn, steps=args.warmup, device=device, progress=False,
@@ -81,12 +87,15 @@ def main(argv: list[str] | None = None) -> int:
                 torch.cuda.synchronize(device)
             seconds = time.perf_counter() - t0
             model.load_state_dict(state)
-            rows.append({"network": name, "precision": precision, "batch": batch,
-                         "samples_per_s": args.steps * batch / seconds})
-            print(f"  {name:36s} {precision}: {rows[-1]['samples_per_s']:7.1f} samples/s", flush=True)
-    table = pd.DataFrame(rows).pivot(index="network", columns="precision", values="samples_per_s")
+            column = precision if fmt == "contiguous" else f"{precision} channels_last"
+            rows.append({"network": name, "column": column, "batch": batch, "samples_per_s": args.steps * batch / seconds})
+            print(f"  {name:36s} {column}: {rows[-1]['samples_per_s']:7.1f} samples/s", flush=True)
+    table = pd.DataFrame(rows).pivot(index="network", columns="column", values="samples_per_s")
     if {"fp32", "bf16"} <= set(table.columns):
         table["bf16 / fp32"] = table["bf16"] / table["fp32"]
+    for precision in args.precisions:
+        if {precision, f"{precision} channels_last"} <= set(table.columns):
+            table[f"channels_last / contiguous ({precision})"] = table[f"{precision} channels_last"] / table[precision]
     print(table.round(2).to_markdown())
     if args.csv:
         table.to_csv(args.csv)

@@ -1,32 +1,44 @@
 """The claims the notebooks save are read off their tables by the experiments' claims functions:
 check them on tables with known numbers, by claim id."""
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
 
 from blur2vid.data.sample import Batch
 from blur2vid.experiments import ambiguity, formation, hypercut, jin_losses, jin_training, ordering
-from blur2vid.experiments.claims import Claim, assert_facts, claims_table, fact, margin_claim, threshold_claim
-from blur2vid.experiments.tables import BASELINES, gain_over, table_from_rows
+from blur2vid.experiments.claims import (
+    Claim,
+    aggregate_claims,
+    assert_facts,
+    claims_table,
+    evidence_table,
+    fact,
+    margin_claim,
+    threshold_claim,
+)
+from blur2vid.experiments.tables import BASELINES, gain_long, scene_table, summary
 from blur2vid.train_jin import JIN_VARIANTS
 
 FRAMES = ["F1", "F2", "F3", "F4", "F5", "F6", "F7"]
+SCENE_OFFSETS = np.array([-0.2, 0.2, -0.1, 0.1])  # four test scenes around each row's mean
 
 
-def _scores(outer: float, inner: float = 25.0, middle: float = 28.0) -> dict[str, float]:
-    values = [outer, outer, inner, middle, inner, outer, outer]
-    return {**dict(zip(FRAMES, values, strict=True)), "mean": sum(values) / 7}
+def _scores(outer: float, inner: float = 25.0, middle: float = 28.0) -> np.ndarray:
+    """Per-scene pPSNR of a row whose frame means are known: [4 scenes, 7 frames]."""
+    return np.array([outer, outer, inner, middle, inner, outer, outer]) + SCENE_OFFSETS[:, None]
 
 
 def _jin_tables(variant_outer: float):
     rows = {"baseline_blur": (BASELINES["baseline_blur"], _scores(22.0)),
             "baseline_middle": (BASELINES["baseline_middle"], _scores(21.0))}
     rows.update({n: (JIN_VARIANTS[n].label, _scores(variant_outer + 0.01 * i)) for i, n in enumerate(jin_training.ABLATION)})
-    ablation = table_from_rows(rows)
-    table2 = pd.DataFrame({"label": ["blurry input", "Nah", "Middle"], "moderate": [26.0, 27.0, 27.5],
-                           "large": [22.0, 23.0, 23.2]}, index=pd.Index(["blur", "nah", "middle"], name="id"))
-    feed = table_from_rows({"estimated": ("est", _scores(22.0)), "ground_truth": ("gt", _scores(21.0))})
+    ablation = scene_table(rows)
+    table2 = scene_table({r: (r, np.array([[m, g]] * 4) + SCENE_OFFSETS[:, None]) for r, m, g in
+                          (("blur", 26.0, 22.0), ("nah", 27.0, 23.0), ("middle", 27.5, 23.2))},
+                         columns=["moderate", "large"], mean=False)
+    feed = scene_table({"estimated": ("est", _scores(22.0)), "ground_truth": ("gt", _scores(21.0))})
     runtime = pd.DataFrame({"320P_s": [2.0, 0.2, 0.6], "paper_320P_s": [2.43, 0.24, 0.61]}, index=["Nah", "Middle", "Full"])
     return table2, ablation, feed, runtime
 
@@ -41,7 +53,7 @@ def _hypercut_table(baselines: bool = False):
     }
     if baselines:
         rows = {"baseline_blur": ("blur", _scores(22.5)), "baseline_middle": ("copy", _scores(21.0)), **rows}
-    return table_from_rows(rows)
+    return scene_table(rows)
 
 
 def test_the_fig4_premise_is_measured_against_the_better_baseline():
@@ -50,6 +62,7 @@ def test_the_fig4_premise_is_measured_against_the_better_baseline():
     claims = jin_training.claims(*_jin_tables(21.5))
     assert claims.loc["jin.fig4.premise", "value"] == pytest.approx(21.55 - 22.0)
     assert claims.loc["jin.fig4.premise", "kind"] == "premise" and not claims.loc["jin.fig4.premise", "holds"]
+    assert claims.loc["jin.fig4.premise", "verdict"] == "contradicted"  # every scene 0.45 dB below the blur
     claims = jin_training.claims(*_jin_tables(23.0))
     assert claims.loc["jin.fig4.premise", "value"] == pytest.approx(23.05 - 22.0) and claims.loc["jin.fig4.premise", "holds"]
     assert claims.loc["jin.tab2.middle_beats_nah", "value"] == pytest.approx(0.5)
@@ -71,6 +84,9 @@ def test_one_test_set_leaves_the_larger_blur_claim_unheld():
 def test_hypercut_claims_read_the_rows_by_id():
     claims = hypercut.claims(_hypercut_table(), _hypercut_table(baselines=True), "antisymmetric_crop")
     value = claims["value"]
+    assert claims.loc["hypercut.ppsnr.unet.order_beats_naive_outer", "verdict"] == "reproduced"
+    assert claims.loc["hypercut.ppsnr.unet.regulariser_helps", "verdict"] == "contradicted"
+    assert (claims["rule"] == "interval").all() and (claims["scenes"] == 4).all() and (claims["seeds"] == 1).all()
     assert value["hypercut.ppsnr.unet.order_beats_naive_outer"] == pytest.approx(0.3)
     assert value["hypercut.ppsnr.unet.order_beats_invariant_outer"] == pytest.approx(0.8)
     assert value["hypercut.ppsnr.unet.regulariser_helps"] == pytest.approx(-0.4 / 7)
@@ -78,8 +94,10 @@ def test_hypercut_claims_read_the_rows_by_id():
     assert claims.loc["hypercut.ppsnr.unet.reference.motion_rule", "kind"] == "reference"
     assert "hypercut.ppsnr.unet.premise" not in claims.index  # no baseline rows, no premise
     assert value["hypercut.ppsnr.jin.premise"] == pytest.approx(23.0 - 22.5)
-    gain = gain_over(_hypercut_table(), "naive")
-    assert list(gain.index) == FRAMES and gain.loc["F1", "rule"] == pytest.approx(1.0)
+    gain = gain_long(_hypercut_table(), "naive")
+    rule = gain[(gain["model"] == "rule") & (gain["frame"] == "F1")]["gain"]
+    assert len(rule) == 4 and rule.to_numpy() == pytest.approx([1.0] * 4)  # per scene
+    assert summary(_hypercut_table()).loc["naive", "F1"] == pytest.approx(22.0)
 
 
 def test_row_ids_and_labels_of_the_ppsnr_table():
@@ -103,12 +121,17 @@ def test_formation_claims_follow_the_numbers():
     assert claims.loc["jin.sec3.sharp_at_rule", "holds"] and not claims.loc["jin.sec3.depends_on_ratio", "holds"]
 
 
+def _eq2_scenes(true, pair):
+    return scene_table({"vs_true_frame": ("t", np.array([true] * 4) + SCENE_OFFSETS[:, None]),
+                        "vs_pair_mean": ("p", np.array([pair] * 4) + SCENE_OFFSETS[:, None])}, mean=False)
+
+
 def test_eq2_claims_need_every_outer_frame_closer_to_the_pair_mean():
-    table = pd.DataFrame({"vs_true_frame": [20, 22, 24, 27, 24, 22, 20.0], "vs_pair_mean": [26, 27, 28, 27, 28, 27, 19.5]},
-                         index=FRAMES)
+    scenes = _eq2_scenes([20, 22, 24, 27, 24, 22, 20.0], [26, 27, 28, 27, 28, 27, 19.5])
     fig2 = ambiguity.figure2(ambiguity.AmbiguityConfig(toy_size=16))
-    claims = ambiguity.claims(fig2, table)
+    claims = ambiguity.claims(fig2, scenes)
     assert claims.loc["hypercut.eq2.closer_to_pair_mean", "value"] == pytest.approx(-0.5)
+    assert "F7" in claims.loc["hypercut.eq2.closer_to_pair_mean", "claim"]  # the frame it was judged on
     assert not claims.loc["hypercut.eq2.closer_to_pair_mean", "holds"] and claims.loc["hypercut.eq2.middle_best", "holds"]
     assert assert_facts(claims) is claims  # the toy's identities hold bit for bit
 
@@ -127,18 +150,49 @@ def test_loss_facts_hold_and_fail_when_they_should():
 def test_ordering_claims():
     table = pd.DataFrame({"label": ["g", "a", "c", "m"], "Hit": [0.96, 1.0, 1.0, 1.0]},
                          index=pd.Index(["generic", "antisymmetric", "antisymmetric_crop", "motion_rule"], name="id"))
-    claims = ordering.claims(table)
+    hits = scene_table({"generic": ("g", np.ones((200, 1)))}, columns=["Hit"], mean=False)
+    claims = ordering.claims(table, hits)
     assert list(claims.index) == ["hypercut.ordering.generic_hit", "hypercut.ordering.antisymmetric_hit",
                                   "hypercut.ordering.antisymmetric_crop_hit"]
-    assert claims["holds"].all()
+    assert claims["holds"].all() and claims.loc["hypercut.ordering.generic_hit", "threshold"] == ordering.GENERIC_HIT
+    missed = np.ones((200, 1))
+    missed[:8] = 0  # Hit 0.96 on 200 sequences: the interval reaches below 0.95, so not shown
+    claims = ordering.claims(table, scene_table({"generic": ("g", missed)}, columns=["Hit"], mean=False))
+    assert claims.loc["hypercut.ordering.generic_hit", "value"] == pytest.approx(0.96)
+    assert claims.loc["hypercut.ordering.generic_hit", "verdict"] == "not shown"
     table.loc["antisymmetric", "Hit"] = 0.99
     with pytest.raises(AssertionError, match="antisymmetric_hit"):
-        assert_facts(ordering.claims(table))
+        assert_facts(ordering.claims(table, hits))
+
+
+def test_margin_claims_are_judged_by_their_interval():
+    rng = np.random.default_rng(0)
+    clear = margin_claim("a.b", "x", 0.5 + rng.normal(0, 0.5, 200))     # +0.5 dB, se 0.035
+    unclear = margin_claim("a.b", "x", 0.02 + rng.normal(0, 0.5, 200))  # +0.02 dB: within the scenes' noise
+    against = margin_claim("a.b", "x", -0.5 + rng.normal(0, 0.5, 200))
+    assert (clear.verdict, unclear.verdict, against.verdict) == ("reproduced", "not shown", "contradicted")
+    assert clear.holds and not unclear.holds and not against.holds
+    assert clear.low < clear.value < clear.high and clear.low > 0 and unclear.low < 0 < unclear.high
+    none = margin_claim("a.b", "x", [float("nan")] * 3)
+    assert none.verdict == "not shown" and np.isnan(none.value) and none.scenes == 0
+
+
+def test_claims_of_several_seeds_pool_their_evidence():
+    """Two runs each 'reproduce' a margin on their own scenes, but they disagree by more than the
+    scenes' noise: pooled over both seeds the interval carries that spread and straddles zero."""
+    scenes = np.random.default_rng(1).normal(0, 0.05, 100)
+    runs = [claims_table([margin_claim("a.b", "x", 0.4 + scenes), threshold_claim("a.c", "t", 2.0, above=1.0)]),
+            claims_table([margin_claim("a.b", "x", -0.3 + scenes), threshold_claim("a.c", "t", 3.0, above=1.0)])]
+    assert [r.loc["a.b", "verdict"] for r in runs] == ["reproduced", "contradicted"]
+    evidence = pd.concat([r.attrs["evidence"].assign(seed=k) for k, r in enumerate(runs)])
+    pooled = aggregate_claims(runs, evidence)
+    assert pooled.loc["a.b", "seeds"] == 2 and pooled.loc["a.b", "scenes"] == 200
+    assert pooled.loc["a.b", "verdict"] == "not shown" and pooled.loc["a.b", "value"] == pytest.approx(0.05, abs=0.02)
+    assert pooled.loc["a.c", "holds"] and pooled.loc["a.c", "value"] == pytest.approx(2.5) and pooled.loc["a.c", "seeds"] == 2
+    assert list(evidence_table([margin_claim("a.b", "x", [1.0, 2.0])]).columns) == ["claim", "seed", "scene", "value"]
 
 
 def test_claim_helpers():
-    assert margin_claim("a.b", "x", 0.11).holds and not margin_claim("a.b", "x", 0.09).holds
-    assert not margin_claim("a.b", "x", float("nan")).holds
     assert threshold_claim("a.b", "x", 0.95, at_least=0.95).holds and not threshold_claim("a.b", "x", 0.95, above=0.95).holds
     with pytest.raises(ValueError, match="exactly one"):
         threshold_claim("a.b", "x", 1.0, above=0.0, below=2.0)
@@ -168,16 +222,17 @@ def test_the_registry_cites_only_claims_the_experiments_make():
     from blur2vid import paper
 
     fig2 = ambiguity.figure2(ambiguity.AmbiguityConfig(toy_size=16))
-    eq2 = pd.DataFrame({"vs_true_frame": [20.0] * 7, "vs_pair_mean": [21.0] * 7}, index=FRAMES)
+    eq2 = _eq2_scenes([20.0] * 7, [21.0] * 7)
     growth = pd.DataFrame({"speed_px_per_frame": [1.0] * 2, "frames": [3, 5], "psnr_blur_vs_middle": [30, 25]})
     rule = pd.DataFrame({"delta_px": [4.0], "shift_per_frame_px": [1.0], "psnr_frame_vs_instant": [45]})
     cfg = jin_losses.LossesConfig(size=16, n=2)
     hit = pd.DataFrame({"label": ["g", "a", "c"], "Hit": [1.0] * 3},
                        index=pd.Index(["generic", "antisymmetric", "antisymmetric_crop"], name="id"))
+    hits = scene_table({"generic": ("g", np.ones((10, 1)))}, columns=["Hit"], mean=False)
     made = set().union(*(set(t.index) for t in [
         formation.claims(growth, rule), ambiguity.claims(fig2, eq2),
         jin_losses.claims(jin_losses.loss_invariance_table(cfg), jin_losses.pair_swap_example(cfg)),
-        jin_training.claims(*_jin_tables(23.0)), ordering.claims(hit),
+        jin_training.claims(*_jin_tables(23.0)), ordering.claims(hit, hits),
         hypercut.claims(_hypercut_table(), _hypercut_table(baselines=True), "antisymmetric_crop")]))
     cited = {i for item in paper.REGISTRY for i in getattr(item.verdict, "claim_ids", ())}
     assert cited, "the registry cites no claim ids"

@@ -118,3 +118,54 @@ def test_reproduce_passes_data_root_to_every_notebook(monkeypatch, tmp_path):
     monkeypatch.setenv("BLUR2VID_FIGURES", str(tmp_path / "figures"))  # never the committed folder
     assert cli.main(["reproduce", "--profile", "cpu", "--only", "01"]) == 0
     assert calls[0][1]["data_root"] is None and calls[0][2] == "1"  # the reference run marks its kernels
+
+
+def test_a_batch_of_seeds_runs_the_trained_notebooks_per_seed_and_pools_them(monkeypatch, tmp_path):
+    """`reproduce --seeds 0 1`: each notebook that trains runs once per seed into its own folder, the
+    claims are pooled (their intervals over both seeds), the other notebooks run once, at the first
+    seed, into the pooled folder, the summary last; a notebook finished at this commit is skipped
+    when the batch is run again (resume)."""
+    import numpy as np
+    import papermill
+
+    from blur2vid import reproduce as rep
+    from blur2vid.experiments.claims import claims_table, margin_claim
+
+    calls = []
+
+    def fake(src, dst, parameters, **kw):
+        name = Path(src).stem
+        calls.append((name, parameters["seed"], os.environ.get("BLUR2VID_FIGURES")))
+        if name == "02_order_ambiguity":
+            run = start_run(name, profile="smoke", seed=parameters["seed"], quiet=True)
+            margin = 0.5 if parameters["seed"] == 0 else -0.4
+            run.save(claims_table([margin_claim("x.gain", "x", margin + np.linspace(-0.01, 0.01, 50))]), "ambiguity_claims")
+
+    monkeypatch.setattr(papermill, "execute_notebook", fake)
+    monkeypatch.setattr(rep, "_commit", lambda root: "abc1234")
+    monkeypatch.delenv("BLUR2VID_FIGURES")
+    monkeypatch.setenv("BLUR2VID_RESULTS", str(tmp_path))
+    rep.reproduce(profile="smoke", seeds=[0, 1], only=["01", "02", "08"])
+    pooled = tmp_path / "smoke" / "outputs" / "seeds-0-1"
+    assert calls == [("02_order_ambiguity", 0, None), ("02_order_ambiguity", 1, None),
+                     ("01_blur_formation", 0, str(pooled)), ("08_paper_tables_and_figures", 0, str(pooled))]
+    per_seed = [pd.read_csv(tmp_path / "smoke" / "outputs" / f"seed-{k}" / "ambiguity_claims.csv", index_col="id")
+                for k in (0, 1)]
+    assert [t.loc["x.gain", "verdict"] for t in per_seed] == ["reproduced", "contradicted"]
+    claims = pd.read_csv(pooled / "ambiguity_claims.csv", index_col="id")
+    assert claims.loc["x.gain", "seeds"] == 2 and claims.loc["x.gain", "verdict"] == "not shown"
+    manifest = json.loads((pooled / "manifest.json").read_text())
+    assert manifest["run"]["seeds"]["seeds"] == [0, 1] and set(manifest["seeds"]) == {"0", "1"}
+    assert manifest["outputs"]["ambiguity_claims.csv"]["made"] == "pooled over seeds [0, 1]"
+    calls.clear()
+    rep.reproduce(profile="smoke", seeds=[0, 1], only=["02"])
+    assert calls == []  # both seeds finished at this commit
+
+
+def test_the_reference_run_is_a_batch_of_seeds():
+    from blur2vid.reproduce import default_seeds
+    from blur2vid.runs import REFERENCE_SEEDS, is_reference_batch
+
+    assert default_seeds("cpu") == list(REFERENCE_SEEDS) == [0, 1, 2] and default_seeds("smoke") == [0]
+    assert is_reference_batch("cpu", [2, 0, 1], None) and not is_reference_batch("cpu", [0], None)
+    assert not is_reference_batch("cpu", [0, 1, 2], "/data") and not is_reference_batch("smoke", [0, 1, 2], None)

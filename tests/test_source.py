@@ -19,7 +19,7 @@ from blur2vid.data.source import DatasetError, FolderSource, SceneSource, detect
 from blur2vid.experiments.ambiguity import AmbiguityConfig, naive_order_experiment
 from blur2vid.experiments.jin_training import claims as jin_claims
 from blur2vid.experiments.jin_training import jin_test_sets
-from blur2vid.experiments.tables import BASELINES
+from blur2vid.experiments.tables import BASELINES, scene_table
 from blur2vid.formation import synthesize_blur
 from blur2vid.runs import run_name
 from blur2vid.train import Workspace, config_key, load_checkpoint, run_config
@@ -260,11 +260,10 @@ def test_jin_test_sets_on_data(tmp_path):
     rb = jin_test_sets(JinTrainConfig(data=DataConfig(size=12, data_root=str(rb2v_root(tmp_path / "rb")))), 4, "cpu")
     assert list(rb) == ["test split (captured blur: no larger-blur set)"] and len(rb[next(iter(rb))]) == 2
     # Jin's claims read off a Table 2 with that one test set: the larger-blur claim is not measured
-    table2 = pd.DataFrame({"label": ["Nah-style multi-scale", "Middle (Jin)"], next(iter(rb)): [20.0, 21.0]},
-                          index=pd.Index(["nah", "middle"], name="id"))
-    frames = ["F1", "F2", "F3", "F4", "F5", "F6", "F7", "mean"]
-    ablation = pd.DataFrame(1.0, index=[*BASELINES, *JIN_VARIANTS], columns=frames)
-    feed = pd.DataFrame(1.0, index=["estimated", "ground_truth"], columns=frames)
+    table2 = scene_table({"nah": ("Nah-style multi-scale", np.array([[20.0], [20.2]])),
+                          "middle": ("Middle (Jin)", np.array([[21.0], [21.2]]))}, columns=[next(iter(rb))], mean=False)
+    ablation = scene_table({r: (r, np.ones((2, 7))) for r in [*BASELINES, *JIN_VARIANTS]})
+    feed = scene_table({r: (r, np.ones((2, 7))) for r in ["estimated", "ground_truth"]})
     runtime = pd.DataFrame({"320P_s": [1.0, 0.1, 0.3]}, index=["Nah", "Middle", "Full"])
     claims = jin_claims(table2, ablation, feed, runtime)
     assert claims.loc["jin.tab2.middle_beats_nah", "value"] == pytest.approx(1.0)

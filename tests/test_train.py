@@ -209,3 +209,25 @@ def test_frozen_identity_names_architecture_and_weights():
     wider = HyperCUT(HyperCUTConfig(width=8, depth=1, dim=8))
     assert {k: v for k, v in frozen_identity(wider).items() if k != "weights"} != {
         k: v for k, v in frozen_identity(a).items() if k != "weights"}
+
+
+def test_spike_clip_cuts_a_gradient_far_above_the_runs_own():
+    """After its warm-up, SpikeClip clips a gradient 1000x the recent ones to 5x their median, leaves
+    ordinary ones alone, and its state round-trips (a resumed run clips the same)."""
+    from blur2vid.train import SpikeClip
+
+    p = torch.nn.Parameter(torch.zeros(4))
+    clip = SpikeClip(factor=5.0, window=50, warmup=20)
+    for k in range(30):
+        p.grad = torch.full((4,), 0.005 * (1 + 0.1 * (k % 3)))
+        clip([p])
+    assert clip.clipped == 0
+    typical = float(torch.tensor(clip.norms).median())
+    p.grad = torch.full((4,), 5.0)  # norm 10
+    assert clip([p]) == pytest.approx(10.0) and p.grad.norm().item() == pytest.approx(5 * typical, rel=1e-5)
+    assert clip.clipped == 1 and max(clip.norms) == pytest.approx(5 * typical, rel=1e-5)
+    again = SpikeClip(factor=5.0, window=50, warmup=20)
+    again.load_state_dict(clip.state_dict())
+    assert again.threshold() == pytest.approx(clip.threshold()) and again.clipped == 1
+    with pytest.raises(ValueError, match="grad_clip"):
+        fit(torch.nn.Linear(1, 1), lambda s: None, lambda m, b: None, steps=1, grad_clip="sometimes")

@@ -11,8 +11,9 @@ __all__ = ["main"]
 def _reproduce(args: argparse.Namespace) -> int:
     from blur2vid.reproduce import reproduce
 
-    seconds = reproduce(profile=args.profile, device=args.device, seed=args.seed, only=args.only or None,
-                        data_root=args.data_root)
+    seeds = args.seeds if args.seeds is not None else ([args.seed] if args.seed is not None else None)
+    seconds = reproduce(profile=args.profile, device=args.device, seeds=seeds, only=args.only or None,
+                        data_root=args.data_root, precision=args.precision, resume=not args.no_resume)
     total = sum(seconds.values())
     for name, s in seconds.items():
         print(f"{name:32s} {s:8.1f} s")
@@ -34,10 +35,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="blur2vid", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     rep = sub.add_parser("reproduce", help="run every notebook with papermill (the reference run, profile cpu or gpu "
-                         "at seed 0 on the scenes, regenerates figures/; any other run writes under results/)")
+                         "with training seeds 0 1 2 on the scenes, regenerates figures/; any other run writes under "
+                         "results/)")
     rep.add_argument("--profile", default="cpu", choices=["smoke", "cpu", "gpu"])
     rep.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    rep.add_argument("--seed", type=int, default=0)
+    rep.add_argument("--seeds", type=int, nargs="+", default=None,
+                     help="training seeds: the notebooks that train run once per seed and their claims are judged "
+                     "together (default: 0 1 2 at cpu and gpu on the scenes, the reference run; else 0)")
+    rep.add_argument("--seed", type=int, default=None, help="one seed (the same as --seeds K)")
+    rep.add_argument("--precision", default="auto", choices=["fp32", "bf16", "auto"],
+                     help="training and inference precision (auto: bf16 where the processor or GPU does it natively)")
+    rep.add_argument("--no-resume", action="store_true",
+                     help="re-execute notebooks a batch of seeds already finished at this commit")
     rep.add_argument("--only", nargs="*", help="run only notebooks whose file name contains one of these")
     rep.add_argument("--data-root", default=None, help="a dataset folder (frames, videos or RB2V) for every notebook "
                      "that trains, instead of the procedural scenes (writes under results/)")

@@ -23,6 +23,7 @@ from blur2vid.tensors import apply_crop_boxes, crop_boxes, reverse_where
 __all__ = [
     "MotionDirectionOrder",
     "canonical_order",
+    "hits",
     "hit_rate",
     "con_at_k",
     "flip_fraction",
@@ -69,13 +70,18 @@ def canonical_order(frames: torch.Tensor, hypercut, rule: Literal["sign", "compa
 
 
 @torch.no_grad()
-def hit_rate(hypercut, frames: torch.Tensor) -> float:
-    """Hit: the fraction of sequences whose order-deciding score and that of their reverse have
+def hits(hypercut, frames: torch.Tensor) -> torch.Tensor:
+    """Per sequence (``[B]``, bool): whether its order-deciding score and that of its reverse have
     strictly opposite signs (``h(s) * h(rev s) < 0``).  In pair mode that is the outermost pair
     ``(x_1, x_T)`` and its swap, as in the public code's validation."""
     _check(frames)
-    hit = hypercut.score(frames) * hypercut.score(frames.flip(1)) < 0
-    return hit.float().mean().item()
+    return hypercut.score(frames) * hypercut.score(frames.flip(1)) < 0
+
+
+@torch.no_grad()
+def hit_rate(hypercut, frames: torch.Tensor) -> float:
+    """Hit: the fraction of sequences of :func:`hits` (a sequence and its reverse on opposite sides)."""
+    return hits(hypercut, frames).float().mean().item()
 
 
 @torch.no_grad()

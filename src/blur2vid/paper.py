@@ -2,8 +2,16 @@
 
 Each :class:`PaperItem` names the notebook that produces it, the output files (stems under the
 profile's output folder), the data it was reproduced on, the paper's own numbers, and a ``verdict``
-function that reads our saved outputs and says whether the paper's claim held here:
-``reproduced``, ``direction only``, ``not reproduced``, or ``not applicable here``.
+function that reads our saved outputs and says whether the paper's claim held here, and by which
+rule (:mod:`blur2vid.experiments.claims`):
+
+* items judged by **intervals** (trained claims): ``reproduced`` when every claim's 95% interval
+  lies on the claimed side, ``contradicted`` when none does and one lies on the other side, ``not
+  shown`` when none does otherwise, ``partly reproduced`` when some do; where a premise is not
+  shown (the networks did not learn the task), ``not shown`` whatever the margins;
+* items judged by **thresholds** (timings, the toys' measured identities): ``reproduced`` when every
+  claim holds, ``direction only`` when some do, ``not reproduced`` when none does;
+* ``not applicable here``: qualitative items and data we do not have.
 """
 
 from __future__ import annotations
@@ -16,10 +24,17 @@ import pandas as pd
 
 from blur2vid import published
 
-__all__ = ["PaperItem", "REGISTRY", "EXTRA_FILES", "CLAIM_FILES", "load_claims", "from_claims", "item_files",
+__all__ = ["PaperItem", "REGISTRY", "EXTRA_FILES", "CLAIM_FILES", "POOLED_SUFFIXES", "SEED_FIGURES", "load_claims",
+           "from_claims", "judge", "rule_of", "item_files",
            "missing_outputs", "unregistered_files", "summary_table", "gallery_markdown", "update_readme_gallery"]
 
 Verdict = tuple[str, str]  # (our value in words, verdict)
+
+POOLED_SUFFIXES = ("_scenes", "_evidence", "_per_seed")
+"""Files that belong to the table of the stem before the suffix (per-scene tables, claims'
+evidence, per-seed means)."""
+SEED_FIGURES = ("hypercut_seed_spread", "hypercut_seed_spread_jin", "jin_seed_spread")
+"""Figures only a batch of seeds has (:data:`blur2vid.aggregate.SPREAD_FIGURES`)."""
 
 CLAIM_FILES = "*_claims.csv"
 """The claims tables the notebooks save (``<topic>_claims.csv``, see :mod:`blur2vid.experiments.claims`)."""
@@ -32,17 +47,40 @@ def load_claims(folder: Path) -> pd.DataFrame:
         raise FileNotFoundError(f"no claims tables ({CLAIM_FILES}) in {folder}")
     claims = pd.concat([pd.read_csv(f, index_col="id") for f in files])
     claims["holds"] = claims["holds"].astype(str).str.lower() == "true"
+    if "rule" not in claims.columns:  # a claims table written before rules existed: thresholds
+        claims["rule"] = "threshold"
     return claims
+
+
+def _number(value: float, unit: str) -> str:
+    if unit == "dB":
+        return f"{value:+.2f} dB"
+    return f"{value:.3g}{unit}" if unit in ("x", "") else f"{value:.3g} {unit}"
 
 
 def _words(row) -> str:
     value = row["value"]
     if pd.isna(value):
+        if row.get("rule") == "interval":
+            return "no evidence (not shown)"
         return "held" if row["holds"] else "failed"
     unit = row["unit"] if isinstance(row["unit"], str) else ""
-    if unit == "dB":
-        return f"{value:+.2f} dB"
-    return f"{value:.3g}{unit}" if unit in ("x", "") else f"{value:.3g} {unit}"
+    if row.get("rule") == "interval":
+        unit_ = "" if unit == "dB" else unit
+        low, high = (f"{row['low']:+.2f}", f"{row['high']:+.2f}") if unit == "dB" else (f"{row['low']:.3g}",
+                                                                                    f"{row['high']:.3g}")
+        return f"{_number(value, unit)} [{low}, {high}{unit_}] ({row['verdict']})"
+    return _number(value, unit)
+
+
+def _rule(rows: pd.DataFrame) -> str:
+    if "rule" in rows.columns and (rows["rule"] == "interval").any():
+        iv = rows[rows["rule"] == "interval"]
+        seeds, scenes = int(iv["seeds"].max()), int(iv["scenes"].max())
+        per_seed = scenes // max(seeds, 1)
+        return (f"95% interval, two-level bootstrap over {seeds} training seed{'s' if seeds != 1 else ''} "
+                f"x {per_seed} test scenes")
+    return "threshold" if "rule" not in rows.columns or (rows["rule"] == "threshold").any() else "identity"
 
 
 def from_claims(*ids: str) -> Callable[[Path], Verdict]:
@@ -51,22 +89,42 @@ def from_claims(*ids: str) -> Callable[[Path], Verdict]:
     them is what the others need: where it fails, the item is not reproduced whatever their margins
     (they compare networks that did not learn the task).  ``reference`` claims never count."""
     def verdict(folder: Path) -> Verdict:
-        claims = load_claims(folder)
-        missing = [i for i in ids if i not in claims.index]
-        if missing:
-            raise KeyError(f"claims {missing} not found in the claims tables of {folder}")
-        rows = claims.loc[list(ids)]
-        premise = rows[rows["kind"] == "premise"]
-        judged = rows[rows["kind"].isin(["claim", "fact"])]
-        ours = "; ".join(f"{r['claim'].split(': ', 1)[-1]}: {_words(r)}" for _, r in judged.iterrows())
-        if len(premise) and not premise["holds"].all():
-            first = premise.iloc[0]
-            return (f"premise failed ({first['claim'].split('premise: ', 1)[-1]}: {_words(first)}), so the "
-                    f"comparisons are untested here; {ours}"), "not reproduced"
-        held = judged["holds"]
-        return ours, "reproduced" if held.all() else ("direction only" if held.any() else "not reproduced")
+        return judge(load_claims(folder), ids)
     verdict.claim_ids = ids
     return verdict
+
+
+def judge(claims: pd.DataFrame, ids: tuple[str, ...]) -> Verdict:
+    """The verdict of the claims ``ids`` of ``claims`` (the rules of the module docstring)."""
+    missing = [i for i in ids if i not in claims.index]
+    if missing:
+        raise KeyError(f"claims {missing} not found in the claims tables")
+    rows = claims.loc[list(ids)]
+    premise = rows[rows["kind"] == "premise"]
+    judged = rows[rows["kind"].isin(["claim", "fact"])]
+    ours = "; ".join(f"{r['claim'].split(': ', 1)[-1]}: {_words(r)}" for _, r in judged.iterrows())
+    intervals = "rule" in rows.columns and (rows["rule"] == "interval").any()
+    if len(premise) and not premise["holds"].all():
+        first = premise.iloc[0]
+        return (f"premise not shown ({first['claim'].split('premise: ', 1)[-1]}: {_words(first)}), so the "
+                f"comparisons are untested here; {ours}"), "not shown" if intervals else "not reproduced"
+    held = judged["holds"]
+    if not intervals:
+        return ours, "reproduced" if held.all() else ("direction only" if held.any() else "not reproduced")
+    if held.all():
+        return ours, "reproduced"
+    if held.any():
+        return ours, "partly reproduced"
+    return ours, "contradicted" if (judged["verdict"] == "contradicted").any() else "not shown"
+
+
+def rule_of(item: PaperItem, folder: Path) -> str:
+    """Which rule judged ``item`` (an interval over seeds and scenes, a threshold, or none)."""
+    ids = getattr(item.verdict, "claim_ids", None)
+    if not ids:
+        return "fixed (no measurement decides it)"
+    claims = load_claims(folder)
+    return _rule(claims.loc[[i for i in ids if i in claims.index]])
 
 
 def _fixed(ours: str, verdict: str) -> Callable[[Path], Verdict]:
@@ -178,11 +236,19 @@ def missing_outputs(folder: Path) -> dict[str, list[str]]:
     return out
 
 
+def _owner(stem: str) -> str:
+    for suffix in POOLED_SUFFIXES:
+        if stem.endswith(suffix):
+            return stem[: -len(suffix)]
+    return stem
+
+
 def unregistered_files(folder: Path) -> list[str]:
-    """Files in ``folder`` (not in sub-folders) that no registry item claims."""
-    stems = {s for item in REGISTRY for s in item.outputs}
+    """Files in ``folder`` (not in sub-folders) that no registry item claims (a table's per-scene,
+    evidence and per-seed files belong to it; :data:`SEED_FIGURES` to the seed batch)."""
+    stems = {s for item in REGISTRY for s in item.outputs} | set(SEED_FIGURES)
     return sorted(p.name for p in Path(folder).iterdir()
-                  if p.is_file() and p.name not in EXTRA_FILES and p.name.split(".")[0] not in stems)
+                  if p.is_file() and p.name not in EXTRA_FILES and _owner(p.name.split(".")[0]) not in stems)
 
 
 def summary_table(folder: Path) -> pd.DataFrame:
@@ -191,16 +257,17 @@ def summary_table(folder: Path) -> pd.DataFrame:
     for item in REGISTRY:
         try:
             ours, verdict = item.verdict(Path(folder))
+            rule = rule_of(item, Path(folder))
         except (FileNotFoundError, KeyError, StopIteration, ValueError) as exc:
-            ours, verdict = f"no result ({type(exc).__name__}: {exc})", "not run"
+            ours, verdict, rule = f"no result ({type(exc).__name__}: {exc})", "not run", "-"
         rows.append({"item": f"{item.paper}: {item.name}", "shows": item.shows, "paper": item.paper_value,
-                     "ours": ours, "verdict": verdict, "data": item.data, "notebook": item.notebook})
+                     "ours": ours, "verdict": verdict, "rule": rule, "data": item.data, "notebook": item.notebook})
     return pd.DataFrame(rows).set_index("item")
 
 
 def gallery_markdown(folder: Path, link_base: str = "figures") -> str:
     """The README gallery: one row per item, with links to our figure or table."""
-    lines = ["| paper item | ours | notebook | verdict |", "|---|---|---|---|"]
+    lines = ["| paper item | ours | notebook | verdict | rule |", "|---|---|---|---|---|"]
     summary = summary_table(folder)
     for item in REGISTRY:
         files = item_files(folder, item)
@@ -208,7 +275,7 @@ def gallery_markdown(folder: Path, link_base: str = "figures") -> str:
         tables = [f for f in files if f.suffix == ".md"]
         links = " ".join(f"[{f.stem}]({link_base}/{f.name})" for f in (pngs[:1] + tables[:1])) or "-"
         row = summary.loc[f"{item.paper}: {item.name}"]
-        lines.append(f"| {item.paper}: {item.name} | {links} | {item.notebook} | {row['verdict']} |")
+        lines.append(f"| {item.paper}: {item.name} | {links} | {item.notebook} | {row['verdict']} | {row['rule']} |")
     return "\n".join(lines) + "\n"
 
 

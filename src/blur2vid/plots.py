@@ -10,12 +10,14 @@ matplotlib.use(matplotlib.get_backend())  # keep the notebook's backend; Agg whe
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
 import torch  # noqa: E402
 
 from blur2vid.io import to_uint8  # noqa: E402
 
 __all__ = ["image_grid", "show_sequence", "figure2_grid", "line_plot", "projection_plot", "sequence_comparison",
-           "formation_figure", "growth_figure", "rule_figure", "curves_figure", "per_frame_figure"]
+           "formation_figure", "growth_figure", "rule_figure", "curves_figure", "learning_curve", "per_frame_figure",
+           "gain_figure", "seed_spread_figure", "ablation_figure", "ppsnr_gain_figure"]
 
 
 def _as_image(img: torch.Tensor | np.ndarray) -> np.ndarray:
@@ -164,19 +166,85 @@ def rule_figure(rule: pd.DataFrame) -> plt.Figure:
 
 
 def curves_figure(histories: dict[str, list[dict]], y: str = "loss", ylabel: str | None = None,
-                  title: str | None = None) -> plt.Figure:
-    """Training curves: ``y`` of each logged history against its step, one line per name."""
+                  title: str | None = None, x: str = "step") -> plt.Figure:
+    """Training curves: ``y`` of each logged history against ``x`` (``step``, or ``samples`` seen),
+    one line per name; only the entries that logged ``y`` (validation scores come about ten times
+    a run)."""
     curves = pd.concat([pd.DataFrame(h).assign(run=name) for name, h in histories.items() if h])
-    return line_plot(curves, "step", [y], hue="run", markers=False, ylabel=ylabel or y, title=title)
+    if y not in curves.columns:
+        raise ValueError(f"the histories logged no {y!r} (logged: {sorted(curves.columns)}); a run trained "
+                         "without a validation set (Workspace(validation=0)) has no validation curve")
+    curves = curves.dropna(subset=[y])
+    return line_plot(curves, x, [y], hue="run", markers=True, ylabel=ylabel or y, title=title,
+                     xlabel="training samples seen" if x == "samples" else None)
+
+
+def learning_curve(history: list[dict], y: str, ylabel: str, title: str) -> plt.Figure:
+    """One run's validation score against the training samples it had seen."""
+    return curves_figure({"validation": history}, y=y, ylabel=ylabel, title=title, x="samples")
+
+
+def _interval_note(data: pd.DataFrame) -> str:
+    seeds = data["seed"].nunique() if "seed" in data.columns else 1
+    return (f"95% intervals: bootstrap over {seeds} training seeds, then test scenes" if seeds > 1
+            else "95% intervals: bootstrap over test scenes (one training seed)")
+
+
+def _pointplot(data: pd.DataFrame, x: str, y: str, hue: str, ylabel: str, title: str, zero_line: bool) -> plt.Figure:
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    units = "seed" if "seed" in data.columns and data["seed"].nunique() > 1 else None
+    dodge = 0.4 if data[hue].nunique() > 1 else False  # seaborn divides by (levels - 1)
+    sns.pointplot(data=data, x=x, y=y, hue=hue, units=units, errorbar=("ci", 95), seed=0, dodge=dodge,
+                  markersize=4, linewidth=1.2, err_kws={"linewidth": 1.0}, capsize=0.1, ax=ax)
+    if zero_line:
+        ax.axhline(0, color="k", lw=0.8)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.text(0.01, 0.01, _interval_note(data), transform=ax.transAxes, fontsize=7, color="0.4")
+    ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    return fig
 
 
 def per_frame_figure(table: pd.DataFrame, ylabel: str, title: str, zero_line: bool = False) -> plt.Figure:
-    """One line per row of a per-frame table: a pPSNR table (rows are models with a ``label``
-    column; frames ``F1``... as columns), or frames x models (as ``gain_over`` gives)."""
-    if "label" in table.columns:
-        frames = [c for c in table.columns if c.startswith("F")]
-        table = table.loc[:, frames].astype(float).set_axis(table["label"], axis=0).T.rename_axis("frame")
-    fig = line_plot(table.reset_index(), table.index.name or "frame", list(table.columns), ylabel=ylabel, title=title)
-    if zero_line:
-        fig.axes[0].axhline(0, color="k", lw=0.8)
+    """Per-frame scores of every row of a per-scene pPSNR table (index ``(id, scene)``, a ``label``
+    and frames ``F1``...; a ``seed`` column when it pools several training runs), each frame's
+    mean with its 95% interval (seaborn; a two-level bootstrap over seeds then scenes where there
+    are several seeds)."""
+    frames = [c for c in table.columns if c.startswith("F")]
+    keep = ["label", *frames] + (["seed"] if "seed" in table.columns else [])
+    long = table[keep].melt(id_vars=[c for c in ("label", "seed") if c in keep], var_name="frame", value_name="value")
+    return _pointplot(long, "frame", "value", "label", ylabel, title, zero_line)
+
+
+def gain_figure(gains: pd.DataFrame, ylabel: str, title: str) -> plt.Figure:
+    """Per-frame gains with 95% intervals, from the long table of
+    :func:`blur2vid.experiments.tables.gain_long` (``model``, ``frame``, ``gain``, maybe ``seed``)."""
+    return _pointplot(gains, "frame", "gain", "model", ylabel, title, zero_line=True)
+
+
+def seed_spread_figure(table: pd.DataFrame, title: str) -> plt.Figure:
+    """Each training seed's mean of a pPSNR scene table that pools seeds (``seed`` column), one dot per
+    seed and row: how far the runs of the same configuration land apart."""
+    means = table.groupby(["label", "seed"], sort=False)["mean"].mean().reset_index()
+    fig, ax = plt.subplots(figsize=(7.5, 0.45 * means["label"].nunique() + 1.2))
+    sns.stripplot(data=means, x="mean", y="label", hue="seed", size=7, jitter=False, ax=ax, palette="deep")
+    ax.set_xlabel("mean pPSNR over the test scenes (dB)")
+    ax.set_ylabel("")
+    ax.set_title(title, fontsize=10)
+    ax.legend(title="seed", fontsize=7)
+    fig.tight_layout()
     return fig
+
+
+def ablation_figure(table: pd.DataFrame) -> plt.Figure:
+    """Jin Fig. 4 as numbers: every scheme's per-frame pPSNR (the per-scene ``ablation_table``)."""
+    return per_frame_figure(table, "pPSNR (dB)", "Fig. 4 as numbers: per-frame pPSNR of each scheme")
+
+
+def ppsnr_gain_figure(table: pd.DataFrame, over: str = "naive") -> plt.Figure:
+    """HyperCUT's table as gains: every row's per-frame pPSNR gain over row ``over`` (the naive
+    loss), from a per-scene pPSNR table."""
+    from blur2vid.experiments.tables import gain_long
+
+    return gain_figure(gain_long(table, over), "pPSNR gain over naive (dB)", "Per-frame gain over the naive loss (U-Net)")

@@ -36,7 +36,7 @@ PROFILE_NAMES = ("smoke", "cpu", "gpu")
 
 SCALES: dict[str, dict[str, Any]] = {
     "smoke": dict(
-        data=dict(family="pans", size=16, max_shift=4.0),
+        data=dict(family="pans", size=16, max_shift=4.0), validation=8,
         formation=dict(size=32, frame_counts=(1, 3, 5, 7), speeds=(1.0, 2.0), n_scenes=4, rule_shifts=(4.0, 8.0),
                        rule_segments=(1, 2, 4, 8), fine_subframes=8),
         toy_size=32,
@@ -50,7 +50,7 @@ SCALES: dict[str, dict[str, Any]] = {
         photos=dict(synthetic_size=48, n_synthetic=2),
     ),
     "cpu": dict(
-        data=dict(family="pans", size=32, max_shift=8.0),
+        data=dict(family="pans", size=32, max_shift=8.0), validation=64,
         formation=dict(size=64, frame_counts=(1, 3, 5, 7, 9, 11, 15), speeds=(0.5, 1.0, 2.0, 4.0), n_scenes=16,
                        rule_shifts=(4.0, 8.0, 16.0), rule_segments=(1, 2, 4, 8, 16), fine_subframes=32),
         toy_size=64,
@@ -64,7 +64,7 @@ SCALES: dict[str, dict[str, Any]] = {
         photos=dict(synthetic_size=96, n_synthetic=3),
     ),
     "gpu": dict(
-        data=dict(family="pans", size=128, max_shift=16.0),
+        data=dict(family="pans", size=128, max_shift=16.0), validation=256,
         formation=dict(size=256, frame_counts=(1, 3, 5, 7, 9, 11, 15, 21, 31), speeds=(0.5, 1.0, 2.0, 4.0, 8.0),
                        n_scenes=128, rule_shifts=(8.0, 16.0, 32.0), rule_segments=(1, 2, 4, 8, 16, 32, 64),
                        fine_subframes=128),
@@ -88,6 +88,7 @@ class Profile:
 
     name: str
     data: DataConfig
+    validation: int  # scenes of the validation set every training run logs its learning curve on
     formation: FormationConfig
     ambiguity: AmbiguityConfig
     losses: LossesConfig
@@ -135,6 +136,7 @@ def get_profile(name: str, seed: int = 0, data_root: str | os.PathLike | None = 
     return Profile(
         name=name,
         data=data,
+        validation=s["validation"],
         formation=FormationConfig(seed=seed, **s["formation"]),
         ambiguity=AmbiguityConfig(toy_size=s["toy_size"], unet=unet, n_test=s["unet_test"]),
         losses=LossesConfig(seed=seed, **s["losses"]),

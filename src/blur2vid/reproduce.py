@@ -1,11 +1,19 @@
 """Run every numbered notebook in order with papermill, and record the run in the manifest.
 
-The reference run (:func:`blur2vid.runs.is_reference_run`: profile ``cpu`` or ``gpu``, seed 0, the
-procedural scenes) writes ``figures/`` (``figures/gpu/``) and refreshes the README gallery; any other
-seed, profile or ``data_root`` writes under ``results/<profile>/outputs/<run>/`` and leaves
-``figures/`` alone.  Executed copies of the notebooks go under ``results/executed/`` (ignored by
-git), never over the sources; the output folder's ``manifest.json`` gains one entry per notebook:
-seconds, profile, seed, device, data, versions, commit.
+A run is one or several training seeds.  With several (``--seeds 0 1 2``), the notebooks that train
+(:data:`SEEDED`) run once per seed, each into its own ``results/<profile>/outputs/seed-<k>/`` and
+each resumable (the checkpoints are keyed by seed; a notebook already finished at this commit is
+skipped), then :func:`blur2vid.aggregate.aggregate` pools them, and the other notebooks run once,
+at the first seed, into the pooled folder, the summary notebook last.  With one seed every notebook
+runs into that seed's folder.
+
+The reference run (:func:`blur2vid.runs.is_reference_batch`: profile ``cpu`` or ``gpu``, the seeds
+:data:`~blur2vid.runs.REFERENCE_SEEDS`, the procedural scenes; the default seeds of those profiles)
+pools into ``figures/`` (``figures/gpu/``) and refreshes the README gallery; any other pools into
+``results/<profile>/outputs/seeds-<...>/`` and leaves ``figures/`` alone.  Executed copies of the
+notebooks go under ``results/executed/`` (ignored by git), never over the sources; the output
+folder's ``manifest.json`` gains one entry per notebook and seed: seconds, profile, seed, device,
+precision, data, versions, commit.
 """
 
 from __future__ import annotations
@@ -14,14 +22,19 @@ import datetime as _dt
 import os
 import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from blur2vid.io import repo_root
+from blur2vid.precision import resolve_precision
 from blur2vid.runs import (
+    ENV_OUTPUT_DIR,
     REFERENCE_ENV,
+    REFERENCE_PROFILES,
+    REFERENCE_SEEDS,
     check_parameters,
     environment_info,
-    is_reference_run,
+    is_reference_batch,
     output_dir,
     resolve_device,
     results_root,
@@ -29,7 +42,12 @@ from blur2vid.runs import (
     update_manifest,
 )
 
-__all__ = ["notebook_paths", "reproduce", "executed_dir"]
+SEEDED = ("02_order_ambiguity", "04_jin_training", "05_hypercut_ordering", "06_hypercut_blur2vid")
+"""The notebooks that train, and so run once per training seed."""
+SUMMARY = "08_paper_tables_and_figures"
+"""The notebook that reads every other's outputs, run last."""
+
+__all__ = ["notebook_paths", "reproduce", "executed_dir", "pooled_dir", "default_seeds", "SEEDED", "SUMMARY"]
 
 
 def notebook_paths(root: Path | None = None) -> list[Path]:
@@ -41,11 +59,24 @@ def notebook_paths(root: Path | None = None) -> list[Path]:
     return paths
 
 
+def default_seeds(profile: str, data_root: str | None = None) -> list[int]:
+    """The reference run's seeds at ``cpu`` and ``gpu`` on the procedural scenes, else ``[0]``."""
+    return list(REFERENCE_SEEDS) if profile in REFERENCE_PROFILES and data_root is None else [0]
+
+
 def executed_dir(profile: str, seed: int = 0, data_root: str | None = None) -> Path:
-    """Where the executed notebooks of a run go: ``results/executed/<profile>/`` for the reference
-    run, ``results/executed/<profile>/<run>/`` for any other."""
-    base = results_root() / "executed" / profile
-    return base if is_reference_run(profile, seed, data_root) else base / run_name(seed, data_root)
+    """Where the executed notebooks of one seed's run go: ``results/executed/<profile>/<run>/``."""
+    return results_root() / "executed" / profile / run_name(seed, data_root)
+
+
+def pooled_dir(profile: str, seeds: Sequence[int], data_root: str | None = None) -> Path:
+    """Where a batch of seeds is pooled: ``figures/`` (``figures/gpu``) for the reference run, else
+    ``results/<profile>/outputs/seeds-<...>[-<data>]/``; ``$BLUR2VID_FIGURES`` overrides it."""
+    if os.environ.get(ENV_OUTPUT_DIR):
+        return Path(os.environ[ENV_OUTPUT_DIR])
+    if is_reference_batch(profile, seeds, data_root):
+        return output_dir(profile, 0, None, reference=True)
+    return results_root() / profile / "outputs" / run_name(list(seeds), data_root)
 
 
 def _commit(root: Path) -> str | None:
@@ -59,57 +90,140 @@ def _commit(root: Path) -> str | None:
         return None
 
 
-def reproduce(profile: str = "cpu", device: str = "auto", seed: int = 0, only: list[str] | None = None,
-              data_root: str | None = None, kernel_name: str = "python3") -> dict[str, float]:
-    """Execute the notebooks (all, or those whose name contains one of ``only``) with these
-    parameters; return seconds each."""
+def _finished(folder: Path, notebook: str, seed: int, commit: str | None, params: dict) -> bool:
+    import json
+
+    path = folder / "manifest.json"
+    if commit is None or commit.endswith("-dirty") or not path.is_file():
+        return False
+    entry = json.loads(path.read_text(encoding="utf-8")).get("notebooks", {}).get(notebook, {})
+    return entry.get("commit") == commit and entry.get("seed") == seed and all(
+        entry.get(k) == v for k, v in params.items() if k != "seed")
+
+
+class _Env:
+    """Set environment variables for the kernels of a block, and restore them after it."""
+
+    def __init__(self, **values: str | None):
+        self.values, self.saved = values, {}
+
+    def __enter__(self):
+        for k, v in self.values.items():
+            self.saved[k] = os.environ.get(k)
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+    def __exit__(self, *exc):
+        for k, v in self.saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def reproduce(profile: str = "cpu", device: str = "auto", seeds: Sequence[int] | None = None,
+              only: list[str] | None = None, data_root: str | None = None, precision: str = "auto",
+              kernel_name: str = "python3", resume: bool = True) -> dict[str, float]:
+    """Execute the notebooks (all, or those whose name contains one of ``only``) for ``seeds``
+    (default :func:`default_seeds`) with these parameters, as the module docstring describes;
+    return seconds per notebook run (``"<notebook>"``, or ``"<notebook> (seed k)"`` for a batch)."""
     import papermill
 
-    check_parameters(profile=profile, device=device, seed=seed, data_root=data_root)
+    seeds = list(default_seeds(profile, data_root) if seeds is None else seeds)
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must be distinct and at least one, got {seeds}")
+    for seed in seeds:
+        check_parameters(profile=profile, device=device, seed=seed, data_root=data_root, precision=precision)
     # resolved here: the kernels run in notebooks/, and the run's folder name hashes the path
     data_root = None if data_root is None else str(Path(data_root).resolve())
     root = repo_root()
     dev = resolve_device(device)
-    reference = is_reference_run(profile, seed, data_root)
-    executed = executed_dir(profile, seed, data_root)
-    executed.mkdir(parents=True, exist_ok=True)
-    out = output_dir(profile, seed, data_root, reference=reference)
-    out.mkdir(parents=True, exist_ok=True)
-    seconds: dict[str, float] = {}
+    resolved_precision = resolve_precision(precision, dev)
     paths = [p for p in notebook_paths(root) if not only or any(o in p.name for o in only)]
     if not paths:
         raise ValueError(f"no notebook name contains any of {only}")
+    reference = is_reference_batch(profile, seeds, data_root)
+    batch = len(seeds) > 1 or reference
+    pooled = pooled_dir(profile, seeds, data_root) if batch else output_dir(profile, seeds[0], data_root, reference=False)
+    pooled.mkdir(parents=True, exist_ok=True)
     commit = _commit(root)
-    parameters = dict(profile=profile, device=device, seed=seed, data_root=data_root)
-    print(f"[blur2vid] {'reference run' if reference else 'exploration run'}: outputs in {out}", flush=True)
-    previous = os.environ.get(REFERENCE_ENV)
-    os.environ[REFERENCE_ENV] = "1" if reference else "0"  # the kernels inherit it (see runs.output_dir)
-    try:
-        for path in paths:
-            print(f"[blur2vid] {path.name} (profile={profile}, device={dev}, seed={seed}, data_root={data_root})",
-                  flush=True)
-            t0 = time.perf_counter()
-            papermill.execute_notebook(str(path), str(executed / path.name), parameters=parameters,
-                                       cwd=str(path.parent), kernel_name=kernel_name, progress_bar=False,
-                                       log_output=False)
-            seconds[path.stem] = round(time.perf_counter() - t0, 1)
-            print(f"[blur2vid]   done in {seconds[path.stem]:.1f} s", flush=True)
-            update_manifest(out, "notebooks", path.stem, {
-                "seconds": seconds[path.stem], "profile": profile, "seed": seed, "device": str(dev),
-                "data_root": parameters["data_root"], "commit": commit,
-                "finished": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-            })
-    finally:
-        if previous is None:
-            os.environ.pop(REFERENCE_ENV, None)
-        else:
-            os.environ[REFERENCE_ENV] = previous
-    update_manifest(out, "run", "environment", environment_info(dev))
+    seconds: dict[str, float] = {}
+    print(f"[blur2vid] {'reference run' if reference else 'exploration run'}: seeds {seeds}, precision "
+          f"{resolved_precision}; outputs in {pooled}", flush=True)
+
+    def execute(path: Path, seed: int, out: Path, key: str) -> None:
+        params = dict(profile=profile, device=device, seed=seed, data_root=data_root, precision=precision)
+        if "precision" not in _declared(path):  # a notebook that trains nothing has no precision
+            params.pop("precision")
+        if resume and path.stem in SEEDED and batch and _finished(out, path.stem, seed, commit, params):
+            print(f"[blur2vid] {path.name}, seed {seed}: finished at this commit, skipped", flush=True)
+            return
+        print(f"[blur2vid] {path.name} (profile={profile}, device={dev}, seed={seed}, precision={resolved_precision}, "
+              f"data_root={data_root})", flush=True)
+        executed = executed_dir(profile, seed, data_root)
+        executed.mkdir(parents=True, exist_ok=True)
+        t0 = time.perf_counter()
+        papermill.execute_notebook(str(path), str(executed / path.name), parameters=params, cwd=str(path.parent),
+                                   kernel_name=kernel_name, progress_bar=False, log_output=False)
+        seconds[key] = round(time.perf_counter() - t0, 1)
+        print(f"[blur2vid]   done in {seconds[key]:.1f} s", flush=True)
+        update_manifest(out, "notebooks", path.stem, {
+            "seconds": seconds[key], "profile": profile, "seed": seed, "device": device, "resolved_device": str(dev),
+            "precision": precision, "resolved_precision": resolved_precision, "data_root": data_root,
+            "commit": commit, "finished": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        })
+
+    if not batch:  # one seed: every notebook into its folder
+        with _Env(**{REFERENCE_ENV: "0"}):
+            for path in paths:
+                execute(path, seeds[0], pooled, path.stem)
+        update_manifest(pooled, "run", "environment", environment_info(dev))
+        return seconds
+    trained = [p for p in paths if p.stem in SEEDED]
+    folders = [output_dir(profile, seed, data_root, reference=False) for seed in seeds]
+    with _Env(**{REFERENCE_ENV: "0", ENV_OUTPUT_DIR: None}):
+        for seed, folder in zip(seeds, folders, strict=True):
+            for path in trained:
+                execute(path, seed, folder, f"{path.stem} (seed {seed})")
+    if trained:
+        from blur2vid.aggregate import aggregate
+
+        how = aggregate(folders, pooled, seeds, notebooks=[p.stem for p in trained])
+        for name, note in how.items():
+            update_manifest(pooled, "outputs", name, {"made": note, "commit": commit,
+                                                      "precision": resolved_precision})
+        for seed, folder in zip(seeds, folders, strict=True):
+            update_manifest(pooled, "seeds", str(seed), {"folder": str(folder), "notebooks": _notebook_seconds(folder)})
+    marks = {REFERENCE_ENV: "1"} if reference else {REFERENCE_ENV: "0", ENV_OUTPUT_DIR: str(pooled)}
+    with _Env(**marks):
+        for path in [p for p in paths if p.stem not in SEEDED and p.stem != SUMMARY] + \
+                    [p for p in paths if p.stem == SUMMARY]:
+            execute(path, seeds[0], pooled, path.stem)
+    update_manifest(pooled, "run", "environment", environment_info(dev))
+    update_manifest(pooled, "run", "seeds", {"seeds": seeds, "precision": resolved_precision, "reference": reference})
     from blur2vid.paper import REGISTRY, item_files, update_readme_gallery
 
     for item in REGISTRY:
-        update_manifest(out, "items", item.key, {"files": [f.name for f in item_files(out, item)],
-                                                 "notebook": item.notebook, "paper": f"{item.paper}: {item.name}"})
-    if reference and profile == "cpu" and not only and out == root / "figures":
-        update_readme_gallery(root / "README.md", out)
+        update_manifest(pooled, "items", item.key, {"files": [f.name for f in item_files(pooled, item)],
+                                                    "notebook": item.notebook, "paper": f"{item.paper}: {item.name}"})
+    if reference and profile == "cpu" and not only and pooled == root / "figures":
+        update_readme_gallery(root / "README.md", pooled)
     return seconds
+
+
+def _declared(path: Path) -> set[str]:
+    import papermill
+
+    return set(papermill.inspect_notebook(str(path)))
+
+
+def _notebook_seconds(folder: Path) -> dict[str, float]:
+    import json
+
+    path = Path(folder) / "manifest.json"
+    if not path.is_file():
+        return {}
+    notebooks = json.loads(path.read_text(encoding="utf-8")).get("notebooks", {})
+    return {k: v.get("seconds") for k, v in notebooks.items()}

@@ -6,12 +6,16 @@ figure or table it keeps goes through ``run.save(obj, "paper_item_name")``, writ
 and ``manifest.json`` in the output folder records which notebook, profile, seed, device and
 library version produced it.
 
-**Only the reference run writes** ``figures/``.  The reference run is :func:`is_reference_run`:
-``blur2vid reproduce`` (or ``make reproduce``) at profile ``cpu`` or ``gpu``, seed 0, on the
-procedural scenes; it marks the notebooks it executes with ``$BLUR2VID_REFERENCE_RUN=1``.  Every
-other run (a notebook opened in JupyterLab, another seed, another profile, a dataset folder)
-writes under the ignored ``results/<profile>/outputs/<run>/`` and says so, so that exploring
-never overwrites the committed reference.  ``$BLUR2VID_FIGURES`` overrides the folder (tests).
+**Only the reference run writes** ``figures/``.  The reference run is :func:`is_reference_batch`:
+``blur2vid reproduce`` (or ``make reproduce``) at profile ``cpu`` or ``gpu`` with the training seeds
+:data:`REFERENCE_SEEDS`, on the procedural scenes.  It runs the notebooks that train once per seed,
+each into its own ``results/<profile>/outputs/seed-<k>/``, pools them into ``figures/``
+(:mod:`blur2vid.aggregate`), and runs the others once, at seed 0, marked with
+``$BLUR2VID_REFERENCE_RUN=1`` so that they write ``figures/`` themselves (:func:`is_reference_run`
+says which single notebook runs may).  Every other run (a notebook opened in JupyterLab, another
+seed, another profile, a dataset folder) writes under the ignored ``results/<profile>/outputs/<run>/``
+and says so, so that exploring never overwrites the committed reference.  ``$BLUR2VID_FIGURES``
+overrides the folder (tests).
 """
 
 from __future__ import annotations
@@ -31,16 +35,20 @@ import torch
 
 from blur2vid import __version__
 from blur2vid.io import atomic_path, atomic_write_json, atomic_write_text, repo_root
+from blur2vid.precision import PRECISIONS, resolve_precision
 from blur2vid.profiles import PROFILE_NAMES, Profile, get_profile
 from blur2vid.train import Workspace
 
-__all__ = ["NotebookRun", "start_run", "output_dir", "results_root", "is_reference_run", "run_name",
+__all__ = ["NotebookRun", "start_run", "output_dir", "results_root", "is_reference_run", "is_reference_batch",
+           "REFERENCE_SEEDS", "run_name",
            "update_manifest", "environment_info", "resolve_device", "check_parameters", "REFERENCE_ENV"]
 
 ENV_OUTPUT_DIR = "BLUR2VID_FIGURES"
 ENV_RESULTS = "BLUR2VID_RESULTS"
 REFERENCE_ENV = "BLUR2VID_REFERENCE_RUN"
 REFERENCE_PROFILES = ("cpu", "gpu")
+REFERENCE_SEEDS = (0, 1, 2)
+"""The training seeds of the reference run: every trained claim is judged over these."""
 
 
 def results_root() -> Path:
@@ -49,9 +57,16 @@ def results_root() -> Path:
     return Path(os.environ[ENV_RESULTS]) if os.environ.get(ENV_RESULTS) else repo_root() / "results"
 
 
+def is_reference_batch(profile: str, seeds, data_root: str | os.PathLike | None) -> bool:
+    """Whether a batch of runs is the reference run: profile ``cpu`` or ``gpu``, the training seeds
+    :data:`REFERENCE_SEEDS` (in any order), the procedural scenes.  The one definition of the
+    reference run."""
+    return profile in REFERENCE_PROFILES and sorted(seeds) == list(REFERENCE_SEEDS) and data_root is None
+
+
 def is_reference_run(profile: str, seed: int, data_root: str | os.PathLike | None) -> bool:
-    """Whether these settings are the reference run's: profile ``cpu`` or ``gpu``, seed 0, the
-    procedural scenes.  The one definition of the reference run."""
+    """Whether one notebook run with these settings may write ``figures/`` when the reference run
+    marks it: profile ``cpu`` or ``gpu``, seed 0, the procedural scenes."""
     return profile in REFERENCE_PROFILES and seed == 0 and data_root is None
 
 
@@ -61,13 +76,15 @@ def _marked_reference(profile: str, seed: int, data_root) -> bool:
     return os.environ.get(REFERENCE_ENV) == "1" and is_reference_run(profile, seed, data_root)
 
 
-def run_name(seed: int, data_root: str | os.PathLike | None) -> str:
-    """The folder name of a non-reference run: ``seed-<k>``, and the dataset folder's name and a
-    short hash of its path when there is one (``seed-0-gopro-1a2b3c``)."""
+def run_name(seed, data_root: str | os.PathLike | None) -> str:
+    """The folder name of a non-reference run: ``seed-<k>`` (``seeds-0-1-2`` for the pooled outputs
+    of several seeds, ``seed`` a list), and the dataset folder's name and a short hash of its path
+    when there is one (``seed-0-gopro-1a2b3c``)."""
+    name = f"seed-{seed}" if isinstance(seed, int) else "seeds-" + "-".join(str(s) for s in seed)
     if data_root is None:
-        return f"seed-{seed}"
+        return name
     path = str(Path(data_root).resolve())
-    return f"seed-{seed}-{Path(path).name}-{hashlib.sha1(path.encode()).hexdigest()[:6]}"
+    return f"{name}-{Path(path).name}-{hashlib.sha1(path.encode()).hexdigest()[:6]}"
 
 
 def output_dir(profile: str, seed: int = 0, data_root: str | os.PathLike | None = None,
@@ -138,6 +155,7 @@ _PARAMETER_TYPES: dict[str, tuple[type, ...]] = {
     "device": (str,),
     "seed": (int,),
     "data_root": (str, os.PathLike, type(None)),
+    "precision": (str,),
 }
 
 
@@ -154,6 +172,8 @@ def check_parameters(**params: Any) -> None:
         raise ValueError(f"unknown profile {params['profile']!r}; expected one of {list(PROFILE_NAMES)}")
     if "seed" in params and params["seed"] < 0:
         raise ValueError(f"parameter 'seed' must be non-negative, got {params['seed']!r}")
+    if "precision" in params and params["precision"] not in PRECISIONS:
+        raise ValueError(f"unknown precision {params['precision']!r}; expected one of {list(PRECISIONS)}")
     if params.get("data_root") is not None and not os.path.isdir(params["data_root"]):
         raise FileNotFoundError(f"parameter 'data_root': {params['data_root']!s} is not a folder")
 
@@ -179,13 +199,16 @@ class NotebookRun:
     out_dir: Path
     reference: bool
     data_root: str | None = None
+    precision: str = "fp32"
     saved: list[Path] = field(default_factory=list)
 
     @property
     def workspace(self) -> Workspace:
         """Checkpoints in ``results/<profile>/checkpoints/`` (shared by every run of the profile:
-        their keys name seed and data), on this run's device, with progress bars."""
-        return Workspace(results_root() / self.profile / "checkpoints", self.device, progress=True)
+        their keys name seed, data and precision), on this run's device and precision, with progress
+        bars and the profile's validation set for the learning curves."""
+        return Workspace(results_root() / self.profile / "checkpoints", self.device, progress=True,
+                         precision=self.precision, validation=self.profile_config.validation)
 
     @property
     def models_dir(self) -> Path:
@@ -197,7 +220,17 @@ class NotebookRun:
     def save(self, obj: Any, name: str, formats: tuple[str, ...] | None = None) -> list[Path]:
         """Save a matplotlib figure (PNG, and SVG when asked), a pandas DataFrame (CSV and Markdown)
         or a frame sequence ``[T, C, H, W]`` (GIF) under ``name`` (the paper item, e.g.
-        ``"jin_fig2_ambiguity"``)."""
+        ``"jin_fig2_ambiguity"``).
+
+        Two kinds of table carry more than they show, and that is saved beside them:
+
+        * a per-scene table (index ``(id, scene)``, :mod:`blur2vid.experiments.tables`) is saved
+          whole as ``<name>_scenes.csv`` and as its summary (means over scenes) in ``<name>.csv``
+          and ``.md``;
+        * a claims table with evidence (``attrs["evidence"]``, :mod:`blur2vid.experiments.claims`)
+          writes that evidence, tagged with this run's seed, as ``<name>_evidence.csv``.
+
+        Both are what an aggregation over training seeds reads (:mod:`blur2vid.aggregate`)."""
         import matplotlib.figure
         import pandas as pd
 
@@ -212,6 +245,18 @@ class NotebookRun:
                                 metadata=None if fmt != "png" else {"Software": f"blur2vid {__version__}"})
                 paths.append(path)
         elif isinstance(obj, pd.DataFrame):
+            from blur2vid.experiments.tables import is_scene_table, summary
+
+            evidence = obj.attrs.get("evidence")
+            if is_scene_table(obj):
+                path = self.out_dir / f"{name}_scenes.csv"
+                atomic_write_text(path, obj.assign(seed=self.seed).to_csv(index=True))
+                paths.append(path)
+                obj = summary(obj)
+            if isinstance(evidence, pd.DataFrame) and len(evidence):
+                path = self.out_dir / f"{name}_evidence.csv"
+                atomic_write_text(path, evidence.assign(seed=self.seed).to_csv(index=False))
+                paths.append(path)
             for fmt in formats or ("csv", "md"):
                 path = self.out_dir / f"{name}.{fmt}"
                 text = obj.to_csv(index=True) if fmt == "csv" else obj.to_markdown(floatfmt=".2f") + "\n"
@@ -229,7 +274,7 @@ class NotebookRun:
         for path in paths:
             update_manifest(self.out_dir, "outputs", path.name, {
                 "notebook": self.notebook, "profile": self.profile, "seed": self.seed,
-                "device": str(self.device), "blur2vid": __version__,
+                "device": str(self.device), "precision": self.precision, "blur2vid": __version__,
                 "written": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
             })
         self.saved.extend(paths)
@@ -237,20 +282,23 @@ class NotebookRun:
 
 
 def start_run(notebook: str, profile: str = "cpu", device: str = "auto", seed: int = 0,
-              data_root: str | None = None, vgg_weights: str | None = None, quiet: bool = False) -> NotebookRun:
+              data_root: str | None = None, vgg_weights: str | None = None, precision: str = "auto",
+              quiet: bool = False) -> NotebookRun:
     """Validate a notebook's parameters, seed every RNG, build its profile's configuration, and say
-    where its outputs go."""
-    check_parameters(profile=profile, device=device, seed=seed, data_root=data_root)
+    where its outputs go.  ``precision`` (``fp32``, ``bf16``, ``auto``: :mod:`blur2vid.precision`)
+    is resolved for the device here; it is part of every checkpoint's key."""
+    check_parameters(profile=profile, device=device, seed=seed, data_root=data_root, precision=precision)
     data_root = None if data_root is None else str(Path(data_root).resolve())
     config = get_profile(profile, seed=seed, data_root=data_root, vgg_weights=vgg_weights)
     cfg = config.section(notebook)
     dev = resolve_device(device)
+    precision = resolve_precision(precision, dev)
     seed_everything(seed)
     out = output_dir(profile, seed, data_root)
     reference = _marked_reference(profile, seed, data_root)
     out.mkdir(parents=True, exist_ok=True)
     if not quiet:
         what = "the reference run" if reference else "an exploration run: figures/ is left alone"
-        print(f"[blur2vid] {notebook}: profile {profile}, seed {seed}, {dev}; outputs in {out} ({what})")
+        print(f"[blur2vid] {notebook}: profile {profile}, seed {seed}, {dev}, {precision}; outputs in {out} ({what})")
     return NotebookRun(notebook=notebook, profile=profile, device=dev, seed=seed, cfg=cfg, profile_config=config,
-                       out_dir=out, reference=reference, data_root=data_root)
+                       out_dir=out, reference=reference, data_root=data_root, precision=precision)

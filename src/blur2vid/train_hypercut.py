@@ -30,6 +30,7 @@ from blur2vid.data.config import DataConfig
 from blur2vid.data.sample import Batch
 from blur2vid.losses import nested_consistency_loss, ordering_loss, standardize_scores
 from blur2vid.models.hypercut import HyperCUT, HyperCUTConfig
+from blur2vid.ordering import hit_rate
 from blur2vid.seeding import derive_seed
 from blur2vid.tensors import apply_crop_boxes
 from blur2vid.tensors import crop_boxes as tensor_crop_boxes
@@ -180,7 +181,11 @@ def train_ordering(hypercut: HyperCUT, cfg: HyperCUTTrainConfig, ws: Workspace =
         return ordering_step_loss(model, batch.frames, cfg.nested_weight, cfg.normalize, cfg.temperature,
                                   cfg.crop_weight, batch.meta.get("crop_boxes"))
 
+    def validation_hit(model: HyperCUT, val) -> dict[str, float]:
+        return {"val_hit": hit_rate(model, val.frames)}
+
     return fit(hypercut, ordering_batches(cfg, ws.device), loss_fn, steps=cfg.steps, lr=cfg.lr,
                device=ws.device, config=config, checkpoint=ws.checkpoint("hypercut", config),
+               validate=ws.validator(cfg.data, validation_hit),
                checkpoint_every=checkpoint_every, grad_clip=None, optimizer="adamax", progress=ws.progress, precision=ws.precision,
                desc="HyperCUT ordering", log_every=log_every, schedule="constant")

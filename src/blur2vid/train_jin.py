@@ -68,11 +68,12 @@ from blur2vid.losses import (
     pair_losses,
     sequential_loss,
 )
+from blur2vid.metrics import ppsnr, psnr
 from blur2vid.models.discriminator import PatchDiscriminator
 from blur2vid.models.jin import JinCascade, JinConfig
 from blur2vid.ordering import canonical_order
 from blur2vid.seeding import derive_seed
-from blur2vid.tensors import reverse_where
+from blur2vid.tensors import batched, reverse_where
 from blur2vid.train import Workspace, fit, frozen_identity, run_config, weights_digest
 
 __all__ = [
@@ -208,7 +209,15 @@ def train_middle(cascade: JinCascade, cfg: JinTrainConfig, ws: Workspace = Works
 
     return fit(cascade.middle, training_batches(cfg, cfg.batch_middle, "middle", ws.device), loss_fn,
                steps=cfg.steps_middle, lr=cfg.lr, device=ws.device, config=run_cfg,
+               validate=ws.validator(cfg.data, validation_middle_psnr),
                checkpoint=ws.checkpoint("jin_middle", run_cfg), progress=ws.progress, precision=ws.precision, desc="step 1: middle")
+
+
+def validation_middle_psnr(net: nn.Module, val: Batch) -> dict[str, float]:
+    """A middle-frame network's learning-curve score: PSNR of its estimate of frame 4 on the
+    validation batch."""
+    est = batched(net, val.blur, 32, clamp=True)
+    return {"val_psnr": psnr(est.float(), val.frames[:, val.frames.shape[1] // 2]).clamp(max=100).mean().item()}
 
 
 def _middle_input(cascade: JinCascade, variant: JinVariant, batch: Batch) -> torch.Tensor:
@@ -363,11 +372,19 @@ def train_frames(cascade: JinCascade, variant: str, cfg: JinTrainConfig, ws: Wor
             cascade.net5.requires_grad_(False).eval()
         history += [dict(h, stage=stage) for h in fit(
             module, lambda step, b=batches, o=offset: b(step + o), loss_fn, steps=steps, lr=cfg.lr,
+            validate=ws.validator(cfg.data, lambda m, val: _validation_ppsnr(cascade, variant, val)),
             device=ws.device, config=run_cfg, checkpoint=ws.checkpoint(name, run_cfg), progress=ws.progress, precision=ws.precision,
             desc=f"{variant}: {stage}", extra_state={"discriminator_optimizer": d_opt} if d_opt else None)]
     cascade.requires_grad_(True)
     cascade.eval()
     return history
+
+
+def _validation_ppsnr(cascade: JinCascade, variant: str, val: Batch) -> dict[str, float]:
+    """A frame stage's learning-curve score: the whole cascade's mean pPSNR on the validation batch
+    (during step 2 the outer networks are still at their initial weights)."""
+    pred = predict_variant(cascade, variant, val.blur)
+    return {"val_ppsnr": ppsnr(pred.float(), val.frames).clamp(max=100).mean().item()}
 
 
 @torch.no_grad()

@@ -20,15 +20,16 @@ import torch
 from blur2vid.data.config import DataConfig
 from blur2vid.data.sample import Batch
 from blur2vid.losses import hypercut_regulariser, naive_loss, pair_losses
+from blur2vid.metrics import ppsnr
 from blur2vid.models.unet import SequenceUNet
 from blur2vid.ordering import canonical_order
 from blur2vid.seeding import derive_seed
-from blur2vid.tensors import reverse_where
+from blur2vid.tensors import batched, reverse_where
 from blur2vid.train import Workspace, fit, frozen_identity, run_config
 from blur2vid.train_jin import REGULARISED_PAIRS
 
 __all__ = ["UNetTrainConfig", "UNET_SCHEMES", "UNetScheme", "unet_scheme", "random_direction", "unet_loss",
-           "train_unet", "unet_test_set"]
+           "train_unet", "validation_ppsnr", "unet_test_set"]
 
 
 @dataclass(frozen=True)
@@ -122,11 +123,18 @@ def train_unet(scheme: str, cfg: UNetTrainConfig, ordering: torch.nn.Module | No
 
     history = fit(model, batch_at, lambda m, b: unet_loss(scheme, ordering, m(b.blur), b.frames),
                   steps=cfg.steps, lr=cfg.lr, device=ws.device, config=run_cfg,
+                  validate=ws.validator(cfg.data, validation_ppsnr),
                   checkpoint=ws.checkpoint(f"unet_{scheme}", run_cfg), progress=ws.progress, precision=ws.precision, desc=f"U-Net {scheme}")
     return model.eval(), history
 
 
+def validation_ppsnr(model: torch.nn.Module, val: Batch) -> dict[str, float]:
+    """A sequence network's learning-curve score: its mean pPSNR on the validation batch."""
+    pred = batched(model, val.blur, 64, clamp=True)
+    return {"val_ppsnr": ppsnr(pred.float(), val.frames).clamp(max=100).mean().item()}
+
+
 def unet_test_set(cfg: UNetTrainConfig, n: int, device="cpu") -> Batch:
-    """The held-out scenes of notebooks 02 and 06 (the same for the same data and seed), or the test
-    windows of the data folder."""
-    return cfg.data.source().test_set(n, derive_seed(cfg.seed, "test"), device)
+    """The frozen test set of notebooks 02 and 06 (the same scenes for every training seed), or the
+    test windows of the data folder."""
+    return cfg.data.test_set(n, device)

@@ -4,6 +4,21 @@ Notebooks 02, 04, 05 and 06 train on the same data in a profile (the procedural 
 :mod:`blur2vid.data.scenes`, or a dataset folder), so the profile holds one ``DataConfig`` and
 every training configuration carries that object: a later notebook finds the checkpoints of an
 earlier one because the data is the same object, not because copies of its settings agree.
+
+Two named evaluation sets are fixed here, before anything is tuned on them:
+
+* the **validation set** (:meth:`DataConfig.validation_set`, seed :data:`VALIDATION_SEED`): for every
+  design choice (budgets, widths, learning rates) and for the validation curves logged during
+  training;
+* the **test set** (:meth:`DataConfig.test_set`, seed :data:`TEST_SEED`): frozen, read only by the
+  reported tables.
+
+Neither depends on the training seed, so every seed of a batch of runs is scored on the very same
+scenes (the intervals of :mod:`blur2vid.experiments.intervals` resample them as one crossed factor).
+Training batches come from ``derive_seed(training seed, "train", step)``, another stream.  With a
+dataset folder the test set is the folder's test split; the validation set its ``val`` split where
+the layout has one (RB2V), else centre crops of evenly spaced *training* windows (so on a folder the
+validation scores are in-sample: good enough to compare choices, never reported as results).
 """
 
 from __future__ import annotations
@@ -14,7 +29,23 @@ from typing import Any
 
 from blur2vid.data.scenes import SCENE_FAMILIES, SceneConfig, scene_config
 
-__all__ = ["DataConfig"]
+__all__ = ["DataConfig", "VALIDATION_SEED", "TEST_SEED", "split_seed"]
+
+VALIDATION_SEED = 20261202
+"""Seed of the validation set (named once; changing it changes every choice made on it)."""
+TEST_SEED = 20181118
+"""Seed of the frozen test set: the reported tables' scenes.  Never tune anything on these."""
+
+
+def split_seed(split: str, purpose: str = "") -> int:
+    """The seed of evaluation set ``split`` (``"validation"`` or ``"test"``) for ``purpose`` (a
+    separate set, e.g. ``"large"`` for Table 2's larger blur, or ``"ordering"``)."""
+    from blur2vid.seeding import derive_seed
+
+    seeds = {"validation": VALIDATION_SEED, "test": TEST_SEED}
+    if split not in seeds:
+        raise ValueError(f"unknown evaluation split {split!r}; expected one of {sorted(seeds)}")
+    return derive_seed(seeds[split], purpose) if purpose else seeds[split]
 
 
 @dataclass(frozen=True)
@@ -51,6 +82,23 @@ class DataConfig:
         from blur2vid.data.source import open_source
 
         return open_source(self.data_root, self.scenes(), **options)
+
+    def test_set(self, n: int, device="cpu", purpose: str = "", **scene_fields):
+        """The frozen test set: ``n`` held-out scenes (or the folder's test windows) for ``purpose``;
+        ``scene_fields`` change the scenes (e.g. ``max_shift`` for a larger blur; procedural only)."""
+        seed = split_seed("test", purpose)
+        if scene_fields:
+            from blur2vid.data.scenes import scene_set
+
+            if self.data_root is not None:
+                raise ValueError("scene fields apply to the procedural scenes only, not to a data folder")
+            return scene_set(self.scenes(**scene_fields), n, seed, device)
+        return self.source().test_set(n, seed, device)
+
+    def validation_set(self, n: int, device="cpu", purpose: str = ""):
+        """The validation set: ``n`` scenes for design choices and training curves (see the module
+        docstring), never the test set's."""
+        return self.source().validation_set(n, split_seed("validation", purpose), device)
 
     def with_root(self, data_root: str | None) -> DataConfig:
         """The same settings on another dataset folder (``None``: the procedural scenes)."""

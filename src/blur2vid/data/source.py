@@ -4,7 +4,9 @@ Every experiment asks a *source* for two things, both :class:`~blur2vid.data.sam
 
 * ``batch(size, seed, device)``: a training batch, a function of ``seed`` only (training resumes
   from checkpoints and several variants must see identical batches);
-* ``test_set(n, seed, device)``: a fixed held-out set.
+* ``test_set(n, seed, device)``: a fixed held-out set;
+* ``validation_set(n, seed, device)``: a fixed set for design choices (the named seeds of both are
+  in :mod:`blur2vid.data.config`).
 
 :func:`open_source` picks the source from the notebooks' ``data_root`` parameter:
 
@@ -82,6 +84,10 @@ class SceneSource:
 
     def test_set(self, n: int, seed: int, device="cpu") -> Batch:
         """:func:`~blur2vid.data.scenes.scene_set` ``(scenes, n, seed, device)``."""
+        return scene_set(self.scenes, n, seed, device)
+
+    def validation_set(self, n: int, seed: int, device="cpu") -> Batch:
+        """Like :meth:`test_set`: other scenes from another seed."""
         return scene_set(self.scenes, n, seed, device)
 
     def describe(self) -> dict[str, Any]:
@@ -289,11 +295,20 @@ class FolderSource:
     def test_set(self, n: int, seed: int = 0, device="cpu") -> Batch:
         """Centre crops of up to ``n`` windows of the test split, evenly spaced over it (``seed`` only
         seeds the noise, when ``scenes.noise > 0``)."""
+        return self._centre_crops("test", "the test set", n, seed, device)
+
+    def validation_set(self, n: int, seed: int = 0, device="cpu") -> Batch:
+        """Centre crops of up to ``n`` windows of the ``val`` split where the layout has one (RB2V),
+        else of evenly spaced windows of the train split (in-sample; see :mod:`blur2vid.data.config`)."""
+        split = "val" if self.indices["val"] else "train"
+        return self._centre_crops(split, "the validation set", n, seed, device)
+
+    def _centre_crops(self, split: str, what: str, n: int, seed: int, device) -> Batch:
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ValueError(f"n must be an integer >= 1, got {n!r}")
-        idx = self._split("test", "the test set")
+        idx = self._split(split, what)
         k = min(n, len(idx))
-        if k < n:
+        if k < n and split == "test":
             print(f"{self.dataset.name}: the test split has {len(idx)} windows; the test set takes all {k} "
                   f"(asked for {n})")
         ch, cw = self.crop

@@ -20,7 +20,7 @@ from blur2vid.data.sample import Batch
 from blur2vid.experiments.claims import claims_table, margin_claim
 from blur2vid.experiments.jin_training import jin_cascade, jin_middle, jin_test_set
 from blur2vid.experiments.ordering import ORDERINGS, OrderingExperimentConfig
-from blur2vid.experiments.tables import BASELINES, outer_gain, ppsnr_table, premise_margin
+from blur2vid.experiments.tables import BASELINES, outer_gain, ppsnr_table, premise_margin, summary
 from blur2vid.io import atomic_write_text
 from blur2vid.models.checkpoint import save_model
 from blur2vid.tensors import batched
@@ -105,13 +105,14 @@ def unet_test(cfg: HyperCUTExperimentConfig, device="cpu") -> Batch:
 
 
 def unet_table(models: dict[str, tuple[str, torch.nn.Module]], test: Batch) -> pd.DataFrame:
-    """The U-Net's pPSNR table on ``test`` (:func:`unet_test`)."""
+    """The U-Net's per-scene pPSNR table on ``test`` (:func:`unet_test`; a scene table of
+    :mod:`~blur2vid.experiments.tables`, HyperCUT's table is its summary)."""
     return ppsnr_table(models, test)
 
 
 def jin_table(cfg: HyperCUTExperimentConfig, models: dict[str, tuple[str, torch.nn.Module]], device="cpu"):
-    """The Jin cascade's pPSNR table on notebook 04's held-out scenes (or test windows), with the
-    baseline rows of the shared middle network first."""
+    """The Jin cascade's per-scene pPSNR table on notebook 04's held-out scenes (or test windows),
+    with the baseline rows of the shared middle network first."""
     middle = next(iter(models.values()))[1].middle
     return ppsnr_table(models, jin_test_set(cfg.jin, cfg.n_test, device), middle=middle)
 
@@ -133,7 +134,7 @@ def _backbone_claims(table: pd.DataFrame, backbone: str, name: str, main: str) -
     prefix = f"hypercut.ppsnr.{backbone}"
     rows = []
     if "baseline_middle" in table.index:
-        schemes = [r for r in table.index if r not in BASELINES]
+        schemes = [r for r in dict.fromkeys(table.index.get_level_values("id")) if r not in BASELINES]
         rows.append(margin_claim(f"{prefix}.premise", f"{name}: premise: some scheme beats the better baseline "
                                  "(frames 1, 2, 6, 7)", premise_margin(table, schemes), kind="premise"))
     rows += [
@@ -146,7 +147,7 @@ def _backbone_claims(table: pd.DataFrame, backbone: str, name: str, main: str) -
         margin_claim(f"{prefix}.regulariser_helps", f"{name}: the regulariser improves the order-invariant loss",
                      outer_gain(table, reg, inv, ["mean"])),
     ]
-    for row in table.index:
+    for row in dict.fromkeys(table.index.get_level_values("id")):
         if row.startswith("hypercut:") and row != hc:
             other = row.split(":", 1)[1]
             rows.append(margin_claim(f"{prefix}.reference.{other}", f"{name}: reference: [{ORDERINGS[other].label}] "
@@ -156,7 +157,8 @@ def _backbone_claims(table: pd.DataFrame, backbone: str, name: str, main: str) -
 
 
 def claims(unet: pd.DataFrame, jin: pd.DataFrame, main: str) -> pd.DataFrame:
-    """HyperCUT's claims on each backbone, each with its margin (dB): the explicit order (``main``)
+    """HyperCUT's claims on each backbone (from the per-scene tables of :func:`unet_table` and
+    :func:`jin_table`), each with its margin (dB) per test scene: the explicit order (``main``)
     beats the naive and the order-invariant losses on the frames away from the middle, and the
     regulariser helps the order-invariant loss.  Every other ordering's row adds a ``reference``
     claim.  On the Jin backbone (whose table has the baseline rows) a ``premise`` comes first:
@@ -180,7 +182,7 @@ def export_unet_model(cfg: HyperCUTExperimentConfig, models: dict[str, tuple[str
         "train_config": plain(cfg.unet),
         "retrain": f"make reproduce PROFILE={profile}, then copy unet_default.pt and unet_default.json from the "
                    "run's models/ folder to src/blur2vid/assets/default_model.pt and .json",
-        "held_out_ppsnr_db": {k: round(float(v), 2) for k, v in table.loc[rid].drop("label").items()},
+        "held_out_ppsnr_db": {k: round(float(v), 2) for k, v in summary(table).loc[rid].drop("label").items()},
     }
     save_model(path, models[rid][1], notes)
     atomic_write_text(path.with_suffix(".json"), json.dumps({"file": "default_model.pt", **notes}, indent=2) + "\n")

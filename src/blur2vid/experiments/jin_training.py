@@ -7,15 +7,24 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 
 from blur2vid import benchmark, published
+from blur2vid.data.config import split_seed
 from blur2vid.data.sample import Batch
-from blur2vid.data.scenes import scene_set
 from blur2vid.data.source import DatasetError
 from blur2vid.experiments.claims import claims_table, margin_claim, threshold_claim
-from blur2vid.experiments.tables import OUTER, baseline_rows, premise_margin, score_row, table_from_rows
+from blur2vid.experiments.tables import (
+    OUTER,
+    baseline_rows,
+    outer_gain,
+    premise_margin,
+    rows_of,
+    scene_scores,
+    scene_table,
+)
 from blur2vid.losses import multiscale_loss
 from blur2vid.metrics import psnr
 from blur2vid.models.blocks import pad_to_multiple
@@ -107,7 +116,7 @@ def nah_baseline(cfg: JinTrainConfig, preset: str, ws: Workspace) -> tuple[NahMu
 
 def jin_test_set(cfg: JinTrainConfig, n: int, device="cpu") -> Batch:
     """Held-out scenes (or test windows) like the training data: the first of :func:`jin_test_sets`."""
-    return cfg.data.source().test_set(n, derive_seed(cfg.seed, "test"), device)
+    return cfg.data.test_set(n, device)
 
 
 def jin_test_sets(cfg: JinTrainConfig, n: int, device="cpu") -> dict[str, Batch]:
@@ -129,26 +138,30 @@ def jin_test_sets(cfg: JinTrainConfig, n: int, device="cpu") -> dict[str, Batch]
         if large is None or not large.indices["test"]:
             return {"test split (sequences too short for a larger-blur set)": test}
         return {"test split": test, "test split, every 2nd frame (2x motion)":
-                large.test_set(n, derive_seed(cfg.seed, "test-large"), device)}
+                large.test_set(n, split_seed("test", "large"), device)}
     return {
         f"moderate (≤{data.max_shift:g} px)": test,
-        f"large (≤{2 * data.max_shift:g} px)": scene_set(data.scenes(max_shift=2 * data.max_shift), n,
-                                                        derive_seed(cfg.seed, "test-large"), device),
+        f"large (≤{2 * data.max_shift:g} px)": data.test_set(n, device, "large", max_shift=2 * data.max_shift),
     }
 
 
 def middle_psnr_table(nah: torch.nn.Module, middle: torch.nn.Module, test_sets: dict[str, Batch]) -> pd.DataFrame:
-    """Jin Table 2: PSNR of the middle frame on each test set, rows ``blur`` (the blurry input
-    itself, a floor), ``nah`` and ``middle``."""
+    """Jin Table 2 per test scene: PSNR of the middle frame on each test set (one column per set),
+    rows ``blur`` (the blurry input itself, a floor), ``nah`` and ``middle``; a scene table (the
+    paper's table is its :func:`~blur2vid.experiments.tables.summary`).  Sets of different sizes
+    leave NaN where the smaller one has no scene."""
+    n = max(len(t) for t in test_sets.values())
     rows = {}
     for row_id, label, model in (("blur", "blurry input", None), ("nah", "Nah-style multi-scale", nah),
                                  ("middle", "Middle (Jin)", middle)):
-        row = {"label": label}
-        for set_name, test in test_sets.items():
+        cols = []
+        for test in test_sets.values():
             pred = test.blur if model is None else batched(model, test.blur, 32, clamp=True)
-            row[set_name] = psnr(pred, test.frames[:, 3]).clamp(max=100).mean().item()
-        rows[row_id] = row
-    return pd.DataFrame(rows).T.rename_axis("id").astype({s: float for s in test_sets})
+            col = np.full(n, np.nan)
+            col[:len(test)] = psnr(pred, test.frames[:, 3]).clamp(max=100).numpy()
+            cols.append(col)
+        rows[row_id] = (label, np.stack(cols, axis=1))
+    return scene_table(rows, columns=list(test_sets), mean=False)
 
 
 @torch.no_grad()
@@ -181,16 +194,17 @@ def jin_cascades(cfg: JinExperimentConfig, middle: JinCascade, ws: Workspace) ->
 
 def ablation_table(cascades: dict[str, JinCascade], test: Batch, level: str = "sequence",
                    baselines: bool = True) -> pd.DataFrame:
-    """Jin Fig. 4 as numbers: per-frame order-invariant PSNR of each variant (rows by variant id),
-    and the mean.  With ``baselines`` the baseline rows come first (the blur, and the shared middle
+    """Jin Fig. 4 as numbers, per test scene: per-frame order-invariant PSNR of each variant (rows by
+    variant id), and the mean; a scene table.  With ``baselines`` the baseline rows come first (the blur, and the shared middle
     network's estimate, as every frame): a variant that does not beat them has not learned to
     extract frames, and then its ranking says nothing about the losses (see :func:`claims`)."""
     rows = {}
     if baselines and cascades:
         rows.update(baseline_rows(test, next(iter(cascades.values())).middle, level))
     for name, cascade in cascades.items():
-        rows[name] = (JIN_VARIANTS[name].label, score_row(predict_variant(cascade, name, test.blur), test.frames, level))
-    return table_from_rows(rows)
+        rows[name] = (JIN_VARIANTS[name].label, scene_scores(predict_variant(cascade, name, test.blur), test.frames,
+                                                             level))
+    return scene_table(rows)
 
 
 def ablation_frames(cascades: dict[str, JinCascade], test: Batch, sample: int = 0):
@@ -203,11 +217,11 @@ def ablation_frames(cascades: dict[str, JinCascade], test: Batch, sample: int = 
 
 
 def middle_feed_table(cascade: JinCascade, variant: str, test: Batch) -> pd.DataFrame:
-    """Jin Fig. 5 as numbers: per-frame pPSNR when the non-middle networks are fed the estimated
-    middle frame (row ``estimated``) vs the ground-truth one (row ``ground_truth``)."""
-    return table_from_rows({
-        middle: (label, score_row(predict_variant(cascade, variant, test.blur, middle=middle,
-                                                  gt_middle=test.frames[:, 3]), test.frames))
+    """Jin Fig. 5 as numbers, per test scene: per-frame pPSNR when the non-middle networks are fed the
+    estimated middle frame (row ``estimated``) vs the ground-truth one (row ``ground_truth``)."""
+    return scene_table({
+        middle: (label, scene_scores(predict_variant(cascade, variant, test.blur, middle=middle,
+                                                     gt_middle=test.frames[:, 3]), test.frames))
         for middle, label in (("estimated", "estimated middle fed"), ("ground_truth", "ground-truth middle fed"))
     })
 
@@ -242,31 +256,34 @@ def paper_nah_ratio() -> float:
 
 
 def claims(table2: pd.DataFrame, ablation: pd.DataFrame, feed: pd.DataFrame, runtime: pd.DataFrame) -> pd.DataFrame:
-    """The claims of Jin Sec. 7 read off notebook 04's tables, each with its measured margin.
+    """The claims of Jin Sec. 7 read off notebook 04's tables (the scene tables of
+    :func:`middle_psnr_table`, :func:`ablation_table` and :func:`middle_feed_table`, and Table 3's
+    timings), each margin with its evidence per test scene.
 
     The Fig. 4 premise comes first among the ablation's claims: the best variant's frames 1, 2, 6, 7
     against the better of the two baselines (the blur, or the middle estimate, copied to every
-    frame).  Where it fails, the networks have not learned to extract frames and the rankings are
-    noise around that baseline (the registry then marks Fig. 4 and Fig. 5 not reproduced)."""
+    frame).  Where it is not shown, the networks have not learned to extract frames and the rankings
+    are noise around that baseline (the registry then marks Fig. 4 and Fig. 5 not shown)."""
     sets = [c for c in table2.columns if c != "label"]
     moderate = sets[0]
     large = sets[1] if len(sets) > 1 else None  # RB2V's captured blur has no larger-blur set
 
-    def t2(row: str, col: str | None) -> float:
-        return float("nan") if col is None else float(table2.loc[row, col])
+    def t2(row: str, col: str | None) -> np.ndarray:
+        scenes = rows_of(table2, row)
+        return np.full(len(scenes), np.nan) if col is None else scenes[col].to_numpy(dtype=float)
 
-    variants = [r for r in ablation.index if r in JIN_VARIANTS]
+    variants = [r for r in dict.fromkeys(ablation.index.get_level_values("id")) if r in JIN_VARIANTS]
 
-    def gain(a: str, b: str, cols=OUTER) -> float:
-        return float(ablation.loc[a, cols].mean() - ablation.loc[b, cols].mean())
+    def gain(a: str, b: str, cols=OUTER) -> np.ndarray:
+        return outer_gain(ablation, a, b, cols)
 
     speed = runtime[[c for c in runtime.columns if c.endswith("_s") and not c.startswith("paper_")][0]]
     return claims_table([
         margin_claim("jin.tab2.middle_beats_nah", "Table 2: Middle beats Nah on blur like the training data",
                      t2("middle", moderate) - t2("nah", moderate)),
         margin_claim("jin.tab2.nah_better_on_large_blur",
-                     "Table 2: Nah does better on larger blur than on moderate, relative to Middle",
-                     (t2("nah", large) - t2("middle", large)) - (t2("nah", moderate) - t2("middle", moderate))),
+                     "Table 2: Nah does better on larger blur than on moderate, relative to Middle (scenes paired "
+                     "by index)", (t2("nah", large) - t2("middle", large)) - (t2("nah", moderate) - t2("middle", moderate))),
         margin_claim("jin.fig4.premise", "Fig. 4 premise: the non-middle networks beat the better baseline "
                      "(best variant, frames 1, 2, 6, 7)", premise_margin(ablation, variants), kind="premise"),
         margin_claim("jin.fig4.sequential_beats_independent", "Fig. 4: sequential pairwise beats independent on outer "
@@ -280,7 +297,7 @@ def claims(table2: pd.DataFrame, ablation: pd.DataFrame, feed: pd.DataFrame, run
         margin_claim("jin.fig4.teacher_forcing_beats_sequential", "Fig. 4: teacher forcing beats sequential",
                      gain("teacher_forcing", "sequential", ["mean"])),
         margin_claim("jin.fig5.gt_middle_helps", "Fig. 5: the ground-truth middle helps the other frames",
-                     float(feed.loc["ground_truth", OUTER].mean() - feed.loc["estimated", OUTER].mean())),
+                     outer_gain(feed, "ground_truth", "estimated")),
         threshold_claim("jin.tab3.middle_faster_than_full", "Table 3: the middle network is faster than the full "
                         "cascade (ratio of times)", speed["Full"] / speed["Middle"], above=1.0, unit="x"),
         threshold_claim("jin.tab3.middle_faster_than_nah", "Table 3: the middle network is faster than Nah's "

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from blur2vid.data.config import split_seed
 from blur2vid.data.sample import Batch
 from blur2vid.data.source import open_source
 from blur2vid.experiments.jin_training import jin_cascade, jin_middle
@@ -17,7 +18,6 @@ from blur2vid.inference import predict_frames
 from blur2vid.io import load_image
 from blur2vid.metrics import ppsnr_sequence
 from blur2vid.models.checkpoint import load_model
-from blur2vid.seeding import derive_seed
 from blur2vid.train import Workspace, plain
 from blur2vid.train_jin import JinTrainConfig
 
@@ -65,7 +65,7 @@ def synthetic_photos(cfg: PhotosConfig) -> Batch:
     data = cfg.jin.data
     size = cfg.synthetic_size
     scenes = data.scenes(height=size, width=size, n_frames=7, max_shift=size / 6)
-    return open_source(data.data_root, scenes).test_set(cfg.n_synthetic, derive_seed(cfg.jin.seed, "photos"), "cpu")
+    return open_source(data.data_root, scenes).test_set(cfg.n_synthetic, split_seed("test", "photos"), "cpu")
 
 
 def extract_photos(model: torch.nn.Module, photos: Batch, device="cpu") -> tuple[torch.Tensor, pd.DataFrame]:

@@ -1,14 +1,18 @@
-"""Scoring shared by the trained notebooks: per-frame pPSNR rows, the baselines that learn nothing,
-the premise margin, and the per-frame figures.
+"""Scoring shared by the trained notebooks: per-scene pPSNR tables, their summaries, the baselines
+that learn nothing, the premise and the gains (per scene: the evidence of a claim's interval).
 
-Tables are indexed by row id (``baseline_blur``, a variant's id, ...) and carry a ``label`` column
-for people; code looks rows up by id.
+A *scene table* has one row per (row id, test scene), index ``(id, scene)``, a ``label`` column for
+people and the score columns (``F1``...``F7`` and ``mean`` for a pPSNR table); its :func:`summary`
+is the table a paper shows, indexed by row id, with the means over scenes.  Code looks rows up by id.
+:meth:`blur2vid.runs.NotebookRun.save` writes a scene table as ``<stem>_scenes.csv`` and its summary
+as ``<stem>.csv`` / ``.md``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -16,8 +20,8 @@ from blur2vid.data.sample import Batch
 from blur2vid.metrics import ppsnr
 from blur2vid.tensors import batched
 
-__all__ = ["BASELINES", "score_row", "baseline_rows", "table_from_rows", "premise_margin", "outer_gain",
-           "ppsnr_table", "gain_over", "frame_labels", "OUTER"]
+__all__ = ["BASELINES", "OUTER", "scene_scores", "scene_table", "is_scene_table", "summary", "baseline_rows",
+           "rows_of", "premise_margin", "outer_gain", "ppsnr_table", "gain_long", "frame_labels"]
 
 BASELINES = {
     "baseline_blur": "baseline: the blur as every frame",
@@ -29,21 +33,44 @@ not learned to extract frames."""
 OUTER = ["F1", "F2", "F6", "F7"]
 """The frames away from the middle, where an order matters most."""
 
-Row = tuple[str, dict[str, float]]  # (label, scores)
+Row = tuple[str, np.ndarray]  # (label, scores [scenes, columns])
 
 
-def score_row(pred: torch.Tensor, target: torch.Tensor, level: str = "sequence") -> dict[str, float]:
-    """Mean per-frame pPSNR (``level``: ``"sequence"`` or ``"pair"``, see :mod:`blur2vid.metrics`)
-    and their mean, as a table row."""
-    scores = ppsnr(pred, target, level).clamp(max=100).mean(0).tolist()
-    return {**dict(zip(frame_labels(len(scores)), scores, strict=True)), "mean": sum(scores) / len(scores)}
+def scene_scores(pred: torch.Tensor, target: torch.Tensor, level: str = "sequence") -> np.ndarray:
+    """Per-scene, per-frame pPSNR ``[N, T]`` (``level``: ``"sequence"`` or ``"pair"``, see
+    :mod:`blur2vid.metrics`), capped at 100 dB (an exact frame)."""
+    return ppsnr(pred, target, level).clamp(max=100).cpu().numpy()
 
 
-def table_from_rows(rows: dict[str, Row]) -> pd.DataFrame:
-    """``{id: (label, scores)}`` as a table indexed by id with the ``label`` column first."""
-    df = pd.DataFrame({i: {"label": label, **scores} for i, (label, scores) in rows.items()}).T
-    df.index.name = "id"
-    return df.astype({c: float for c in df.columns if c != "label"})
+def scene_table(rows: dict[str, Row], columns: Sequence[str] | None = None, mean: bool = True) -> pd.DataFrame:
+    """``{id: (label, scores [N, K])}`` as a scene table: index ``(id, scene)``, ``label`` first, then
+    the K score columns (``F1``... unless ``columns`` names them) and, with ``mean``, their mean."""
+    parts = []
+    for row_id, (label, scores) in rows.items():
+        scores = np.asarray(scores, dtype=float).reshape(len(scores), -1)
+        names = list(columns) if columns is not None else frame_labels(scores.shape[1])
+        part = pd.DataFrame(scores, columns=names)
+        if mean:
+            part["mean"] = scores.mean(axis=1)
+        part.insert(0, "label", label)
+        part.index = pd.MultiIndex.from_product([[row_id], range(len(part))], names=["id", "scene"])
+        parts.append(part)
+    return pd.concat(parts)
+
+
+def is_scene_table(table: pd.DataFrame) -> bool:
+    return list(table.index.names) == ["id", "scene"]
+
+
+def summary(table: pd.DataFrame) -> pd.DataFrame:
+    """A scene table's means over scenes (and seeds, if it has a ``seed`` column), one row per id in
+    the order of the table, ``label`` first."""
+    numeric = [c for c in table.columns if c not in ("label", "seed")]
+    ids = list(dict.fromkeys(table.index.get_level_values("id")))
+    grouped = table.groupby(level="id", sort=False)
+    out = grouped[numeric].mean().loc[ids]
+    out.insert(0, "label", grouped["label"].first().loc[ids])
+    return out
 
 
 @torch.no_grad()
@@ -52,42 +79,69 @@ def baseline_rows(test: Batch, middle: torch.nn.Module | None = None, level: str
     its estimate repeated."""
     t = test.frames.shape[1]
     rows = {"baseline_blur": (BASELINES["baseline_blur"],
-                              score_row(test.blur.unsqueeze(1).expand(-1, t, -1, -1, -1).contiguous(), test.frames, level))}
+                              scene_scores(test.blur.unsqueeze(1).expand(-1, t, -1, -1, -1).contiguous(), test.frames,
+                                           level))}
     if middle is not None:
         est = batched(middle, test.blur, 32, clamp=True)
         rows["baseline_middle"] = (BASELINES["baseline_middle"],
-                                   score_row(est.unsqueeze(1).expand(-1, t, -1, -1, -1).contiguous(), test.frames, level))
+                                   scene_scores(est.unsqueeze(1).expand(-1, t, -1, -1, -1).contiguous(), test.frames,
+                                                level))
     return rows
 
 
-def premise_margin(table: pd.DataFrame, rows: list[str], cols: list[str] = OUTER) -> float:
-    """How far the best of ``rows`` is above the better baseline row, averaged over ``cols`` (dB)."""
-    baselines = [b for b in BASELINES if b in table.index]
-    return float(table.loc[rows, cols].mean(axis=1).max() - table.loc[baselines, cols].mean(axis=1).max())
+def rows_of(table: pd.DataFrame, row: str) -> pd.DataFrame:
+    """The scenes of row ``row`` of a scene table (``scene`` as the index)."""
+    return table.xs(row, level="id")
 
 
-def outer_gain(table: pd.DataFrame, row: str, over: str, cols: list[str] = OUTER) -> float:
-    """Mean of ``cols`` of row ``row`` minus that of row ``over`` (dB)."""
-    return float(table.loc[row, cols].mean() - table.loc[over, cols].mean())
+def _per_scene(table: pd.DataFrame, row: str, cols: Sequence[str]) -> np.ndarray:
+    return rows_of(table, row)[list(cols)].to_numpy(dtype=float).mean(axis=1)
+
+
+def outer_gain(table: pd.DataFrame, row: str, over: str, cols: Sequence[str] = OUTER) -> np.ndarray:
+    """Per scene: the mean of ``cols`` of row ``row`` minus that of row ``over`` (dB), on the same
+    scenes (the evidence of a margin claim)."""
+    return _per_scene(table, row, cols) - _per_scene(table, over, cols)
+
+
+def premise_margin(table: pd.DataFrame, rows: Sequence[str], cols: Sequence[str] = OUTER) -> np.ndarray:
+    """Per scene: the best of ``rows`` (best by its mean over scenes) minus the better baseline row,
+    on ``cols`` (dB)."""
+    means = summary(table)[list(cols)].mean(axis=1)
+    best = means.loc[list(rows)].idxmax()
+    baseline = means.loc[[b for b in BASELINES if b in means.index]].idxmax()
+    return outer_gain(table, best, baseline, cols)
 
 
 def ppsnr_table(models: dict[str, tuple[str, Callable[[torch.Tensor], torch.Tensor]]], test: Batch,
                 middle: torch.nn.Module | None = None) -> pd.DataFrame:
-    """Per-frame sequence-level pPSNR (F1..F7) and the mean of ``{id: (label, model)}``, one row per
-    model (HyperCUT's table).  With ``middle`` (a middle-frame network) the baseline rows come first."""
+    """Per-scene sequence-level pPSNR (F1..F7, mean) of ``{id: (label, model)}`` on ``test``, a scene
+    table (HyperCUT's table is its :func:`summary`).  With ``middle`` (a middle-frame network) the
+    baseline rows come first."""
     rows = baseline_rows(test, middle) if middle is not None else {}
     for row_id, (label, model) in models.items():
-        rows[row_id] = (label, score_row(batched(model, test.blur, 64, clamp=True), test.frames))
-    return table_from_rows(rows)
+        rows[row_id] = (label, scene_scores(batched(model, test.blur, 64, clamp=True), test.frames))
+    return scene_table(rows)
 
 
-def gain_over(table: pd.DataFrame, row: str) -> pd.DataFrame:
-    """Per-frame gain (dB) of every other row of a pPSNR table over ``row``: frames as rows, one
-    column per model, named by its label (for a gain plot)."""
+def gain_long(table: pd.DataFrame, row: str) -> pd.DataFrame:
+    """Per-scene, per-frame gain (dB) of every other row of a pPSNR scene table over ``row``, long:
+    columns ``model`` (the label), ``frame``, ``gain`` (and ``seed`` if the table has one): the data of
+    :func:`blur2vid.plots.gain_figure`."""
     frames = [c for c in table.columns if c.startswith("F")]
-    others = [r for r in table.index if r != row]
-    gain = table.loc[others, frames].astype(float) - table.loc[row, frames].astype(float)
-    return gain.set_axis(table.loc[others, "label"], axis=0).T.rename_axis("frame")
+    base = rows_of(table, row)[frames].to_numpy(dtype=float)
+    parts = []
+    for other in dict.fromkeys(table.index.get_level_values("id")):
+        if other == row:
+            continue
+        sub = rows_of(table, other)
+        gain = pd.DataFrame(sub[frames].to_numpy(dtype=float) - base, columns=frames)
+        gain["model"] = sub["label"].iloc[0]
+        if "seed" in sub.columns:
+            gain["seed"] = sub["seed"].to_numpy()
+        parts.append(gain.melt(id_vars=[c for c in ("model", "seed") if c in gain.columns], var_name="frame",
+                               value_name="gain"))
+    return pd.concat(parts, ignore_index=True)
 
 
 def frame_labels(n: int) -> list[str]:

@@ -1,0 +1,59 @@
+"""Pooling the outputs of several training seeds (blur2vid.aggregate)."""
+
+import json
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+
+from blur2vid.aggregate import aggregate, read_scene_table
+from blur2vid.experiments.tables import scene_table
+from blur2vid.runs import start_run
+
+
+def _seed_run(monkeypatch, tmp_path, seed: int, offset: float):
+    monkeypatch.setenv("BLUR2VID_FIGURES", str(tmp_path / f"seed-{seed}"))
+    run = start_run("06_hypercut_blur2vid", profile="smoke", seed=seed, quiet=True)
+    scenes = np.linspace(-0.1, 0.1, 5)[:, None]
+    table = scene_table({"naive": ("naive", 22.0 + scenes + np.zeros((5, 7))),
+                         "hypercut:x": ("order", 22.0 + offset + scenes + np.zeros((5, 7)))})
+    run.save(table, "hypercut_tab_ppsnr")
+    run.save(pd.DataFrame({"label": ["a"], "Hit": [0.9 + 0.02 * seed]}, index=pd.Index(["g"], name="id")),
+             "hypercut_ordering_table")
+    fig, ax = plt.subplots()
+    ax.plot([0, seed])
+    run.save(fig, "hypercut_frames")
+    plt.close(fig)
+    return run.out_dir
+
+
+def test_seeds_are_pooled_table_by_table(monkeypatch, tmp_path):
+    folders = [_seed_run(monkeypatch, tmp_path, 0, 0.5), _seed_run(monkeypatch, tmp_path, 1, 0.1)]
+    out = tmp_path / "pooled"
+    how = aggregate(folders, out, [0, 1])
+    pooled = read_scene_table(out / "hypercut_tab_ppsnr_scenes.csv")
+    assert sorted(pooled["seed"].unique()) == [0, 1] and len(pooled) == 20
+    summary = pd.read_csv(out / "hypercut_tab_ppsnr.csv", index_col="id")
+    assert summary.loc["hypercut:x", "F1"] == pytest.approx(22.3)  # the mean of 22.5 and 22.1
+    per_seed = pd.read_csv(out / "hypercut_tab_ppsnr_per_seed.csv", index_col=["id", "seed"])
+    assert per_seed.loc[("hypercut:x", 0), "mean"] == pytest.approx(22.5)
+    assert per_seed.loc[("hypercut:x", 1), "mean"] == pytest.approx(22.1)
+    plain = pd.read_csv(out / "hypercut_ordering_table.csv", index_col="id")
+    assert plain.loc["g", "Hit"] == pytest.approx(0.91) and plain.loc["g", "label"] == "a"
+    for name in ("hypercut_tab_ppsnr_gain.png", "hypercut_seed_spread.png", "hypercut_frames.png"):
+        assert (out / name).is_file(), name
+    assert how["hypercut_frames.png"] == "copied from seed 0"
+    assert how["hypercut_tab_ppsnr_gain.png"].startswith("drawn from hypercut_tab_ppsnr")
+    assert (out / "hypercut_frames.png").read_bytes() == (folders[0] / "hypercut_frames.png").read_bytes()
+
+
+def test_only_the_files_of_the_named_notebooks_are_pooled(monkeypatch, tmp_path):
+    folder = _seed_run(monkeypatch, tmp_path, 0, 0.5)
+    (folder / "stale_from_another_run.csv").write_text("id,x\na,1\n")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert "stale_from_another_run.csv" not in manifest["outputs"]
+    how = aggregate([folder], tmp_path / "pooled", [0], notebooks=["06_hypercut_blur2vid"])
+    assert "stale_from_another_run.csv" not in how and "hypercut_tab_ppsnr.csv" in how
+    with pytest.raises(FileNotFoundError, match="run the seeds first"):
+        aggregate([tmp_path / "nothing"], tmp_path / "pooled", [0])
