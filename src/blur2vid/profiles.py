@@ -54,7 +54,7 @@ SCALES: dict[str, dict[str, Any]] = {
         formation=dict(size=64, frame_counts=(1, 3, 5, 7, 9, 11, 15), speeds=(0.5, 1.0, 2.0, 4.0), n_scenes=16,
                        rule_shifts=(4.0, 8.0, 16.0), rule_segments=(1, 2, 4, 8, 16), fine_subframes=32),
         toy_size=64,
-        unet=dict(width=32, steps=1000, batch=32, lr=2e-3), unet_test=256,
+        unet=dict(width=32, steps=1000, batch=32, lr=1e-3), unet_test=256,
         losses=dict(size=64, n=16),
         jin=dict(model="cpu", batch_middle=16, batch_frames=8, steps_middle=800, steps_core=250, steps_outer=250,
                  lr=1e-3, adv_weight=0.0),

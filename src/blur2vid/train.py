@@ -259,7 +259,8 @@ def fit(
     runs under autocast; recorded in the checkpoint's config like the schedule.
     ``validate``: a function of the model (in eval mode, without gradients, under the same autocast)
     returning scores on a validation set (e.g. ``{"val_psnr": ...}``), logged every
-    ``validate_every`` steps (default: a tenth of the run) and at the last step, in the history with
+    ``validate_every`` steps (default: a tenth of the run; a run under 20 steps only at its end)
+    and at the last step, in the history with
     the samples seen so far: the learning curve.  It does not change training (it must not draw
     from the global random generator), so it is not part of the config.  Every entry of the history
     has ``samples`` (training samples seen after that step).
@@ -296,7 +297,7 @@ def fit(
             obj.load_state_dict(state["extra"][name])
         start, history = state["step"], list(state["history"])
     model.train()
-    every = validate_every or max(1, steps // 10)
+    every = validate_every or (steps // 10 if steps >= 20 else max(steps, 1))  # a short run: at its end only
     bar = tqdm(range(start, steps), initial=start, total=steps, desc=desc, disable=not progress, leave=False)
     t0 = time.perf_counter()
     for step in bar:
