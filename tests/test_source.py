@@ -129,6 +129,29 @@ def test_test_windows_are_centre_crops_evenly_spaced(tmp_path):
     assert test.meta["sequence"] == ["c"] * 4
 
 
+def test_validation_and_test_sets_are_named_fixed_and_apart(tmp_path):
+    """The test set is frozen: the same scenes whatever the training seed (every seed of a batch is
+    scored on the very same scenes), and the validation set is another, seeded set.  On a folder the
+    test set is the test split and the validation set comes from the train split (no val split)."""
+    from blur2vid.data.config import TEST_SEED, VALIDATION_SEED, split_seed
+
+    data = DataConfig(size=16, max_shift=4.0)
+    test, again, val = data.test_set(6), data.test_set(6), data.validation_set(6)
+    assert torch.equal(test.frames, again.frames) and not torch.equal(test.frames, val.frames)
+    assert torch.equal(test.frames, scene_set(data.scenes(), 6, TEST_SEED).frames)
+    assert torch.equal(val.frames, scene_set(data.scenes(), 6, VALIDATION_SEED).frames)
+    large = data.test_set(6, purpose="large", max_shift=8.0)
+    assert torch.equal(large.frames, scene_set(data.scenes(max_shift=8.0), 6, split_seed("test", "large")).frames)
+    # the training configs of two seeds read one test set
+    assert torch.equal(unet_test_set(UNetTrainConfig(data=data, seed=0), 6).frames,
+                       unet_test_set(UNetTrainConfig(data=data, seed=5), 6).frames)
+    with pytest.raises(ValueError, match="evaluation split"):
+        split_seed("train")
+    plain(tmp_path, names="abcde", n=21)
+    folder = DataConfig(size=12, data_root=str(tmp_path)).source(test_sequences=["e"])
+    assert set(folder.validation_set(4).meta["sequence"]) <= set("abcd") and folder.test_set(4).meta["sequence"] == ["e"] * 3
+
+
 def test_scene_source_is_render_scenes():
     scenes = SceneConfig(height=16, width=16, n_frames=5, max_shift=4.0)
     source = open_source(None, scenes)

@@ -231,3 +231,29 @@ def test_spike_clip_cuts_a_gradient_far_above_the_runs_own():
     assert again.threshold() == pytest.approx(clip.threshold()) and again.clipped == 1
     with pytest.raises(ValueError, match="grad_clip"):
         fit(torch.nn.Linear(1, 1), lambda s: None, lambda m, b: None, steps=1, grad_clip="sometimes")
+
+
+def test_a_validation_function_logs_the_learning_curve_without_changing_training():
+    """fit's validate is called about ten times (and at the end), in eval mode and without
+    gradients; its scores land in the history with the samples seen, and the weights are those of a
+    run without it."""
+    frames = torch.rand(4, 3, 3, 8, 8)
+    batch = Batch(frames.mean(1), frames)
+    calls = []
+
+    def validate(model):
+        calls.append((model.training, torch.is_grad_enabled()))
+        return {"val_loss": float(naive_loss(model(batch.blur), batch.frames))}
+
+    def run(**kw):
+        torch.manual_seed(0)
+        net = SequenceUNet(n_frames=3, width=4, depth=1)
+        history = fit(net, lambda step: batch, lambda m, b: naive_loss(m(b.blur), b.frames), steps=40, progress=False, **kw)
+        return net, history
+
+    plain_net, _ = run()
+    net, history = run(validate=validate)
+    curve = [h for h in history if "val_loss" in h]
+    assert [h["step"] for h in curve] == [3, 7, 11, 15, 19, 23, 27, 31, 35, 39]
+    assert [h["samples"] for h in curve][:2] == [16, 32] and calls == [(False, False)] * 10
+    assert all(torch.equal(a, b) for a, b in zip(plain_net.state_dict().values(), net.state_dict().values()))
