@@ -257,3 +257,17 @@ def test_a_validation_function_logs_the_learning_curve_without_changing_training
     assert [h["step"] for h in curve] == [3, 7, 11, 15, 19, 23, 27, 31, 35, 39]
     assert [h["samples"] for h in curve][:2] == [16, 32] and calls == [(False, False)] * 10
     assert all(torch.equal(a, b) for a, b in zip(plain_net.state_dict().values(), net.state_dict().values()))
+
+
+def test_the_ordering_network_trains_in_fp32_whatever_the_run(tmp_path):
+    """bf16 autocast collapses the generic ordering embedding (Hit 0 at the cpu profile), so its
+    training ignores the Workspace's precision: the checkpoint says fp32."""
+    from blur2vid.data.config import DataConfig
+    from blur2vid.train import Workspace
+    from blur2vid.train_hypercut import HyperCUTTrainConfig, train_ordering
+
+    cfg = HyperCUTTrainConfig(data=DataConfig(size=16, max_shift=4.0), steps=2, batch=2, dim=8, width=4, depth=2)
+    ws = Workspace(tmp_path, precision="bf16", progress=False)
+    train_ordering(cfg.build(), cfg, ws)
+    (path,) = tmp_path.glob("hypercut-*.pt")
+    assert load_checkpoint(path)["config"]["precision"] == "fp32"
