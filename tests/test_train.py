@@ -256,7 +256,7 @@ def test_a_validation_function_logs_the_learning_curve_without_changing_training
     curve = [h for h in history if "val_loss" in h]
     assert [h["step"] for h in curve] == [3, 7, 11, 15, 19, 23, 27, 31, 35, 39]
     assert [h["samples"] for h in curve][:2] == [16, 32] and calls == [(False, False)] * 10
-    assert all(torch.equal(a, b) for a, b in zip(plain_net.state_dict().values(), net.state_dict().values()))
+    assert all(torch.equal(a, b) for a, b in zip(plain_net.state_dict().values(), net.state_dict().values(), strict=True))
 
 
 def test_the_ordering_network_trains_in_fp32_whatever_the_run(tmp_path):
