@@ -328,3 +328,24 @@ def test_notebook_02_with_data_root(tmp_path):
     assert manifest["outputs"]["ambiguity_claims.csv"]["profile"] == "smoke"
     (ckpt,) = (results / "smoke" / "checkpoints").glob("*.pt")
     assert load_checkpoint(ckpt)["config"]["data"]["data_root"] == str(data.resolve())
+
+
+def test_rendered_batches_are_kept_for_the_next_run_bit_for_bit(monkeypatch):
+    """Schemes that train on the same stream render each batch once per process: a second request
+    returns the very values rendering gives, as copies (changing one does not change the next), and
+    a full budget stops keeping new batches without evicting old ones."""
+    from blur2vid.data.source import BATCH_CACHE, BATCH_CACHE_ENV
+
+    BATCH_CACHE.clear()
+    scenes = SceneConfig(height=16, width=16, n_frames=5, max_shift=4.0)
+    source = open_source(None, scenes)
+    first = source.batch(3, 11)
+    first.frames.zero_()  # a caller that writes into its batch
+    again = source.batch(3, 11)
+    fresh = render_scenes(scenes, 3, 11)
+    assert torch.equal(again.frames, fresh.frames) and torch.equal(again.blur, fresh.blur)
+    assert BATCH_CACHE.hits == 1 and len(BATCH_CACHE.entries) == 1
+    monkeypatch.setenv(BATCH_CACHE_ENV, "0")
+    source.batch(3, 12)
+    assert len(BATCH_CACHE.entries) == 1 and torch.equal(source.batch(3, 11).frames, fresh.frames)
+    BATCH_CACHE.clear()

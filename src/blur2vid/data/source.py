@@ -60,7 +60,8 @@ from blur2vid.data.video import VIDEO_EXTENSIONS, VideoDataset
 from blur2vid.data.windows import DatasetError, MissingFileError, Sample, Window, collate, dataset_table
 from blur2vid.formation import get_crf
 
-__all__ = ["SceneSource", "FolderSource", "open_source", "detect_kind", "DatasetError", "MissingFileError"]
+__all__ = ["SceneSource", "FolderSource", "open_source", "detect_kind", "DatasetError", "MissingFileError",
+           "BATCH_CACHE", "BATCH_CACHE_ENV"]
 
 
 def _scenes_dict(scenes: SceneConfig) -> dict[str, Any]:
@@ -68,6 +69,55 @@ def _scenes_dict(scenes: SceneConfig) -> dict[str, Any]:
     d["crf"] = get_crf(scenes.crf).name
     d["sprite_size"] = list(d["sprite_size"])
     return d
+
+
+BATCH_CACHE_ENV = "BLUR2VID_BATCH_CACHE_MB"
+
+
+def _cache_budget() -> int:
+    """Bytes the rendered-batch cache may hold: ``$BLUR2VID_BATCH_CACHE_MB``, else a sixth of the
+    machine's memory, at most 4 GiB (0 turns the cache off)."""
+    if os.environ.get(BATCH_CACHE_ENV):
+        return int(float(os.environ[BATCH_CACHE_ENV]) * 2**20)
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not POSIX
+        memory = 8 * 2**30
+    return min(4 * 2**30, memory // 6)
+
+
+class _BatchCache:
+    """Rendered training batches kept for the next run of the same process: the schemes of one
+    experiment train on identical batch streams (the same seeds), and rendering a batch of 32
+    scenes at 32 px costs about as much as the U-Net's step on it.  The first batches asked for are
+    kept until the budget is full and none is evicted after, so that every later pass over the same
+    stream finds the same ones.  A hit returns copies, so that no caller can change what the next
+    one gets; the values are those rendering gives, bit for bit."""
+
+    def __init__(self) -> None:
+        self.entries: dict[tuple, Batch] = {}
+        self.bytes = 0
+        self.hits = self.misses = 0
+
+    def get(self, key: tuple, make) -> Batch:
+        hit = self.entries.get(key)
+        if hit is not None:
+            self.hits += 1
+            return Batch(hit.blur.clone(), hit.frames.clone(), dict(hit.meta))
+        self.misses += 1
+        batch = make()
+        size = (batch.blur.numel() + batch.frames.numel()) * batch.frames.element_size()
+        if self.bytes + size <= _cache_budget():
+            self.entries[key] = Batch(batch.blur.clone(), batch.frames.clone(), dict(batch.meta))
+            self.bytes += size
+        return batch
+
+    def clear(self) -> None:
+        self.entries.clear()
+        self.bytes = self.hits = self.misses = 0
+
+
+BATCH_CACHE = _BatchCache()
 
 
 class SceneSource:
@@ -79,8 +129,11 @@ class SceneSource:
         self.scenes = scenes
 
     def batch(self, size: int, seed: int, device="cpu") -> Batch:
-        """:func:`~blur2vid.data.scenes.render_scenes` ``(scenes, size, seed, device)``."""
-        return render_scenes(self.scenes, size, seed, device)
+        """:func:`~blur2vid.data.scenes.render_scenes` ``(scenes, size, seed, device)``; batches
+        rendered on the CPU are kept in :data:`BATCH_CACHE` for the next run of this process."""
+        if torch.device(device).type != "cpu":
+            return render_scenes(self.scenes, size, seed, device)
+        return BATCH_CACHE.get((self.scenes, int(size), int(seed)), lambda: render_scenes(self.scenes, size, seed, device))
 
     def test_set(self, n: int, seed: int, device="cpu") -> Batch:
         """:func:`~blur2vid.data.scenes.scene_set` ``(scenes, n, seed, device)``."""
