@@ -30,6 +30,7 @@ from blur2vid import plots
 from blur2vid.experiments.claims import aggregate_claims
 from blur2vid.experiments.tables import summary
 from blur2vid.io import atomic_path, atomic_write_text
+from blur2vid.runs import read_manifest
 
 __all__ = ["aggregate", "REDRAWN", "SPREAD_FIGURES", "read_scene_table"]
 
@@ -50,13 +51,6 @@ SPREAD_FIGURES: dict[str, tuple[str, str]] = {  # their stems are paper.SEED_FIG
 def read_scene_table(path: Path) -> pd.DataFrame:
     """A saved per-scene table (``<stem>_scenes.csv``), index ``(id, scene)``."""
     return pd.read_csv(path, index_col=["id", "scene"])
-
-
-def _manifest(folder: Path) -> dict:
-    import json
-
-    path = Path(folder) / "manifest.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
 
 def _save_figure(fig, path: Path) -> None:
@@ -127,7 +121,7 @@ def aggregate(folders: Sequence[Path], out: Path, seeds: Sequence[int],
     how: dict[str, str] = {}
     names = list(dict.fromkeys(p.name for f in folders for p in sorted(f.iterdir()) if p.is_file()))
     if notebooks is not None:
-        written = {name for f in folders for name, e in _manifest(f).get("outputs", {}).items()
+        written = {name for f in folders for name, e in read_manifest(f).get("outputs", {}).items()
                    if e.get("notebook") in notebooks}
         names = [n for n in names if n in written]
     pooled_note = f"pooled over seeds {list(seeds)}"

@@ -36,6 +36,7 @@ from blur2vid.runs import (
     environment_info,
     is_reference_batch,
     output_dir,
+    read_manifest,
     resolve_device,
     results_root,
     run_name,
@@ -91,12 +92,9 @@ def _commit(root: Path) -> str | None:
 
 
 def _finished(folder: Path, notebook: str, seed: int, commit: str | None, params: dict) -> bool:
-    import json
-
-    path = folder / "manifest.json"
-    if commit is None or commit.endswith("-dirty") or not path.is_file():
+    if commit is None or commit.endswith("-dirty"):
         return False
-    entry = json.loads(path.read_text(encoding="utf-8")).get("notebooks", {}).get(notebook, {})
+    entry = read_manifest(folder).get("notebooks", {}).get(notebook, {})
     return entry.get("commit") == commit and entry.get("seed") == seed and all(
         entry.get(k) == v for k, v in params.items() if k != "seed")
 
@@ -220,10 +218,4 @@ def _declared(path: Path) -> set[str]:
 
 
 def _notebook_seconds(folder: Path) -> dict[str, float]:
-    import json
-
-    path = Path(folder) / "manifest.json"
-    if not path.is_file():
-        return {}
-    notebooks = json.loads(path.read_text(encoding="utf-8")).get("notebooks", {})
-    return {k: v.get("seconds") for k, v in notebooks.items()}
+    return {k: v.get("seconds") for k, v in read_manifest(folder).get("notebooks", {}).items()}

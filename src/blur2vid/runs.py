@@ -41,7 +41,7 @@ from blur2vid.train import Workspace
 
 __all__ = ["NotebookRun", "start_run", "output_dir", "results_root", "is_reference_run", "is_reference_batch",
            "REFERENCE_SEEDS", "run_name",
-           "update_manifest", "environment_info", "resolve_device", "check_parameters", "REFERENCE_ENV"]
+           "update_manifest", "read_manifest", "environment_info", "resolve_device", "check_parameters", "REFERENCE_ENV"]
 
 ENV_OUTPUT_DIR = "BLUR2VID_FIGURES"
 ENV_RESULTS = "BLUR2VID_RESULTS"
@@ -122,15 +122,19 @@ def environment_info(device: torch.device | None = None) -> dict[str, Any]:
     return info
 
 
+def read_manifest(folder: Path) -> dict[str, Any]:
+    """``folder/manifest.json`` (empty when there is none, or it is not JSON)."""
+    path = Path(folder) / "manifest.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    except json.JSONDecodeError:
+        return {}
+
+
 def update_manifest(folder: Path, section: str, key: str, entry: dict[str, Any]) -> None:
     """Set ``manifest[section][key] = entry`` in ``folder/manifest.json``, atomically."""
     path = Path(folder) / "manifest.json"
-    manifest: dict[str, Any] = {}
-    if path.is_file():
-        try:
-            manifest = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError:
-            manifest = {}
+    manifest = read_manifest(folder)
     manifest.setdefault(section, {})[key] = entry
     atomic_write_json(path, manifest)
 

@@ -160,16 +160,16 @@ def aggregate_claims(tables: Sequence[pd.DataFrame], evidence: pd.DataFrame) -> 
     for cid in order:
         rows = pd.DataFrame([t.loc[cid] for t in tables if cid in t.index])
         first = rows.iloc[0]
+        unit = first["unit"] if isinstance(first["unit"], str) else ""  # an empty unit reads back as NaN
         if first["rule"] == "interval":
             ev = evidence[evidence["claim"] == cid]
             groups = {int(s): g.sort_values("scene")["value"].to_numpy() for s, g in ev.groupby("seed")}
             out.append(margin_claim(cid, first["claim"], groups, threshold=float(first["threshold"]),
-                                    kind=first["kind"], unit=first["unit"] if isinstance(first["unit"], str) else ""))
+                                    kind=first["kind"], unit=unit))
         else:
             holds = bool(rows["holds"].astype(str).str.lower().eq("true").all())
             value = float(pd.to_numeric(rows["value"], errors="coerce").mean())
-            out.append(Claim(cid, first["claim"], value, holds, first["kind"],
-                             first["unit"] if isinstance(first["unit"], str) else "", first["rule"],
+            out.append(Claim(cid, first["claim"], value, holds, first["kind"], unit, first["rule"],
                              threshold=float(first["threshold"]), seeds=len(rows)))
     return claims_table(out)
 
