@@ -26,12 +26,16 @@ variant                       loss                 middle input        schedule
                               canonical order
 ``table1_regulariser``        Table 1 + HyperCUT   ground truth        staged
                               regulariser
+``hand_made_order``           per-frame MSE,       ground truth        staged
+                              hand-made order
 ============================  ===================  ==================  ========
 
 The last three are HyperCUT's schemes on this backbone (its pPSNR table; Jin's own scheme there is
 ``teacher_forcing``): the data's (random) order, an ordering network's canonical order
 (:func:`~blur2vid.ordering.canonical_order`), and Table 1 plus ``0.2 softplus(-h(prediction))``.
-They need the ordering network (``ordering=`` of :func:`train_frames`).
+They need the ordering network (``ordering=`` of :func:`train_frames`).  ``hand_made_order`` is ours,
+beyond both papers: the oracle reference, per-frame MSE against the hand-made rule's order ("the
+content moves right", :func:`hand_made_order`), trained exactly like the others.
 
 "none" feeds the blurry image where the middle estimate would go, so every variant uses the same
 networks.  A joint variant trains all four non-middle networks together for the steps of steps 2
@@ -48,6 +52,7 @@ a random direction.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -71,7 +76,7 @@ from blur2vid.losses import (
 from blur2vid.metrics import ppsnr, psnr
 from blur2vid.models.discriminator import PatchDiscriminator
 from blur2vid.models.jin import JinCascade, JinConfig
-from blur2vid.ordering import canonical_order
+from blur2vid.ordering import MotionDirectionOrder, canonical_order
 from blur2vid.seeding import derive_seed
 from blur2vid.tensors import batched, reverse_where
 from blur2vid.train import Workspace, fit, frozen_identity, run_config, weights_digest
@@ -88,6 +93,7 @@ __all__ = [
     "middle_run_config",
     "REGULARISER_WEIGHT",
     "REGULARISED_PAIRS",
+    "hand_made_order",
 ]
 
 
@@ -96,6 +102,7 @@ class JinVariant:
     name: str
     label: str
     loss: str            # "independent" | "global" | "pair" | "table1" | "naive" | "hypercut" | "table1_reg"
+                         # | "hand_made"
     middle_input: str    # "none" | "estimated" | "ground_truth"
     staged: bool
     panel: str           # where it appears in the paper
@@ -121,6 +128,10 @@ JIN_VARIANTS: dict[str, JinVariant] = {v.name: v for v in [
                True, "HyperCUT pPSNR table"),
     JinVariant("table1_regulariser", "Table 1 + HyperCUT regulariser", "table1_reg", "ground_truth", True,
                "HyperCUT public code"),
+    # ours: the frames' true order up to the one rule "the content moves right", per-frame loss; it
+    # tells "can this backbone learn the frames at all" from "can it choose a direction"
+    JinVariant("hand_made_order", "per-frame MSE against the hand-made order (oracle)", "hand_made",
+               "ground_truth", True, "ours: oracle reference"),
 ]}
 
 
@@ -202,7 +213,7 @@ def middle_run_config(cfg: JinTrainConfig, unused: tuple[str, ...] = MIDDLE_UNUS
 def train_middle(cascade: JinCascade, cfg: JinTrainConfig, ws: Workspace = Workspace()) -> list[dict]:
     """Table 1 step 1: ``phi_4`` with ``L_middle`` (Eq. 3)."""
     perceptual = PerceptualLoss(cfg.vgg_weights).to(ws.device)
-    run_cfg = middle_run_config(cfg, step="middle")
+    run_cfg = middle_run_config(cfg, step="middle", network=cfg.jin_config().middle_identity())
 
     def loss_fn(net: nn.Module, batch: Batch):
         return middle_loss(net(batch.blur), batch.frames[:, 3], perceptual)
@@ -268,10 +279,10 @@ def _stage_loss(cascade: JinCascade, variant: JinVariant, stage: str, module: _F
     x4 = _middle_input(cascade, variant, batch)
     y, target = batch.blur, batch.frames
     logs: dict[str, float] = {}
-    if variant.loss == "hypercut":  # HyperCUT: every target in the ordering network's canonical order
+    if variant.loss in ("hypercut", "hand_made"):  # every target in the ordering's canonical order
         target, flipped = canonical_order(target, ordering)
         logs["flipped"] = float(flipped.float().mean())
-    per_frame = variant.loss in ("naive", "hypercut")
+    per_frame = variant.loss in ("naive", "hypercut", "hand_made")
     if stage == "outer":  # step 3 of a staged variant: the core pair is frozen
         with torch.no_grad():
             x3, x5 = cascade.predict_3_5(y, x4)
@@ -322,6 +333,12 @@ def _stage_loss(cascade: JinCascade, variant: JinVariant, stage: str, module: _F
     return loss, logs
 
 
+def hand_made_order(data: DataConfig) -> MotionDirectionOrder:
+    """The oracle's order: "the content moves right", comparing shifts up to the data's ``max_shift``
+    (the hand-made rule of notebook 05)."""
+    return MotionDirectionOrder(max_shift=max(1, math.ceil(data.max_shift)))
+
+
 def _core_kind(v: JinVariant) -> str:
     """What decides step 2 of a staged variant: ``pair`` and ``sequential`` share it (Eq. 5 on the
     pair 3/5, estimated middle), so they share its checkpoint and differ at frames 1, 2, 6, 7 only."""
@@ -337,12 +354,15 @@ def train_frames(cascade: JinCascade, variant: str, cfg: JinTrainConfig, ws: Wor
     v = jin_variant(variant)
     if v.needs_ordering and ordering is None:
         raise ValueError(f"Jin variant {variant!r} needs an ordering network: pass ordering=")
-    depends: dict[str, Any] = {"data": cfg.data.identity()}
+    depends: dict[str, Any] = {"data": cfg.data.identity(), "network": cfg.jin_config()}
     if v.needs_ordering:
         ordering = ordering.to(ws.device).eval().requires_grad_(False)
         depends["ordering"] = frozen_identity(ordering)
         if v.loss == "table1_reg":
             depends["regularised_pairs"] = REGULARISED_PAIRS
+    elif v.loss == "hand_made":  # nothing trained: the rule's settings are its identity
+        ordering = hand_made_order(cfg.data)
+        depends["ordering"] = ordering.config_dict()
     else:
         ordering = None
     if v.middle_input == "estimated":  # the middle network's weights decide what steps 2-3 see
@@ -370,7 +390,8 @@ def train_frames(cascade: JinCascade, variant: str, cfg: JinTrainConfig, ws: Wor
         if stage == "outer":
             cascade.net3.requires_grad_(False).eval()
             cascade.net5.requires_grad_(False).eval()
-        history += [dict(h, stage=stage) for h in fit(
+        seen = history[-1]["samples"] if history else 0  # a staged variant's curve runs on through its stages
+        history += [dict(h, stage=stage, samples=h["samples"] + seen) for h in fit(
             module, lambda step, b=batches, o=offset: b(step + o), loss_fn, steps=steps, lr=cfg.lr,
             validate=ws.validator(cfg.data, lambda m, val: _validation_ppsnr(cascade, variant, val)),
             device=ws.device, config=run_cfg, checkpoint=ws.checkpoint(name, run_cfg), progress=ws.progress, precision=ws.precision,

@@ -28,12 +28,13 @@ for the cascade (paper Table 3: 5M and 17M).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 
 import torch
 from torch import nn
 
 from blur2vid.models.blocks import (
+    NORMS,
     ColourFusion,
     Dilations,
     FuseBlock,
@@ -74,7 +75,12 @@ class JinConfig(Presets):
     ``share_outer_stages=True`` uses one network for all of frames 1, 2, 6, 7 (Sec. 7 says the
     pair-wise networks of these frames can share parameters); the default follows Sec. 5.3 and the
     public code: one network for 2/6 and another for 1/7.  ``zero_init_residual=True`` zeroes the
-    last convolution of every network so that each starts as its global skip (an identity).
+    last convolution of every network so that each starts as its global skip (an identity);
+    ``residual_init_scale`` > 0 scales it down to that fraction of its random initialisation instead
+    (near the skip, but the frame-3 and frame-5 networks no longer start identical, so the
+    ``|x3 - x5|`` term of Eq. 5 has a gradient from the first step).
+    ``norm``: the normalisation of every block (:data:`~blur2vid.models.blocks.NORMS`; the paper's is
+    instance norm).
     """
 
     middle_factor: int = 4
@@ -96,6 +102,12 @@ class JinConfig(Presets):
     extract_kernel: int = 5
     share_outer_stages: bool = False
     zero_init_residual: bool = False
+    norm: str = "instance"
+    residual_init_scale: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.norm not in NORMS:
+            raise ValueError(f"unknown normalisation {self.norm!r}; expected one of {NORMS}")
 
     # ---- presets ------------------------------------------------------------------------------
     @classmethod
@@ -153,6 +165,12 @@ class JinConfig(Presets):
     def plan_outer(self) -> StagePlan:
         return make_stage_plan(self.blocks_outer, self.frame_dilations, self.frame_dilated_stages)
 
+    def middle_identity(self) -> dict:
+        """The fields that decide the middle network (part of its runs' keys: a run of the frame
+        networks' sizes shares its middle network)."""
+        return {k: v for k, v in asdict(self).items()
+                if k.startswith("middle_") or k in ("extract_kernel", "zero_init_residual", "norm", "residual_init_scale")}
+
     @property
     def frame_features(self) -> int:
         return self.frame_blur_features + 2 * self.frame_ref_features
@@ -176,14 +194,16 @@ class _ResamplingNet(nn.Module):
 
     factor: int
 
-    def __init__(self, features: int, factor: int, plan: StagePlan, colour_features: int, zero_init: bool):
+    def __init__(self, features: int, factor: int, plan: StagePlan, colour_features: int, zero_init: bool,
+                 norm: str = "instance", init_scale: float = 0.0):
         super().__init__()
         self.factor = factor
-        self.trunk = ResidualTrunk(features, plan)
-        self.fuse = nn.ModuleList(FuseBlock(features, factor * factor) for _ in plan)
-        self.colour = ColourFusion(colour_features)
-        if zero_init:
-            nn.init.zeros_(self.colour.out.weight)
+        self.trunk = ResidualTrunk(features, plan, norm)
+        self.fuse = nn.ModuleList(FuseBlock(features, factor * factor, norm) for _ in plan)
+        self.colour = ColourFusion(colour_features, norm=norm)
+        if zero_init:  # scaled down (init_scale) or zeroed: the network starts at (or near) its global skip
+            with torch.no_grad():
+                self.colour.out.weight.mul_(float(init_scale))
 
     def _refine(self, features: torch.Tensor, skip_gray: torch.Tensor, channels: int) -> torch.Tensor:
         """Trunk + stage fusion; ``skip_gray`` is the ``[B*C, 1, H, W]`` image added before pixel shuffle."""
@@ -206,7 +226,8 @@ class MiddleNet(_ResamplingNet):
     def __init__(self, config: JinConfig | None = None):
         cfg = config or JinConfig()
         super().__init__(
-            cfg.middle_features, cfg.middle_factor, cfg.middle_plan, cfg.middle_colour_features, cfg.zero_init_residual
+            cfg.middle_features, cfg.middle_factor, cfg.middle_plan, cfg.middle_colour_features, cfg.zero_init_residual,
+            cfg.norm, cfg.residual_init_scale,
         )
         self.config = cfg
         self.extract = ResamplingConv(1, cfg.middle_features, cfg.middle_factor, cfg.extract_kernel)
@@ -246,7 +267,8 @@ class FrameNet(_ResamplingNet):
         cfg = config or JinConfig()
         plan = plan if plan is not None else cfg.plan_3_5
         super().__init__(
-            cfg.frame_features, cfg.frame_factor, plan, cfg.frame_colour_features, cfg.zero_init_residual
+            cfg.frame_features, cfg.frame_factor, plan, cfg.frame_colour_features, cfg.zero_init_residual, cfg.norm,
+            cfg.residual_init_scale,
         )
         self.config = cfg
         r, k = cfg.frame_factor, cfg.extract_kernel
