@@ -37,10 +37,11 @@ from blur2vid.losses import PerceptualLoss, middle_loss, pair_loss
 from blur2vid.metrics import psnr
 from blur2vid.models.blocks import count_parameters
 from blur2vid.models.jin import JinCascade, JinConfig
+from blur2vid.ordering import canonical_order
 from blur2vid.seeding import derive_seed
 from blur2vid.tensors import batched
 from blur2vid.train import fit
-from blur2vid.train_jin import JinTrainConfig, training_batches
+from blur2vid.train_jin import JinTrainConfig, hand_made_order, training_batches
 
 DESIGNS: dict[str, dict] = {
     "base": dict(size=32),
@@ -51,15 +52,39 @@ DESIGNS: dict[str, dict] = {
     "s40_layer_w64": dict(size=40, norm="layer", middle_features=64, frame_blur_features=32, frame_ref_features=16),
     "s40_dil2": dict(size=40, middle_dilations=((1, 2), (2, 2), (2, 2), (2, 1)), frame_dilations=((1, 2), (2, 1))),
     "s40_lr3e-4": dict(size=40, lr=3e-4),
+    "s40_layer_lr3e-4": dict(size=40, norm="layer", lr=3e-4),
+    "s40_layer_refined": dict(size=40, norm="layer", colour_skip="refined"),
+    "s40_layer_refined_lr2e-3": dict(size=40, norm="layer", colour_skip="refined", lr=2e-3),
+    "s40_layer_refined_init0.1": dict(size=40, norm="layer", colour_skip="refined", residual_init_scale=0.1),
+    "s40_layer_lr2e-3": dict(size=40, norm="layer", lr=2e-3),
+    "s40_layer_b32": dict(size=40, norm="layer", batch=32),
+    "s40_layer_mse": dict(size=40, norm="layer", perceptual="none"),
+    "s40_instance_refined": dict(size=40, colour_skip="refined"),
+    "s40_layer_lr1e-4": dict(size=40, norm="layer", lr=1e-4),
+    "s40_none_lr3e-4": dict(size=40, norm="none", lr=3e-4),
     "s40_lr2e-3": dict(size=40, lr=2e-3),
     "s40_b32": dict(size=40, batch=32),
     "s40_small_init": dict(size=40, residual_init_scale=0.1),
+    "core_layer_lr3e-4": dict(size=40, norm="layer", lr=3e-4, batch=16),
+    "core_layer_lr3e-4_init0.1": dict(size=40, norm="layer", lr=3e-4, batch=16, residual_init_scale=0.1),
+    "core_layer_lr3e-4_init0.01": dict(size=40, norm="layer", lr=3e-4, batch=16, residual_init_scale=0.01),
+    "core_layer_lr1e-3": dict(size=40, norm="layer", lr=1e-3, batch=16),
+    "core_layer_lr1e-3_init0.1": dict(size=40, norm="layer", lr=1e-3, batch=16, residual_init_scale=0.1),
+    "core_layer_lr2e-3": dict(size=40, norm="layer", lr=2e-3, batch=16),
+    "core_instance_lr1e-3": dict(size=40, lr=1e-3, batch=16),
+    "core_layer_oracle": dict(size=40, norm="layer", lr=1e-3, batch=16, core_loss="oracle"),
+    "core_layer_warm_pair": dict(size=40, norm="layer", lr=1e-3, batch=16, core_loss="warm_pair"),
+    "core_instance_warm_pair": dict(size=40, lr=1e-3, batch=16, core_loss="warm_pair"),
+    "core_layer_min_order": dict(size=40, norm="layer", lr=1e-3, batch=16, core_loss="min_order"),
+    "core_layer_min_order_init0.1": dict(size=40, norm="layer", lr=1e-3, batch=16, core_loss="min_order",
+                                         residual_init_scale=0.1),
     "s40_default_init": dict(size=40, zero_init=False),
 }
-"""Named designs: ``size``, ``lr``, ``batch`` and ``zero_init`` are training settings; every other key
+"""Named designs: ``size``, ``lr``, ``batch``, ``zero_init`` and ``perceptual`` (the fallback of the
+perceptual term without VGG weights: ``gradient`` or ``none``) are training settings; every other key
 overrides :meth:`JinConfig.cpu`."""
 
-TRAINING_KEYS = ("size", "lr", "batch", "zero_init")
+TRAINING_KEYS = ("size", "lr", "batch", "zero_init", "perceptual", "core_loss")
 
 
 def _split(design: dict) -> tuple[dict, dict]:
@@ -91,7 +116,7 @@ def probe(stage: str, name: str, design: dict, seed: int, samples: int, n_val: i
     cascade = _cascade(design, seed)
     if stage == "middle":
         net = cascade.middle
-        perceptual = PerceptualLoss(None)
+        perceptual = PerceptualLoss(None, fallback=train.get("perceptual", "gradient"))
         floor = psnr(val.blur, val.frames[:, 3]).mean().item()
 
         def loss_fn(m, b):
@@ -107,11 +132,25 @@ def probe(stage: str, name: str, design: dict, seed: int, samples: int, n_val: i
         g3, g4, g5 = val.frames[:, 2], val.frames[:, 3], val.frames[:, 4]
         floor = _order_invariant_pair_psnr(g4, g4, g3, g5).mean().item()
 
+        core_loss = train.get("core_loss", "pair")
+        oracle = hand_made_order(data)
+        calls: list[int] = []  # steps taken (warm_pair: the first quarter per image, then Eq. 5)
+
         def loss_fn(m, b):
             x4 = b.frames[:, 3]
             x3 = m["net3"](b.blur, x4)
             x5 = m["net5"](b.blur, x4, x3)
-            return pair_loss(x3, x5, b.frames[:, 2], b.frames[:, 4])
+            calls.append(1)
+            if core_loss == "pair" or (core_loss == "warm_pair" and len(calls) > steps // 4):  # Eq. 5
+                return pair_loss(x3, x5, b.frames[:, 2], b.frames[:, 4])
+            if core_loss == "oracle":  # per-frame MSE in the hand-made order: can the networks learn the frames?
+                target = canonical_order(b.frames, oracle)[0]
+                return ((x3 - target[:, 2]) ** 2).mean() + ((x5 - target[:, 4]) ** 2).mean()
+            if core_loss in ("min_order", "warm_pair"):  # per-frame MSE in the better of the two orders, per image
+                fwd = ((x3 - b.frames[:, 2]) ** 2).mean((1, 2, 3)) + ((x5 - b.frames[:, 4]) ** 2).mean((1, 2, 3))
+                rev = ((x3 - b.frames[:, 4]) ** 2).mean((1, 2, 3)) + ((x5 - b.frames[:, 2]) ** 2).mean((1, 2, 3))
+                return torch.minimum(fwd, rev).mean()
+            raise ValueError(f"unknown core_loss {core_loss!r}")
 
         def score(m):
             x3 = m["net3"](val.blur, g4).float().clamp(0, 1)

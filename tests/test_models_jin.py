@@ -303,3 +303,20 @@ def test_zero_init_makes_frames_3_and_5_identical_and_a_small_init_breaks_the_ti
     d3, _ = default.predict_3_5(y, y)
     assert (s3 - s5).abs().max() > 0
     torch.testing.assert_close(s3 - y, 0.1 * (d3 - y), atol=1e-5, rtol=1e-4)  # the residual is linear in the last conv
+
+
+def test_the_refined_colour_skip_starts_at_the_skip_and_reaches_the_trunk_at_once():
+    """Zero-initialised, both skips return the blurry input; with the authors' skip (``"input"``) the
+    zeroed colour fusion blocks every gradient to the stages, with the skip on the refined image the
+    stages' fusion gets one from the first step."""
+    y, target = _rand(2, 3, 20, 20), _rand(2, 3, 20, 20)
+    grads = {}
+    for skip in ("input", "refined"):
+        net = MiddleNet(JinConfig.smoke(zero_init_residual=True, colour_skip=skip))
+        out = net(y)
+        torch.testing.assert_close(out, y)
+        ((out - target) ** 2).mean().backward()
+        grads[skip] = sum(float(f.conv_3x3.weight.grad.abs().sum()) for f in net.fuse)
+    assert grads["input"] == 0.0 and grads["refined"] > 0.0
+    with pytest.raises(ValueError, match="colour_skip"):
+        JinConfig.smoke(colour_skip="output")

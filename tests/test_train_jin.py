@@ -324,3 +324,27 @@ def test_the_networks_sizes_are_part_of_every_key(middle_state, tmp_path, reques
         train_frames(cascade, "naive_order", cfg, ws)
         names[cfg is CFG] = len(requested)
     assert names == {True: CFG.steps_core + CFG.steps_outer, False: CFG.steps_core + CFG.steps_outer}
+
+
+def test_the_core_warmup_chooses_the_order_per_image_for_the_first_steps_of_eq5_cores(middle_state, monkeypatch):
+    """``core_warmup``: the first steps of step 2 of the schemes whose core is Eq. 5 train with the
+    per-image best-order MSE, the rest with Eq. 5; a per-frame core never; 0 is the paper's."""
+    calls = []
+    real_best, real_seq = tj.best_order_pair_loss, tj.sequential_loss
+    monkeypatch.setattr(tj, "best_order_pair_loss", lambda *a: calls.append("best") or real_best(*a))
+    monkeypatch.setattr(tj, "sequential_loss", lambda preds, *a, **k: (calls.append("eq5") if "2_6" not in preds
+                                                                      else None) or real_seq(preds, *a, **k))
+    cfg = replace(CFG, steps_core=8, steps_outer=1, core_warmup=0.25)
+    for variant, expected in (("teacher_forcing", ["best"] * 2 + ["eq5"] * 6), ("naive_order", [])):
+        calls.clear()
+        cascade = JinCascade(cfg.jin_config())
+        cascade.middle.load_state_dict(middle_state)
+        train_frames(cascade, variant, cfg, Workspace(progress=False))
+        assert calls == expected, variant
+    calls.clear()
+    cascade = JinCascade(cfg.jin_config())
+    cascade.middle.load_state_dict(middle_state)
+    train_frames(cascade, "teacher_forcing", replace(cfg, core_warmup=0.0), Workspace(progress=False))
+    assert calls == ["eq5"] * 8
+    with pytest.raises(ValueError, match="core_warmup"):
+        replace(CFG, core_warmup=1.0)

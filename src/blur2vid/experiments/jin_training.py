@@ -25,6 +25,7 @@ from blur2vid.experiments.tables import (
     scene_scores,
     scene_table,
 )
+from blur2vid.io import atomic_write_text
 from blur2vid.losses import multiscale_loss
 from blur2vid.metrics import psnr
 from blur2vid.models.blocks import pad_to_multiple
@@ -33,7 +34,7 @@ from blur2vid.models.jin import JinCascade
 from blur2vid.models.nah import NahConfig, NahMultiScale
 from blur2vid.seeding import derive_seed
 from blur2vid.tensors import batched
-from blur2vid.train import Workspace, fit, plain
+from blur2vid.train import Workspace, config_key, fit, plain
 from blur2vid.train_jin import (
     JIN_VARIANTS,
     MIDDLE_UNUSED,
@@ -247,10 +248,30 @@ def middle_feed_grid(cascade: JinCascade, variant: str, test: Batch, n: int = 2)
 # ------------------------------------------------------------------------------ Table 3, claims
 
 
-def table3(cfg: JinExperimentConfig, device="cpu") -> pd.DataFrame:
-    """Jin Table 3 at the configured network sizes and resolutions (:func:`blur2vid.benchmark.table3`)."""
-    return benchmark.table3(benchmark.table3_models(cfg.bench_scale), resolutions=dict(cfg.bench_resolutions),
-                            device=device, repeats=cfg.bench_repeats)
+def table3(cfg: JinExperimentConfig, device="cpu", cache: str | Path | None = None) -> pd.DataFrame:
+    """Jin Table 3 at the configured network sizes and resolutions (:func:`blur2vid.benchmark.table3`).
+
+    With ``cache`` (a folder; notebook 04 passes its checkpoint folder) the timing is made once per
+    processor, torch version and configuration, saved there, and read back by later runs: it does
+    not depend on the training seed, and at the ``cpu`` profile it took about a sixth of notebook
+    04.  ``attrs["cached"]`` names the file a table was read from; delete it to time again."""
+    def measure() -> pd.DataFrame:
+        return benchmark.table3(benchmark.table3_models(cfg.bench_scale), resolutions=dict(cfg.bench_resolutions),
+                                device=device, repeats=cfg.bench_repeats)
+
+    if cache is None:
+        return measure()
+    key = config_key("jin_table3", {"scale": cfg.bench_scale, "resolutions": dict(cfg.bench_resolutions),
+                                    "repeats": cfg.bench_repeats, "device": benchmark.device_name(device),
+                                    "torch": torch.__version__})
+    path = Path(cache) / f"{key}.csv"
+    if path.is_file():
+        table = pd.read_csv(path, index_col="model")
+        table.attrs["cached"] = str(path)
+        return table
+    table = measure()
+    atomic_write_text(path, table.to_csv())
+    return table
 
 
 NAH_SPEED_RATIO = 5.0
