@@ -19,6 +19,9 @@ seconds and samples per second (name the processor beside them), and the paramet
     python benchmarks/jin_design.py --stage middle --designs base s40 s40_layer --seeds 0
     python benchmarks/jin_design.py --stage core --designs s40 s40_small_init --samples 16000
     python benchmarks/jin_design.py --list
+
+The measurements behind the ``cpu`` preset are in ``docs/measurements/jin_design_*.csv`` (AMD EPYC,
+2 threads, bf16, seed 0; ``warm_pair`` is what ``JinTrainConfig.core_warmup`` does).
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ import torch
 
 from blur2vid.benchmark import device_name
 from blur2vid.data.config import DataConfig
-from blur2vid.losses import PerceptualLoss, middle_loss, pair_loss
+from blur2vid.losses import PerceptualLoss, best_order_pair_loss, middle_loss, pair_loss
 from blur2vid.metrics import psnr
 from blur2vid.models.blocks import count_parameters
 from blur2vid.models.jin import JinCascade, JinConfig
@@ -147,9 +150,7 @@ def probe(stage: str, name: str, design: dict, seed: int, samples: int, n_val: i
                 target = canonical_order(b.frames, oracle)[0]
                 return ((x3 - target[:, 2]) ** 2).mean() + ((x5 - target[:, 4]) ** 2).mean()
             if core_loss in ("min_order", "warm_pair"):  # per-frame MSE in the better of the two orders, per image
-                fwd = ((x3 - b.frames[:, 2]) ** 2).mean((1, 2, 3)) + ((x5 - b.frames[:, 4]) ** 2).mean((1, 2, 3))
-                rev = ((x3 - b.frames[:, 4]) ** 2).mean((1, 2, 3)) + ((x5 - b.frames[:, 2]) ** 2).mean((1, 2, 3))
-                return torch.minimum(fwd, rev).mean()
+                return best_order_pair_loss(x3, x5, b.frames)
             raise ValueError(f"unknown core_loss {core_loss!r}")
 
         def score(m):
