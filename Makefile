@@ -4,6 +4,7 @@ PROFILE ?= cpu
 DEVICE ?= auto
 SEEDS ?=
 PRECISION ?= auto
+JOBS ?= auto
 DATA_ROOT ?=
 PYTHON ?= python3
 VENV := .venv
@@ -17,7 +18,7 @@ export MPLBACKEND := Agg
 .PHONY: install test reproduce lab lock bench clean help
 
 help:
-	@echo "make reproduce [PROFILE=smoke|cpu|gpu] [DEVICE=auto|cpu|cuda] [SEEDS='0 1 2'] [PRECISION=auto|fp32|bf16] [DATA_ROOT=dir]"
+	@echo "make reproduce [PROFILE=smoke|cpu|gpu] [DEVICE=auto|cpu|cuda] [SEEDS='0 1 2'] [PRECISION=auto|fp32|bf16] [JOBS=auto|N] [DATA_ROOT=dir]"
 	@echo "                 the reference run (cpu or gpu, training seeds 0 1 2, no DATA_ROOT) regenerates figures/;"
 	@echo "                 any other run writes under results/<profile>/outputs/"
 	@echo "make test                                                      unit tests + notebooks (smoke)"
@@ -40,7 +41,7 @@ test: $(STAMP)
 
 reproduce: $(STAMP)
 	MPLBACKEND= $(BIN)/python -m blur2vid.cli reproduce --profile $(PROFILE) --device $(DEVICE) \
-		--precision $(PRECISION) $(if $(SEEDS),--seeds $(SEEDS)) $(if $(DATA_ROOT),--data-root $(DATA_ROOT))
+		--precision $(PRECISION) --jobs $(JOBS) $(if $(SEEDS),--seeds $(SEEDS)) $(if $(DATA_ROOT),--data-root $(DATA_ROOT))
 
 lab: $(STAMP)
 	$(BIN)/python -m pip install --quiet jupyterlab==4.6.6 nbdime==4.0.4

@@ -57,3 +57,21 @@ def test_only_the_files_of_the_named_notebooks_are_pooled(monkeypatch, tmp_path)
     assert "stale_from_another_run.csv" not in how and "hypercut_tab_ppsnr.csv" in how
     with pytest.raises(FileNotFoundError, match="run the seeds first"):
         aggregate([tmp_path / "nothing"], tmp_path / "pooled", [0])
+
+
+def test_learning_curves_are_pooled_with_their_seed_and_drawn_again(monkeypatch, tmp_path):
+    from blur2vid.experiments.curves import curve_table
+
+    folders = []
+    for seed in (0, 1):
+        monkeypatch.setenv("BLUR2VID_FIGURES", str(tmp_path / f"seed-{seed}"))
+        run = start_run("04_jin_training", profile="smoke", seed=seed, quiet=True)
+        history = [{"samples": 100 * k, "val_psnr": 20.0 + k + seed} for k in (1, 2, 3)]
+        run.save(curve_table({"Middle": history}, "val_psnr"), "jin_step1_curves")
+        folders.append(run.out_dir)
+    out = tmp_path / "pooled"
+    how = aggregate(folders, out, [0, 1])
+    pooled = pd.read_csv(out / "jin_step1_curves.csv")
+    assert len(pooled) == 6 and sorted(pooled["seed"].unique()) == [0, 1]
+    assert pooled.loc[(pooled["seed"] == 1) & (pooled["samples"] == 300), "val_psnr"].item() == pytest.approx(24.0)
+    assert (out / "jin_step1_curves.png").is_file() and how["jin_step1_curves.png"].startswith("pooled")

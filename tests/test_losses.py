@@ -394,3 +394,21 @@ def test_adversarial_losses_sign_behaviour(mode):
     assert torch.isfinite(g) and torch.isfinite(d) and d > 0
     with pytest.raises(ValueError, match="mode"):
         adversarial_losses(pd, dark, bright, mode="wgan")
+
+
+def test_the_best_order_pair_loss_chooses_the_order_per_image_not_per_pixel():
+    """The warm-up loss of step 2 (ours): zero at the truth in either order (it is invariant to
+    reversal, so the network still chooses the direction), but not blind to swapping the pair pixel
+    by pixel, which Eq. 5 is."""
+    from blur2vid.losses import best_order_pair_loss, pair_loss
+
+    torch.manual_seed(0)
+    seq = torch.rand(2, 7, 3, 8, 8)
+    x3, x5 = seq[:, 2], seq[:, 4]
+    assert best_order_pair_loss(x3, x5, seq) == 0 and best_order_pair_loss(x5, x3, seq) == 0
+    swap = torch.rand(2, 1, 8, 8) < 0.5  # per pixel: which frame holds which value
+    mixed3, mixed5 = torch.where(swap, x5, x3), torch.where(swap, x3, x5)
+    assert pair_loss(mixed3, mixed5, x3, x5) == 0  # Eq. 5 cannot tell
+    assert best_order_pair_loss(mixed3, mixed5, seq) > 0.01
+    # per sample: the first in the data's order, the second reversed, each costs nothing
+    assert best_order_pair_loss(torch.stack([x3[0], x5[1]]), torch.stack([x5[0], x3[1]]), seq) == 0

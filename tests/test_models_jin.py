@@ -252,3 +252,71 @@ def test_nah_multiscale_outputs_every_level():
     assert [e.shape[-2:] for e in estimates] == [(8, 11), (16, 22), (30, 42)]
     assert [p.shape for p in pyramid] == [e.shape for e in estimates]
     torch.testing.assert_close(net(y), estimates[-1])
+
+
+# ---- (g) small-scale design options: normalisation, near-identity initialisation ------------------
+
+
+@pytest.mark.parametrize(("norm", "kind"), [("instance", torch.nn.InstanceNorm2d), ("layer", torch.nn.GroupNorm),
+                                            ("none", None)])
+def test_every_block_uses_the_configured_normalisation(norm, kind):
+    cascade = JinCascade(JinConfig.smoke(norm=norm))
+    norms = [m for m in cascade.modules() if isinstance(m, (torch.nn.InstanceNorm2d, torch.nn.GroupNorm))]
+    if kind is None:
+        assert norms == []
+    else:
+        assert norms and all(type(m) is kind for m in norms)
+        if kind is torch.nn.GroupNorm:  # one group: statistics over every channel and position of an image
+            assert all(m.num_groups == 1 for m in norms)
+    y = _rand(2, 3, 20, 20)
+    assert cascade(y).shape == (2, 7, 3, 20, 20)
+
+
+def test_layer_norm_sees_all_channels_and_instance_norm_each_one():
+    """Instance norm removes each channel's own mean: a constant added to one channel of the input
+    does not reach the block's branches; layer norm keeps the channels' relative levels."""
+    x = _rand(1, 4, 8, 8)
+    shifted = x.clone()
+    shifted[:, 0] += 5.0
+    instance, layer = PreActResBlock(4, norm="instance"), PreActResBlock(4, norm="layer")
+    torch.testing.assert_close(instance(shifted) - shifted, instance(x) - x, atol=1e-4, rtol=0)
+    assert not torch.allclose(layer(shifted) - shifted, layer(x) - x, atol=1e-3)
+
+
+def test_an_unknown_normalisation_is_named_in_the_error():
+    with pytest.raises(ValueError, match="'batch'.*instance"):
+        JinConfig.smoke(norm="batch")
+
+
+def test_zero_init_makes_frames_3_and_5_identical_and_a_small_init_breaks_the_tie():
+    """Zero-initialised, the frame-3 and frame-5 networks both return x4, so |x3 - x5| of Eq. 5 has
+    no gradient at the start; scaled down instead of zeroed they differ, yet stay near the skip."""
+    y = _rand(2, 3, 20, 20)
+    zero = JinCascade(JinConfig.smoke(zero_init_residual=True))
+    x3, x5 = zero.predict_3_5(y, y)
+    assert torch.equal(x3, x5)
+    torch.manual_seed(0)
+    small = JinCascade(JinConfig.smoke(zero_init_residual=True, residual_init_scale=0.1))
+    torch.manual_seed(0)
+    default = JinCascade(JinConfig.smoke())
+    s3, s5 = small.predict_3_5(y, y)
+    d3, _ = default.predict_3_5(y, y)
+    assert (s3 - s5).abs().max() > 0
+    torch.testing.assert_close(s3 - y, 0.1 * (d3 - y), atol=1e-5, rtol=1e-4)  # the residual is linear in the last conv
+
+
+def test_the_refined_colour_skip_starts_at_the_skip_and_reaches_the_trunk_at_once():
+    """Zero-initialised, both skips return the blurry input; with the authors' skip (``"input"``) the
+    zeroed colour fusion blocks every gradient to the stages, with the skip on the refined image the
+    stages' fusion gets one from the first step."""
+    y, target = _rand(2, 3, 20, 20), _rand(2, 3, 20, 20)
+    grads = {}
+    for skip in ("input", "refined"):
+        net = MiddleNet(JinConfig.smoke(zero_init_residual=True, colour_skip=skip))
+        out = net(y)
+        torch.testing.assert_close(out, y)
+        ((out - target) ** 2).mean().backward()
+        grads[skip] = sum(float(f.conv_3x3.weight.grad.abs().sum()) for f in net.fuse)
+    assert grads["input"] == 0.0 and grads["refined"] > 0.0
+    with pytest.raises(ValueError, match="colour_skip"):
+        JinConfig.smoke(colour_skip="output")

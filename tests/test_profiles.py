@@ -40,13 +40,16 @@ def test_resolved_configurations_match_the_golden_file():
 
 def test_notebooks_that_share_runs_share_the_configuration_objects():
     """Notebook 06 finds the runs of 02, 04 and 05 because it holds the same configurations, and 07
-    finds 04's: one data object for every trained notebook."""
+    finds 04's: one data object for the U-Net and the orderings, its Jin-sized crops for the cascade."""
     for name in PROFILE_NAMES:
         p = get_profile(name, seed=3)
         assert p.hypercut.unet is p.ambiguity.unet
         assert p.hypercut.jin is p.jin.train is p.photos.jin
         assert p.hypercut.ordering is p.ordering.train
-        assert p.ambiguity.unet.data is p.jin.train.data is p.ordering.train.data is p.data
+        assert p.ambiguity.unet.data is p.ordering.train.data is p.data
+        assert p.jin.train.data is p.jin_data  # the same scenes in crops that suit Jin's factors 4 and 5
+        assert replace(p.jin_data, size=p.data.size) == p.data
+        assert p.jin_data.size % 4 == 0 and p.jin_data.size % 5 == 0
         assert {p.formation.seed, p.losses.seed, p.jin.train.seed, p.ordering.train.seed, p.ambiguity.unet.seed} == {3}
 
 

@@ -162,6 +162,56 @@ def test_a_batch_of_seeds_runs_the_trained_notebooks_per_seed_and_pools_them(mon
     assert calls == []  # both seeds finished at this commit
 
 
+def test_seeds_train_side_by_side_each_in_order_with_its_share_of_threads(monkeypatch, tmp_path):
+    """`reproduce --jobs 3`: the three seeds' chains run at once (a barrier that only three
+    concurrent kernels pass), each seed's notebooks in order, every kernel with cpu_count // 3
+    threads (at least 1) and a third of the batch cache; Table 3 is timed alone before any of them,
+    and the environment is restored afterwards."""
+    import threading
+
+    import papermill
+
+    from blur2vid import reproduce as rep
+    from blur2vid.data.source import BATCH_CACHE_ENV, cache_budget
+
+    barrier, calls, order = threading.Barrier(3, timeout=20), [], []
+
+    def fake(src, dst, parameters, **kw):
+        name = Path(src).stem
+        calls.append((name, parameters["seed"], os.environ.get("OMP_NUM_THREADS"), os.environ.get(BATCH_CACHE_ENV)))
+        if name == "02_order_ambiguity":
+            barrier.wait()  # raises BrokenBarrierError unless three seeds are here at once
+
+    monkeypatch.setattr(papermill, "execute_notebook", fake)
+    monkeypatch.setattr(rep, "_commit", lambda root: "abc1234")
+    monkeypatch.setattr(rep, "_time_table3_alone", lambda profile, device: order.append(len(calls)))
+    monkeypatch.delenv("BLUR2VID_FIGURES")
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.delenv(BATCH_CACHE_ENV, raising=False)
+    monkeypatch.setenv("BLUR2VID_RESULTS", str(tmp_path))
+    rep.reproduce(profile="smoke", seeds=[0, 1, 2], only=["02", "04"], jobs=3)
+    assert order == [0]  # before any notebook ran
+    threads = str(max(1, (os.cpu_count() or 1) // 3))
+    cache = str(cache_budget() // 3 // 2**20)
+    assert sorted(calls) == sorted((nb, seed, threads, cache) for seed in (0, 1, 2)
+                                   for nb in ("02_order_ambiguity", "04_jin_training"))
+    for seed in (0, 1, 2):
+        assert [c[0] for c in calls if c[1] == seed] == ["02_order_ambiguity", "04_jin_training"]
+    assert "OMP_NUM_THREADS" not in os.environ and BATCH_CACHE_ENV not in os.environ
+    manifest = json.loads((tmp_path / "smoke" / "outputs" / "seeds-0-1-2" / "manifest.json").read_text())
+    assert manifest["run"]["seeds"]["jobs"] == 3 and manifest["run"]["seeds"]["threads_per_job"] == int(threads)
+
+
+def test_jobs_are_checked_and_never_more_than_the_seeds():
+    from blur2vid.reproduce import _jobs
+
+    assert _jobs(4, [0, 1], "cpu") == 2 and _jobs("1", [0, 1, 2], "cpu") == 1
+    assert _jobs("auto", [0, 1, 2], "cpu") == (3 if (os.cpu_count() or 1) > 1 else 1)
+    for bad in (0, "many", -2):
+        with pytest.raises(ValueError, match="jobs must be a positive integer"):
+            _jobs(bad, [0], "cpu")
+
+
 def test_the_reference_run_is_a_batch_of_seeds():
     from blur2vid.reproduce import default_seeds
     from blur2vid.runs import REFERENCE_SEEDS, is_reference_batch

@@ -275,9 +275,10 @@ def test_hypercut_variant_trains_against_the_canonical_order(middle_state, monke
         train_frames(cascade, variant, CFG, Workspace(progress=False), ordering=MotionDirectionOrder(max_shift=4))
         return cascade
 
-    as_given, reversed_ = cascade_after("hypercut_order", False), cascade_after("hypercut_order", True)
-    for net in ("net3", "net5", "net26", "net17"):
-        assert _same_weights(getattr(as_given, net), getattr(reversed_, net)), net
+    for variant in ("hypercut_order", "hand_made_order"):  # the oracle: the same, with the rule built inside
+        as_given, reversed_ = cascade_after(variant, False), cascade_after(variant, True)
+        for net in ("net3", "net5", "net26", "net17"):
+            assert _same_weights(getattr(as_given, net), getattr(reversed_, net)), (variant, net)
     naive, naive_reversed = cascade_after("naive_order", False), cascade_after("naive_order", True)
     assert not _same_weights(naive.net3, naive_reversed.net3)
 
@@ -296,3 +297,54 @@ def test_table1_is_rendered_from_the_training_config():
         replace(CFG, data=replace(DATA, n_frames=5))
     with pytest.raises(ValueError, match="'nonsense'"):
         train_frames(JinCascade(CFG.jin_config()), "nonsense", CFG)
+
+
+def test_the_networks_sizes_are_part_of_every_key(middle_state, tmp_path, requested):
+    """A preset's contents decide its runs, not only its name: another normalisation (the same
+    parameter shapes) trains anew instead of loading the other network's checkpoint, and so does a
+    frame-network size change in steps 2-3, while the middle network it leaves alone is shared."""
+    ws = _ws(tmp_path)
+    train_middle(JinCascade(CFG.jin_config()), CFG, ws)
+    first = _files(tmp_path)
+    requested.clear()
+    layer = JinTrainConfig(**{**CFG.__dict__})
+    object.__setattr__(layer, "jin_config", lambda: replace(CFG.jin_config(), norm="layer"))
+    train_middle(JinCascade(layer.jin_config()), layer, ws)
+    assert len(requested) == CFG.steps_middle and len(_files(tmp_path)) == len(first) + 1
+    wider = JinTrainConfig(**{**CFG.__dict__})
+    object.__setattr__(wider, "jin_config", lambda: replace(CFG.jin_config(), frame_ref_features=8))
+    requested.clear()
+    train_middle(JinCascade(wider.jin_config()), wider, ws)
+    assert requested == []  # the middle network does not depend on the frame networks' sizes
+    names = {}
+    for cfg in (CFG, wider):
+        requested.clear()
+        cascade = JinCascade(cfg.jin_config())
+        cascade.middle.load_state_dict(middle_state)
+        train_frames(cascade, "naive_order", cfg, ws)
+        names[cfg is CFG] = len(requested)
+    assert names == {True: CFG.steps_core + CFG.steps_outer, False: CFG.steps_core + CFG.steps_outer}
+
+
+def test_the_core_warmup_chooses_the_order_per_image_for_the_first_steps_of_eq5_cores(middle_state, monkeypatch):
+    """``core_warmup``: the first steps of step 2 of the schemes whose core is Eq. 5 train with the
+    per-image best-order MSE, the rest with Eq. 5; a per-frame core never; 0 is the paper's."""
+    calls = []
+    real_best, real_seq = tj.best_order_pair_loss, tj.sequential_loss
+    monkeypatch.setattr(tj, "best_order_pair_loss", lambda *a: calls.append("best") or real_best(*a))
+    monkeypatch.setattr(tj, "sequential_loss", lambda preds, *a, **k: (calls.append("eq5") if "2_6" not in preds
+                                                                      else None) or real_seq(preds, *a, **k))
+    cfg = replace(CFG, steps_core=8, steps_outer=1, core_warmup=0.25)
+    for variant, expected in (("teacher_forcing", ["best"] * 2 + ["eq5"] * 6), ("naive_order", [])):
+        calls.clear()
+        cascade = JinCascade(cfg.jin_config())
+        cascade.middle.load_state_dict(middle_state)
+        train_frames(cascade, variant, cfg, Workspace(progress=False))
+        assert calls == expected, variant
+    calls.clear()
+    cascade = JinCascade(cfg.jin_config())
+    cascade.middle.load_state_dict(middle_state)
+    train_frames(cascade, "teacher_forcing", replace(cfg, core_warmup=0.0), Workspace(progress=False))
+    assert calls == ["eq5"] * 8
+    with pytest.raises(ValueError, match="core_warmup"):
+        replace(CFG, core_warmup=1.0)

@@ -14,7 +14,10 @@ seeds show together (``figures/`` for the reference run):
   ids (a table without unique row ids, or with no numeric column, is the first seed's);
 * **figures drawn from per-scene tables** (:data:`REDRAWN`) are drawn again from the pooled table,
   with intervals over seeds and scenes; :data:`SPREAD_FIGURES` are new, one dot per seed;
-* **everything else** (image grids, GIFs, training curves) is copied from the first seed, and the
+* **learning curves** (``*_curves.csv``, :func:`blur2vid.experiments.curves.curve_table`): concatenated
+  with a ``seed`` column, and their figure drawn again with every seed (the mean and its 95%
+  interval over seeds at each point);
+* **everything else** (image grids, GIFs, loss curves) is copied from the first seed, and the
   manifest says so.
 """
 
@@ -92,6 +95,15 @@ def _pool_scenes(folders: Sequence[Path], stem: str, out: Path) -> tuple[list[st
     return [*_write_table(summary(pooled), out, stem), f"{stem}_scenes.csv", f"{stem}_per_seed.csv"], pooled
 
 
+def _pool_curves(folders: Sequence[Path], seeds: Sequence[int], stem: str, out: Path) -> list[str]:
+    pooled = pd.concat([pd.read_csv(f / f"{stem}.csv").assign(seed=seed) for f, seed in zip(folders, seeds, strict=True)
+                        if (f / f"{stem}.csv").is_file()], ignore_index=True)
+    atomic_write_text(out / f"{stem}.csv", pooled.to_csv(index=False))
+    atomic_write_text(out / f"{stem}.md", pooled.to_markdown(index=False, floatfmt=".3f") + "\n")
+    _save_figure(plots.seed_curves_figure(pooled), out / f"{stem}.png")
+    return [f"{stem}.csv", f"{stem}.md", f"{stem}.png"]
+
+
 def _pool_plain(folders: Sequence[Path], path: Path, out: Path) -> str:
     tables = [pd.read_csv(f / path.name, index_col=0) for f in folders if (f / path.name).is_file()]
     first = tables[0]
@@ -136,6 +148,8 @@ def aggregate(folders: Sequence[Path], out: Path, seeds: Sequence[int],
         elif name.endswith("_scenes.csv"):
             base = stem[: -len("_scenes")]
             files, scene_tables[base] = _pool_scenes(folders, base, out)
+        elif name.endswith("_curves.csv"):
+            files = _pool_curves(folders, seeds, stem, out)
         elif name.endswith("_evidence.csv") or name.endswith("_per_seed.csv"):
             continue  # written with their claims / scene table
         elif name.endswith(".csv") and not any(f"{stem}_scenes.csv" in n for n in names):

@@ -13,7 +13,8 @@ def _reproduce(args: argparse.Namespace) -> int:
 
     seeds = args.seeds if args.seeds is not None else ([args.seed] if args.seed is not None else None)
     seconds = reproduce(profile=args.profile, device=args.device, seeds=seeds, only=args.only or None,
-                        data_root=args.data_root, precision=args.precision, resume=not args.no_resume)
+                        data_root=args.data_root, precision=args.precision, resume=not args.no_resume,
+                        jobs=args.jobs)
     total = sum(seconds.values())
     for name, s in seconds.items():
         print(f"{name:32s} {s:8.1f} s")
@@ -45,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     rep.add_argument("--seed", type=int, default=None, help="one seed (the same as --seeds K)")
     rep.add_argument("--precision", default="auto", choices=["fp32", "bf16", "auto"],
                      help="training and inference precision (auto: bf16 where the processor or GPU does it natively)")
+    rep.add_argument("--jobs", default="auto", help="seeds trained at once, each with cpu_count // jobs threads "
+                     "(auto: 1 on a GPU or one core, else one per seed)")
     rep.add_argument("--no-resume", action="store_true",
                      help="re-execute notebooks a batch of seeds already finished at this commit")
     rep.add_argument("--only", nargs="*", help="run only notebooks whose file name contains one of these")

@@ -17,7 +17,7 @@ from blur2vid.io import to_uint8  # noqa: E402
 
 __all__ = ["image_grid", "show_sequence", "figure2_grid", "line_plot", "projection_plot", "sequence_comparison",
            "formation_figure", "growth_figure", "rule_figure", "curves_figure", "learning_curve", "per_frame_figure",
-           "gain_figure", "seed_spread_figure", "ablation_figure", "ppsnr_gain_figure"]
+           "gain_figure", "seed_spread_figure", "seed_curves_figure", "ablation_figure", "ppsnr_gain_figure"]
 
 
 def _as_image(img: torch.Tensor | np.ndarray) -> np.ndarray:
@@ -233,6 +233,24 @@ def seed_spread_figure(table: pd.DataFrame, title: str) -> plt.Figure:
     ax.set_ylabel("")
     ax.set_title(title, fontsize=10)
     ax.legend(title="seed", fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def seed_curves_figure(curves: pd.DataFrame, title: str = "Learning curves") -> plt.Figure:
+    """Learning curves pooled over training seeds (a curve table with a ``seed`` column): each run's
+    validation score against the samples seen, the mean over seeds with its 95% interval."""
+    y = next(c for c in curves.columns if c not in ("run", "stage", "samples", "seed"))
+    seeds = curves["seed"].nunique() if "seed" in curves.columns else 1
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    sns.lineplot(data=curves, x="samples", y=y, hue="run", marker="o", markersize=4, linewidth=1.2, seed=0,
+                 errorbar=("ci", 95) if seeds > 1 else None, ax=ax)
+    ax.set_xlabel("training samples seen")
+    ax.set_ylabel(y)
+    ax.set_title(title, fontsize=10)
+    ax.text(0.01, 0.01, f"mean over {seeds} training seed{'s' if seeds != 1 else ''}"
+            + (", 95% interval" if seeds > 1 else ""), transform=ax.transAxes, fontsize=7, color="0.4")
+    ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
     return fig
 

@@ -2,9 +2,11 @@
 
 ``smoke`` checks the wiring in seconds, ``cpu`` is the committed reference run on a laptop, and
 ``gpu`` approaches the papers' scale.  A :class:`Profile` holds one typed configuration per
-notebook, built from one :class:`~blur2vid.data.config.DataConfig`: notebooks 02, 04, 05 and 06
-train on the same data object, and 06 and 07 hold the very configurations of 02, 04 and 05, so a
-later notebook reuses the earlier runs from their checkpoints by construction.
+notebook, built from one :class:`~blur2vid.data.config.DataConfig`: notebooks 02, 05 and the U-Net of 06
+train on the same data object, and Jin's cascade (04, the Jin backbone of 06, 07) on the same data
+cropped to ``jin_size`` (a multiple of both of its resampling factors, 4 and 5: the paper's crops
+are 320 px); 06 and 07 hold the very configurations of 02, 04 and 05, so a later notebook reuses the
+earlier runs from their checkpoints by construction.
 
 :func:`get_profile` builds a profile for a seed and a dataset folder; :data:`SCALES` is the only
 place the sizes are written.
@@ -13,7 +15,7 @@ place the sizes are written.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from blur2vid.data.config import DataConfig
@@ -36,7 +38,7 @@ PROFILE_NAMES = ("smoke", "cpu", "gpu")
 
 SCALES: dict[str, dict[str, Any]] = {
     "smoke": dict(
-        data=dict(family="pans", size=16, max_shift=4.0), validation=8,
+        data=dict(family="pans", size=16, max_shift=4.0), jin_size=20, validation=8,
         formation=dict(size=32, frame_counts=(1, 3, 5, 7), speeds=(1.0, 2.0), n_scenes=4, rule_shifts=(4.0, 8.0),
                        rule_segments=(1, 2, 4, 8), fine_subframes=8),
         toy_size=32,
@@ -50,21 +52,21 @@ SCALES: dict[str, dict[str, Any]] = {
         photos=dict(synthetic_size=48, n_synthetic=2),
     ),
     "cpu": dict(
-        data=dict(family="pans", size=32, max_shift=8.0), validation=64,
+        data=dict(family="pans", size=32, max_shift=8.0), jin_size=40, validation=64,
         formation=dict(size=64, frame_counts=(1, 3, 5, 7, 9, 11, 15), speeds=(0.5, 1.0, 2.0, 4.0), n_scenes=16,
                        rule_shifts=(4.0, 8.0, 16.0), rule_segments=(1, 2, 4, 8, 16), fine_subframes=32),
         toy_size=64,
         unet=dict(width=32, steps=1000, batch=32, lr=1e-3), unet_test=256,
         losses=dict(size=64, n=16),
-        jin=dict(model="cpu", batch_middle=16, batch_frames=8, steps_middle=800, steps_core=250, steps_outer=250,
-                 lr=1e-3, adv_weight=0.0),
+        jin=dict(model="cpu", batch_middle=16, batch_frames=16, steps_middle=1600, steps_core=500, steps_outer=500,
+                 lr=1e-3, core_warmup=0.25, adv_weight=0.0),
         jin_experiment=dict(nah="cpu", n_test=256, bench_scale="paper", bench_resolutions={"320P": (320, 568)},
                             bench_repeats=1),
         ordering=dict(steps=600, batch=8, dim=64, width=32, depth=3, mode="pair"), ordering_test=256,
         photos=dict(synthetic_size=96, n_synthetic=3),
     ),
     "gpu": dict(
-        data=dict(family="pans", size=128, max_shift=16.0), validation=256,
+        data=dict(family="pans", size=128, max_shift=16.0), jin_size=160, validation=256,
         formation=dict(size=256, frame_counts=(1, 3, 5, 7, 9, 11, 15, 21, 31), speeds=(0.5, 1.0, 2.0, 4.0, 8.0),
                        n_scenes=128, rule_shifts=(8.0, 16.0, 32.0), rule_segments=(1, 2, 4, 8, 16, 32, 64),
                        fine_subframes=128),
@@ -72,7 +74,7 @@ SCALES: dict[str, dict[str, Any]] = {
         unet=dict(width=64, steps=20000, batch=64, lr=1e-3), unet_test=1024,
         losses=dict(size=128, n=64),
         jin=dict(model="paper", batch_middle=32, batch_frames=24, steps_middle=20000, steps_core=15000,
-                 steps_outer=15000, lr=1e-4, adv_weight=1e-3),
+                 steps_outer=15000, lr=1e-4, core_warmup=0.0, adv_weight=1e-3),
         jin_experiment=dict(nah="paper", n_test=512, bench_scale="paper", bench_resolutions={
             "320P": (320, 568), "480P": (480, 854), "720P": (720, 1280)}, bench_repeats=5),
         ordering=dict(steps=5000, batch=32, dim=128, width=64, depth=4, mode="pair"), ordering_test=1024,
@@ -88,6 +90,7 @@ class Profile:
 
     name: str
     data: DataConfig
+    jin_data: DataConfig  # the same data in crops that suit Jin's resampling factors
     validation: int  # scenes of the validation set every training run logs its learning curve on
     formation: FormationConfig
     ambiguity: AmbiguityConfig
@@ -131,11 +134,13 @@ def get_profile(name: str, seed: int = 0, data_root: str | os.PathLike | None = 
     # the environment variable is resolved here, so that it is part of the configuration (and its key)
     vgg_weights = vgg_weights or os.environ.get(VGG16_ENV_VAR) or None
     unet = UNetTrainConfig(data=data, seed=seed, **s["unet"])
-    jin = JinTrainConfig(data=data, seed=seed, vgg_weights=vgg_weights, **s["jin"])
+    jin_data = replace(data, size=s["jin_size"])
+    jin = JinTrainConfig(data=jin_data, seed=seed, vgg_weights=vgg_weights, **s["jin"])
     ordering = HyperCUTTrainConfig(data=data, seed=seed, **s["ordering"])
     return Profile(
         name=name,
         data=data,
+        jin_data=jin_data,
         validation=s["validation"],
         formation=FormationConfig(seed=seed, **s["formation"]),
         ambiguity=AmbiguityConfig(toy_size=s["toy_size"], unet=unet, n_test=s["unet_test"]),

@@ -25,6 +25,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from blur2vid.data.source import BATCH_CACHE_ENV, cache_budget
 from blur2vid.io import repo_root
 from blur2vid.precision import resolve_precision
 from blur2vid.runs import (
@@ -123,15 +124,24 @@ class _Env:
 
 def reproduce(profile: str = "cpu", device: str = "auto", seeds: Sequence[int] | None = None,
               only: list[str] | None = None, data_root: str | None = None, precision: str = "auto",
-              kernel_name: str = "python3", resume: bool = True) -> dict[str, float]:
+              kernel_name: str = "python3", resume: bool = True, jobs: int | str = 1) -> dict[str, float]:
     """Execute the notebooks (all, or those whose name contains one of ``only``) for ``seeds``
     (default :func:`default_seeds`) with these parameters, as the module docstring describes;
-    return seconds per notebook run (``"<notebook>"``, or ``"<notebook> (seed k)"`` for a batch)."""
+    return seconds per notebook run (``"<notebook>"``, or ``"<notebook> (seed k)"`` for a batch).
+
+    ``jobs > 1`` trains that many seeds at once (``"auto"``: one on a GPU or a single core, else one
+    per seed), each kernel with ``max(1, cpu_count // jobs)`` threads and a share of the batch cache (the
+    small convolutions of the ``cpu`` profile use a second thread poorly: on 2 cores two 1-thread
+    seeds did 1.06x (U-Net) to 1.48x (Jin frame networks) the work of one 2-thread seed).  Table 3
+    is then timed alone first (its cache, see :func:`~blur2vid.experiments.jin_training.table3`),
+    so no timing runs beside a training.  Threads change the order of floating-point sums, so a
+    run's numbers depend on ``jobs`` within the noise of another processor."""
     import papermill
 
     seeds = list(default_seeds(profile, data_root) if seeds is None else seeds)
     if not seeds or len(set(seeds)) != len(seeds):
         raise ValueError(f"seeds must be distinct and at least one, got {seeds}")
+    jobs = _jobs(jobs, seeds, device)
     for seed in seeds:
         check_parameters(profile=profile, device=device, seed=seed, data_root=data_root, precision=precision)
     # resolved here: the kernels run in notebooks/, and the run's folder name hashes the path
@@ -181,10 +191,27 @@ def reproduce(profile: str = "cpu", device: str = "auto", seeds: Sequence[int] |
         return seconds
     trained = [p for p in paths if p.stem in SEEDED]
     folders = [output_dir(profile, seed, data_root, reference=False) for seed in seeds]
-    with _Env(**{REFERENCE_ENV: "0", ENV_OUTPUT_DIR: None}):
-        for seed, folder in zip(seeds, folders, strict=True):
-            for path in trained:
-                execute(path, seed, folder, f"{path.stem} (seed {seed})")
+
+    def chain(seed: int, folder: Path) -> None:  # one seed's notebooks, in order (06 reuses 02, 04, 05)
+        for path in trained:
+            execute(path, seed, folder, f"{path.stem} (seed {seed})")
+
+    threads = {} if jobs == 1 else {v: str(max(1, (os.cpu_count() or 1) // jobs)) for v in _THREAD_VARS}
+    if jobs > 1 and BATCH_CACHE_ENV not in os.environ:  # the kernels share the memory a lone one may take
+        threads[BATCH_CACHE_ENV] = str(cache_budget() // jobs // 2**20)
+    if jobs > 1 and any(p.stem == "04_jin_training" for p in trained):
+        _time_table3_alone(profile, dev)
+    with _Env(**{REFERENCE_ENV: "0", ENV_OUTPUT_DIR: None}, **threads):
+        if jobs == 1:
+            for seed, folder in zip(seeds, folders, strict=True):
+                chain(seed, folder)
+        else:
+            from concurrent.futures import ThreadPoolExecutor
+
+            print(f"[blur2vid] {jobs} seeds at a time, {threads['OMP_NUM_THREADS']} thread(s) each", flush=True)
+            with ThreadPoolExecutor(jobs) as pool:
+                for future in [pool.submit(chain, seed, folder) for seed, folder in zip(seeds, folders, strict=True)]:
+                    future.result()
     if trained:
         from blur2vid.aggregate import aggregate
 
@@ -200,7 +227,9 @@ def reproduce(profile: str = "cpu", device: str = "auto", seeds: Sequence[int] |
                     [p for p in paths if p.stem == SUMMARY]:
             execute(path, seeds[0], pooled, path.stem)
     update_manifest(pooled, "run", "environment", environment_info(dev))
-    update_manifest(pooled, "run", "seeds", {"seeds": seeds, "precision": resolved_precision, "reference": reference})
+    update_manifest(pooled, "run", "seeds", {"seeds": seeds, "precision": resolved_precision, "reference": reference,
+                                             "jobs": jobs, "threads_per_job": int(threads.get("OMP_NUM_THREADS", 0))
+                                             or None})
     from blur2vid.paper import REGISTRY, item_files, update_readme_gallery
 
     for item in REGISTRY:
@@ -209,6 +238,34 @@ def reproduce(profile: str = "cpu", device: str = "auto", seeds: Sequence[int] |
     if reference and profile == "cpu" and not only and pooled == root / "figures":
         update_readme_gallery(root / "README.md", pooled)
     return seconds
+
+
+def _jobs(jobs: int | str, seeds: Sequence[int], device: str) -> int:
+    """How many seeds train at once: ``jobs``, or for ``"auto"`` one on a GPU or a single core and
+    else one per seed; never more than there are seeds."""
+    if jobs == "auto":  # on a CPU one kernel per seed: single-threaded kernels share cores without spinning
+        return 1 if resolve_device(device).type != "cpu" or (os.cpu_count() or 1) < 2 else len(seeds)
+    try:
+        n = int(jobs)
+    except (TypeError, ValueError):
+        raise ValueError(f"jobs must be a positive integer or 'auto', got {jobs!r}") from None
+    if n < 1:
+        raise ValueError(f"jobs must be a positive integer or 'auto', got {jobs!r}")
+    return min(n, len(seeds))
+
+
+_THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+"""The variables that set a kernel's intra-op threads (torch reads them when it starts)."""
+
+
+def _time_table3_alone(profile: str, device) -> None:
+    """Time Table 3 into notebook 04's cache before seeds train side by side (a timing made beside
+    a training would measure the contention)."""
+    from blur2vid.experiments.jin_training import table3
+    from blur2vid.profiles import get_profile
+
+    print("[blur2vid] Table 3 timed alone first (cached for notebook 04)", flush=True)
+    table3(get_profile(profile).jin, device=device, cache=results_root() / profile / "checkpoints")
 
 
 def _declared(path: Path) -> set[str]:

@@ -61,7 +61,7 @@ from blur2vid.data.windows import DatasetError, MissingFileError, Sample, Window
 from blur2vid.formation import get_crf
 
 __all__ = ["SceneSource", "FolderSource", "open_source", "detect_kind", "DatasetError", "MissingFileError",
-           "BATCH_CACHE", "BATCH_CACHE_ENV"]
+           "BATCH_CACHE", "BATCH_CACHE_ENV", "cache_budget"]
 
 
 def _scenes_dict(scenes: SceneConfig) -> dict[str, Any]:
@@ -74,7 +74,7 @@ def _scenes_dict(scenes: SceneConfig) -> dict[str, Any]:
 BATCH_CACHE_ENV = "BLUR2VID_BATCH_CACHE_MB"
 
 
-def _cache_budget() -> int:
+def cache_budget() -> int:
     """Bytes the rendered-batch cache may hold: ``$BLUR2VID_BATCH_CACHE_MB``, else a sixth of the
     machine's memory, at most 4 GiB (0 turns the cache off)."""
     if os.environ.get(BATCH_CACHE_ENV):
@@ -107,7 +107,7 @@ class _BatchCache:
         self.misses += 1
         batch = make()
         size = (batch.blur.numel() + batch.frames.numel()) * batch.frames.element_size()
-        if self.bytes + size <= _cache_budget():
+        if self.bytes + size <= cache_budget():
             self.entries[key] = Batch(batch.blur.clone(), batch.frames.clone(), dict(batch.meta))
             self.bytes += size
         return batch

@@ -95,7 +95,7 @@ def jin_models(cfg: HyperCUTExperimentConfig, orderings: dict[str, torch.nn.Modu
     cascade, _ = jin_middle(cfg.jin, ws)
     middle = cascade.middle.state_dict()
     ordering = orderings[cfg.main]
-    return {row_id(s, cfg.main): (row_label(s, cfg.main), jin_cascade(cfg.jin, v, middle, ws, ordering=ordering))
+    return {row_id(s, cfg.main): (row_label(s, cfg.main), jin_cascade(cfg.jin, v, middle, ws, ordering=ordering)[0])
             for s, v in JIN_SCHEMES.items()}
 
 

@@ -4,7 +4,6 @@ ordering table on held-out sequences, HyperCUT Fig. 1 from the learned embedding
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -16,7 +15,6 @@ from blur2vid.experiments.claims import claims_table, fact, margin_claim
 from blur2vid.experiments.tables import rows_of, scene_table
 from blur2vid.formation import add_noise
 from blur2vid.ordering import (
-    MotionDirectionOrder,
     con_at_k,
     flip_fraction,
     hit_rate,
@@ -27,6 +25,7 @@ from blur2vid.ordering import (
 )
 from blur2vid.train import Workspace
 from blur2vid.train_hypercut import HyperCUTTrainConfig, train_ordering
+from blur2vid.train_jin import hand_made_order
 
 __all__ = ["Ordering", "ORDERINGS", "OrderingExperimentConfig", "train_orderings", "ordering_test_set",
            "ordering_table", "hit_table", "training_histories", "embedding_projection", "claims",
@@ -92,7 +91,7 @@ def train_orderings(cfg: HyperCUTTrainConfig, ids, ws: Workspace) -> tuple[dict[
     for oid in ids:
         spec = ORDERINGS[oid]
         if not spec.learned:
-            models[oid], histories[oid] = MotionDirectionOrder(max_shift=max(1, math.ceil(cfg.data.max_shift))), []
+            models[oid], histories[oid] = hand_made_order(cfg.data), []
             continue
         train = replace(cfg, **spec.embedding)
         hc = train.build()

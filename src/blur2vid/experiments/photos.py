@@ -46,7 +46,7 @@ def image_to_video_model(cfg: PhotosConfig, ws: Workspace, checkpoint: str | Non
     if checkpoint is not None:
         return load_model(checkpoint)
     cascade, _ = jin_middle(cfg.jin, ws)
-    model = jin_cascade(cfg.jin, "teacher_forcing", cascade.middle.state_dict(), ws)
+    model, _ = jin_cascade(cfg.jin, "teacher_forcing", cascade.middle.state_dict(), ws)
     return model.cpu().eval(), {"trained": "Jin cascade, teacher forcing (notebook 04's run)",
                                 "config": plain(cfg.jin)}
 

@@ -36,6 +36,7 @@ from blur2vid.losses.hypercut import (
 )
 from blur2vid.losses.jin import (
     SequentialLoss,
+    best_order_pair_loss,
     choose_order,
     global_loss,
     independent_loss,
@@ -63,6 +64,7 @@ __all__ = [
     "symmetric_pairs",
     "independent_loss",
     "choose_order",
+    "best_order_pair_loss",
     "order_targets",
     "sequential_loss",
     "SequentialLoss",

@@ -26,6 +26,7 @@ __all__ = [
     "symmetric_pairs",
     "independent_loss",
     "choose_order",
+    "best_order_pair_loss",
     "order_targets",
     "sequential_loss",
     "SequentialLoss",
@@ -187,6 +188,29 @@ def choose_order(pred3: torch.Tensor, pred5: torch.Tensor, target_seq: torch.Ten
         forward = (pred3 - x3).abs().mean(dims) + (pred5 - x5).abs().mean(dims)
         reverse = (pred3 - x5).abs().mean(dims) + (pred5 - x3).abs().mean(dims)
     return reverse < forward
+
+
+def best_order_pair_loss(pred3: torch.Tensor, pred5: torch.Tensor, target_seq: torch.Tensor) -> torch.Tensor:
+    """The core pair's per-frame MSE against the ground truth in whichever of the two orders is
+    nearer, chosen per sample: ``mean_b min(|x_hat3 - x3|^2 + |x_hat5 - x5|^2, |x_hat3 - x5|^2 + |x_hat5 - x3|^2)``
+    (each squared norm a mean over the sample's pixels).
+
+    Ours, not the paper's: the symmetry breaker of step 2 at small scale
+    (:attr:`~blur2vid.train_jin.JinTrainConfig.core_warmup`).  Like Eq. 5 it is invariant to
+    reversing the sequence, so the network still chooses the direction, but it chooses it for the
+    whole image: Eq. 5 is also blind to swapping the pair pixel by pixel, and at zero initialisation
+    (``x_hat3 = x_hat5``) its ``|x_hat3 - x_hat5|`` term has no gradient, so the direction each pixel
+    grows in is noise."""
+    if target_seq.ndim != 5:
+        raise ValueError(f"target_seq must be [B, T, C, H, W], got shape {tuple(target_seq.shape)}")
+    m = target_seq.shape[1] // 2
+    x3, x5 = target_seq[:, m - 1], target_seq[:, m + 1]
+    check_same(pred3, x3)
+    check_same(pred5, x5)
+    dims = tuple(range(1, pred3.ndim))
+    forward = ((pred3 - x3) ** 2).mean(dims) + ((pred5 - x5) ** 2).mean(dims)
+    reverse = ((pred3 - x5) ** 2).mean(dims) + ((pred5 - x3) ** 2).mean(dims)
+    return torch.minimum(forward, reverse).mean()
 
 
 def order_targets(target_seq: torch.Tensor, reverse_mask: torch.Tensor) -> torch.Tensor:

@@ -5,7 +5,7 @@
   convolution.  Working at ``1/r`` of the resolution enlarges the receptive field ``r`` times at a
   fraction of the cost (Sec. 1 and 6; factor 4 for the middle network, 5 for the others).
 * :class:`PreActResBlock` -- a pre-activation residual block (He et al. 2016, ref. [12] of the paper)
-  with instance normalisation, two 3x3 convolutions (optionally dilated) and one 1x1 convolution.
+  with instance normalisation (the paper's; :data:`NORMS` lists the others), two 3x3 convolutions (optionally dilated) and one 1x1 convolution.
 * :class:`FuseBlock` -- the pre-activation projection that maps a stage's features back to ``r**2``
   channels, i.e. to one full-resolution grayscale image after pixel shuffle.
 * :class:`ResidualTrunk` -- the feature-refinement part: residual blocks grouped into stages, every
@@ -43,6 +43,7 @@ __all__ = [
     "ColourFusion",
     "make_stage_plan",
     "count_parameters",
+    "NORMS",
 ]
 
 Dilations = tuple[int, int]
@@ -105,8 +106,20 @@ def count_parameters(module: nn.Module) -> int:
 # --------------------------------------------------------------------------------------------------
 
 
-def _norm(channels: int) -> nn.InstanceNorm2d:
-    return nn.InstanceNorm2d(channels, affine=True)
+NORMS = ("instance", "layer", "none")
+"""Normalisations of the pre-activation blocks: ``"instance"`` (the paper's: per channel over the
+image), ``"layer"`` (per image over all channels and positions: ``GroupNorm(1, C)``, whose statistics
+come from ``C`` times more values, which matters on the 8x8 maps of small crops) and ``"none"``."""
+
+
+def _norm(channels: int, kind: str = "instance") -> nn.Module:
+    if kind == "instance":
+        return nn.InstanceNorm2d(channels, affine=True)
+    if kind == "layer":
+        return nn.GroupNorm(1, channels, affine=True)
+    if kind == "none":
+        return nn.Identity()
+    raise ValueError(f"unknown normalisation {kind!r}; expected one of {NORMS}")
 
 
 class ResamplingConv(nn.Module):
@@ -139,15 +152,15 @@ class PreActResBlock(nn.Module):
     parallel pre-activated branch beside the identity (the arrangement of the authors' public code).
     """
 
-    def __init__(self, channels: int, dilations: Dilations = (1, 1)):
+    def __init__(self, channels: int, dilations: Dilations = (1, 1), norm: str = "instance"):
         super().__init__()
         d_a, d_b = dilations
         self.dilations = (int(d_a), int(d_b))
-        self.norm_1x1 = _norm(channels)
+        self.norm_1x1 = _norm(channels, norm)
         self.conv_1x1 = nn.Conv2d(channels, channels, 1, bias=False)
-        self.norm_a = _norm(channels)
+        self.norm_a = _norm(channels, norm)
         self.conv_a = nn.Conv2d(channels, channels, 3, padding=d_a, dilation=d_a, bias=False)
-        self.norm_b = _norm(channels)
+        self.norm_b = _norm(channels, norm)
         self.conv_b = nn.Conv2d(channels, channels, 3, padding=d_b, dilation=d_b, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -167,11 +180,11 @@ class FuseBlock(nn.Module):
     resolution after pixel shuffle) for the stage fusion of Jin Sec. 6.
     """
 
-    def __init__(self, in_channels: int, out_channels: int):
+    def __init__(self, in_channels: int, out_channels: int, norm: str = "instance"):
         super().__init__()
-        self.norm_1x1 = _norm(in_channels)
+        self.norm_1x1 = _norm(in_channels, norm)
         self.conv_1x1 = nn.Conv2d(in_channels, out_channels, 1, bias=False)
-        self.norm_3x3 = _norm(in_channels)
+        self.norm_3x3 = _norm(in_channels, norm)
         self.conv_3x3 = nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -210,13 +223,13 @@ def make_stage_plan(num_blocks: int, dilated: Sequence[Dilations], dilated_stage
 class ResidualTrunk(nn.Module):
     """Feature refinement: :class:`PreActResBlock` stages run in sequence; returns every stage's output."""
 
-    def __init__(self, channels: int, plan: StagePlan):
+    def __init__(self, channels: int, plan: StagePlan, norm: str = "instance"):
         super().__init__()
         if not plan or any(len(stage) == 0 for stage in plan):
             raise ValueError(f"every stage needs at least one block, got {plan}")
         self.plan = tuple(tuple(stage) for stage in plan)
         self.stages = nn.ModuleList(
-            nn.Sequential(*(PreActResBlock(channels, d) for d in stage)) for stage in self.plan
+            nn.Sequential(*(PreActResBlock(channels, d, norm) for d in stage)) for stage in self.plan
         )
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
@@ -235,11 +248,11 @@ class ColourFusion(nn.Module):
     zeroes the residual.
     """
 
-    def __init__(self, features: int, channels: int = 3):
+    def __init__(self, features: int, channels: int = 3, norm: str = "instance"):
         super().__init__()
         self.inp = nn.Conv2d(channels, features, 3, padding=1, bias=False)
-        self.block = PreActResBlock(features)
-        self.norm = _norm(features)
+        self.block = PreActResBlock(features, norm=norm)
+        self.norm = _norm(features, norm)
         self.out = nn.Conv2d(features, channels, 3, padding=1, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
