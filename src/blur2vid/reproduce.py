@@ -23,6 +23,7 @@ import os
 import subprocess
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from blur2vid.data.source import BATCH_CACHE_ENV, cache_budget
@@ -196,22 +197,23 @@ def reproduce(profile: str = "cpu", device: str = "auto", seeds: Sequence[int] |
         for path in trained:
             execute(path, seed, folder, f"{path.stem} (seed {seed})")
 
-    threads = {} if jobs == 1 else {v: str(max(1, (os.cpu_count() or 1) // jobs)) for v in _THREAD_VARS}
+    per_job = max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None  # None: torch's own default
+    kernel_env = {v: str(per_job) for v in _THREAD_VARS} if per_job else {}
     if jobs > 1 and BATCH_CACHE_ENV not in os.environ:  # the kernels share the memory a lone one may take
-        threads[BATCH_CACHE_ENV] = str(cache_budget() // jobs // 2**20)
+        kernel_env[BATCH_CACHE_ENV] = str(cache_budget() // jobs // 2**20)
     if jobs > 1 and any(p.stem == "04_jin_training" for p in trained):
         _time_table3_alone(profile, dev)
-    with _Env(**{REFERENCE_ENV: "0", ENV_OUTPUT_DIR: None}, **threads):
-        if jobs == 1:
-            for seed, folder in zip(seeds, folders, strict=True):
-                chain(seed, folder)
-        else:
-            from concurrent.futures import ThreadPoolExecutor
-
-            print(f"[blur2vid] {jobs} seeds at a time, {threads['OMP_NUM_THREADS']} thread(s) each", flush=True)
-            with ThreadPoolExecutor(jobs) as pool:
-                for future in [pool.submit(chain, seed, folder) for seed, folder in zip(seeds, folders, strict=True)]:
-                    future.result()
+    if jobs > 1:
+        print(f"[blur2vid] {jobs} seeds at a time, {per_job} thread(s) each", flush=True)
+    with _Env(**{REFERENCE_ENV: "0", ENV_OUTPUT_DIR: None}, **kernel_env), ThreadPoolExecutor(jobs) as pool:
+        futures = [pool.submit(chain, seed, folder) for seed, folder in zip(seeds, folders, strict=True)]
+        try:  # one worker: the seeds one after another
+            for future in futures:
+                future.result()
+        except BaseException:  # a failed seed stops the seeds not yet started
+            for future in futures:
+                future.cancel()
+            raise
     if trained:
         from blur2vid.aggregate import aggregate
 
@@ -228,8 +230,7 @@ def reproduce(profile: str = "cpu", device: str = "auto", seeds: Sequence[int] |
             execute(path, seeds[0], pooled, path.stem)
     update_manifest(pooled, "run", "environment", environment_info(dev))
     update_manifest(pooled, "run", "seeds", {"seeds": seeds, "precision": resolved_precision, "reference": reference,
-                                             "jobs": jobs, "threads_per_job": int(threads.get("OMP_NUM_THREADS", 0))
-                                             or None})
+                                             "jobs": jobs, "threads_per_job": per_job})
     from blur2vid.paper import REGISTRY, item_files, update_readme_gallery
 
     for item in REGISTRY:

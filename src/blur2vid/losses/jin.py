@@ -177,17 +177,27 @@ def choose_order(pred3: torch.Tensor, pred5: torch.Tensor, target_seq: torch.Ten
     (means over the sample's pixels); a sample is reversed when the reversed cost is strictly
     lower (ties keep the data's order).  Computed without gradient.
     """
+    with torch.no_grad():
+        forward, reverse = _assignment_costs(pred3, pred5, target_seq, power=1)
+    return reverse < forward
+
+
+def _assignment_costs(pred3: torch.Tensor, pred5: torch.Tensor, target_seq: torch.Tensor, power: int
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per sample, the cost of the core pair in the data's order and reversed: the mean over the
+    sample's pixels of ``|x_hat3 - x3|^p + |x_hat5 - x5|^p``, and with ``x3`` and ``x5`` exchanged."""
     if target_seq.ndim != 5:
         raise ValueError(f"target_seq must be [B, T, C, H, W], got shape {tuple(target_seq.shape)}")
     m = target_seq.shape[1] // 2
     x3, x5 = target_seq[:, m - 1], target_seq[:, m + 1]
     check_same(pred3, x3)
     check_same(pred5, x5)
-    with torch.no_grad():
-        dims = tuple(range(1, pred3.ndim))
-        forward = (pred3 - x3).abs().mean(dims) + (pred5 - x5).abs().mean(dims)
-        reverse = (pred3 - x5).abs().mean(dims) + (pred5 - x3).abs().mean(dims)
-    return reverse < forward
+    dims = tuple(range(1, pred3.ndim))
+
+    def cost(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return ((pred3 - a).abs() ** power).mean(dims) + ((pred5 - b).abs() ** power).mean(dims)
+
+    return cost(x3, x5), cost(x5, x3)
 
 
 def best_order_pair_loss(pred3: torch.Tensor, pred5: torch.Tensor, target_seq: torch.Tensor) -> torch.Tensor:
@@ -201,15 +211,7 @@ def best_order_pair_loss(pred3: torch.Tensor, pred5: torch.Tensor, target_seq: t
     whole image: Eq. 5 is also blind to swapping the pair pixel by pixel, and at zero initialisation
     (``x_hat3 = x_hat5``) its ``|x_hat3 - x_hat5|`` term has no gradient, so the direction each pixel
     grows in is noise."""
-    if target_seq.ndim != 5:
-        raise ValueError(f"target_seq must be [B, T, C, H, W], got shape {tuple(target_seq.shape)}")
-    m = target_seq.shape[1] // 2
-    x3, x5 = target_seq[:, m - 1], target_seq[:, m + 1]
-    check_same(pred3, x3)
-    check_same(pred5, x5)
-    dims = tuple(range(1, pred3.ndim))
-    forward = ((pred3 - x3) ** 2).mean(dims) + ((pred5 - x5) ** 2).mean(dims)
-    reverse = ((pred3 - x5) ** 2).mean(dims) + ((pred5 - x3) ** 2).mean(dims)
+    forward, reverse = _assignment_costs(pred3, pred5, target_seq, power=2)
     return torch.minimum(forward, reverse).mean()
 
 
