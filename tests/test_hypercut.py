@@ -423,3 +423,67 @@ def test_crop_consistency_training_logs_the_term_and_resumes_the_same_crops():
     history = train_ordering(cfg.build(), cfg, QUIET, log_every=1)
     assert all("crop_loss" in e for e in history)
     assert "crop_boxes" not in ordering_batches(HyperCUTTrainConfig(**SMALL))(0).meta
+
+
+def test_read_loss_pulls_the_ordering_toward_the_side_the_reader_reads():
+    from blur2vid.inferability import EndReader
+    from blur2vid.ordering import MotionDirectionOrder
+    from blur2vid.train_hypercut import read_loss
+
+    frames = torch.cat([_moving_texture(1, 0, seed=s) for s in range(4)])
+    blur = frames.mean(1)
+    order = MotionDirectionOrder()
+    reader = EndReader(3, 4, 1)  # its head starts at zero: it predicts the blur for both ends, a tie
+    reader_loss, agreement, logs = read_loss(order, reader, frames, blur)
+    assert agreement == 0 and logs["read_agree"] == 0  # a reader that reads nothing pulls nowhere
+    assert reader_loss > 0
+
+    class Oracle(torch.nn.Module):  # "reads" the first and last frame of the data's own direction
+        def forward(self, b):
+            return frames[:, [0, frames.shape[1] - 1]]
+
+    class Flipped(torch.nn.Module):
+        def score(self, f, pair=1):
+            return -order.score(f)
+
+    _, agree, logs = read_loss(order, Oracle(), frames, blur)
+    _, disagree, flipped_logs = read_loss(Flipped(), Oracle(), frames, blur)
+    scores = order.score(frames)
+    assert (scores > 0).all()  # the texture moves right: the rule keeps the data's direction
+    assert logs["read_agree"] == 1 and flipped_logs["read_agree"] == 0
+    assert agree < math.log(2) < disagree
+
+
+def test_read_loss_gives_the_reader_no_gradient_path_into_the_ordering_targets():
+    from blur2vid.inferability import EndReader
+    from blur2vid.train_hypercut import read_loss
+
+    net = _net(mode="pair", antisymmetric=True)
+    frames = torch.cat([_moving_texture(1, 0, seed=s) for s in range(2)])
+    reader = EndReader(3, 4, 1)
+    reader_loss, _, _ = read_loss(net, reader, frames, frames.mean(1))
+    reader_loss.backward()
+    assert all(p.grad is None or not p.grad.any() for p in net.parameters())
+    assert any(p.grad is not None and p.grad.any() for p in reader.parameters())
+
+
+def test_readable_training_logs_its_term_and_leaves_the_keys_of_other_runs_alone(tmp_path):
+    from blur2vid.train import run_config
+
+    plain_cfg = HyperCUTTrainConfig(**TINY_RUN, steps=2, antisymmetric=True)
+    ws = Workspace(checkpoints=tmp_path, progress=False)
+    train_ordering(plain_cfg.build(), plain_cfg, ws)
+    (saved,) = tmp_path.glob("hypercut-*.pt")
+    assert "read_weight" not in torch.load(saved, weights_only=False)["config"]["config"]
+    assert "read_weight" in run_config(plain_cfg)["config"]  # dropped by train_ordering only
+    cfg = HyperCUTTrainConfig(**TINY_RUN, steps=3, antisymmetric=True, read_weight=1.0, reader_width=4,
+                              reader_depth=1)
+    net = cfg.build()
+    history = train_ordering(net, cfg, ws, log_every=1)
+    assert all("reader_loss" in e and "read_agree" in e for e in history)
+    assert len(list(tmp_path.glob("hypercut-*.pt"))) == 2
+    again = cfg.build()
+    train_ordering(again, cfg, ws)  # finished: loaded from its checkpoint, the reader with it
+    assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), again.state_dict().values(), strict=True))
+    with pytest.raises(ValueError, match="read_weight"):
+        HyperCUTTrainConfig(read_weight=-1.0)

@@ -40,6 +40,7 @@ __all__ = ["aggregate", "REDRAWN", "SPREAD_FIGURES", "read_scene_table"]
 REDRAWN: dict[str, tuple[str, Callable[[pd.DataFrame], object]]] = {
     "jin_fig4_ablation_ppsnr": ("jin_fig4_ablation", plots.ablation_figure),
     "hypercut_tab_ppsnr_gain": ("hypercut_tab_ppsnr", plots.ppsnr_gain_figure),
+    "hypercut_ordering_side": ("hypercut_ordering_side", plots.side_figure),
 }
 """Figures a notebook draws from a per-scene table: ``{figure stem: (table stem, function)}``."""
 

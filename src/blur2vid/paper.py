@@ -196,7 +196,7 @@ REGISTRY: tuple[PaperItem, ...] = (
                                        "ordering_claims"),
               SCENES, "illustration", from_claims("hypercut.ordering.generic_hit", "hypercut.ordering.antisymmetric_hit")),
     PaperItem("hypercut_ordering", "HyperCUT 2023", "ordering table", "Hit, Con@2, Con@3 on held-out sequences",
-              "05_hypercut_ordering", ("hypercut_ordering_table", "ordering_claims"), SCENES,
+              "05_hypercut_ordering", ("hypercut_ordering_table", "hypercut_ordering_side", "ordering_claims"), SCENES,
               "high Hit and consistency (RB2V)",
               from_claims("hypercut.ordering.generic_hit", "hypercut.ordering.antisymmetric_hit",
                           "hypercut.ordering.antisymmetric_crop_hit")),

@@ -266,3 +266,23 @@ def ppsnr_gain_figure(table: pd.DataFrame, over: str = "naive") -> plt.Figure:
     from blur2vid.experiments.tables import gain_long
 
     return gain_figure(gain_long(table, over), "pPSNR gain over naive (dB)", "Per-frame gain over the naive loss (U-Net)")
+
+
+def side_figure(table: pd.DataFrame, column: str = "side from blur") -> plt.Figure:
+    """Ours: how well a small network reads each ordering's side from the blur alone, from the
+    per-scene table of :func:`blur2vid.experiments.ordering.side_table` (a ``seed`` column when it
+    pools several runs): the mean with its 95% interval; 0.5 is a coin, 1 a side the blur decides."""
+    data = table.reset_index()
+    units = "seed" if "seed" in data.columns and data["seed"].nunique() > 1 else None
+    fig, ax = plt.subplots(figsize=(7.5, 0.5 * data["label"].nunique() + 1.4))
+    sns.pointplot(data=data, x=column, y="label", units=units, errorbar=("ci", 95), seed=0, linestyle="none",
+                  markersize=5, capsize=0.2, err_kws={"linewidth": 1.0}, ax=ax)
+    ax.axvline(0.5, color="0.3", lw=0.8, ls="--")
+    ax.text(0.5, -0.5, " a coin", fontsize=7, color="0.3", va="bottom")
+    ax.set_xlim(0.3, 1.02)
+    ax.set_xlabel("side accuracy from the blur (held-out scenes)")
+    ax.set_ylabel("")
+    ax.set_title("Can a network read the ordering's side from the blur?", fontsize=10)
+    ax.text(0.01, 0.01, _interval_note(data), transform=ax.transAxes, fontsize=7, color="0.4")
+    fig.tight_layout()
+    return fig

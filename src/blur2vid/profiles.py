@@ -26,6 +26,7 @@ from blur2vid.experiments.jin_losses import LossesConfig
 from blur2vid.experiments.jin_training import JinExperimentConfig
 from blur2vid.experiments.ordering import OrderingExperimentConfig
 from blur2vid.experiments.photos import PhotosConfig
+from blur2vid.inferability import SideReaderConfig
 from blur2vid.models.vgg import VGG16_ENV_VAR
 from blur2vid.train import plain
 from blur2vid.train_hypercut import HyperCUTTrainConfig
@@ -49,6 +50,7 @@ SCALES: dict[str, dict[str, Any]] = {
         jin_experiment=dict(nah="smoke", n_test=8, bench_scale="smoke", bench_resolutions={"32x56": (32, 56),
                             "48x84": (48, 84)}, bench_repeats=1),
         ordering=dict(steps=6, batch=4, dim=8, width=4, depth=2, mode="pair"), ordering_test=16,
+        reader=dict(steps=6, batch=4, width=4, depth=1),
         photos=dict(synthetic_size=48, n_synthetic=2),
     ),
     "cpu": dict(
@@ -63,6 +65,7 @@ SCALES: dict[str, dict[str, Any]] = {
         jin_experiment=dict(nah="cpu", n_test=256, bench_scale="paper", bench_resolutions={"320P": (320, 568)},
                             bench_repeats=1),
         ordering=dict(steps=600, batch=8, dim=64, width=32, depth=3, mode="pair"), ordering_test=256,
+        reader=dict(steps=400, batch=16, width=32, depth=4),
         photos=dict(synthetic_size=96, n_synthetic=3),
     ),
     "gpu": dict(
@@ -78,6 +81,7 @@ SCALES: dict[str, dict[str, Any]] = {
         jin_experiment=dict(nah="paper", n_test=512, bench_scale="paper", bench_resolutions={
             "320P": (320, 568), "480P": (480, 854), "720P": (720, 1280)}, bench_repeats=5),
         ordering=dict(steps=5000, batch=32, dim=128, width=64, depth=4, mode="pair"), ordering_test=1024,
+        reader=dict(steps=3000, batch=32, width=64, depth=5),
         photos=dict(synthetic_size=256, n_synthetic=3),
     ),
 }
@@ -146,7 +150,8 @@ def get_profile(name: str, seed: int = 0, data_root: str | os.PathLike | None = 
         ambiguity=AmbiguityConfig(toy_size=s["toy_size"], unet=unet, n_test=s["unet_test"]),
         losses=LossesConfig(seed=seed, **s["losses"]),
         jin=JinExperimentConfig(train=jin, **s["jin_experiment"]),
-        ordering=OrderingExperimentConfig(train=ordering, n_test=s["ordering_test"]),
+        ordering=OrderingExperimentConfig(train=ordering, n_test=s["ordering_test"],
+                                          reader=SideReaderConfig(data=data, seed=seed, **s["reader"])),
         hypercut=HyperCUTExperimentConfig(unet=unet, jin=jin, ordering=ordering, n_test=s["unet_test"]),
         photos=PhotosConfig(jin=jin, **s["photos"]),
     )

@@ -11,7 +11,15 @@ step))``, so a resumed run sees exactly the batches it would have seen) and mini
 * ours, not the paper's, with ``crop_weight > 0``: the crop-consistency term
   (:func:`crop_consistency_loss`), asking that a random crop of a sequence (``crop_fraction`` of its
   side) lies on the side of the whole.  Hit cannot tell an order that follows the motion from one
-  that follows the content; this term can, and only the former can be inferred from a blur.
+  that follows the content; this term can, and only the former can be inferred from a blur;
+* ours, with ``read_weight > 0``: the *readable* term (:func:`read_loss`).  An end reader
+  (:class:`~blur2vid.inferability.EndReader`) trains beside ``H`` to predict, from the blur alone,
+  the first and last frame of the order ``H`` currently gives; ``H`` is pulled toward the side the
+  reader reads, ``softplus(-sigma h(s))`` with ``sigma = +-1`` the reader's side.  The reader can
+  only learn what the blur shows, so the two settle on an order a blur2vid network can produce.
+  Nothing here sees a motion label or the hand-made rule: only the frames and their blur, which the
+  paper's method has too.  The reader is discarded after training (notebook 05 measures every
+  ordering with a fresh one).
 
 The optimiser is the public code's Adamax (lr ``5e-4``, constant), through
 :func:`blur2vid.train.fit` (checkpoints and resume as everywhere else).  The history logs, every ``log_every`` steps, the loss terms, the Hit rate on the
@@ -28,6 +36,7 @@ import torch
 
 from blur2vid.data.config import DataConfig
 from blur2vid.data.sample import Batch
+from blur2vid.inferability import EndReader, side_reads
 from blur2vid.losses import nested_consistency_loss, ordering_loss, standardize_scores
 from blur2vid.models.hypercut import HyperCUT, HyperCUTConfig
 from blur2vid.ordering import hit_rate
@@ -37,7 +46,7 @@ from blur2vid.tensors import crop_boxes as tensor_crop_boxes
 from blur2vid.train import Workspace, fit, run_config
 
 __all__ = ["HyperCUTTrainConfig", "ordering_batches", "ordering_step_loss", "train_ordering", "crop_boxes",
-           "crop_consistency_loss"]
+           "crop_consistency_loss", "read_loss", "READ_FIELDS"]
 
 
 @dataclass(frozen=True)
@@ -64,7 +73,14 @@ class HyperCUTTrainConfig:
     temperature: float = 1.0
     crop_weight: float = 0.0       # ours, not the paper's: weight of the crop-consistency term
     crop_fraction: float = 0.75    # side of the crop the consistency term compares with the whole
+    read_weight: float = 0.0       # ours: weight of the readable term (an end reader trained beside H)
+    reader_width: int = 32         # the end reader of the readable term
+    reader_depth: int = 4
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.read_weight < 0:
+            raise ValueError(f"read_weight must be >= 0, got {self.read_weight}")
 
     @property
     def n_frames(self) -> int:
@@ -165,6 +181,42 @@ def ordering_step_loss(hypercut: HyperCUT, frames: torch.Tensor, nested_weight: 
     return loss, logs
 
 
+def read_loss(hypercut: HyperCUT, reader: EndReader, frames: torch.Tensor, blur: torch.Tensor
+              ) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
+    """Ours: the readable term of one batch, ``(reader_loss, agreement, logs)``.
+
+    ``reader_loss``: the per-frame L1 of the reader's two ends, from ``blur``, against the first
+    and last frame of ``hypercut``'s current canonical order (no gradient into ``hypercut``).
+    ``agreement``: ``mean softplus(-sigma h(s))`` over the sequences the reader reads a side of,
+    where ``sigma = +1`` when its ends are nearer to ``(x_1, x_T)`` than to ``(x_T, x_1)``
+    (:func:`~blur2vid.inferability.side_reads`), ``-1`` when farther; a tie pulls nowhere.  Logs:
+    ``read_agree``, the fraction of sequences whose side the reader reads as ``H`` puts it."""
+    score = hypercut.score(frames)
+    ends = frames[:, [0, frames.shape[1] - 1]]
+    with torch.no_grad():
+        canon = torch.where((score < 0).view(-1, 1, 1, 1, 1), ends.flip(1), ends)
+    pred = reader(blur)
+    reader_loss = (pred - canon).abs().mean()
+    with torch.no_grad():
+        sigma = 2 * side_reads(pred.detach(), ends) - 1          # +1, -1, or 0 on a tie
+    agreement = (torch.nn.functional.softplus(-sigma * score) * sigma.abs()).sum() / sigma.abs().sum().clamp_min(1)
+    logs = {"reader_loss": float(reader_loss.detach()), "read_agree": float(((sigma * score) > 0).float().mean())}
+    return reader_loss, agreement, logs
+
+
+class _Readable(torch.nn.Module):
+    """What the readable term trains: the ordering network and its end reader, one optimiser."""
+
+    def __init__(self, hypercut: HyperCUT, reader: EndReader) -> None:
+        super().__init__()
+        self.hypercut, self.reader = hypercut, reader
+
+
+READ_FIELDS = ("read_weight", "reader_width", "reader_depth")
+"""Fields of :class:`HyperCUTTrainConfig` left out of a run's key when ``read_weight == 0``, so the
+runs made before the readable term existed keep their checkpoints."""
+
+
 ORDERING_PRECISION = "fp32"
 """The ordering networks train in this precision whatever the run's (see :func:`train_ordering`)."""
 
@@ -187,15 +239,31 @@ def train_ordering(hypercut: HyperCUT, cfg: HyperCUTTrainConfig, ws: Workspace =
         raise ValueError(f"the network embeds {hypercut.config.n_frames} frames, the config renders {cfg.n_frames}")
     ws = replace(ws, precision=ORDERING_PRECISION)
     config = run_config(cfg, model=hypercut.config_dict(), data=cfg.data.identity())
+    if cfg.read_weight == 0:
+        for name in READ_FIELDS:
+            config["config"].pop(name)
+    reading = cfg.read_weight > 0
 
-    def loss_fn(model: HyperCUT, batch):
-        return ordering_step_loss(model, batch.frames, cfg.nested_weight, cfg.normalize, cfg.temperature,
-                                  cfg.crop_weight, batch.meta.get("crop_boxes"))
+    def loss_fn(model, batch):
+        net = model.hypercut if reading else model
+        loss, logs = ordering_step_loss(net, batch.frames, cfg.nested_weight, cfg.normalize, cfg.temperature,
+                                        cfg.crop_weight, batch.meta.get("crop_boxes"))
+        if reading:
+            reader_loss, agreement, read_logs = read_loss(net, model.reader, batch.frames, batch.blur)
+            loss = loss + reader_loss + cfg.read_weight * agreement
+            logs = {**logs, **read_logs}
+        return loss, logs
 
-    def validation_hit(model: HyperCUT, val) -> dict[str, float]:
-        return {"val_hit": hit_rate(model, val.frames)}
+    def validation_hit(model, val) -> dict[str, float]:
+        return {"val_hit": hit_rate(model.hypercut if reading else model, val.frames)}
 
-    return fit(hypercut, ordering_batches(cfg, ws.device), loss_fn, steps=cfg.steps, lr=cfg.lr,
+    if reading:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(derive_seed(cfg.seed, "hypercut-reader-init"))
+            model = _Readable(hypercut, EndReader(hypercut.config.channels, cfg.reader_width, cfg.reader_depth))
+    else:
+        model = hypercut
+    return fit(model, ordering_batches(cfg, ws.device), loss_fn, steps=cfg.steps, lr=cfg.lr,
                device=ws.device, config=config, checkpoint=ws.checkpoint("hypercut", config),
                validate=ws.validator(cfg.data, validation_hit),
                checkpoint_every=checkpoint_every, grad_clip=None, optimizer="adamax", progress=ws.progress, precision=ws.precision,
