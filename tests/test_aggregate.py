@@ -72,6 +72,7 @@ def test_learning_curves_are_pooled_with_their_seed_and_drawn_again(monkeypatch,
     out = tmp_path / "pooled"
     how = aggregate(folders, out, [0, 1])
     pooled = pd.read_csv(out / "jin_step1_curves.csv")
+    assert list(pooled.columns) == ["run", "stage", "samples", "val_psnr", "seed"]  # no saved row numbers
     assert len(pooled) == 6 and sorted(pooled["seed"].unique()) == [0, 1]
     assert pooled.loc[(pooled["seed"] == 1) & (pooled["samples"] == 300), "val_psnr"].item() == pytest.approx(24.0)
     assert (out / "jin_step1_curves.png").is_file() and how["jin_step1_curves.png"].startswith("pooled")

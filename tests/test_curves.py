@@ -46,3 +46,15 @@ def test_one_point_has_no_slope_and_no_curve_is_a_clear_error():
     assert math.isnan(table.iloc[0, -1])
     with pytest.raises(ValueError, match="no history logged 'val_psnr'"):
         curve_table({"untracked": [{"step": 0, "samples": 8, "loss": 1.0}]}, "val_psnr")
+
+
+def test_a_curve_table_read_back_from_csv_keeps_its_slopes(tmp_path):
+    import pandas as pd
+
+    from blur2vid.aggregate import read_curve_table
+
+    slope = 2e-5
+    curve_table({"rising": _history(6, slope=slope)}, "val_psnr").to_csv(tmp_path / "c.csv")  # with row numbers
+    table = final_slopes(read_curve_table(tmp_path / "c.csv"), "val_psnr")  # its empty stage reads back as NaN
+    assert pd.isna(pd.read_csv(tmp_path / "c.csv")["stage"]).all()
+    assert table.loc["rising", f"slope per {SLOPE_SAMPLES // 1000}k samples"] == pytest.approx(slope * SLOPE_SAMPLES)

@@ -35,7 +35,7 @@ from blur2vid.experiments.tables import summary
 from blur2vid.io import atomic_path, atomic_write_text
 from blur2vid.runs import read_manifest
 
-__all__ = ["aggregate", "REDRAWN", "SPREAD_FIGURES", "read_scene_table"]
+__all__ = ["aggregate", "REDRAWN", "SPREAD_FIGURES", "read_scene_table", "read_curve_table"]
 
 REDRAWN: dict[str, tuple[str, Callable[[pd.DataFrame], object]]] = {
     "jin_fig4_ablation_ppsnr": ("jin_fig4_ablation", plots.ablation_figure),
@@ -96,9 +96,17 @@ def _pool_scenes(folders: Sequence[Path], stem: str, out: Path) -> tuple[list[st
     return [*_write_table(summary(pooled), out, stem), f"{stem}_scenes.csv", f"{stem}_per_seed.csv"], pooled
 
 
+def read_curve_table(path: Path) -> pd.DataFrame:
+    """A saved learning-curve table (``<stem>_curves.csv``), without the row numbers
+    :meth:`NotebookRun.save <blur2vid.runs.NotebookRun.save>` writes as its first column."""
+    table = pd.read_csv(path)
+    return table.drop(columns=[c for c in table.columns if c == "" or c.startswith("Unnamed:")])
+
+
 def _pool_curves(folders: Sequence[Path], seeds: Sequence[int], stem: str, out: Path) -> list[str]:
-    pooled = pd.concat([pd.read_csv(f / f"{stem}.csv").assign(seed=seed) for f, seed in zip(folders, seeds, strict=True)
-                        if (f / f"{stem}.csv").is_file()], ignore_index=True)
+    pooled = pd.concat([read_curve_table(f / f"{stem}.csv").assign(seed=seed)
+                        for f, seed in zip(folders, seeds, strict=True) if (f / f"{stem}.csv").is_file()],
+                       ignore_index=True)
     atomic_write_text(out / f"{stem}.csv", pooled.to_csv(index=False))
     atomic_write_text(out / f"{stem}.md", pooled.to_markdown(index=False, floatfmt=".3f") + "\n")
     _save_figure(plots.seed_curves_figure(pooled), out / f"{stem}.png")
