@@ -126,6 +126,10 @@ def test_hypercut_claims_read_the_rows_by_id():
     assert value["hypercut.ppsnr.unet.regulariser_helps"] == pytest.approx(-0.4 / 7)
     assert value["hypercut.ppsnr.unet.reference.motion_rule"] == pytest.approx(1.0)
     assert claims.loc["hypercut.ppsnr.unet.reference.motion_rule", "kind"] == "reference"
+    # the learned order gains 0.3 dB where the hand-made one gains 1.0: it keeps 30%, not 70%
+    kept = claims.loc["hypercut.ppsnr.unet.order_keeps_hand_made_gain"]
+    assert kept["value"] == pytest.approx(0.3 - hypercut.HAND_MADE_SHARE * 1.0) and kept["verdict"] == "contradicted"
+    assert kept["kind"] == "reference"
     assert "hypercut.ppsnr.unet.premise" not in claims.index  # no baseline rows, no premise
     assert value["hypercut.ppsnr.jin.premise"] == pytest.approx(23.0 - 22.5)
     gain = gain_long(_hypercut_table(), "naive")
@@ -137,7 +141,7 @@ def test_hypercut_claims_read_the_rows_by_id():
 def test_row_ids_and_labels_of_the_ppsnr_table():
     assert hypercut.row_id("naive") == "naive" and hypercut.row_id("hypercut", "motion_rule") == "hypercut:motion_rule"
     assert hypercut.row_label("hypercut", "motion_rule") == "HyperCUT order [motion rule (hand-made)]"
-    cfg = hypercut.HyperCUTExperimentConfig(orderings=("antisymmetric_crop", "motion_rule"))
+    cfg = hypercut.HyperCUTExperimentConfig(orderings=("antisymmetric_crop", "motion_rule"), main="antisymmetric_crop")
     assert [hypercut.row_id(s, o) for s, o in hypercut._rows(cfg)] == [
         "naive", "order_invariant", "hypercut:antisymmetric_crop", "order_invariant_reg:antisymmetric_crop",
         "hypercut:motion_rule"]
