@@ -21,6 +21,8 @@ def _seed_run(monkeypatch, tmp_path, seed: int, offset: float):
     run.save(table, "hypercut_tab_ppsnr")
     run.save(pd.DataFrame({"label": ["a"], "Hit": [0.9 + 0.02 * seed]}, index=pd.Index(["g"], name="id")),
              "hypercut_ordering_table")
+    run.save(scene_table({"g": ("a", np.array([[1.0], [0.5], [0.0], [1.0]]))}, columns=["side from blur"], mean=False),
+             "hypercut_ordering_side")
     fig, ax = plt.subplots()
     ax.plot([0, seed])
     run.save(fig, "hypercut_frames")
@@ -41,6 +43,9 @@ def test_seeds_are_pooled_table_by_table(monkeypatch, tmp_path):
     assert per_seed.loc[("hypercut:x", 1), "mean"] == pytest.approx(22.1)
     plain = pd.read_csv(out / "hypercut_ordering_table.csv", index_col="id")
     assert plain.loc["g", "Hit"] == pytest.approx(0.91) and plain.loc["g", "label"] == "a"
+    sides = read_scene_table(out / "hypercut_ordering_side_scenes.csv")
+    assert len(sides) == 8 and sides["side from blur"].mean() == pytest.approx(0.625)
+    assert how["hypercut_ordering_side.png"].startswith("drawn from hypercut_ordering_side")
     for name in ("hypercut_tab_ppsnr_gain.png", "hypercut_seed_spread.png", "hypercut_frames.png"):
         assert (out / name).is_file(), name
     assert how["hypercut_frames.png"] == "copied from seed 0"

@@ -278,7 +278,7 @@ def side_figure(table: pd.DataFrame, column: str = "side from blur") -> plt.Figu
     sns.pointplot(data=data, x=column, y="label", units=units, errorbar=("ci", 95), seed=0, linestyle="none",
                   markersize=5, capsize=0.2, err_kws={"linewidth": 1.0}, ax=ax)
     ax.axvline(0.5, color="0.3", lw=0.8, ls="--")
-    ax.text(0.5, -0.5, " a coin", fontsize=7, color="0.3", va="bottom")
+    ax.text(0.5, 0.99, " a coin", fontsize=7, color="0.3", va="top", transform=ax.get_xaxis_transform())
     ax.set_xlim(0.3, 1.02)
     ax.set_xlabel("side accuracy from the blur (held-out scenes)")
     ax.set_ylabel("")
