@@ -144,3 +144,23 @@ def test_the_same_scenes_render_on_a_gpu():
     cfg = CaptureConfig(**SMALL, noise=False, jpeg=False)
     cpu, gpu = render_captures(cfg, 2, seed=7), render_captures(cfg, 2, seed=7, device="cuda")
     assert torch.allclose(cpu.frames, gpu.frames.cpu(), atol=1e-4)
+
+
+def test_a_data_config_serves_capture_scenes_to_every_training_loop():
+    from blur2vid.data.config import DataConfig
+    from blur2vid.data.source import CaptureSource
+
+    data = DataConfig(family="captures", size=24, max_shift=6.0)
+    source = data.source()
+    assert isinstance(source, CaptureSource) and source.captures.max_motion == 6.0 and source.captures.size == 24
+    batch = source.batch(2, seed=11)
+    assert batch.blur.shape == (2, 3, 24, 24) and batch.frames.shape == (2, 7, 3, 24, 24)
+    assert torch.equal(source.batch(2, seed=11).blur, batch.blur)  # seeded
+    test = data.test_set(3)
+    assert torch.equal(test.frames, data.test_set(3).frames)
+    assert not torch.equal(test.frames[:2], data.validation_set(2).frames)  # its own scenes
+    larger = data.test_set(2, max_shift=12.0)  # Table 2's larger blur, for these scenes too
+    assert larger.frames.shape == (2, 7, 3, 24, 24)
+    assert data.identity()["family"] == "captures" and data.scenes().height == 24
+    with pytest.raises(ValueError, match="unknown scene family"):
+        DataConfig(family="holiday")

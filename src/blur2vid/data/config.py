@@ -48,12 +48,20 @@ def split_seed(split: str, purpose: str = "") -> int:
     return derive_seed(seeds[split], purpose) if purpose else seeds[split]
 
 
+CAPTURES = "captures"
+"""The family of the capture-like scenes (:mod:`blur2vid.data.captures`)."""
+
+FAMILIES = (*SCENE_FAMILIES, CAPTURES)
+"""Every value ``DataConfig.family`` takes."""
+
+
 @dataclass(frozen=True)
 class DataConfig:
     """Where training and test sequences come from.
 
-    ``family`` names a kind of procedural scene (:data:`~blur2vid.data.scenes.SCENE_FAMILIES`),
-    rendered at ``size`` x ``size`` with ``n_frames`` frames whose content moves at most
+    ``family`` names a kind of procedural scene (:data:`~blur2vid.data.scenes.SCENE_FAMILIES`,
+    or ``"captures"``: the capture-like scenes of :mod:`blur2vid.data.captures` with their
+    defaults), rendered at ``size`` x ``size`` with ``n_frames`` frames whose content moves at most
     ``max_shift`` pixels over the exposure.  With ``data_root`` the sequences are windows of the
     dataset folder instead, cropped to ``size`` (``max_shift`` is then only a guess at how far the
     footage moves, used by the hand-made order)."""
@@ -65,22 +73,37 @@ class DataConfig:
     data_root: str | None = None
 
     def __post_init__(self) -> None:
-        if self.family not in SCENE_FAMILIES:
-            raise ValueError(f"unknown scene family {self.family!r}; expected one of {sorted(SCENE_FAMILIES)}")
+        if self.family not in FAMILIES:
+            raise ValueError(f"unknown scene family {self.family!r}; expected one of {sorted(FAMILIES)}")
         if self.size < 8 or self.n_frames < 1 or self.max_shift < 0:
             raise ValueError(f"DataConfig needs size >= 8, n_frames >= 1 and max_shift >= 0, got {self}")
         if self.data_root is not None:  # resolved, so that a checkpoint key names one folder
             object.__setattr__(self, "data_root", str(Path(self.data_root).resolve()))
 
     def scenes(self, **fields) -> SceneConfig:
-        """The :class:`SceneConfig` of these scenes (``fields`` override, e.g. ``max_shift``)."""
+        """The :class:`SceneConfig` of these scenes (``fields`` override, e.g. ``max_shift``).  For
+        ``"captures"`` it only carries the sizes a data folder's crops need (a camera pan)."""
         base = dict(height=self.size, width=self.size, n_frames=self.n_frames, max_shift=self.max_shift)
-        return scene_config(self.family, **{**base, **fields})
+        return scene_config("pans" if self.family == CAPTURES else self.family, **{**base, **fields})
+
+    def captures(self, **fields):
+        """The :class:`~blur2vid.data.captures.CaptureConfig` of ``family="captures"``: its
+        defaults at this size, frame count and motion (``max_shift`` is its ``max_motion``)."""
+        from blur2vid.data.captures import CaptureConfig
+
+        if "max_shift" in fields:
+            fields["max_motion"] = fields.pop("max_shift")
+        return CaptureConfig(**{"size": self.size, "n_frames": self.n_frames, "max_motion": self.max_shift, **fields})
 
     def source(self, **options):
-        """The :class:`~blur2vid.data.source.SceneSource` or ``FolderSource`` that serves batches."""
-        from blur2vid.data.source import open_source
+        """The :class:`~blur2vid.data.source.SceneSource`, ``CaptureSource`` or ``FolderSource``
+        that serves batches."""
+        from blur2vid.data.source import CaptureSource, open_source
 
+        if self.family == CAPTURES and self.data_root is None:
+            if options:
+                raise ValueError(f"options {sorted(options)} apply to a data_root only")
+            return CaptureSource(self.captures())
         return open_source(self.data_root, self.scenes(), **options)
 
     def test_set(self, n: int, device="cpu", purpose: str = "", **scene_fields):
@@ -89,9 +112,12 @@ class DataConfig:
         seed = split_seed("test", purpose)
         if scene_fields:
             from blur2vid.data.scenes import scene_set
+            from blur2vid.data.source import CaptureSource
 
             if self.data_root is not None:
                 raise ValueError("scene fields apply to the procedural scenes only, not to a data folder")
+            if self.family == CAPTURES:
+                return CaptureSource(self.captures(**scene_fields)).test_set(n, seed, device)
             return scene_set(self.scenes(**scene_fields), n, seed, device)
         return self.source().test_set(n, seed, device)
 

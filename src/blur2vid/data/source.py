@@ -60,7 +60,7 @@ from blur2vid.data.video import VIDEO_EXTENSIONS, VideoDataset
 from blur2vid.data.windows import DatasetError, MissingFileError, Sample, Window, collate, dataset_table
 from blur2vid.formation import get_crf
 
-__all__ = ["SceneSource", "FolderSource", "open_source", "detect_kind", "DatasetError", "MissingFileError",
+__all__ = ["SceneSource", "CaptureSource", "FolderSource", "open_source", "detect_kind", "DatasetError", "MissingFileError",
            "BATCH_CACHE", "BATCH_CACHE_ENV", "cache_budget"]
 
 
@@ -155,6 +155,47 @@ class SceneSource:
     def __repr__(self) -> str:
         s = self.scenes
         return f"SceneSource({s.height}x{s.width}, {s.n_frames} frames, max_shift={s.max_shift:g})"
+
+
+class CaptureSource:
+    """The capture-like scenes of :mod:`blur2vid.data.captures` (``DataConfig(family="captures")``)."""
+
+    kind = "captures"
+
+    def __init__(self, captures) -> None:
+        self.captures = captures
+
+    def batch(self, size: int, seed: int, device="cpu") -> Batch:
+        """:func:`~blur2vid.data.captures.render_captures` ``(captures, size, seed, device)``;
+        batches rendered on the CPU are kept in :data:`BATCH_CACHE` like the scenes'."""
+        from blur2vid.data.captures import render_captures
+
+        if torch.device(device).type != "cpu":
+            return render_captures(self.captures, size, seed, device)
+        return BATCH_CACHE.get((self.captures, int(size), int(seed)),
+                               lambda: render_captures(self.captures, size, seed, device))
+
+    def test_set(self, n: int, seed: int, device="cpu") -> Batch:
+        from blur2vid.data.captures import render_captures
+
+        return render_captures(self.captures, n, seed, device)
+
+    def validation_set(self, n: int, seed: int, device="cpu") -> Batch:
+        return self.test_set(n, seed, device)
+
+    def describe(self) -> dict[str, Any]:
+        from dataclasses import asdict
+
+        return {"source": "captures", "captures": asdict(self.captures)}
+
+    def table(self) -> pd.DataFrame:
+        return pd.DataFrame({"total sequences": pd.array([pd.NA], "Int64"), "total samples": pd.array([pd.NA], "Int64"),
+                             "frames": pd.array([self.captures.n_frames], "Int64"), "blur": ["synthesized"]},
+                            index=pd.Index(["capture-like scenes"], name="dataset"))
+
+    def __repr__(self) -> str:
+        c = self.captures
+        return f"CaptureSource({c.size}x{c.size}, {c.n_frames} frames, max_motion={c.max_motion:g})"
 
 
 # --------------------------------------------------------------------------- folders
