@@ -71,6 +71,35 @@ def test_interrupted_run_resumes_to_the_same_weights(tmp_path):
     assert load_checkpoint(ckpt)["step"] == 6 and history[-1]["step"] == 5
 
 
+def test_checkpoints_come_by_time_as_well_as_by_steps(tmp_path):
+    """A kill between step checkpoints loses at most ``checkpoint_seconds`` of work (0 here: every
+    step), and the run resumed from a time checkpoint ends as if never interrupted."""
+    cfg = {"exp": "time"}
+
+    def make():
+        torch.manual_seed(0)
+        return SequenceUNet(n_frames=3, width=4, depth=1)
+
+    straight = make()
+    fit(straight, _batch_at, _loss, steps=6, lr=1e-2, config=cfg, progress=False)
+    ckpt = tmp_path / "run.pt"
+    with pytest.raises(KeyboardInterrupt):
+        fit(make(), _interrupted_at(4), _loss, steps=6, lr=1e-2, config=cfg, checkpoint=ckpt, checkpoint_every=1000,
+            checkpoint_seconds=0.0, progress=False)
+    assert load_checkpoint(ckpt)["step"] == 4  # by time, long before the step checkpoint at 1000
+    resumed = make()
+    fit(resumed, _batch_at, _loss, steps=6, lr=1e-2, config=cfg, checkpoint=ckpt, progress=False)
+    for a, b in zip(straight.parameters(), resumed.parameters(), strict=True):
+        assert torch.allclose(a, b, atol=1e-6)
+    ckpt.unlink()
+    with pytest.raises(KeyboardInterrupt):  # by steps only: nothing before step 1000
+        fit(make(), _interrupted_at(4), _loss, steps=6, lr=1e-2, config=cfg, checkpoint=ckpt, checkpoint_every=1000,
+            checkpoint_seconds=None, progress=False)
+    assert not ckpt.exists()
+    with pytest.raises(ValueError, match="checkpoint_seconds"):
+        fit(make(), _batch_at, _loss, steps=1, checkpoint_seconds=-1.0, progress=False)
+
+
 def test_checkpoint_of_another_config_is_refused(tmp_path):
     net = SequenceUNet(n_frames=3, width=4, depth=1)
     save_checkpoint(tmp_path / "c.pt", model=net, config={"width": 4}, step=1)

@@ -229,6 +229,7 @@ def fit(
     config: dict[str, Any] | None = None,
     checkpoint: str | Path | None = None,
     checkpoint_every: int = 500,
+    checkpoint_seconds: float | None = 60.0,
     grad_clip: float | str | None = "spike",
     optimizer: str = "adam",
     progress: bool = True,
@@ -244,7 +245,10 @@ def fit(
     return the logged history.
 
     With ``checkpoint`` set, the run resumes from it when its config matches ``config`` (a finished
-    run trains no further), saves every ``checkpoint_every`` steps and at the end, atomically.
+    run trains no further), saves every ``checkpoint_every`` steps, and whenever
+    ``checkpoint_seconds`` have passed since the last save (so a kill loses about a minute of work
+    at most; ``None``: by steps only), and at the end, atomically.  When a run is saved does not
+    change what it computes, so neither setting is part of ``config``.
     ``config`` must hold everything that decides the run, ``steps`` and ``lr`` included (the
     learning rate of a step depends on both); every caller in the library passes its full
     training configuration, which does.
@@ -299,7 +303,9 @@ def fit(
     model.train()
     every = validate_every or (steps // 10 if steps >= 20 else max(steps, 1))  # a short run: at its end only
     bar = tqdm(range(start, steps), initial=start, total=steps, desc=desc, disable=not progress, leave=False)
-    t0 = time.perf_counter()
+    t0 = last_save = time.perf_counter()
+    if checkpoint_seconds is not None and checkpoint_seconds < 0:
+        raise ValueError(f"checkpoint_seconds must be >= 0 or None, got {checkpoint_seconds}")
     for step in bar:
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, steps, lr, schedule)
@@ -330,9 +336,12 @@ def fit(
                 model.train()
             history.append(entry)
             bar.set_postfix(loss=f"{entry['loss']:.4g}")
-        if checkpoint is not None and (step + 1) % checkpoint_every == 0 and step + 1 < steps:
+        due = (step + 1) % checkpoint_every == 0 or (
+            checkpoint_seconds is not None and time.perf_counter() - last_save >= checkpoint_seconds)
+        if checkpoint is not None and due and step + 1 < steps:
             save_checkpoint(checkpoint, model=model, config=config, step=step + 1, optimizer=optimizer, history=history,
                             extra=extra_state)
+            last_save = time.perf_counter()
     if checkpoint is not None and (start < steps or not Path(checkpoint).is_file()):
         save_checkpoint(checkpoint, model=model, config=config, step=steps, optimizer=optimizer, history=history,
                         extra=extra_state)
