@@ -7,6 +7,17 @@ import sys
 
 __all__ = ["main"]
 
+TRAIN_SETTINGS = """settings (a config file's keys, or --set KEY=VALUE):
+  scheme     naive | order_invariant | hypercut | order_invariant_reg   (default hypercut)
+  ordering   motion_rule: the explicit order of hypercut, "the content moves right"
+  width, depth, batch, lr, seed           the all-frames U-Net and its optimiser
+  steps | minutes                         the budget: one of them (minutes are converted once to
+                                          steps on this machine and recorded)
+  n_test                                  held-out scenes scored into the model's notes
+  data.family   pans | sprites | captures (capture-like: camera shake, objects, noise, JPEG)
+  data.size, data.max_shift, data.n_frames, data.data_root
+presets: smoke (seconds), unet-pans (notebook 06's U-Net), unet-captures (an hour)"""
+
 
 def _reproduce(args: argparse.Namespace) -> int:
     from blur2vid.reproduce import reproduce
@@ -29,6 +40,19 @@ def _predict(args: argparse.Namespace) -> int:
     out = predict_file(args.photo, args.out, checkpoint=args.checkpoint, device=resolve_device(args.device),
                        tile=args.tile, fps=args.fps, progress=not args.quiet)
     print(f"wrote {out}")
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from blur2vid.runs import resolve_device
+    from blur2vid.train_command import load_spec, train_model
+
+    spec = load_spec(args.preset, args.config, args.set or [], args.data_root)
+    if args.preset is None and args.config is None and not args.set:
+        print("blur2vid train: no --preset or --config: training the defaults (see --help)")
+    path = train_model(spec, args.out, device=resolve_device(args.device), precision=args.precision,
+                       progress=not args.quiet, command="blur2vid " + " ".join(args.argv))
+    print(f"wrote {path} (notes in {path.with_suffix('.json')})")
     return 0
 
 
@@ -63,7 +87,25 @@ def main(argv: list[str] | None = None) -> int:
     pre.add_argument("--fps", type=float, default=7.0, help="frames per second of the GIF or MP4")
     pre.add_argument("--quiet", action="store_true", help="no progress bar")
     pre.set_defaults(func=_predict)
+    tra = sub.add_parser("train", help="train a model from a preset or a JSON config, resumably, and export a model "
+                         "file for predict --checkpoint", epilog=TRAIN_SETTINGS,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    tra.add_argument("--preset", default=None, help="a named starting point: smoke | unet-pans | unet-captures")
+    tra.add_argument("--config", default=None, help="a JSON file of settings (the keys of train_command.TrainSpec; "
+                     "data as a nested object)")
+    tra.add_argument("--set", action="append", metavar="KEY=VALUE",
+                     help="override one setting, e.g. steps=2000, minutes=30, data.size=64 (repeatable)")
+    tra.add_argument("--data-root", default=None, help="train on a dataset folder (frames, videos or RB2V) instead "
+                     "of procedural scenes")
+    tra.add_argument("--out", required=True, help="the run's folder: checkpoints/, train_spec.json, model.pt; a "
+                     "killed run resumes from it")
+    tra.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    tra.add_argument("--precision", default="auto", choices=["fp32", "bf16", "auto"],
+                     help="training precision (auto: bf16 where the processor or GPU does it natively)")
+    tra.add_argument("--quiet", action="store_true", help="no progress bar")
+    tra.set_defaults(func=_train)
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
         return args.func(args)
     except (ValueError, FileNotFoundError, TypeError, MemoryError) as exc:

@@ -1,0 +1,211 @@
+"""``blur2vid train``: train a model from a named preset or a JSON config file, resumably, and export a
+model file that ``blur2vid predict --checkpoint`` reads.
+
+A config is a flat JSON object of the keys of :class:`TrainSpec` (``data`` a nested object of
+:class:`~blur2vid.data.config.DataConfig`'s); a preset is one such object with a name
+(:data:`PRESETS`), and ``--set key=value`` overrides either.  A budget is ``steps``, or ``minutes``:
+then a few steps are timed once on this machine, converted to steps, and the result is recorded
+in ``<out>/train_spec.json`` so that a resumed run keeps the same total (the learning-rate schedule
+depends on it).  Checkpoints go to ``<out>/checkpoints/`` by steps and every minute
+(:func:`blur2vid.train.fit`); the model file is ``<out>/model.pt`` with its notes in
+``<out>/model.json``.
+
+Today it trains the all-frames U-Net (:mod:`blur2vid.train_unet`) with any of its schemes; the
+explicit order of ``scheme="hypercut"`` is the hand-made rule (``ordering="motion_rule"``).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from blur2vid.data.config import DataConfig
+from blur2vid.experiments.tables import OUTER
+from blur2vid.io import atomic_write_text
+from blur2vid.metrics import ppsnr
+from blur2vid.models.checkpoint import save_model
+from blur2vid.tensors import batched
+from blur2vid.train import Workspace
+from blur2vid.train_jin import hand_made_order
+from blur2vid.train_unet import UNET_SCHEMES, UNetTrainConfig, train_unet
+
+__all__ = ["TrainSpec", "PRESETS", "load_spec", "train_model"]
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    """Everything ``blur2vid train`` needs: the data, the network, the scheme, the budget."""
+
+    data: DataConfig = DataConfig()
+    scheme: str = "hypercut"          # a U-Net scheme (train_unet.UNET_SCHEMES)
+    ordering: str = "motion_rule"     # the explicit order of the schemes that need one: the hand-made rule
+    width: int = 32
+    depth: int = 2
+    batch: int = 16
+    lr: float = 1e-3
+    steps: int | None = 1000          # the budget, or None with minutes
+    minutes: float | None = None      # a budget in minutes, converted once to steps and recorded
+    seed: int = 0
+    n_test: int = 64                  # held-out scenes scored into the model's notes
+
+    def __post_init__(self) -> None:
+        if self.scheme not in UNET_SCHEMES:
+            raise ValueError(f"scheme={self.scheme!r}: expected one of {sorted(UNET_SCHEMES)}")
+        if self.ordering != "motion_rule":
+            raise ValueError(f"ordering={self.ordering!r}: blur2vid train knows 'motion_rule' (the hand-made order)")
+        if (self.steps is None) == (self.minutes is None):
+            raise ValueError(f"give exactly one budget: steps={self.steps!r} or minutes={self.minutes!r}")
+        if self.steps is not None and self.steps < 1:
+            raise ValueError(f"steps={self.steps!r}: expected a positive number of steps")
+        if self.minutes is not None and not self.minutes > 0:
+            raise ValueError(f"minutes={self.minutes!r}: expected a positive number of minutes")
+        for name in ("width", "depth", "batch", "n_test"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}={getattr(self, name)!r}: expected a positive integer")
+        if not self.lr > 0:
+            raise ValueError(f"lr={self.lr!r}: expected a positive learning rate")
+
+    def unet(self, steps: int) -> UNetTrainConfig:
+        return UNetTrainConfig(data=self.data, width=self.width, depth=self.depth, steps=steps, batch=self.batch,
+                               lr=self.lr, seed=self.seed)
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "smoke": dict(data=dict(family="captures", size=16, max_shift=4.0), width=4, depth=1, batch=2, steps=4, n_test=4),
+    "unet-pans": dict(data=dict(family="pans", size=32, max_shift=8.0), batch=32, steps=1000),
+    "unet-captures": dict(data=dict(family="captures", size=64, max_shift=24.0), width=32, depth=2, batch=16,
+                          steps=None, minutes=60.0),
+}
+"""Named starting points: ``smoke`` (seconds, for tests), ``unet-pans`` (notebook 06's U-Net on the
+cpu profile's pans), ``unet-captures`` (the capture-like scenes, an hour)."""
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def load_spec(preset: str | None = None, config: str | Path | None = None, overrides: list[str] = (),
+              data_root: str | None = None) -> TrainSpec:
+    """The :class:`TrainSpec` of a preset or a JSON file (not both), with ``key=value`` overrides
+    (``data.size=64`` reaches into the data) and a data folder; a bad key or value is an error that
+    names it (and the file)."""
+    if preset is not None and config is not None:
+        raise ValueError("give a preset or a config file, not both")
+    where = "the defaults"
+    raw: dict[str, Any] = {}
+    if preset is not None:
+        if preset not in PRESETS:
+            raise ValueError(f"unknown preset {preset!r}; expected one of {sorted(PRESETS)}")
+        raw, where = json.loads(json.dumps(PRESETS[preset])), f"preset {preset!r}"
+    elif config is not None:
+        path = Path(config)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no such config file")
+        try:
+            raw = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}: not valid JSON ({exc})") from exc
+        if not isinstance(raw, dict):
+            raise ValueError(f"{path}: expected a JSON object of settings")
+        where = str(path)
+    raw.setdefault("data", {})
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"--set {item!r}: expected key=value")
+        if key.startswith("data."):
+            raw["data"][key[5:]] = _parse_value(value)
+        else:
+            raw[key] = _parse_value(value)
+        if key in ("steps", "minutes"):  # one budget replaces the other
+            raw["minutes" if key == "steps" else "steps"] = None
+    if raw.get("minutes") is not None and "steps" not in raw:
+        raw["steps"] = None  # a budget in minutes alone
+    if data_root is not None:
+        raw["data"]["data_root"] = data_root
+    known = {f.name for f in fields(TrainSpec)}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ValueError(f"{where}: unknown setting(s) {unknown}; expected some of {sorted(known)}")
+    data_known = {f.name for f in fields(DataConfig)}
+    bad = sorted(set(raw["data"]) - data_known)
+    if bad:
+        raise ValueError(f"{where}: unknown data setting(s) {bad}; expected some of {sorted(data_known)}")
+    try:
+        data = DataConfig(**raw["data"])
+        return TrainSpec(**{**raw, "data": data})
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{where}: {exc}") from exc
+
+
+def _measured_steps(spec: TrainSpec, ws: Workspace, probe: int = 6) -> tuple[int, float]:
+    """Steps that fit ``spec.minutes`` on this machine: ``probe`` steps timed (after one warm-up
+    step), not saved.  Returns ``(steps, seconds per step)``."""
+    ordering = hand_made_order(spec.data) if UNET_SCHEMES[spec.scheme].needs_ordering else None
+    quiet = replace(ws, checkpoints=None, progress=False, validation=0)
+    train_unet(spec.scheme, spec.unet(1), ordering, quiet)
+    t0 = time.perf_counter()
+    train_unet(spec.scheme, spec.unet(probe), ordering, quiet)
+    per_step = (time.perf_counter() - t0) / probe
+    return max(1, int(spec.minutes * 60 / per_step)), per_step
+
+
+def train_model(spec: TrainSpec, out: str | Path, device="cpu", precision: str = "auto", progress: bool = True,
+                command: str = "") -> Path:
+    """Train ``spec`` into the folder ``out`` (resuming what is there) and export ``out/model.pt``."""
+    spec.data.source()  # a bad data folder is refused here, before anything is written
+    out = Path(out)
+    (out / "checkpoints").mkdir(parents=True, exist_ok=True)
+    ws = Workspace(checkpoints=out / "checkpoints", device=device, precision=precision, progress=progress,
+                   validation=min(64, spec.n_test))
+    record_path = out / "train_spec.json"
+    spec_dict = json.loads(json.dumps(asdict(spec), default=str))
+    record = json.loads(record_path.read_text()) if record_path.is_file() else None
+    if record is not None and record.get("spec") != spec_dict:
+        raise ValueError(f"{out}: holds a run of another configuration (train_spec.json); choose another --out")
+    if record is not None:
+        steps, budget = record["steps"], record["budget"]
+    elif spec.steps is not None:
+        steps, budget = spec.steps, {"steps": spec.steps}
+    else:
+        steps, per_step = _measured_steps(spec, ws)
+        budget = {"minutes": spec.minutes, "measured_s_per_step": round(per_step, 4), "steps": steps,
+                  "processor": _processor()}
+    if record is None:
+        atomic_write_text(record_path, json.dumps({"spec": spec_dict, "steps": steps, "budget": budget,
+                                                   "command": command}, indent=2) + "\n")
+    ordering = hand_made_order(spec.data) if UNET_SCHEMES[spec.scheme].needs_ordering else None
+    t0 = time.perf_counter()
+    model, history = train_unet(spec.scheme, spec.unet(steps), ordering, ws)
+    seconds = time.perf_counter() - t0
+    test = spec.data.test_set(spec.n_test, ws.device, "train-command")
+    scores = ppsnr(batched(model, test.blur, 32, clamp=True).float(), test.frames.float()).clamp(max=100)
+    blur = ppsnr(test.blur.unsqueeze(1).expand_as(test.frames).float(), test.frames.float()).clamp(max=100)
+    mid = test.frames.shape[1] // 2
+    outer = [int(c[1:]) - 1 for c in OUTER if int(c[1:]) <= test.frames.shape[1]]
+    notes = {
+        "trained_by": command or "blur2vid train", "spec": spec_dict, "steps": steps, "budget": budget,
+        "samples": steps * spec.batch, "train_seconds_this_session": round(seconds, 1),
+        "held_out": {"scenes": spec.n_test, "mean_ppsnr_db": round(float(scores.mean()), 2),
+                     "mean_over_blur_copy_db": round(float((scores - blur).mean()), 2),
+                     "middle_over_blur_db": round(float((scores[:, mid] - blur[:, mid]).mean()), 2),
+                     "frames_1_2_6_7_over_blur_copy_db": round(float((scores[:, outer] - blur[:, outer]).mean()), 2)},
+        "last_loss": history[-1]["loss"] if history else None,
+    }
+    path = save_model(out / "model.pt", model, notes)
+    atomic_write_text(out / "model.json", json.dumps({"file": "model.pt", **notes}, indent=2) + "\n")
+    return path
+
+
+def _processor() -> str:
+    from blur2vid.benchmark import device_name
+
+    return device_name(torch.device("cpu"))

@@ -1,0 +1,125 @@
+"""``blur2vid train``: a seconds-long run that exports a model predict reads, resumes after a kill to
+the same weights, and refuses a bad config, a bad value and a bad data folder by name."""
+
+import json
+
+import pytest
+import torch
+
+from blur2vid.cli import main
+from blur2vid.models.checkpoint import load_model
+from blur2vid.train_command import TrainSpec, load_spec, train_model
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_a_smoke_run_exports_a_model_with_its_notes(tmp_path, capsys):
+    assert main(["train", "--preset", "smoke", "--out", str(tmp_path / "run"), "--quiet", "--precision", "fp32"]) == 0
+    model, stored = load_model(tmp_path / "run" / "model.pt")
+    notes = json.loads((tmp_path / "run" / "model.json").read_text())
+    assert stored["steps"] == notes["steps"]  # the model file carries its notes
+    assert notes["steps"] == 4 and notes["samples"] == 8 and notes["spec"]["data"]["family"] == "captures"
+    assert notes["trained_by"].startswith("blur2vid train --preset smoke")
+    assert set(notes["held_out"]) >= {"mean_ppsnr_db", "middle_over_blur_db", "frames_1_2_6_7_over_blur_copy_db"}
+    out = model(torch.rand(1, 3, 16, 16))
+    assert out.shape == (1, 7, 3, 16, 16)
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_a_killed_run_resumes_to_the_same_weights(tmp_path, monkeypatch):
+    spec = load_spec("smoke", overrides=["steps=6"])
+    straight = train_model(spec, tmp_path / "straight", progress=False, precision="fp32")
+    import blur2vid.train as train
+    import blur2vid.train_unet as train_unet
+
+    real = train.save_checkpoint
+
+    def save_then_die(*args, **kwargs):  # the process dies right after the checkpoint of step 3
+        real(*args, **kwargs)
+        if kwargs.get("step") == 3:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(train, "save_checkpoint", save_then_die)
+    monkeypatch.setattr(train_unet, "fit", _with_checkpoints_every_step(train.fit))
+    with pytest.raises(KeyboardInterrupt):
+        train_model(spec, tmp_path / "killed", progress=False, precision="fp32")
+    monkeypatch.undo()
+    resumed = train_model(spec, tmp_path / "killed", progress=False, precision="fp32")
+    a, b = load_model(straight)[0], load_model(resumed)[0]
+    for (ka, va), (kb, vb) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
+        assert ka == kb and torch.allclose(va, vb, atol=1e-6), ka
+
+
+def _with_checkpoints_every_step(fit):
+    def wrapped(*args, **kwargs):
+        kwargs["checkpoint_every"] = 1
+        return fit(*args, **kwargs)
+    return wrapped
+
+
+def test_a_budget_in_minutes_is_converted_once_and_recorded(tmp_path, monkeypatch):
+    import blur2vid.train_command as tc
+
+    monkeypatch.setattr(tc, "_measured_steps", lambda spec, ws: (3, 0.5))
+    spec = load_spec("smoke", overrides=["minutes=0.025"])
+    assert spec.steps is None and spec.minutes == 0.025
+    train_model(spec, tmp_path / "run", progress=False, precision="fp32")
+    record = json.loads((tmp_path / "run" / "train_spec.json").read_text())
+    assert record["steps"] == 3 and record["budget"]["minutes"] == 0.025
+    assert record["budget"]["measured_s_per_step"] == 0.5
+    monkeypatch.setattr(tc, "_measured_steps", lambda spec, ws: pytest.fail("measured again"))
+    train_model(spec, tmp_path / "run", progress=False, precision="fp32")  # resumed: the recorded steps
+    other = load_spec("smoke", overrides=["steps=5"])
+    with pytest.raises(ValueError, match="another configuration"):
+        train_model(other, tmp_path / "run", progress=False, precision="fp32")
+
+
+def test_bad_configs_name_the_key_and_the_value(tmp_path, capsys):
+    with pytest.raises(ValueError, match=r"unknown setting\(s\) \['widht'\]"):
+        load_spec("smoke", overrides=["widht=3"])
+    with pytest.raises(ValueError, match="scheme='fancy'"):
+        load_spec("smoke", overrides=["scheme=fancy"])
+    with pytest.raises(ValueError, match=r"unknown data setting\(s\) \['szie'\]"):
+        load_spec("smoke", overrides=["data.szie=3"])
+    with pytest.raises(ValueError, match="steps=0"):
+        load_spec("smoke", overrides=["steps=0"])
+    with pytest.raises(ValueError, match="unknown preset 'huge'"):
+        load_spec("huge")
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(ValueError, match="bad.json: not valid JSON"):
+        load_spec(config=bad)
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps({"width": 4, "depth": 1, "batch": 2, "minutes": 1.0}))
+    spec = load_spec(config=cfg)
+    assert spec == TrainSpec(width=4, depth=1, batch=2, steps=None, minutes=1.0)
+    assert main(["train", "--config", str(tmp_path / "missing.json"), "--out", str(tmp_path / "o")]) == 2
+    assert "missing.json: no such config file" in capsys.readouterr().err
+
+
+def test_a_bad_data_root_is_refused_before_training(tmp_path, capsys):
+    code = main(["train", "--preset", "smoke", "--data-root", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o"),
+                 "--quiet"])
+    assert code == 2 and "nowhere" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()  # nothing written
+
+
+def test_help_lists_every_setting(capsys):
+    from dataclasses import fields
+
+    from blur2vid.data.config import DataConfig
+    from blur2vid.train_command import PRESETS
+
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = capsys.readouterr().out
+    missing = [f.name for f in fields(TrainSpec) if f.name != "data" and f.name not in text]
+    missing += [f"data.{f.name}" for f in fields(DataConfig) if f"data.{f.name}" not in text]
+    missing += [p for p in PRESETS if p not in text]
+    assert not missing, missing
