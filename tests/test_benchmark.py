@@ -17,15 +17,7 @@ from blur2vid.benchmark import RESOLUTIONS, device_name, table3, table3_models, 
 from blur2vid.models import JinConfig, MiddleNet, count_parameters
 from blur2vid.published import JIN_TABLE3, JIN_TABLE3_DEVICE
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny convolutions on several threads stall when other processes load the CPU (each parallel
-    region waits for a descheduled thread: seconds instead of milliseconds); one thread avoids it."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 class _Recorder(nn.Module):

@@ -19,12 +19,7 @@ from blur2vid.formation import get_crf, synthesize_blur
 SMALL = dict(size=24, n_frames=7, subframes=2, max_motion=8.0)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_the_clean_blur_is_the_response_of_the_mean_of_the_linear_frames():

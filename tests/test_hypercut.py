@@ -35,14 +35,7 @@ def _net(seed: int = 0, **kw) -> HyperCUT:
     return HyperCUT(HyperCUTConfig(**{**TINY, **kw}))
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny convolutions: a second intra-op thread only adds contention on a busy 2-core machine
-    (measured 28x slower training here with 2 threads under load)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -22,13 +22,7 @@ from blur2vid.train import Workspace
 SIZE = 20
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small convolutions: a second intra-op thread only adds contention on a busy 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def pans(n: int, seed: int, size: int = SIZE, frames: int = 7) -> Batch:

@@ -26,6 +26,12 @@ def _interrupted_at(stop: int):
     return at
 
 
+def make():
+    """The small network every resume test trains, from the same initial weights."""
+    torch.manual_seed(0)
+    return SequenceUNet(n_frames=3, width=4, depth=1)
+
+
 def test_learning_rate_schedules():
     from blur2vid.train import learning_rate
 
@@ -52,10 +58,6 @@ def test_unet_starts_as_identity_on_the_blur_and_handles_odd_sizes():
 def test_interrupted_run_resumes_to_the_same_weights(tmp_path):
     cfg = {"exp": "t"}
 
-    def make():
-        torch.manual_seed(0)
-        return SequenceUNet(n_frames=3, width=4, depth=1)
-
     straight = make()
     fit(straight, _batch_at, _loss, steps=6, lr=1e-2, config=cfg, progress=False)
     ckpt = tmp_path / "run.pt"
@@ -75,10 +77,6 @@ def test_checkpoints_come_by_time_as_well_as_by_steps(tmp_path):
     """A kill between step checkpoints loses at most ``checkpoint_seconds`` of work (0 here: every
     step), and the run resumed from a time checkpoint ends as if never interrupted."""
     cfg = {"exp": "time"}
-
-    def make():
-        torch.manual_seed(0)
-        return SequenceUNet(n_frames=3, width=4, depth=1)
 
     straight = make()
     fit(straight, _batch_at, _loss, steps=6, lr=1e-2, config=cfg, progress=False)

@@ -10,13 +10,7 @@ from blur2vid.cli import main
 from blur2vid.models.checkpoint import load_model
 from blur2vid.train_command import TrainSpec, load_spec, train_model
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_a_smoke_run_exports_a_model_with_its_notes(tmp_path, capsys):

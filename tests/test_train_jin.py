@@ -32,13 +32,7 @@ CFG = JinTrainConfig(data=DATA, model="smoke", batch_middle=2, batch_frames=2, s
 CPU = torch.device("cpu")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny convolutions: a second intra-op thread only adds contention on a busy 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _ws(folder) -> Workspace:

@@ -146,10 +146,15 @@ def load_spec(preset: str | None = None, config: str | Path | None = None, overr
         raise ValueError(f"{where}: {exc}") from exc
 
 
+def _ordering(spec: TrainSpec):
+    """The explicit order of the spec's scheme (the hand-made rule), or ``None`` for a scheme without one."""
+    return hand_made_order(spec.data) if UNET_SCHEMES[spec.scheme].needs_ordering else None
+
+
 def _measured_steps(spec: TrainSpec, ws: Workspace, probe: int = 6) -> tuple[int, float]:
     """Steps that fit ``spec.minutes`` on this machine: ``probe`` steps timed (after one warm-up
     step), not saved.  Returns ``(steps, seconds per step)``."""
-    ordering = hand_made_order(spec.data) if UNET_SCHEMES[spec.scheme].needs_ordering else None
+    ordering = _ordering(spec)
     quiet = replace(ws, checkpoints=None, progress=False, validation=0)
     train_unet(spec.scheme, spec.unet(1), ordering, quiet)
     t0 = time.perf_counter()
@@ -182,7 +187,7 @@ def train_model(spec: TrainSpec, out: str | Path, device="cpu", precision: str =
     if record is None:
         atomic_write_text(record_path, json.dumps({"spec": spec_dict, "steps": steps, "budget": budget,
                                                    "command": command}, indent=2) + "\n")
-    ordering = hand_made_order(spec.data) if UNET_SCHEMES[spec.scheme].needs_ordering else None
+    ordering = _ordering(spec)
     t0 = time.perf_counter()
     model, history = train_unet(spec.scheme, spec.unet(steps), ordering, ws)
     seconds = time.perf_counter() - t0

@@ -120,6 +120,13 @@ class _BatchCache:
 BATCH_CACHE = _BatchCache()
 
 
+def _endless_table(name: str, n_frames: int) -> pd.DataFrame:
+    """The dataset-table row of a source that renders scenes without end: no counts, no splits."""
+    return pd.DataFrame({"total sequences": pd.array([pd.NA], "Int64"), "total samples": pd.array([pd.NA], "Int64"),
+                         "frames": pd.array([n_frames], "Int64"), "blur": ["synthesized"]},
+                        index=pd.Index([name], name="dataset"))
+
+
 class SceneSource:
     """The procedural scenes of :mod:`blur2vid.data.scenes` (no ``data_root``)."""
 
@@ -148,9 +155,7 @@ class SceneSource:
 
     def table(self) -> pd.DataFrame:
         """A :func:`~blur2vid.data.windows.dataset_table`-shaped row: endless scenes, no splits."""
-        return pd.DataFrame({"total sequences": pd.array([pd.NA], "Int64"), "total samples": pd.array([pd.NA], "Int64"),
-                             "frames": pd.array([self.scenes.n_frames], "Int64"), "blur": ["synthesized"]},
-                            index=pd.Index(["procedural scenes"], name="dataset"))
+        return _endless_table("procedural scenes", self.scenes.n_frames)
 
     def __repr__(self) -> str:
         s = self.scenes
@@ -189,9 +194,7 @@ class CaptureSource:
         return {"source": "captures", "captures": asdict(self.captures)}
 
     def table(self) -> pd.DataFrame:
-        return pd.DataFrame({"total sequences": pd.array([pd.NA], "Int64"), "total samples": pd.array([pd.NA], "Int64"),
-                             "frames": pd.array([self.captures.n_frames], "Int64"), "blur": ["synthesized"]},
-                            index=pd.Index(["capture-like scenes"], name="dataset"))
+        return _endless_table("capture-like scenes", self.captures.n_frames)
 
     def __repr__(self) -> str:
         c = self.captures
