@@ -122,3 +122,99 @@ def test_extract_photos_scores_each_photograph():
     swapped, swapped_table = extract_photos(Local(), Batch(frames.mean(1).flip(0), frames.flip(0)))
     assert torch.equal(swapped, pred.flip(0))
     assert swapped_table.loc["#0"].tolist() == pytest.approx(table.loc["#1"].tolist())
+
+
+class Counting(nn.Module):
+    """A per-pixel model that counts its calls: an output refused early must never reach it."""
+
+    calls = 0
+
+    def forward(self, y):
+        Counting.calls += 1
+        return torch.stack([y] * 7, 1)
+
+
+def _photo(path, value=120, size=(19, 27)):
+    Image.fromarray(np.full((*size, 3), value, np.uint8)).save(path)
+    return path
+
+
+def test_a_bad_output_is_refused_before_any_work(tmp_path, monkeypatch, capsys):
+    import blur2vid.predict as predict
+
+    Counting.calls = 0
+    monkeypatch.setattr(predict, "load_predictor", lambda checkpoint=None: (Counting(), {}))
+    photo = _photo(tmp_path / "p.png")
+    (tmp_path / "file").write_text("x")
+    for out, message in [("x.webp", "unknown output type '.webp'"), ("file/clip.gif", "is a file, not a folder")]:
+        assert main(["predict", str(photo), "--out", str(tmp_path / out), "--quiet"]) == 2
+        assert message in capsys.readouterr().err
+    (tmp_path / "d.gif").mkdir()
+    with pytest.raises(ValueError, match="is a folder; name a .gif file"):
+        predict.predict_file(photo, tmp_path / "d.gif")
+    assert Counting.calls == 0
+
+
+def test_a_folder_of_photographs_gets_one_output_each(tmp_path, capsys):
+    save_model(tmp_path / "m.pt", SequenceUNet(n_frames=7, width=4, depth=1))
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in ("b.png", "a.jpg", "a.png"):
+        _photo(photos / name)
+    (photos / "notes.txt").write_text("not a photo")
+    (photos / ".hidden.png").write_bytes(b"")
+    args = ["predict", str(photos), "--checkpoint", str(tmp_path / "m.pt"), "--device", "cpu", "--quiet"]
+    assert main([*args, "--out", str(tmp_path / "out")]) == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a_jpg.gif", "a_png.gif", "b.gif"]
+    assert main([*args, "--out", str(tmp_path / "frames"), "--format", "png"]) == 0
+    assert len(list((tmp_path / "frames" / "b").glob("frame*.png"))) == 7
+    assert main([*args, "--out", str(tmp_path / "one.gif")]) == 2
+    assert "needs a folder as --out" in capsys.readouterr().err
+    (photos / "c.png").write_bytes(b"\x89PNG broken")
+    assert main([*args, "--out", str(tmp_path / "out2")]) == 2
+    err = capsys.readouterr().err
+    assert "1 of 4 photographs" in err and "c.png" in err
+    assert len(list((tmp_path / "out2").glob("*.gif"))) == 3  # the readable ones were written
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["predict", str(empty), "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    assert "no photographs in this folder" in capsys.readouterr().err
+
+
+def test_a_broken_model_file_is_named_and_never_loaded_unsafely(tmp_path, capsys):
+    photo = _photo(tmp_path / "p.png")
+    good = save_model(tmp_path / "m.pt", SequenceUNet(n_frames=7, width=4, depth=1))
+    data = good.read_bytes()
+    (tmp_path / "cut.pt").write_bytes(data[: len(data) // 2])
+    (tmp_path / "junk.pt").write_bytes(b"hello, not a model")
+    torch.save({"format": "blur2vid-model/1", "x": Local()}, tmp_path / "evil.pt")
+    for name, message in [("cut.pt", "damaged"), ("junk.pt", "damaged"), ("evil.pt", "arbitrary Python objects")]:
+        assert main(["predict", str(photo), "--checkpoint", str(tmp_path / name), "--out", str(tmp_path / "x.gif"),
+                     "--quiet"]) == 2
+        err = capsys.readouterr().err
+        assert name in err and message in err, err
+        assert "weights_only" not in err and "trust" not in err
+    assert main(["predict", str(photo), "--checkpoint", str(tmp_path), "--out", str(tmp_path / "x.gif")]) == 2
+    assert "not one of Jin et al.'s released weights" in capsys.readouterr().err
+
+
+def test_bf16_inference_stays_close_to_fp32():
+    net = SequenceUNet(n_frames=7, width=8, depth=2).eval()
+    image = torch.rand(3, 32, 40, generator=torch.Generator().manual_seed(0))
+    fp32 = predict_frames(net, image, progress=False)
+    bf16 = predict_frames(net, image, progress=False, precision="bf16")
+    assert bf16.dtype == torch.float32 and bf16.shape == fp32.shape
+    assert (bf16 - fp32).abs().max() < 0.05
+
+
+def test_device_auto_prefers_cuda_then_mps_for_predict(monkeypatch):
+    from blur2vid.runs import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    assert resolve_device("auto", mps=True).type == "mps"
+    assert resolve_device("auto").type == "cpu"  # training keeps the CPU unless asked
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert resolve_device("auto", mps=True).type == "cpu"
+    with pytest.raises(ValueError, match="no Apple MPS device"):
+        resolve_device("mps")

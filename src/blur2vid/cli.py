@@ -34,11 +34,23 @@ def _reproduce(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from blur2vid.predict import predict_file
     from blur2vid.runs import resolve_device
 
-    out = predict_file(args.photo, args.out, checkpoint=args.checkpoint, device=resolve_device(args.device),
-                       tile=args.tile, fps=args.fps, progress=not args.quiet)
+    if Path(args.photo).is_dir():
+        from blur2vid.predict import predict_many
+
+        out = predict_many(args.photo, args.out, checkpoint=args.checkpoint, device=resolve_device(args.device, mps=True),
+                           tile=args.tile, fps=args.fps, progress=not args.quiet, precision=args.precision,
+                           fmt=args.format)
+    else:
+        if args.format is not None:
+            raise ValueError("--format is for a folder of photographs; for one photograph the --out name decides "
+                             "(.gif, .mp4, or a folder name)")
+        out = predict_file(args.photo, args.out, checkpoint=args.checkpoint, device=resolve_device(args.device, mps=True),
+                           tile=args.tile, fps=args.fps, progress=not args.quiet, precision=args.precision)
     print(f"wrote {out}")
     return 0
 
@@ -79,10 +91,17 @@ def main(argv: list[str] | None = None) -> int:
                      "that trains, instead of the procedural scenes (writes under results/)")
     rep.set_defaults(func=_reproduce)
     pre = sub.add_parser("predict", help="extract the frames hidden in one motion-blurred photograph")
-    pre.add_argument("photo", help="image file (PNG, JPEG, ...; grayscale, RGBA and EXIF rotation are handled)")
-    pre.add_argument("--out", required=True, help="clip.gif, clip.mp4, or a folder for PNG frames")
-    pre.add_argument("--checkpoint", default=None, help="model file (default: the small model shipped with blur2vid)")
-    pre.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    pre.add_argument("photo", help="image file (PNG, JPEG, ...; grayscale, RGBA and EXIF rotation are handled), or a "
+                     "folder: every photograph in it")
+    pre.add_argument("--out", required=True, help="clip.gif, clip.mp4, or a folder for PNG frames; for a folder of "
+                     "photographs, a folder that gets one output per photograph")
+    pre.add_argument("--format", default=None, choices=["gif", "mp4", "png"],
+                     help="for a folder of photographs: what each becomes (default gif; png: a folder of frames)")
+    pre.add_argument("--checkpoint", default=None, help="a model file (default: the model shipped with blur2vid), "
+                     "or a folder holding Jin et al.'s four released weight files")
+    pre.add_argument("--device", default="auto", help="auto (CUDA, then Apple MPS, then CPU) | cpu | cuda | cuda:N | mps")
+    pre.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "auto"],
+                     help="inference precision (auto: bf16 where the processor or GPU does it natively)")
     pre.add_argument("--tile", type=int, default=512, help="process larger images in tiles of this size")
     pre.add_argument("--fps", type=float, default=7.0, help="frames per second of the GIF or MP4")
     pre.add_argument("--quiet", action="store_true", help="no progress bar")

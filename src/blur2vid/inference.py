@@ -10,6 +10,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from blur2vid.precision import autocast
+
 __all__ = ["predict_frames"]
 
 
@@ -37,12 +39,13 @@ def _match_direction(frames: torch.Tensor, out: torch.Tensor, written: torch.Ten
 
 @torch.no_grad()
 def predict_frames(model: nn.Module, image: torch.Tensor, device: torch.device | str = "cpu", tile: int = 512,
-                   overlap: int = 32, progress: bool = True) -> torch.Tensor:
+                   overlap: int = 32, progress: bool = True, precision: str = "fp32") -> torch.Tensor:
     """``[C, H, W]`` blurry image -> ``[T, C, H, W]`` frames in ``[0, 1]``.
 
     Images larger than ``tile`` on a side are cut into ``tile``-pixel tiles overlapping by
     ``overlap`` on each side; each tile's centre is kept, played in the direction that agrees with
-    its already-written neighbours.  Running out of memory raises a
+    its already-written neighbours.  ``precision`` (:mod:`blur2vid.precision`) runs the network's
+    forward in bf16 where asked; the frames come back in fp32.  Running out of memory raises a
     ``MemoryError`` that says how to go on (a smaller ``tile``)."""
     if image.ndim != 3:
         raise ValueError(f"expected one image [C, H, W], got shape {tuple(image.shape)}")
@@ -58,7 +61,9 @@ def predict_frames(model: nn.Module, image: torch.Tensor, device: torch.device |
         for y0 in ys:
             for x0 in xs:
                 crop = image[:, y0:y0 + tile, x0:x0 + tile].unsqueeze(0).to(device)
-                frames = model(crop)[0].clamp(0, 1).cpu()
+                with autocast(precision, device):
+                    frames = model(crop)[0]
+                frames = frames.float().clamp(0, 1).cpu()
                 if out is None:
                     out = torch.empty(frames.shape[0], c, h, w)
                     written = torch.zeros(h, w, dtype=torch.bool)

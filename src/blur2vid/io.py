@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -18,6 +19,7 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 __all__ = [
+    "load_plain",
     "atomic_path",
     "atomic_write_bytes",
     "atomic_write_text",
@@ -151,3 +153,23 @@ def save_gif(path: str | os.PathLike, frames: torch.Tensor, fps: float = 7.0, bo
     with atomic_path(path) as tmp:
         images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], duration=int(1000 / fps), loop=0)
     return path
+
+
+def load_plain(path: str | os.PathLike, what: str = "file") -> object:
+    """``torch.load(path, weights_only=True)`` on the CPU, with a failure said in our words and naming
+    the file: a file holding arbitrary Python objects (refused for safety: loading it could run
+    code) or a damaged one.  Never torch's own advice to load the file unsafely."""
+    path = Path(path)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError, KeyError... by the damage
+        text = str(exc)
+        if "Weights only load failed" in text or "weights_only" in text:
+            found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", text)
+            which = f" (here {found[1]})" if found else ""
+            reason = (f"it holds arbitrary Python objects{which}, not only tensors and plain data, and is refused "
+                      f"for safety")
+        else:
+            first = text.strip().splitlines()[0].split(". ")[0] if text.strip() else ""
+            reason = "the file is damaged or not a PyTorch file (truncated?)" + (f": {first}" if len(first) > 8 else "")
+        raise ValueError(f"{path}: not a loadable {what}: {reason}") from None

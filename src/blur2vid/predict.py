@@ -1,51 +1,120 @@
-"""Frames from your own photograph: ``blur2vid predict PHOTO --out clip.gif``.
+"""Frames from your own photographs: ``blur2vid predict PHOTO --out clip.gif`` (or a folder of photos).
 
 Any size works: the networks pad to their resampling factor and crop back, and an image larger
 than ``tile`` pixels on a side is processed in overlapping tiles (with a progress bar) so memory
 stays bounded (:func:`blur2vid.inference.predict_frames`).  Grayscale, RGBA and EXIF-rotated
-files are read by :func:`blur2vid.io.load_image`.
+files are read by :func:`blur2vid.io.load_image`.  Everything that can be checked before the work
+starts is checked first: the output's type and folder, the model file, the inputs.
+
+``--checkpoint`` takes a blur2vid model file, or a folder holding Jin et al.'s four released
+weight files (:mod:`blur2vid.models.jin_authors`).
 """
 
 from __future__ import annotations
 
 import math
+import os
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 from blur2vid.inference import predict_frames
 from blur2vid.io import atomic_path, forward_then_back, load_image, save_gif, save_image, to_uint8
 from blur2vid.models.checkpoint import load_model
 
-__all__ = ["default_model_path", "load_predictor", "write_frames", "predict_file"]
+__all__ = ["OUTPUT_FORMATS", "PHOTO_EXTENSIONS", "default_model_path", "load_predictor", "check_output",
+           "photos_in", "write_frames", "predict_file", "predict_many"]
 
 DEFAULT_MODEL = "default_model.pt"
+OUTPUT_FORMATS = ("gif", "mp4", "png")
+"""What one photograph's frames become: a looping GIF, an MP4, or a folder of PNG frames."""
+PHOTO_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif")
+"""The files of a folder that ``predict`` reads as photographs."""
 
 
 def default_model_path() -> Path:
-    """The small model shipped with the package (trained by the ``cpu`` reference run)."""
+    """The model shipped with the package (``assets/default_model.pt``; how it was trained is in
+    ``assets/default_model.json``)."""
     return Path(str(resources.files("blur2vid") / "assets" / DEFAULT_MODEL))
 
 
 def load_predictor(checkpoint: str | Path | None = None) -> tuple[nn.Module, dict]:
-    """The model of ``checkpoint``, or the shipped default model when it is ``None``."""
+    """The model of ``checkpoint`` (a blur2vid model file, or a folder of Jin et al.'s released
+    weights), or the shipped default model when it is ``None``."""
+    from blur2vid.models.jin_authors import is_authors_folder, load_authors_cascade
+
     path = Path(checkpoint) if checkpoint is not None else default_model_path()
     if checkpoint is None and not path.is_file():
         raise FileNotFoundError(f"no default model is shipped at {path}; pass --checkpoint MODEL.pt")
+    if is_authors_folder(path):
+        return load_authors_cascade(path)
+    if path.is_dir():
+        raise ValueError(f"{path}: a folder, but not one of Jin et al.'s released weights (expected their four "
+                         f".pth files); pass a blur2vid model file")
     return load_model(path)
 
 
-def write_frames(frames: torch.Tensor, out: str | Path, fps: float = 7.0, blur: torch.Tensor | None = None) -> Path:
-    """Write ``[T, C, H, W]`` as a GIF (``.gif``), an MP4 (``.mp4``) or a folder of PNGs (any other
-    name); every file is written atomically."""
-    out = Path(out)
+def _format_of(out: Path) -> str:
     suffix = out.suffix.lower()
-    if suffix == ".gif":
+    if suffix in (".gif", ".mp4"):
+        return suffix[1:]
+    if suffix:
+        raise ValueError(f"{out}: unknown output type {suffix!r}; use .gif, .mp4, or a folder name (PNG frames)")
+    return "png"
+
+
+def _mp4_writer_available() -> bool:
+    try:
+        import imageio_ffmpeg  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def check_output(out: str | Path, fmt: str | None = None) -> str:
+    """Check an output before any work: its type (``fmt``, or from ``out``'s suffix), that an MP4
+    can be written here, and that its folder can be written.  Returns the format."""
+    out = Path(out)
+    fmt = fmt if fmt is not None else _format_of(out)
+    if fmt not in OUTPUT_FORMATS:
+        raise ValueError(f"unknown output format {fmt!r}; use one of {list(OUTPUT_FORMATS)}")
+    if fmt == "mp4" and not _mp4_writer_available():
+        raise ValueError(f"{out}: writing MP4 needs the imageio-ffmpeg package (pip install imageio-ffmpeg); "
+                         f"or write a .gif")
+    parent = out if fmt == "png" else out.parent
+    existing = next((p for p in (parent, *parent.parents) if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise ValueError(f"{out}: cannot write there, {existing} is a file, not a folder")
+    if existing is not None and not os.access(existing, os.W_OK):
+        raise ValueError(f"{out}: cannot write there, {existing} is not writable")
+    if fmt != "png" and out.is_dir():
+        raise ValueError(f"{out}: is a folder; name a .{fmt} file")
+    return fmt
+
+
+def photos_in(folder: str | Path) -> list[Path]:
+    """The photographs of a folder (not its subfolders), sorted by name; none is an error."""
+    folder = Path(folder)
+    photos = sorted(p for p in folder.iterdir()
+                    if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in PHOTO_EXTENSIONS)
+    if not photos:
+        raise ValueError(f"{folder}: no photographs in this folder ({' '.join(PHOTO_EXTENSIONS)})")
+    return photos
+
+
+def write_frames(frames: torch.Tensor, out: str | Path, fps: float = 7.0, blur: torch.Tensor | None = None,
+                 fmt: str | None = None) -> Path:
+    """Write ``[T, C, H, W]`` as a GIF, an MP4 or a folder of PNGs (``fmt``, or from ``out``'s
+    suffix: ``.gif``, ``.mp4``, none); every file is written atomically."""
+    out = Path(out)
+    fmt = check_output(out, fmt)
+    if fmt == "gif":
         return save_gif(out, frames, fps=fps)
-    if suffix == ".mp4":
+    if fmt == "mp4":
         import imageio.v3 as iio
 
         arr = np.stack([to_uint8(f) for f in frames])
@@ -53,12 +122,11 @@ def write_frames(frames: torch.Tensor, out: str | Path, fps: float = 7.0, blur: 
             arr = np.repeat(arr[..., None], 3, -1)
         arr = np.pad(arr, ((0, 0), (0, arr.shape[1] % 2), (0, arr.shape[2] % 2), (0, 0)), mode="edge")
         arr = forward_then_back(arr)  # the direction is ambiguous
+        out.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(out) as tmp:
             iio.imwrite(tmp, arr, plugin="FFMPEG", extension=".mp4", fps=fps, codec="libx264",
                         macro_block_size=1, output_params=["-pix_fmt", "yuv420p"])
         return out
-    if suffix:
-        raise ValueError(f"{out}: unknown output type {suffix!r}; use .gif, .mp4, or a folder name")
     out.mkdir(parents=True, exist_ok=True)
     digits = max(3, int(math.log10(max(len(frames), 1))) + 1)
     for t, frame in enumerate(frames):
@@ -70,9 +138,45 @@ def write_frames(frames: torch.Tensor, out: str | Path, fps: float = 7.0, blur: 
 
 def predict_file(photo: str | Path, out: str | Path, checkpoint: str | Path | None = None,
                  device: str | torch.device = "cpu", tile: int = 512, fps: float = 7.0,
-                 progress: bool = True) -> Path:
-    """Read a photograph, extract its frames with the model, and write them to ``out``."""
+                 progress: bool = True, precision: str = "fp32") -> Path:
+    """Read a photograph, extract its frames with the model, and write them to ``out``; a folder
+    of photographs goes to :func:`predict_many`."""
+    if Path(photo).is_dir():
+        return predict_many(photo, out, checkpoint=checkpoint, device=device, tile=tile, fps=fps,
+                            progress=progress, precision=precision)
+    fmt = check_output(out)
     image = load_image(photo)
     model, _ = load_predictor(checkpoint)
-    frames = predict_frames(model, image, device=device, tile=tile, progress=progress)
-    return write_frames(frames, out, fps=fps, blur=image)
+    frames = predict_frames(model, image, device=device, tile=tile, progress=progress, precision=precision)
+    return write_frames(frames, out, fps=fps, blur=image, fmt=fmt)
+
+
+def predict_many(folder: str | Path, out: str | Path, checkpoint: str | Path | None = None,
+                 device: str | torch.device = "cpu", tile: int = 512, fps: float = 7.0,
+                 progress: bool = True, precision: str = "fp32", fmt: str | None = None) -> Path:
+    """Every photograph of ``folder`` to ``out/<name>.gif`` (``fmt``: gif, mp4, or png for a
+    folder of frames per photograph; default gif), with a progress bar.  An unreadable photograph
+    is named and skipped, the others are written; the run fails at the end if any was skipped."""
+    out = Path(out)
+    if out.suffix:
+        raise ValueError(f"{out}: a folder of photographs needs a folder as --out (one file per photograph)")
+    fmt = fmt or "gif"
+    check_output(out / ("x" if fmt == "png" else f"x.{fmt}"), fmt)
+    photos = photos_in(folder)
+    model, _ = load_predictor(checkpoint)
+    stems = [p.stem for p in photos]
+    names = {p: (p.stem if stems.count(p.stem) == 1 else f"{p.stem}_{p.suffix[1:].lower()}") for p in photos}
+    failed = []
+    for photo in tqdm(photos, desc="photos", disable=not progress or len(photos) == 1):
+        try:
+            image = load_image(photo)
+        except ValueError as exc:
+            failed.append(str(exc))
+            tqdm.write(f"skipped {exc}")
+            continue
+        frames = predict_frames(model, image, device=device, tile=tile, progress=False, precision=precision)
+        target = out / (names[photo] if fmt == "png" else f"{names[photo]}.{fmt}")
+        write_frames(frames, target, fps=fps, blur=image, fmt=fmt)
+    if failed:
+        raise ValueError(f"{len(failed)} of {len(photos)} photographs could not be read: " + "; ".join(failed))
+    return out

@@ -139,18 +139,24 @@ def update_manifest(folder: Path, section: str, key: str, entry: dict[str, Any])
     atomic_write_json(path, manifest)
 
 
-def resolve_device(device: str = "auto") -> torch.device:
-    """``"auto"`` picks CUDA when present, else CPU; ``"cuda"`` without a GPU is a clear error."""
+def resolve_device(device: str = "auto", mps: bool = False) -> torch.device:
+    """``"auto"`` picks CUDA when present, then (with ``mps=True``, as ``blur2vid predict`` does)
+    Apple's MPS, else the CPU; a device that was asked for and is absent is a clear error."""
     if not isinstance(device, str):
         raise TypeError(f"device must be a string such as 'auto', 'cpu' or 'cuda', got {device!r}")
+    has_mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
     if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        return torch.device("mps" if mps and has_mps else "cpu")
     try:
         dev = torch.device(device)
     except RuntimeError as exc:
-        raise ValueError(f"unknown device {device!r}; use 'auto', 'cpu', 'cuda' or 'cuda:N'") from exc
+        raise ValueError(f"unknown device {device!r}; use 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'") from exc
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {device!r} was asked for but this machine has no CUDA GPU; use 'auto' or 'cpu'")
+    if dev.type == "mps" and not has_mps:
+        raise ValueError(f"device {device!r} was asked for but this machine has no Apple MPS device; use 'auto' or 'cpu'")
     return dev
 
 

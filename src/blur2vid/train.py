@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 
 from blur2vid import __version__
 from blur2vid.data.sample import Batch
-from blur2vid.io import atomic_path
+from blur2vid.io import atomic_path, load_plain
 from blur2vid.precision import autocast, resolve_precision
 
 __all__ = ["fit", "learning_rate", "SpikeClip", "save_checkpoint", "load_checkpoint", "config_key", "plain", "run_config", "weights_digest",
@@ -148,11 +148,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such checkpoint")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError... depending on the damage
-        raise ValueError(f"{path}: not a loadable blur2vid checkpoint (it may be truncated, or hold arbitrary "
-                         f"Python objects, which are refused for safety): {exc}") from exc
+    state = load_plain(path, "blur2vid checkpoint")
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path}: not a blur2vid checkpoint (expected format {CHECKPOINT_FORMAT!r})")
     return state

@@ -44,6 +44,7 @@ __all__ = [
     "make_stage_plan",
     "count_parameters",
     "NORMS",
+    "COLOUR_BLOCKS",
 ]
 
 Dilations = tuple[int, int]
@@ -240,18 +241,27 @@ class ResidualTrunk(nn.Module):
         return outputs
 
 
+COLOUR_BLOCKS = ("residual", "branches")
+"""The block inside a :class:`ColourFusion`: ``"residual"``, a :class:`PreActResBlock` (identity plus a
+1x1 branch plus two 3x3 convolutions; the authors' middle network), or ``"branches"``, a
+:class:`FuseBlock` of the same width (a 1x1 and a 3x3 pre-activated branch, no identity; the
+authors' frame networks)."""
+
+
 class ColourFusion(nn.Module):
-    """Colour feature fusion (Jin Sec. 6): ``3 -> features`` conv, one residual block, ``-> 3`` conv.
+    """Colour feature fusion (Jin Sec. 6): ``3 -> features`` conv, one block (:data:`COLOUR_BLOCKS`), ``-> 3`` conv.
 
     Its input is the three separately refined colour channels stacked as an RGB image; it returns a
     residual (the caller adds the global skip).  ``self.out`` is the last convolution: zeroing it
     zeroes the residual.
     """
 
-    def __init__(self, features: int, channels: int = 3, norm: str = "instance"):
+    def __init__(self, features: int, channels: int = 3, norm: str = "instance", block: str = "residual"):
         super().__init__()
+        if block not in COLOUR_BLOCKS:
+            raise ValueError(f"unknown colour block {block!r}; expected one of {COLOUR_BLOCKS}")
         self.inp = nn.Conv2d(channels, features, 3, padding=1, bias=False)
-        self.block = PreActResBlock(features, norm=norm)
+        self.block = PreActResBlock(features, norm=norm) if block == "residual" else FuseBlock(features, features, norm)
         self.norm = _norm(features, norm)
         self.out = nn.Conv2d(features, channels, 3, padding=1, bias=False)
 

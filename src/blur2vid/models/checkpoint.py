@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from blur2vid import __version__
-from blur2vid.io import atomic_path
+from blur2vid.io import atomic_path, load_plain
 
 __all__ = ["MODEL_FORMAT", "ARCHITECTURES", "save_model", "load_model", "read_model_file"]
 
@@ -30,6 +30,7 @@ def _jin(config: dict) -> nn.Module:
     fields = {f.name for f in dataclasses.fields(JinConfig)}
     cfg = {k: tuple(tuple(x) if isinstance(x, list) else x for x in v) if isinstance(v, list) else v
            for k, v in config.items() if k in fields}
+    cfg.setdefault("frame_colour_block", "residual")  # files written before the field existed
     return JinCascade(JinConfig(**cfg))
 
 
@@ -65,11 +66,7 @@ def read_model_file(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such model file")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise ValueError(f"{path}: not a loadable blur2vid model (it may be truncated, or hold arbitrary Python "
-                         f"objects, which are refused for safety): {exc}") from exc
+    state = load_plain(path, "blur2vid model")
     if not isinstance(state, dict) or state.get("format") != MODEL_FORMAT:
         hint = " (a training checkpoint? export it with save_model)" if isinstance(state, dict) and "step" in state else ""
         raise ValueError(f"{path}: not a blur2vid model file (expected format {MODEL_FORMAT!r}){hint}")

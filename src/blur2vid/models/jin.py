@@ -34,6 +34,7 @@ import torch
 from torch import nn
 
 from blur2vid.models.blocks import (
+    COLOUR_BLOCKS,
     NORMS,
     ColourFusion,
     Dilations,
@@ -89,6 +90,10 @@ class JinConfig(Presets):
     the global skip).
     ``norm``: the normalisation of every block (:data:`~blur2vid.models.blocks.NORMS`; the paper's is
     instance norm).
+    ``frame_colour_block``: the block in the frame networks' colour fusion
+    (:data:`~blur2vid.models.blocks.COLOUR_BLOCKS`): ``"branches"`` in the authors' code (and so in
+    their released weights, :mod:`blur2vid.models.jin_authors`), ``"residual"`` in the ``cpu`` and
+    ``smoke`` presets, whose runs were trained with it before the authors' layout was followed here.
     """
 
     middle_factor: int = 4
@@ -113,8 +118,11 @@ class JinConfig(Presets):
     norm: str = "instance"
     residual_init_scale: float = 0.0
     colour_skip: str = "input"
+    frame_colour_block: str = "branches"
 
     def __post_init__(self) -> None:
+        if self.frame_colour_block not in COLOUR_BLOCKS:
+            raise ValueError(f"unknown frame_colour_block {self.frame_colour_block!r}; expected one of {COLOUR_BLOCKS}")
         if self.norm not in NORMS:
             raise ValueError(f"unknown normalisation {self.norm!r}; expected one of {NORMS}")
         if self.colour_skip not in COLOUR_SKIPS:
@@ -148,6 +156,7 @@ class JinConfig(Presets):
             frame_dilations=((1, 2), (2, 1)),
             frame_dilated_stages=1,
             frame_colour_features=16,
+            frame_colour_block="residual",
         )
         return replace(base, **overrides)
 
@@ -166,6 +175,7 @@ class JinConfig(Presets):
             blocks_outer=3,
             frame_dilations=((1, 2),),
             frame_colour_features=8,
+            frame_colour_block="residual",
         )
         return replace(base, **overrides)
 
@@ -212,13 +222,14 @@ class _ResamplingNet(nn.Module):
     factor: int
 
     def __init__(self, features: int, factor: int, plan: StagePlan, colour_features: int, zero_init: bool,
-                 norm: str = "instance", init_scale: float = 0.0, colour_skip: str = "input"):
+                 norm: str = "instance", init_scale: float = 0.0, colour_skip: str = "input",
+                 colour_block: str = "residual"):
         super().__init__()
         self.factor = factor
         self.colour_skip = colour_skip
         self.trunk = ResidualTrunk(features, plan, norm)
         self.fuse = nn.ModuleList(FuseBlock(features, factor * factor, norm) for _ in plan)
-        self.colour = ColourFusion(colour_features, norm=norm)
+        self.colour = ColourFusion(colour_features, norm=norm, block=colour_block)
         if zero_init:  # scaled down (init_scale) or zeroed: the network starts at (or near) its global skip
             last = [self.colour.out]
             if colour_skip == "refined":  # the refined image is then on the output's path: start it at the skip
@@ -294,7 +305,7 @@ class FrameNet(_ResamplingNet):
         plan = plan if plan is not None else cfg.plan_3_5
         super().__init__(
             cfg.frame_features, cfg.frame_factor, plan, cfg.frame_colour_features, cfg.zero_init_residual, cfg.norm,
-            cfg.residual_init_scale, cfg.colour_skip,
+            cfg.residual_init_scale, cfg.colour_skip, cfg.frame_colour_block,
         )
         self.config = cfg
         r, k = cfg.frame_factor, cfg.extract_kernel
