@@ -68,7 +68,7 @@ def test_jpeg_loses_more_at_a_lower_quality_and_stays_in_range():
 def test_the_camera_path_is_a_translation_plus_shake_rotation_and_zoom():
     times = CaptureConfig(**SMALL).instant_times()
     assert times[0] == pytest.approx(-0.5 + 1 / 28) and times.mean().item() == pytest.approx(0.0, abs=1e-12)
-    plain = CaptureConfig(**SMALL, shake=0.0, max_rotation=0.0, max_zoom=0.0)
+    plain = CaptureConfig(**SMALL, shake=0.0, max_rotation=0.0, max_zoom=0.0, camera_motion=(0.25, 1.0))
     lengths, signs = [], []
     for s in range(40):
         path = camera_path(plain, torch.Generator().manual_seed(s), times)
@@ -79,6 +79,13 @@ def test_the_camera_path_is_a_translation_plus_shake_rotation_and_zoom():
         signs.append(v[0].item())
     assert all(0.25 * 8.0 - 1e-9 <= n <= 8.0 + 1e-9 for n in lengths)
     assert min(signs) < 0 < max(signs)  # every direction, so a scene and its reverse are alike
+    # the default reaches a still camera too: small motions are common in real photographs
+    still = [camera_path(CaptureConfig(**SMALL, shake=0.0), torch.Generator().manual_seed(s), times)["offset"]
+             for s in range(40)]
+    reach = [float((o[-1] - o[0]).norm() / (times[-1] - times[0])) for o in still]
+    assert min(reach) < 0.25 * 8.0 and max(reach) <= 8.0 + 1e-9
+    with pytest.raises(ValueError, match="camera_motion"):
+        CaptureConfig(camera_motion=(0.5, 0.2))
     shaky = camera_path(CaptureConfig(**SMALL, shake=0.5, max_rotation=3.0, max_zoom=0.04),
                         torch.Generator().manual_seed(0), times)
     v = (shaky["offset"][-1] - shaky["offset"][0]) / (times[-1] - times[0])

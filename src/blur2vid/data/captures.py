@@ -7,7 +7,7 @@ A scene is an exposure ``t in [-1/2, 1/2]`` of
 * a **background**: a crop of a photograph that ships with scikit-image
   (:data:`~blur2vid.data.textures.TEXTURE_NAMES`; never ``clock_motion.png`` or
   ``no_time_for_that_tiny.gif``, which are kept for evaluation), seen by a **camera** that moves
-  along a trajectory: a translation of ``[0.25, 1] * max_motion`` pixels over the exposure in a
+  along a trajectory: a translation of ``camera_motion * max_motion`` pixels over the exposure in a
   random direction, a shake (two sinusoids per axis, amplitude ``shake`` times the translation), a
   rotation of up to ``max_rotation`` degrees and a zoom of up to ``max_zoom``;
 * up to ``objects`` **objects** cut from other photographs with soft masks (superellipses with a
@@ -57,6 +57,7 @@ class CaptureConfig:
     n_frames: int = 7
     subframes: int = 8              # instants integrated per frame
     max_motion: float = 24.0        # pixels over the exposure, camera and objects alike
+    camera_motion: tuple[float, float] = (0.0, 1.0)  # the camera's translation, a fraction of max_motion, uniform
     shake: float = 0.15             # camera shake amplitude, a fraction of the camera's translation
     max_rotation: float = 3.0       # degrees over the exposure
     max_zoom: float = 0.04          # relative change of scale over the exposure
@@ -75,6 +76,8 @@ class CaptureConfig:
                              f"{self.subframes}")
         if self.max_motion < 0 or self.shake < 0 or self.max_rotation < 0 or self.max_zoom < 0 or self.objects < 0:
             raise ValueError("max_motion, shake, max_rotation, max_zoom and objects must be >= 0")
+        if not 0 <= self.camera_motion[0] <= self.camera_motion[1]:
+            raise ValueError(f"camera_motion must be a range 0 <= low <= high, got {self.camera_motion}")
         if self.crf != "random":
             get_crf(self.crf)  # rejects an unknown name now
         lo, hi = self.jpeg_quality
@@ -106,10 +109,10 @@ def _u(g: torch.Generator, lo: float = -1.0, hi: float = 1.0) -> float:
 
 def camera_path(cfg: CaptureConfig, g: torch.Generator, times: torch.Tensor) -> dict[str, torch.Tensor]:
     """The camera's trajectory at ``times``: ``offset [N, 2]`` (pixels, x then y), ``angle [N]``
-    (radians) and ``scale [N]``.  Translation ``v t`` with ``|v|`` in ``[0.25, 1] * max_motion``,
+    (radians) and ``scale [N]``.  Translation ``v t`` with ``|v|`` in ``camera_motion * max_motion``,
     shake ``sum_k a_k sin(2 pi f_k t + phase_k)`` per axis with ``|a| <= shake * |v|``, rotation
     ``omega t``, zoom ``1 + z t``."""
-    length = cfg.max_motion * _u(g, 0.25, 1.0)
+    length = cfg.max_motion * _u(g, *cfg.camera_motion)
     phi = _u(g, -math.pi, math.pi)
     v = torch.tensor([math.cos(phi), math.sin(phi)], dtype=torch.float64) * length
     t = times[:, None]

@@ -1,0 +1,104 @@
+"""A model on real pictures (notebook 07, and the shipped model's notes): blurs made from real
+video, where the true frames are known, and real blurry photographs, where they are not.
+
+* **Real footage**: the one real video a package here ships, scikit-image's
+  ``no_time_for_that_tiny.gif`` (24 frames of 25x14 pixels), cut into windows of 7 consecutive
+  frames; each window's blur is Jin Eq. 1 with the sRGB response (the frames are display-referred).
+  Never used for training (:mod:`blur2vid.data.captures` leaves it out).  Scored by pPSNR against
+  the 7 frames, beside the baseline that copies the blur to every frame.  The windows overlap, so
+  they are not independent samples: their spread is shown, not an interval.
+* **Real photographs** (no truth): *re-blur consistency*, the PSNR between the photograph and the
+  predicted frames pushed back through the camera model (:func:`reblur_psnr`, after Tedla et al.
+  2025), beside the *motion* the frames show: the mean absolute difference between the first and
+  the last frame, and how far the frames are from the photograph.  A model that returns the
+  photograph re-blurs perfectly and shows no motion: both numbers are needed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from blur2vid.data.sample import Batch
+from blur2vid.formation import synthesize_blur
+from blur2vid.inference import predict_frames
+from blur2vid.io import load_image
+from blur2vid.metrics import per_frame_psnr, ppsnr_sequence, psnr
+
+__all__ = ["REAL_VIDEO", "REAL_PHOTOS", "real_video", "video_windows", "score_on_video", "reblur_psnr",
+           "photo_check", "real_photos"]
+
+REAL_VIDEO = "no_time_for_that_tiny.gif"
+"""The real video scikit-image ships (kept out of every training set)."""
+REAL_PHOTOS = ("clock_motion.png",)
+"""The real motion-blurred photographs scikit-image ships."""
+
+
+def _skimage_file(name: str) -> Path:
+    import skimage.data
+
+    path = Path(skimage.data.__file__).parent / name
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: scikit-image's {name} is not installed with this scikit-image")
+    return path
+
+
+def real_video(name: str = REAL_VIDEO) -> torch.Tensor:
+    """The frames of a real video scikit-image ships, ``[T, 3, H, W]`` in ``[0, 1]``."""
+    import imageio.v3 as iio
+
+    arr = iio.imread(_skimage_file(name))
+    if arr.ndim == 3:
+        arr = arr[..., None].repeat(3, -1)
+    return torch.from_numpy(arr[..., :3].copy()).permute(0, 3, 1, 2).float() / 255
+
+
+def video_windows(frames: torch.Tensor, n_frames: int = 7, stride: int = 1, crf: str = "srgb") -> Batch:
+    """Every window of ``n_frames`` consecutive frames (``stride`` apart) with its blur (Jin Eq. 1)."""
+    if frames.ndim != 4 or frames.shape[0] < n_frames:
+        raise ValueError(f"need a clip [T, C, H, W] of at least {n_frames} frames, got {tuple(frames.shape)}")
+    starts = range(0, frames.shape[0] - n_frames + 1, stride)
+    windows = torch.stack([frames[s:s + n_frames] for s in starts])
+    return Batch(synthesize_blur(windows, crf), windows, meta={"starts": list(starts)})
+
+
+def score_on_video(model: torch.nn.Module, clips: Batch, device="cpu", precision: str = "fp32") -> pd.DataFrame:
+    """Per window: the model's pPSNR per frame (``F1..F7``) and its mean, the same for the blur
+    copied to every frame, and the middle frame against the blur."""
+    pred = torch.stack([predict_frames(model, clips.blur[i], device=device, progress=False, precision=precision)
+                        for i in range(len(clips))])
+    t = clips.frames.shape[1]
+    model_scores = ppsnr_sequence(pred, clips.frames).clamp(max=100)
+    copy = clips.blur[:, None].expand_as(clips.frames)
+    copy_scores = per_frame_psnr(copy, clips.frames).clamp(max=100)
+    middle = psnr(pred[:, t // 2], clips.frames[:, t // 2]).clamp(max=100)  # the middle frame has no order
+    table = pd.DataFrame(model_scores.numpy(), columns=[f"F{k}" for k in range(1, t + 1)])
+    table["mean"] = model_scores.mean(1).numpy()
+    table["blur_copy_mean"] = copy_scores.mean(1).numpy()
+    table["over_blur_copy"] = table["mean"] - table["blur_copy_mean"]
+    table["middle"] = middle.numpy()
+    table["blur_middle"] = copy_scores[:, t // 2].numpy()
+    table["middle_over_blur"] = table["middle"] - table["blur_middle"]
+    table.index = [f"frames {s + 1}-{s + t}" for s in clips.meta.get("starts", range(len(clips)))]
+    return table
+
+
+def reblur_psnr(frames: torch.Tensor, photo: torch.Tensor, crf: str = "srgb") -> float:
+    """PSNR (dB) between ``photo [C, H, W]`` and ``frames [T, C, H, W]`` re-blurred by Jin Eq. 1."""
+    return float(psnr(synthesize_blur(frames, crf), photo).clamp(max=100))
+
+
+def photo_check(frames: torch.Tensor, photo: torch.Tensor, crf: str = "srgb") -> dict[str, float]:
+    """No-reference numbers for one real photograph: re-blur PSNR, the motion between the first and
+    last frame (mean absolute difference, in 8-bit levels), and the mean PSNR of the frames against
+    the photograph (infinite, capped at 100, for a model that returns the photograph)."""
+    return {"reblur_psnr_db": reblur_psnr(frames, photo, crf),
+            "first_last_difference": float((frames[0] - frames[-1]).abs().mean() * 255),
+            "frames_vs_photo_psnr_db": float(psnr(frames, photo.expand_as(frames)).clamp(max=100).mean())}
+
+
+def real_photos(names: tuple[str, ...] = REAL_PHOTOS) -> dict[str, torch.Tensor]:
+    """The real blurry photographs scikit-image ships, by name."""
+    return {name: load_image(_skimage_file(name)) for name in names}
