@@ -3,7 +3,8 @@
     python benchmarks/bench_predict.py                    # CPU (and CUDA when available)
     python benchmarks/bench_predict.py --size 720 1280 --tile 512 --repeats 3 --checkpoint MODEL.pt
 
-Times :func:`blur2vid.inference.predict_frames` after one warm-up call, with CUDA synchronisation.
+Times :func:`blur2vid.inference.predict_frames` after one warm-up call, with CUDA synchronisation,
+at fp32 and bf16, and reports megapixels of input per second.  Name the processor beside any time.
 """
 
 from __future__ import annotations
@@ -25,25 +26,32 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--checkpoint", default=None)
     parser.add_argument("--device", action="append", help="cpu, cuda (repeatable; default cpu and cuda if present)")
+    parser.add_argument("--precision", action="append", choices=["fp32", "bf16"],
+                        help="repeatable; default fp32 and bf16")
     args = parser.parse_args()
     devices = args.device or ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     model, notes = load_predictor(args.checkpoint)
     image = torch.rand(3, *args.size, generator=torch.Generator().manual_seed(0))
     print(f"model: {notes.get('arch')} ({sum(p.numel() for p in model.parameters()):,} parameters); "
           f"image {args.size[0]}x{args.size[1]}, tile {args.tile}")
+    megapixels = args.size[0] * args.size[1] / 1e6
     for name in devices:
         device = torch.device(name)
-        predict_frames(model, image, device=device, tile=args.tile, progress=False)  # warm-up
-        times = []
-        for _ in range(args.repeats):
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            t0 = time.perf_counter()
-            predict_frames(model, image, device=device, tile=args.tile, progress=False)
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            times.append(time.perf_counter() - t0)
-        print(f"{name:5s} best {min(times):.3f} s, median {statistics.median(times):.3f} s per photograph")
+        for precision in args.precision or ["fp32", "bf16"]:
+            run = dict(device=device, tile=args.tile, progress=False, precision=precision)
+            predict_frames(model, image, **run)  # warm-up
+            times = []
+            for _ in range(args.repeats):
+                if device.type == "cuda":
+                    torch.cuda.synchronize(device)
+                t0 = time.perf_counter()
+                predict_frames(model, image, **run)
+                if device.type == "cuda":
+                    torch.cuda.synchronize(device)
+                times.append(time.perf_counter() - t0)
+            median = statistics.median(times)
+            print(f"{name:5s} {precision}: best {min(times):.3f} s, median {median:.3f} s per photograph, "
+                  f"{megapixels / median:.2f} MP/s")
 
 
 if __name__ == "__main__":
