@@ -34,23 +34,11 @@ def _reproduce(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from blur2vid.predict import predict_file
     from blur2vid.runs import resolve_device
 
-    if Path(args.photo).is_dir():
-        from blur2vid.predict import predict_many
-
-        out = predict_many(args.photo, args.out, checkpoint=args.checkpoint, device=resolve_device(args.device, mps=True),
-                           tile=args.tile, fps=args.fps, progress=not args.quiet, precision=args.precision,
-                           fmt=args.format)
-    else:
-        if args.format is not None:
-            raise ValueError("--format is for a folder of photographs; for one photograph the --out name decides "
-                             "(.gif, .mp4, or a folder name)")
-        out = predict_file(args.photo, args.out, checkpoint=args.checkpoint, device=resolve_device(args.device, mps=True),
-                           tile=args.tile, fps=args.fps, progress=not args.quiet, precision=args.precision)
+    out = predict_file(args.photo, args.out, checkpoint=args.checkpoint, device=resolve_device(args.device, mps=True),
+                       tile=args.tile, fps=args.fps, progress=not args.quiet, precision=args.precision, fmt=args.format)
     print(f"wrote {out}")
     return 0
 

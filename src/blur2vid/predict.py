@@ -138,12 +138,16 @@ def write_frames(frames: torch.Tensor, out: str | Path, fps: float = 7.0, blur: 
 
 def predict_file(photo: str | Path, out: str | Path, checkpoint: str | Path | None = None,
                  device: str | torch.device = "cpu", tile: int = 512, fps: float = 7.0,
-                 progress: bool = True, precision: str = "fp32") -> Path:
+                 progress: bool = True, precision: str = "fp32", fmt: str | None = None) -> Path:
     """Read a photograph, extract its frames with the model, and write them to ``out``; a folder
-    of photographs goes to :func:`predict_many`."""
+    of photographs goes to :func:`predict_many` (``fmt``: what each becomes; for one photograph
+    ``out``'s name decides)."""
     if Path(photo).is_dir():
         return predict_many(photo, out, checkpoint=checkpoint, device=device, tile=tile, fps=fps,
-                            progress=progress, precision=precision)
+                            progress=progress, precision=precision, fmt=fmt)
+    if fmt is not None:
+        raise ValueError("--format is for a folder of photographs; for one photograph the --out name decides "
+                         "(.gif, .mp4, or a folder name)")
     fmt = check_output(out)
     image = load_image(photo)
     model, _ = load_predictor(checkpoint)

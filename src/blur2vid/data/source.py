@@ -138,9 +138,7 @@ class SceneSource:
     def batch(self, size: int, seed: int, device="cpu") -> Batch:
         """:func:`~blur2vid.data.scenes.render_scenes` ``(scenes, size, seed, device)``; batches
         rendered on the CPU are kept in :data:`BATCH_CACHE` for the next run of this process."""
-        if torch.device(device).type != "cpu":
-            return render_scenes(self.scenes, size, seed, device)
-        return BATCH_CACHE.get((self.scenes, int(size), int(seed)), lambda: render_scenes(self.scenes, size, seed, device))
+        return _cached_render(render_scenes, self.scenes, size, seed, device)
 
     def test_set(self, n: int, seed: int, device="cpu") -> Batch:
         """:func:`~blur2vid.data.scenes.scene_set` ``(scenes, n, seed, device)``."""
@@ -162,6 +160,14 @@ class SceneSource:
         return f"SceneSource({s.height}x{s.width}, {s.n_frames} frames, max_shift={s.max_shift:g})"
 
 
+def _cached_render(render, config, size: int, seed: int, device) -> Batch:
+    """``render(config, size, seed, device)``; on the CPU through :data:`BATCH_CACHE` (a batch is a
+    function of its config, size and seed), elsewhere rendered anew on the device."""
+    if torch.device(device).type != "cpu":
+        return render(config, size, seed, device)
+    return BATCH_CACHE.get((config, int(size), int(seed)), lambda: render(config, size, seed, device))
+
+
 class CaptureSource:
     """The capture-like scenes of :mod:`blur2vid.data.captures` (``DataConfig(family="captures")``)."""
 
@@ -175,10 +181,7 @@ class CaptureSource:
         batches rendered on the CPU are kept in :data:`BATCH_CACHE` like the scenes'."""
         from blur2vid.data.captures import render_captures
 
-        if torch.device(device).type != "cpu":
-            return render_captures(self.captures, size, seed, device)
-        return BATCH_CACHE.get((self.captures, int(size), int(seed)),
-                               lambda: render_captures(self.captures, size, seed, device))
+        return _cached_render(render_captures, self.captures, size, seed, device)
 
     def test_set(self, n: int, seed: int, device="cpu") -> Batch:
         from blur2vid.data.captures import render_captures

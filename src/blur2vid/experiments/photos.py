@@ -4,7 +4,6 @@ and synthetic blurry photographs; on the synthetic ones the truth is known and s
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import pandas as pd
 import torch
@@ -15,7 +14,6 @@ from blur2vid.data.source import open_source
 from blur2vid.experiments.jin_training import jin_cascade, jin_middle
 from blur2vid.experiments.tables import frame_labels
 from blur2vid.inference import predict_frames
-from blur2vid.io import load_image
 from blur2vid.metrics import ppsnr_sequence
 from blur2vid.models.checkpoint import load_model
 from blur2vid.train import Workspace, plain
@@ -53,9 +51,9 @@ def image_to_video_model(cfg: PhotosConfig, ws: Workspace, checkpoint: str | Non
 
 def clock_motion_photo() -> torch.Tensor:
     """The real motion-blurred photograph scikit-image ships (``clock_motion.png``), ``[3, H, W]``."""
-    import skimage.data
+    from blur2vid.experiments.real import real_photos
 
-    return load_image(Path(skimage.data.__file__).parent / "clock_motion.png")
+    return real_photos(("clock_motion.png",))["clock_motion.png"]
 
 
 def synthetic_photos(cfg: PhotosConfig) -> Batch:

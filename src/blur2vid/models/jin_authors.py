@@ -103,15 +103,18 @@ def _permuted_dims(ours: str, ndim: int) -> tuple[int, ...]:
 
 def key_table(config: JinConfig | None = None) -> list[dict]:
     """One row per tensor of the cascade: ``network``, ``ours`` (our key in the cascade),
-    ``file``, ``theirs`` (their key in that file), ``shape`` and ``permuted`` (the dimensions whose
+    ``stage`` and ``file`` (its stage and that stage's file), ``theirs`` (their key in that file), ``shape`` and ``permuted`` (the dimensions whose
     channels :func:`trunk_permutation` reorders).  ``net17`` shares no weights with ``net26``."""
-    cascade = JinCascade(config or JinConfig.paper())
+    return _rows(JinCascade(config or JinConfig.paper()))
+
+
+def _rows(cascade: JinCascade) -> list[dict]:
     rows = []
     for network, (stage, prefix) in AUTHORS_NETWORKS.items():
         module = getattr(cascade, network)
         for ours, tensor in module.state_dict().items():
             dims = () if network == "middle" else _permuted_dims(ours, tensor.ndim)
-            rows.append({"network": network, "ours": f"{network}.{ours}", "file": AUTHORS_FILES[stage],
+            rows.append({"network": network, "ours": f"{network}.{ours}", "stage": stage, "file": AUTHORS_FILES[stage],
                          "theirs": prefix + _authors_key(ours), "shape": tuple(tensor.shape), "permuted": dims})
     return rows
 
@@ -128,8 +131,8 @@ def cascade_from_authors_states(states: dict[str, dict[str, torch.Tensor]], wher
     perm = trunk_permutation(config)
     ours: dict[str, torch.Tensor] = {}
     used: dict[str, set[str]] = {stage: set() for stage in states}
-    for row in key_table(config):
-        stage = next(s for s, f in AUTHORS_FILES.items() if f == row["file"])
+    for row in _rows(cascade):
+        stage = row["stage"]
         state = states[stage]
         if row["theirs"] not in state:
             raise ValueError(f"{where}: {row['file']} has no key {row['theirs']!r} (for our {row['ours']}, shape "
