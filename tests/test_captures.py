@@ -79,19 +79,38 @@ def test_the_camera_path_is_a_translation_plus_shake_rotation_and_zoom():
         signs.append(v[0].item())
     assert all(0.25 * 8.0 - 1e-9 <= n <= 8.0 + 1e-9 for n in lengths)
     assert min(signs) < 0 < max(signs)  # every direction, so a scene and its reverse are alike
-    # the default reaches a still camera too: small motions are common in real photographs
-    still = [camera_path(CaptureConfig(**SMALL, shake=0.0), torch.Generator().manual_seed(s), times)["offset"]
-             for s in range(40)]
-    reach = [float((o[-1] - o[0]).norm() / (times[-1] - times[0])) for o in still]
-    assert min(reach) < 0.25 * 8.0 and max(reach) <= 8.0 + 1e-9
+    # the scene's share of the motion scales the camera's: none at all is a still camera
+    still = camera_path(CaptureConfig(**SMALL, shake=0.5), torch.Generator().manual_seed(0), times, motion=0.0)
+    assert (still["offset"] == 0).all() and (still["angle"] == 0).all() and (still["scale"] == 1).all()
     with pytest.raises(ValueError, match="camera_motion"):
         CaptureConfig(camera_motion=(0.5, 0.2))
+    with pytest.raises(ValueError, match="scene_motion"):
+        CaptureConfig(scene_motion=(0.0, 1.5))
     shaky = camera_path(CaptureConfig(**SMALL, shake=0.5, max_rotation=3.0, max_zoom=0.04),
                         torch.Generator().manual_seed(0), times)
     v = (shaky["offset"][-1] - shaky["offset"][0]) / (times[-1] - times[0])
     assert not torch.allclose(shaky["offset"], times[:, None] * v, atol=1e-3)
     assert shaky["angle"].abs().max() <= math.radians(3.0) / 2 + 1e-9
     assert (shaky["scale"] - 1).abs().max() <= 0.02 + 1e-9
+
+
+def _motion(batch):
+    """Per scene, the mean absolute change between consecutive sharp frames."""
+    return (batch.frames[:, 1:] - batch.frames[:, :-1]).abs().mean((1, 2, 3, 4))
+
+
+def test_a_scene_without_motion_is_still_and_small_motions_are_common():
+    still = render_captures(CaptureConfig(**SMALL, scene_motion=(0.0, 0.0), noise=False, jpeg=False), 4, seed=5)
+    # camera, objects, rotation and zoom all stop: every frame is the photograph itself
+    assert torch.allclose(still.frames, still.blur[:, None].expand_as(still.frames), atol=1e-5)
+    assert _motion(still).max() < 1e-5
+    moving = _motion(render_captures(CaptureConfig(**SMALL, noise=False, jpeg=False), 40, seed=5))
+    large = _motion(render_captures(CaptureConfig(**SMALL, scene_motion=(1.0, 1.0), noise=False, jpeg=False), 40,
+                                    seed=5))
+    # the default draws the share uniformly: its scenes move less than at full share, and a good
+    # part of them far less
+    assert moving.median() < large.median()
+    assert (moving < large.median() / 3).float().mean() > 0.15
 
 
 def test_an_object_mask_is_soft_at_its_edge_only():

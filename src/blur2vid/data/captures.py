@@ -7,13 +7,14 @@ A scene is an exposure ``t in [-1/2, 1/2]`` of
 * a **background**: a crop of a photograph that ships with scikit-image
   (:data:`~blur2vid.data.textures.TEXTURE_NAMES`; never ``clock_motion.png`` or
   ``no_time_for_that_tiny.gif``, which are kept for evaluation), seen by a **camera** that moves
-  along a trajectory: a translation of ``camera_motion * max_motion`` pixels over the exposure in a
+  along a trajectory: a translation of ``camera_motion * m * max_motion`` pixels over the exposure in a
   random direction, a shake (two sinusoids per axis, amplitude ``shake`` times the translation), a
   rotation of up to ``max_rotation`` degrees and a zoom of up to ``max_zoom``;
 * up to ``objects`` **objects** cut from other photographs with soft masks (superellipses with a
-  ramp of ``edge`` pixels), each moving on its own by up to ``max_motion`` pixels and turning a
+  ramp of ``edge`` pixels), each moving on its own by up to ``m * max_motion`` pixels and turning a
   little, composited over the background and over each other in painter's order (occlusion), in
-  linear irradiance.
+  linear irradiance.  ``m``, drawn per scene from ``scene_motion``, makes small blurs as common as
+  large ones: a model that has seen only large motions sharpens a still photograph too.
 
 Time: ``n_frames`` frames of ``subframes`` instants each, rendered at their mid-times; a sharp frame
 is the linear mean of its instants and the blur the linear mean of the frames (Jin Eq. 1 and 2).
@@ -57,7 +58,8 @@ class CaptureConfig:
     n_frames: int = 7
     subframes: int = 8              # instants integrated per frame
     max_motion: float = 24.0        # pixels over the exposure, camera and objects alike
-    camera_motion: tuple[float, float] = (0.0, 1.0)  # the camera's translation, a fraction of max_motion, uniform
+    scene_motion: tuple[float, float] = (0.0, 1.0)   # per scene, uniform: scales the camera's and every object's motion
+    camera_motion: tuple[float, float] = (0.5, 1.0)  # the camera's translation, a fraction of the scene's motion, uniform
     shake: float = 0.15             # camera shake amplitude, a fraction of the camera's translation
     max_rotation: float = 3.0       # degrees over the exposure
     max_zoom: float = 0.04          # relative change of scale over the exposure
@@ -65,7 +67,7 @@ class CaptureConfig:
     edge: float = 1.5               # width of an object's soft edge, pixels
     crf: str = "random"             # "random" (sRGB or gamma 1.8..2.6 per scene) or a get_crf name
     noise: bool = True              # Poisson-Gaussian noise on the blurry image
-    photons: tuple[float, float] = (300.0, 3000.0)   # full-well photon count, drawn log-uniformly
+    photons: tuple[float, float] = (1000.0, 20000.0)  # full-well photon count, drawn log-uniformly
     read_noise: tuple[float, float] = (0.0, 0.01)    # read-noise std in linear units, uniform
     jpeg: bool = True               # JPEG compression of the blurry image
     jpeg_quality: tuple[int, int] = (60, 95)
@@ -76,8 +78,10 @@ class CaptureConfig:
                              f"{self.subframes}")
         if self.max_motion < 0 or self.shake < 0 or self.max_rotation < 0 or self.max_zoom < 0 or self.objects < 0:
             raise ValueError("max_motion, shake, max_rotation, max_zoom and objects must be >= 0")
-        if not 0 <= self.camera_motion[0] <= self.camera_motion[1]:
-            raise ValueError(f"camera_motion must be a range 0 <= low <= high, got {self.camera_motion}")
+        for name in ("scene_motion", "camera_motion"):
+            lo, hi = getattr(self, name)
+            if not 0 <= lo <= hi <= 1:
+                raise ValueError(f"{name} must be a range 0 <= low <= high <= 1, got {(lo, hi)}")
         if self.crf != "random":
             get_crf(self.crf)  # rejects an unknown name now
         lo, hi = self.jpeg_quality
@@ -107,12 +111,13 @@ def _u(g: torch.Generator, lo: float = -1.0, hi: float = 1.0) -> float:
     return lo + (hi - lo) * float(torch.rand((), generator=g))
 
 
-def camera_path(cfg: CaptureConfig, g: torch.Generator, times: torch.Tensor) -> dict[str, torch.Tensor]:
+def camera_path(cfg: CaptureConfig, g: torch.Generator, times: torch.Tensor, motion: float = 1.0) -> dict[str, torch.Tensor]:
     """The camera's trajectory at ``times``: ``offset [N, 2]`` (pixels, x then y), ``angle [N]``
-    (radians) and ``scale [N]``.  Translation ``v t`` with ``|v|`` in ``camera_motion * max_motion``,
+    (radians) and ``scale [N]``.  Translation ``v t`` with ``|v|`` in ``camera_motion * motion *
+    max_motion`` (``motion``: the scene's share of ``max_motion``, see ``scene_motion``),
     shake ``sum_k a_k sin(2 pi f_k t + phase_k)`` per axis with ``|a| <= shake * |v|``, rotation
-    ``omega t``, zoom ``1 + z t``."""
-    length = cfg.max_motion * _u(g, *cfg.camera_motion)
+    ``omega t``, zoom ``1 + z t`` (rotation and zoom scaled by ``motion`` too)."""
+    length = cfg.max_motion * motion * _u(g, *cfg.camera_motion)
     phi = _u(g, -math.pi, math.pi)
     v = torch.tensor([math.cos(phi), math.sin(phi)], dtype=torch.float64) * length
     t = times[:, None]
@@ -121,8 +126,8 @@ def camera_path(cfg: CaptureConfig, g: torch.Generator, times: torch.Tensor) -> 
         amp = torch.tensor([_u(g), _u(g)], dtype=torch.float64) * cfg.shake * length / 2
         freq, phase = _u(g, 1.0, 3.0), _u(g, -math.pi, math.pi)
         offset = offset + amp * (torch.sin(2 * math.pi * freq * t + phase) - math.sin(phase))
-    angle = math.radians(cfg.max_rotation) * _u(g) * times
-    scale = 1.0 + cfg.max_zoom * _u(g) * times
+    angle = math.radians(cfg.max_rotation) * motion * _u(g) * times
+    scale = 1.0 + cfg.max_zoom * motion * _u(g) * times
     return {"offset": offset, "angle": angle, "scale": scale}
 
 
@@ -201,7 +206,8 @@ def _render_scene(cfg: CaptureConfig, g: torch.Generator, bank: torch.Tensor, de
     span = _span(cfg)
     pixel = min(1.0, (extent - 2) / span) if span > 0 else 1.0  # bank pixels per output pixel (zoom out if needed)
     k = int(torch.randint(len(bank), (1,), generator=g))
-    path = camera_path(cfg, g, times)
+    motion = _u(g, *cfg.scene_motion)  # how much this scene moves: many real photographs hardly do
+    path = camera_path(cfg, g, times, motion)
     room = max(0.0, (extent - span * pixel) / 2)
     center = (_u(g) * room, _u(g) * room)
     grid = _grid(size, path["offset"] * pixel, path["angle"], path["scale"] * pixel, extent, center).to(device)
@@ -214,9 +220,9 @@ def _render_scene(cfg: CaptureConfig, g: torch.Generator, bank: torch.Tensor, de
         radii = (size * _u(g, 0.12, 0.3), size * _u(g, 0.12, 0.3))
         where = (_u(g) * size * 0.35, _u(g) * size * 0.35)
         mask = soft_mask(size, radii, _u(g, -math.pi, math.pi), _u(g, 2.0, 6.0), cfg.edge).to(device)
-        length, phi = cfg.max_motion * _u(g, 0.0, 1.0), _u(g, -math.pi, math.pi)
+        length, phi = cfg.max_motion * motion * _u(g, 0.0, 1.0), _u(g, -math.pi, math.pi)
         move = times[:, None] * torch.tensor([math.cos(phi), math.sin(phi)], dtype=torch.float64) * length
-        spin = math.radians(2 * cfg.max_rotation) * _u(g) * times
+        spin = math.radians(2 * cfg.max_rotation) * motion * _u(g) * times
         # the object's own pixels follow it: its texture and its mask are read in its moving frame
         inverse = _grid(size, -move, -spin, torch.ones(n, dtype=torch.float64), size,
                         (-where[0], -where[1])).to(device)
