@@ -28,7 +28,7 @@ from blur2vid.train_jin import (
 
 DATA = DataConfig(size=16, max_shift=4.0)
 CFG = JinTrainConfig(data=DATA, model="smoke", batch_middle=2, batch_frames=2, steps_middle=2, steps_core=2,
-                     steps_outer=2)
+                     steps_outer=2, steps_joint=None)
 CPU = torch.device("cpu")
 
 
@@ -222,6 +222,25 @@ def test_pair_and_sequential_share_step_2_and_differ_only_after(middle_state, tm
     requested.clear()
     train_frames(other, "sequential", CFG, _ws(tmp_path))
     assert len(_files(tmp_path)) == 5 and [s for _, s in requested] == list(range(CFG.steps_core)) + outer
+
+
+def test_the_joint_budget_is_its_own_and_a_new_outer_budget_reuses_step_2(middle_state, tmp_path, requested):
+    """``steps_joint`` sets the joint schemes' steps (the cpu profile gives them the 500 updates a
+    staged network gets); step 2's key leaves out the step-3 budgets, so changing them retrains
+    step 3 only."""
+    joint = replace(CFG, steps_joint=3)
+    cascade = JinCascade(joint.jin_config())
+    cascade.middle.load_state_dict(middle_state)
+    train_frames(cascade, "independent", joint, _ws(tmp_path / "joint"))
+    assert [s for _, s in requested] == [0, 1, 2] and table1(joint, "independent").loc[3, "steps"] == 3
+    assert table1(CFG, "independent").loc[3, "steps"] == CFG.steps_core + CFG.steps_outer  # the default
+    for cfg in (CFG, replace(CFG, steps_outer=3, steps_joint=9)):
+        cascade = JinCascade(cfg.jin_config())
+        cascade.middle.load_state_dict(middle_state)
+        requested.clear()
+        train_frames(cascade, "pair", cfg, _ws(tmp_path / "staged"))
+    assert requested == [("frames", s) for s in range(CFG.steps_core, CFG.steps_core + 3)]
+    assert len(_files(tmp_path / "staged")) == 3  # one step 2, two step 3
 
 
 def _ordering(seed: int) -> HyperCUT:

@@ -173,7 +173,8 @@ class JinTrainConfig:
     batch_frames: int = 16             # ... and 24 for the others
     steps_middle: int = 1600
     steps_core: int = 500
-    steps_outer: int = 500
+    steps_outer: int = 250
+    steps_joint: int | None = 500      # the joint schemes' steps 2-3 (None: steps_core + steps_outer)
     lr: float = 1e-3
     core_warmup: float = 0.25          # ours: this fraction of step 2 chooses the order per image first
     adv_weight: float = 0.0            # weight of L_adv in steps 2-3 (0 turns it off)
@@ -191,6 +192,11 @@ class JinTrainConfig:
 
     def scenes(self) -> SceneConfig:
         return self.data.scenes()
+
+    @property
+    def joint_steps(self) -> int:
+        """Steps of a joint scheme, where steps 2 and 3 train together (``independent``, ``global``)."""
+        return self.steps_core + self.steps_outer if self.steps_joint is None else self.steps_joint
 
     def jin_config(self) -> JinConfig:
         return JinConfig.preset(self.model, zero_init_residual=self.zero_init)
@@ -212,7 +218,10 @@ def training_batches(cfg: JinTrainConfig, batch_size: int, stream: str, device: 
     return batch_at
 
 
-MIDDLE_UNUSED = ("steps_core", "steps_outer", "adv_weight", "batch_frames")
+MIDDLE_UNUSED = ("steps_core", "steps_outer", "steps_joint", "adv_weight", "batch_frames")
+CORE_UNUSED = ("steps_outer", "steps_joint")
+"""Fields that do not affect step 2 of a staged scheme: its key leaves them out, so a change of the
+outer budget reuses the core networks."""
 """Fields of :class:`JinTrainConfig` that do not affect step 1: the middle network's run leaves them
 out of its key, so configurations that differ only there share one middle network."""
 
@@ -385,13 +394,14 @@ def train_frames(cascade: JinCascade, variant: str, cfg: JinTrainConfig, ws: Wor
     cascade.middle.requires_grad_(False).eval()
     history: list[dict] = []
     schedule = ([("core", ["net3", "net5"], cfg.steps_core), ("outer", ["net26", "net17"], cfg.steps_outer)]
-                if v.staged else [("joint", ["net3", "net5", "net26", "net17"], cfg.steps_core + cfg.steps_outer)])
+                if v.staged else [("joint", ["net3", "net5", "net26", "net17"], cfg.joint_steps)])
     width = max(8, cascade.config.frame_colour_features)
     for stage, names, steps in schedule:
         module = _FrameNets(cascade, names, cfg.adv_weight > 0, width, derive_seed(cfg.seed, "discriminator", stage)).to(ws.device)
         d_opt = torch.optim.Adam(module.disc.parameters(), lr=cfg.lr, betas=(0.5, 0.999)) if module.disc else None
         if stage == "core":
-            run_cfg = run_config(cfg, step=stage, core=_core_kind(v), middle_input=v.middle_input, **depends)
+            core_cfg = {k: val for k, val in asdict(cfg).items() if k not in CORE_UNUSED}
+            run_cfg = run_config(core_cfg, step=stage, core=_core_kind(v), middle_input=v.middle_input, **depends)
             name = f"jin_core_{_core_kind(v)}_{v.middle_input}"
         else:
             run_cfg = run_config(cfg, step=stage, variant=variant, **depends)

@@ -201,10 +201,10 @@ def export_unet_model(cfg: HyperCUTExperimentConfig, models: dict[str, tuple[str
         "trained_by": f"notebook 06_hypercut_blur2vid, profile {profile}: all-frames U-Net, per-frame MSE against "
                       f"the order [{ORDERINGS[cfg.export].label}] on {where}",
         "train_config": plain(cfg.unet),
-        "retrain": f"make reproduce PROFILE={profile}, then copy unet_default.pt and unet_default.json from the "
-                   "run's models/ folder to src/blur2vid/assets/default_model.pt and .json",
+        "retrain": f"make reproduce PROFILE={profile} (notebook 06's model; the package ships the model of "
+                   "blur2vid.shipping, trained by blur2vid train on capture-like scenes)",
         "held_out_ppsnr_db": {k: round(float(v), 2) for k, v in summary(table).loc[rid].drop("label").items()},
     }
     save_model(path, models[rid][1], notes)
-    atomic_write_text(path.with_suffix(".json"), json.dumps({"file": "default_model.pt", **notes}, indent=2) + "\n")
+    atomic_write_text(path.with_suffix(".json"), json.dumps({"file": path.name, **notes}, indent=2) + "\n")
     return path

@@ -106,7 +106,7 @@ def table1(cfg: JinTrainConfig, variant: str = "teacher_forcing") -> pd.DataFram
          "loss": f"{core_loss}{adv}", "steps": cfg.steps_core if v.staged else 0, "batch": cfg.batch_frames,
          "parameters": counts.get("net3", 0) + counts.get("net5", 0)},
         {"step": 3, "networks": "φ2=φ6, φ1=φ7 (shared)", "inputs": "y and the two nearer estimates",
-         "loss": f"{outer_loss}{adv}", "steps": cfg.steps_outer if v.staged else cfg.steps_core + cfg.steps_outer,
+         "loss": f"{outer_loss}{adv}", "steps": cfg.steps_outer if v.staged else cfg.joint_steps,
          "batch": cfg.batch_frames, "parameters": outer_params},
     ]
     df = pd.DataFrame(rows).set_index("step")

@@ -1,0 +1,130 @@
+"""The model shipped with the package (``assets/default_model.pt``): how a model is measured before
+it ships, and how a ``blur2vid train`` run becomes the shipped model with its card
+(``assets/default_model.json``).
+
+``python -m blur2vid.shipping RUN_FOLDER`` measures the run's ``model.pt`` (:func:`evaluate`) and,
+with ``--install``, writes it and its card into the package's assets.  The card holds the command
+that trained it, its data switches and budget, what it was measured on, and its licence, so
+anyone can retrain and re-measure it.
+
+What a model is measured on (none of it seen in training):
+
+* **real footage**: 7-frame windows of scikit-image's ``no_time_for_that_tiny.gif``, blurred by Jin
+  Eq. 1 (:mod:`blur2vid.experiments.real`): pPSNR over copying the blur to every frame, all frames
+  and the middle one;
+* **real photographs**: re-blur PSNR and the motion the frames show;
+* **held-out capture-like scenes** at the training size, at full motion (24 px over the exposure)
+  and moderate motion (12 px): the middle frame over the blurry input and the mean over the blur
+  copy, each with a 95% bootstrap interval over the scenes (one trained model: the interval carries
+  the scenes, not training noise).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from blur2vid.data.config import CAPTURES, DataConfig
+from blur2vid.experiments import real
+from blur2vid.experiments.intervals import hierarchical_bootstrap
+from blur2vid.inference import predict_frames
+from blur2vid.io import atomic_write_text
+from blur2vid.metrics import ppsnr
+from blur2vid.models.checkpoint import load_model, save_model
+from blur2vid.tensors import batched
+
+__all__ = ["LICENCE", "RETRAIN", "MOTIONS", "held_out", "evaluate", "card", "install"]
+
+LICENCE = ("weights: MIT, as the code of blur2vid; trained only on images that ship with scikit-image "
+           "(skimage/data/README.txt gives each image's source and licence), never on clock_motion.png or "
+           "no_time_for_that_tiny.gif, which are kept for evaluation")
+RETRAIN = ("blur2vid train --preset unet-captures --out results/train/default && "
+           "python -m blur2vid.shipping results/train/default --install")
+"""How the shipped model is remade (an hour on a 2-core CPU)."""
+MOTIONS = {"full": 24.0, "moderate": 12.0}
+"""The held-out scenes' motion over the exposure (pixels at 64 px): the training maximum, and half."""
+
+
+def _interval(values: torch.Tensor) -> dict[str, float]:
+    iv = hierarchical_bootstrap([values.double().numpy()])
+    return {"mean": round(iv.estimate, 2), "low": round(iv.low, 2), "high": round(iv.high, 2)}
+
+
+def held_out(model: nn.Module, size: int = 64, n: int = 64, motion: float = 24.0, device="cpu") -> dict[str, Any]:
+    """``n`` held-out capture-like scenes of ``size`` pixels whose content moves by up to ``motion``
+    pixels (every scene's share of it drawn as in training): the middle frame over the blurry input
+    and the mean pPSNR over the blur copied to every frame, with 95% intervals over the scenes."""
+    test = DataConfig(family=CAPTURES, size=size, max_shift=motion).test_set(n, device, "shipping")
+    pred = batched(model.to(device), test.blur, 16, clamp=True).float()
+    frames = test.frames.float()
+    scores = ppsnr(pred, frames).clamp(max=100)
+    blur = ppsnr(test.blur.unsqueeze(1).expand_as(frames).float(), frames).clamp(max=100)
+    mid = frames.shape[1] // 2
+    return {"scenes": n, "size": size, "max_motion": motion,
+            "middle_over_blur_db": _interval(scores[:, mid] - blur[:, mid]),
+            "mean_over_blur_copy_db": _interval((scores - blur).mean(1))}
+
+
+def evaluate(model: nn.Module, device="cpu", n: int = 64) -> dict[str, Any]:
+    """Everything :mod:`blur2vid.shipping` measures a model on (see the module's text)."""
+    model = model.eval()
+    video = real.score_on_video(model, real.video_windows(real.real_video()), device=device)
+    cols = ["mean", "blur_copy_mean", "over_blur_copy", "middle", "blur_middle", "middle_over_blur"]
+    spread = video[cols].agg(["mean", "min", "max"]).round(2)
+    photos = {}
+    for name, photo in real.real_photos().items():
+        frames = predict_frames(model, photo, device=device, progress=False)
+        photos[name] = {k: round(v, 2) for k, v in real.photo_check(frames, photo).items()}
+    return {"real_video": {"file": real.REAL_VIDEO, "windows": len(video),
+                           **{c: spread[c].to_dict() for c in cols}},
+            "real_photos": photos,
+            "held_out": {name: held_out(model, n=n, motion=m, device=device) for name, m in MOTIONS.items()}}
+
+
+def card(run: str | Path, evaluation: dict[str, Any]) -> dict[str, Any]:
+    """The shipped model's card: the run's own notes (command, spec, budget, samples) with the
+    evaluation, the retrain command and the licence."""
+    notes = json.loads((Path(run) / "model.json").read_text())
+    return {**notes, "file": "default_model.pt", "retrain": RETRAIN, "licence": LICENCE, "evaluation": evaluation}
+
+
+def install(run: str | Path, assets: str | Path | None = None, device="cpu") -> dict[str, Any]:
+    """Measure ``run/model.pt`` and write it, with its card, as the package's default model."""
+    run = Path(run)
+    if not (run / "model.pt").is_file() or not (run / "model.json").is_file():
+        raise FileNotFoundError(f"{run}: no model.pt and model.json (is the blur2vid train run finished?)")
+    model, _ = load_model(run / "model.pt")
+    notes = card(run, evaluate(model, device=device))
+    if assets is None:
+        from blur2vid.predict import default_model_path
+
+        assets = default_model_path().parent
+    assets = Path(assets)
+    save_model(assets / "default_model.pt", model, notes)
+    atomic_write_text(assets / "default_model.json", json.dumps(notes, indent=2) + "\n")
+    return notes
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m blur2vid.shipping",
+                                     description="measure a blur2vid train run for shipping, and install it")
+    parser.add_argument("run", help="a blur2vid train --out folder (holding model.pt and model.json)")
+    parser.add_argument("--install", action="store_true", help="write it as the package's default model")
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args(argv)
+    if args.install:
+        notes = install(args.run, device=args.device)
+        print(json.dumps(notes["evaluation"], indent=2))
+    else:
+        model, _ = load_model(Path(args.run) / "model.pt")
+        print(json.dumps(evaluate(model, device=args.device), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,63 @@
+"""The shipped model's measurements and install (shipping.py): known answers on a model that
+copies the blur, and a card that lets anyone retrain and re-measure."""
+
+import json
+
+import pytest
+import torch
+
+from blur2vid.models.checkpoint import load_model, save_model
+from blur2vid.models.unet import SequenceUNet
+from blur2vid.shipping import LICENCE, MOTIONS, RETRAIN, evaluate, install, main
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def _copy_model():
+    """A fresh SequenceUNet: its output head starts at zero, so it copies the blur to every frame."""
+    return SequenceUNet(n_frames=7, width=4, depth=1)
+
+
+def test_a_model_that_copies_the_blur_scores_zero_over_the_blur_copy():
+    result = evaluate(_copy_model(), n=6)
+    video = result["real_video"]
+    assert video["windows"] == 18  # 24 frames, windows of 7
+    for key in ("over_blur_copy", "middle_over_blur"):
+        assert all(abs(v) < 1e-6 for v in video[key].values()), key
+    clock = result["real_photos"]["clock_motion.png"]
+    # it re-blurs perfectly and shows no motion: why both numbers are reported
+    assert clock["reblur_psnr_db"] > 60 and clock["first_last_difference"] == 0
+    assert set(result["held_out"]) == set(MOTIONS)
+    for name, row in result["held_out"].items():
+        assert row["max_motion"] == MOTIONS[name] and row["scenes"] == 6
+        assert row["middle_over_blur_db"] == {"mean": 0.0, "low": 0.0, "high": 0.0}
+
+
+def test_install_writes_the_model_and_its_card(tmp_path):
+    run, assets = tmp_path / "run", tmp_path / "assets"
+    run.mkdir()
+    assets.mkdir()
+    with pytest.raises(FileNotFoundError, match="run"):
+        install(run, assets)
+    model = _copy_model()
+    with torch.no_grad():
+        model.out.bias.fill_(0.01)  # a model of its own, to check the weights travel
+    save_model(run / "model.pt", model, {"trained_by": "a test"})
+    (run / "model.json").write_text(json.dumps({"file": "model.pt", "trained_by": "a test", "steps": 3}))
+    notes = install(run, assets)
+    card = json.loads((assets / "default_model.json").read_text())
+    assert card == notes
+    assert card["file"] == "default_model.pt" and card["steps"] == 3 and card["trained_by"] == "a test"
+    assert card["retrain"] == RETRAIN and card["licence"] == LICENCE
+    assert card["evaluation"]["real_video"]["over_blur_copy"]["mean"] == pytest.approx(
+        evaluate(model, n=2)["real_video"]["over_blur_copy"]["mean"])
+    shipped, shipped_notes = load_model(assets / "default_model.pt")
+    assert shipped_notes["retrain"] == RETRAIN
+    for (k, a), b in zip(model.state_dict().items(), shipped.state_dict().values(), strict=True):
+        assert torch.equal(a, b), k
+
+
+def test_the_command_measures_a_run_without_installing(tmp_path, capsys):
+    save_model(tmp_path / "model.pt", _copy_model())
+    assert main([str(tmp_path)]) == 0
+    assert "real_video" in json.loads(capsys.readouterr().out)
