@@ -42,3 +42,36 @@ def test_a_model_that_returns_the_photo_re_blurs_perfectly_and_shows_no_motion()
     moving = torch.stack([photo.roll(k, -1) for k in range(-3, 4)])
     moved = real.photo_check(moving, photo)
     assert moved["first_last_difference"] > 1 and moved["reblur_psnr_db"] < 100
+
+
+class Darker(nn.Module):
+    """Every frame 5% darker than the blur: worse than the copy on every window."""
+
+    def forward(self, y):
+        return torch.stack([y * 0.95] * 7, 1)
+
+
+def test_models_are_compared_on_the_same_windows_and_photos():
+    windows = real.video_windows(real.real_video()[:10])
+    table = real.compare_on_video({"copy": BlurCopy(), "darker": Darker()}, windows)
+    assert list(table.index) == ["copy", "darker"] and (table["windows"] == 4).all()
+    assert table.loc["copy", "over_blur_copy"] == pytest.approx(0.0, abs=1e-6)
+    assert table.loc["darker", "over_blur_copy_max"] < 0 and table.loc["darker", "middle_over_blur"] < 0
+    assert table.loc["darker", "blur_copy_ppsnr"] == pytest.approx(table.loc["copy", "blur_copy_ppsnr"])
+    per_window = real.score_on_video(Darker(), windows)
+    assert table.loc["darker", "over_blur_copy_min"] == pytest.approx(per_window["over_blur_copy"].min())
+    photo = torch.rand(3, 20, 30)
+    frames, checks = real.compare_on_photos({"copy": BlurCopy(), "darker": Darker()}, {"p.png": photo})
+    assert frames["darker"]["p.png"].shape == (7, 3, 20, 30)
+    assert checks.loc[("copy", "p.png"), "reblur_psnr_db"] == 100.0
+    assert checks.loc[("darker", "p.png"), "reblur_psnr_db"] < 100
+
+
+def test_the_before_after_figure_has_a_row_per_model():
+    from blur2vid import plots
+
+    photo = torch.rand(3, 12, 16)
+    fig = plots.before_after(photo, {"a": torch.stack([photo] * 7), "b": torch.rand(7, 3, 12, 16)})
+    assert len(fig.axes) == 10 and fig.axes[4].get_title().startswith("|x[1] − x[7]|")
+    still = fig.axes[4].images[0].get_array()
+    assert still.max() == 0  # no motion shows black

@@ -6,6 +6,7 @@ import json
 import pytest
 import torch
 
+from blur2vid.experiments.photos import card_summary
 from blur2vid.models.checkpoint import load_model, save_model
 from blur2vid.models.unet import SequenceUNet
 from blur2vid.shipping import LICENCE, MOTIONS, RETRAIN, evaluate, install, main
@@ -51,6 +52,10 @@ def test_install_writes_the_model_and_its_card(tmp_path):
     assert card["retrain"] == RETRAIN and card["licence"] == LICENCE
     assert card["evaluation"]["real_video"]["over_blur_copy"]["mean"] == pytest.approx(
         evaluate(model, n=2)["real_video"]["over_blur_copy"]["mean"])
+    summary = card_summary(card)  # notebook 07's few lines of it
+    assert summary["retrain"] == RETRAIN and summary["steps x batch"].startswith("3 x")
+    full = card["evaluation"]["held_out"]["full"]["middle_over_blur_db"]
+    assert summary["held-out full motion: middle over blur (dB)"] == f"{full['mean']:+.2f} [{full['low']:+.2f}, {full['high']:+.2f}]"
     shipped, shipped_notes = load_model(assets / "default_model.pt")
     assert shipped_notes["retrain"] == RETRAIN
     for (k, a), b in zip(model.state_dict().items(), shipped.state_dict().values(), strict=True):

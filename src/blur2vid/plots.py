@@ -63,6 +63,22 @@ def show_sequence(frames: torch.Tensor, blur: torch.Tensor | None = None, label:
     return image_grid([row], row_labels=[label] if label else None, col_labels=cols, cell_size=cell_size)
 
 
+def before_after(photo: torch.Tensor, frames: dict[str, torch.Tensor], motion_gain: float = 4.0,
+                 cell_size: float = 2.2) -> plt.Figure:
+    """A real photograph and what each model makes of it, one row per model (``{label: [T, C, H, W]}``):
+    the photograph, the first, middle and last frame, and ``|x[1] - x[T]|`` amplified ``motion_gain``
+    times (black where the frames show no motion)."""
+    rows, labels = [], []
+    for label, seq in frames.items():
+        t = len(seq)
+        motion = ((seq[0] - seq[-1]).abs() * motion_gain).clamp(0, 1)
+        rows.append([photo, seq[0], seq[t // 2], seq[-1], motion])
+        labels.append(label)
+    t = len(next(iter(frames.values())))
+    cols = ["photo", "x[1]", f"x[{t // 2 + 1}]", f"x[{t}]", f"|x[1] − x[{t}]| ×{motion_gain:g}"]
+    return image_grid(rows, row_labels=labels, col_labels=cols, cell_size=cell_size)
+
+
 def figure2_grid(columns: dict[str, torch.Tensor], directions: Sequence[Sequence[int]],
                  meanings: dict[str, str] | None = None) -> plt.Figure:
     """Jin Fig. 2: one row per motion scenario, one column per key of ``columns``."""

@@ -19,8 +19,8 @@ from blur2vid.models.checkpoint import load_model
 from blur2vid.train import Workspace, plain
 from blur2vid.train_jin import JinTrainConfig
 
-__all__ = ["COLUMN_LABELS", "PhotosConfig", "image_to_video_model", "clock_motion_photo", "synthetic_photos", "extract_photos",
-           "with_blur"]
+__all__ = ["COLUMN_LABELS", "PhotosConfig", "image_to_video_model", "shipped_model", "card_summary",
+           "clock_motion_photo", "synthetic_photos", "extract_photos", "with_blur"]
 
 COLUMN_LABELS = ["blur", *(f"x[{k}]" for k in range(1, 8))]
 """Columns of notebook 07's figure: the photograph, then its seven frames."""
@@ -47,6 +47,30 @@ def image_to_video_model(cfg: PhotosConfig, ws: Workspace, checkpoint: str | Non
     model, _ = jin_cascade(cfg.jin, "teacher_forcing", cascade.middle.state_dict(), ws)
     return model.cpu().eval(), {"trained": "Jin cascade, teacher forcing (notebook 04's run)",
                                 "config": plain(cfg.jin)}
+
+
+def shipped_model() -> tuple[torch.nn.Module, dict]:
+    """The model the package ships (``blur2vid predict`` without ``--checkpoint``) and its card."""
+    from blur2vid.predict import load_predictor
+
+    model, notes = load_predictor(None)
+    return model.eval(), notes
+
+
+def card_summary(card: dict) -> pd.Series:
+    """What the shipped model's card says in a few lines: how it was trained and what it scored."""
+    budget = card.get("budget", {})
+    spec = card.get("spec", {})
+    data = spec.get("data", {})
+    rows = {"trained by": card.get("trained_by"), "retrain": card.get("retrain"),
+            "architecture": f"{card.get('arch')} (width {spec.get('width')}, depth {spec.get('depth')})",
+            "data": f"{data.get('family')} scenes, {data.get('size')} px, motion up to {data.get('max_shift')} px",
+            "steps x batch": f"{card.get('steps')} x {spec.get('batch')} = {card.get('samples')} samples",
+            "budget": f"{budget.get('minutes')} min on {budget.get('processor')}" if "minutes" in budget else budget}
+    for name, row in card.get("evaluation", {}).get("held_out", {}).items():
+        m = row["middle_over_blur_db"]
+        rows[f"held-out {name} motion: middle over blur (dB)"] = f"{m['mean']:+.2f} [{m['low']:+.2f}, {m['high']:+.2f}]"
+    return pd.Series(rows, name="shipped model")
 
 
 def clock_motion_photo() -> torch.Tensor:

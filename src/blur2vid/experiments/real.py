@@ -16,6 +16,7 @@ video, where the true frames are known, and real blurry photographs, where they 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
@@ -28,7 +29,7 @@ from blur2vid.io import load_image
 from blur2vid.metrics import per_frame_psnr, ppsnr_sequence, psnr
 
 __all__ = ["REAL_VIDEO", "REAL_PHOTOS", "real_video", "video_windows", "score_on_video", "reblur_psnr",
-           "photo_check", "real_photos"]
+           "photo_check", "real_photos", "compare_on_video", "compare_on_photos"]
 
 REAL_VIDEO = "no_time_for_that_tiny.gif"
 """The real video scikit-image ships (kept out of every training set)."""
@@ -102,3 +103,36 @@ def photo_check(frames: torch.Tensor, photo: torch.Tensor, crf: str = "srgb") ->
 def real_photos(names: tuple[str, ...] = REAL_PHOTOS) -> dict[str, torch.Tensor]:
     """The real blurry photographs scikit-image ships, by name."""
     return {name: load_image(_skimage_file(name)) for name in names}
+
+
+def compare_on_video(models: Mapping[str, torch.nn.Module], clips: Batch | None = None, device="cpu",
+                     precision: str = "fp32") -> pd.DataFrame:
+    """One row per model on the windows of ``clips`` (default: every window of :data:`REAL_VIDEO`):
+    its mean pPSNR and the blur copy's, and its margins over the blur copy (all frames, and the
+    middle frame over the blur) as the mean, lowest and highest over the windows."""
+    clips = video_windows(real_video()) if clips is None else clips
+    rows = {}
+    for name, model in models.items():
+        t = score_on_video(model, clips, device=device, precision=precision)
+        rows[name] = {"windows": len(t), "mean_ppsnr": t["mean"].mean(), "blur_copy_ppsnr": t["blur_copy_mean"].mean(),
+                      "over_blur_copy": t["over_blur_copy"].mean(), "over_blur_copy_min": t["over_blur_copy"].min(),
+                      "over_blur_copy_max": t["over_blur_copy"].max(), "middle_over_blur": t["middle_over_blur"].mean(),
+                      "middle_over_blur_min": t["middle_over_blur"].min(),
+                      "middle_over_blur_max": t["middle_over_blur"].max()}
+    return pd.DataFrame.from_dict(rows, orient="index").astype({"windows": int}).rename_axis("model")
+
+
+def compare_on_photos(models: Mapping[str, torch.nn.Module], photos: Mapping[str, torch.Tensor] | None = None,
+                      device="cpu", precision: str = "fp32") -> tuple[dict[str, dict[str, torch.Tensor]], pd.DataFrame]:
+    """Every model on every real photograph (default: :func:`real_photos`): the frames
+    (``{model: {photo: [T, C, H, W]}}``) and one row of :func:`photo_check` per (model, photo)."""
+    photos = real_photos() if photos is None else photos
+    frames: dict[str, dict[str, torch.Tensor]] = {}
+    rows = []
+    for name, model in models.items():
+        frames[name] = {}
+        for photo_name, photo in photos.items():
+            out = predict_frames(model, photo, device=device, progress=False, precision=precision)
+            frames[name][photo_name] = out
+            rows.append({"model": name, "photo": photo_name, **photo_check(out, photo)})
+    return frames, pd.DataFrame(rows).set_index(["model", "photo"])
