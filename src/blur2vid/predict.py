@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 import os
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -24,22 +23,15 @@ from tqdm.auto import tqdm
 
 from blur2vid.inference import predict_frames
 from blur2vid.io import atomic_path, forward_then_back, load_image, save_gif, save_image, to_uint8
-from blur2vid.models.checkpoint import load_model
+from blur2vid.models.checkpoint import default_model_path, load_model
 
 __all__ = ["OUTPUT_FORMATS", "PHOTO_EXTENSIONS", "default_model_path", "load_predictor", "check_output",
            "photos_in", "write_frames", "predict_file", "predict_many"]
 
-DEFAULT_MODEL = "default_model.pt"
 OUTPUT_FORMATS = ("gif", "mp4", "png")
 """What one photograph's frames become: a looping GIF, an MP4, or a folder of PNG frames."""
 PHOTO_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif")
 """The files of a folder that ``predict`` reads as photographs."""
-
-
-def default_model_path() -> Path:
-    """The model shipped with the package (``assets/default_model.pt``; how it was trained is in
-    ``assets/default_model.json``)."""
-    return Path(str(resources.files("blur2vid") / "assets" / DEFAULT_MODEL))
 
 
 def load_predictor(checkpoint: str | Path | None = None) -> tuple[nn.Module, dict]:

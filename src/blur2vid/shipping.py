@@ -35,7 +35,7 @@ from blur2vid.experiments.intervals import hierarchical_bootstrap
 from blur2vid.inference import predict_frames
 from blur2vid.io import atomic_write_text
 from blur2vid.metrics import ppsnr
-from blur2vid.models.checkpoint import load_model, save_model
+from blur2vid.models.checkpoint import default_model_path, load_model, save_model
 from blur2vid.tensors import batched
 
 __all__ = ["LICENCE", "RETRAIN", "MOTIONS", "held_out", "evaluate", "card", "install"]
@@ -100,11 +100,7 @@ def install(run: str | Path, assets: str | Path | None = None, device="cpu") -> 
         raise FileNotFoundError(f"{run}: no model.pt and model.json (is the blur2vid train run finished?)")
     model, _ = load_model(run / "model.pt")
     notes = card(run, evaluate(model, device=device))
-    if assets is None:
-        from blur2vid.predict import default_model_path
-
-        assets = default_model_path().parent
-    assets = Path(assets)
+    assets = default_model_path().parent if assets is None else Path(assets)
     save_model(assets / "default_model.pt", model, notes)
     atomic_write_text(assets / "default_model.json", json.dumps(notes, indent=2) + "\n")
     return notes

@@ -15,7 +15,7 @@ from blur2vid.experiments.jin_training import jin_cascade, jin_middle
 from blur2vid.experiments.tables import frame_labels
 from blur2vid.inference import predict_frames
 from blur2vid.metrics import ppsnr_sequence
-from blur2vid.models.checkpoint import load_model
+from blur2vid.models.checkpoint import default_model_path, load_model
 from blur2vid.train import Workspace, plain
 from blur2vid.train_jin import JinTrainConfig
 
@@ -51,9 +51,7 @@ def image_to_video_model(cfg: PhotosConfig, ws: Workspace, checkpoint: str | Non
 
 def shipped_model() -> tuple[torch.nn.Module, dict]:
     """The model the package ships (``blur2vid predict`` without ``--checkpoint``) and its card."""
-    from blur2vid.predict import load_predictor
-
-    model, notes = load_predictor(None)
+    model, notes = load_model(default_model_path())
     return model.eval(), notes
 
 

@@ -19,7 +19,7 @@ from torch import nn
 from blur2vid import __version__
 from blur2vid.io import atomic_path, load_plain
 
-__all__ = ["MODEL_FORMAT", "ARCHITECTURES", "save_model", "load_model", "read_model_file"]
+__all__ = ["MODEL_FORMAT", "ARCHITECTURES", "default_model_path", "save_model", "load_model", "read_model_file"]
 
 MODEL_FORMAT = "blur2vid-model/1"
 
@@ -48,6 +48,14 @@ def _arch_and_config(model: nn.Module) -> tuple[str, dict]:
     if name not in ARCHITECTURES:
         raise TypeError(f"cannot save a {name}: known architectures are {sorted(ARCHITECTURES)}")
     return name, {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(model.config).items()}
+
+
+def default_model_path() -> Path:
+    """The model shipped with the package (``assets/default_model.pt``; its card, how it was trained
+    and what it scored, is ``assets/default_model.json``, written by :mod:`blur2vid.shipping`)."""
+    from importlib import resources
+
+    return Path(str(resources.files("blur2vid") / "assets" / "default_model.pt"))
 
 
 def save_model(path: str | Path, model: nn.Module, notes: dict[str, Any] | None = None) -> Path:
