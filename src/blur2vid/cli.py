@@ -44,15 +44,22 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from blur2vid import distributed
     from blur2vid.runs import resolve_device
     from blur2vid.train_command import load_spec, train_model
 
     spec = load_spec(args.preset, args.config, args.set or [], args.data_root)
-    if args.preset is None and args.config is None and not args.set:
+    if args.preset is None and args.config is None and not args.set and distributed.is_main():
         print("blur2vid train: no --preset or --config: training the defaults (see --help)")
-    path = train_model(spec, args.out, device=resolve_device(args.device), precision=args.precision,
-                       progress=not args.quiet, command="blur2vid " + " ".join(args.argv))
-    print(f"wrote {path} (notes in {path.with_suffix('.json')})")
+    chosen = distributed.init_from_env(args.device)  # under torchrun: join the group, one GPU per rank
+    try:
+        path = train_model(spec, args.out, device=chosen or resolve_device(args.device), precision=args.precision,
+                           progress=not args.quiet, command="blur2vid " + " ".join(args.argv))
+        if distributed.is_main():
+            print(f"wrote {path} (notes in {path.with_suffix('.json')})"
+                  + (f", {distributed.world_size()} processes" if distributed.is_distributed() else ""))
+    finally:
+        distributed.shutdown()
     return 0
 
 

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from blur2vid import __version__
+from blur2vid import __version__, distributed
 from blur2vid.data.sample import Batch
 from blur2vid.io import atomic_path, load_plain
 from blur2vid.precision import autocast, resolve_precision
@@ -214,6 +214,38 @@ def learning_rate(step: int, steps: int, lr: float, schedule: str = "cosine") ->
     return lr * 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / span)))
 
 
+class _LossModule(nn.Module):
+    """The model and its loss as one module, so that DistributedDataParallel sees every parameter
+    the loss uses go through its ``forward``, whatever the loss function calls inside the model."""
+
+    def __init__(self, model: nn.Module, loss_fn: LossFn) -> None:
+        super().__init__()
+        self.model = model
+        self.loss_fn = loss_fn
+
+    def forward(self, batch: Batch):
+        return self.loss_fn(self.model, batch)
+
+
+def _data_parallel(model: nn.Module, loss_fn: LossFn, device: torch.device) -> nn.Module:
+    """``model`` with its loss, wrapped in DistributedDataParallel when this is one of several
+    processes (rank 0's weights are broadcast to all here).  Parameters under the prefixes a model
+    lists in ``ddp_ignore`` (a discriminator that the loss steps itself) are left to the model; a
+    model whose loss skips some trainable parameters on some steps sets
+    ``ddp_find_unused_parameters = True``."""
+    runner = _LossModule(model, loss_fn)
+    if not distributed.is_distributed():
+        return runner
+    from torch.nn.parallel import DistributedDataParallel
+
+    prefixes = tuple(getattr(model, "ddp_ignore", ()))
+    ignored = [f"model.{name}" for name, _ in model.named_parameters() if name.startswith(prefixes)] if prefixes else []
+    if ignored:
+        DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(runner, ignored)
+    return DistributedDataParallel(runner, device_ids=[device.index] if device.type == "cuda" else None,
+                                   find_unused_parameters=bool(getattr(model, "ddp_find_unused_parameters", False)))
+
+
 def fit(
     model: nn.Module,
     batch_at: Callable[[int], Batch],
@@ -264,6 +296,11 @@ def fit(
     the samples seen so far: the learning curve.  It does not change training (it must not draw
     from the global random generator), so it is not part of the config.  Every entry of the history
     has ``samples`` (training samples seen after that step).
+
+    Under ``torchrun`` (:mod:`blur2vid.distributed`) the same call trains with N processes: the
+    model is wrapped in DistributedDataParallel, each rank takes its slice of ``batch_at(step)``
+    (the global batch), and only rank 0 writes the checkpoint and shows progress; ``samples`` counts
+    the global batch.
     """
     if steps < 0:
         raise ValueError(f"steps must be >= 0, got {steps}")
@@ -296,18 +333,20 @@ def fit(
                 raise ValueError(f"{checkpoint}: has no saved state for {name!r}; delete it to train anew")
             obj.load_state_dict(state["extra"][name])
         start, history = state["step"], list(state["history"])
+    runner = _data_parallel(model, loss_fn, device)  # after the resume: every rank starts from rank 0's weights
+    world, main = distributed.world_size(), distributed.is_main()
     model.train()
     every = validate_every or (steps // 10 if steps >= 20 else max(steps, 1))  # a short run: at its end only
-    bar = tqdm(range(start, steps), initial=start, total=steps, desc=desc, disable=not progress, leave=False)
+    bar = tqdm(range(start, steps), initial=start, total=steps, desc=desc, disable=not (progress and main), leave=False)
     t0 = last_save = time.perf_counter()
     if checkpoint_seconds is not None and checkpoint_seconds < 0:
         raise ValueError(f"checkpoint_seconds must be >= 0 or None, got {checkpoint_seconds}")
     for step in bar:
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, steps, lr, schedule)
-        batch = batch_at(step).to(device)
+        batch = distributed.shard(batch_at(step)).to(device)
         with autocast(precision, device):
-            out = loss_fn(model, batch)
+            out = runner(batch)
         loss, logs = out if isinstance(out, tuple) else (out, {})
         if not torch.isfinite(loss):
             raise FloatingPointError(f"{desc}: loss became {loss.item()} at step {step}; lower the learning rate")
@@ -320,11 +359,11 @@ def fit(
         optimizer.step()
         validating = validate is not None and ((step + 1) % every == 0 or step == steps - 1)
         if step % log_every == 0 or step == steps - 1 or validating:
-            entry = {"step": step, "samples": (step + 1) * len(batch), "loss": float(loss.detach()),
+            entry = {"step": step, "samples": (step + 1) * len(batch) * world, "loss": float(loss.detach()),
                      "lr": optimizer.param_groups[0]["lr"], **{k: float(v) for k, v in logs.items()}}
             if spike is not None:
                 entry["clipped_steps"] = spike.clipped
-            entry["samples_per_s"] = (step + 1 - start) * len(batch) / max(time.perf_counter() - t0, 1e-9)
+            entry["samples_per_s"] = (step + 1 - start) * len(batch) * world / max(time.perf_counter() - t0, 1e-9)
             if validating:
                 model.eval()
                 with torch.no_grad(), autocast(precision, device):
@@ -334,13 +373,14 @@ def fit(
             bar.set_postfix(loss=f"{entry['loss']:.4g}")
         due = (step + 1) % checkpoint_every == 0 or (
             checkpoint_seconds is not None and time.perf_counter() - last_save >= checkpoint_seconds)
-        if checkpoint is not None and due and step + 1 < steps:
+        if checkpoint is not None and due and step + 1 < steps and main:
             save_checkpoint(checkpoint, model=model, config=config, step=step + 1, optimizer=optimizer, history=history,
                             extra=extra_state)
             last_save = time.perf_counter()
-    if checkpoint is not None and (start < steps or not Path(checkpoint).is_file()):
+    if checkpoint is not None and main and (start < steps or not Path(checkpoint).is_file()):
         save_checkpoint(checkpoint, model=model, config=config, step=steps, optimizer=optimizer, history=history,
                         extra=extra_state)
+    distributed.barrier()  # no rank reads this checkpoint back before rank 0 has written it
     model.eval()
     if history and not math.isfinite(history[-1]["loss"]):
         raise FloatingPointError(f"{desc}: training diverged")

@@ -24,6 +24,7 @@ from typing import Any
 
 import torch
 
+from blur2vid import distributed
 from blur2vid.data.config import DataConfig
 from blur2vid.experiments.tables import OUTER
 from blur2vid.io import atomic_write_text
@@ -167,6 +168,9 @@ def train_model(spec: TrainSpec, out: str | Path, device="cpu", precision: str =
                 command: str = "") -> Path:
     """Train ``spec`` into the folder ``out`` (resuming what is there) and export ``out/model.pt``."""
     spec.data.source()  # a bad data folder is refused here, before anything is written
+    main = distributed.is_main()
+    if spec.batch % distributed.world_size():
+        raise ValueError(f"batch={spec.batch} cannot be split evenly over {distributed.world_size()} processes")
     out = Path(out)
     (out / "checkpoints").mkdir(parents=True, exist_ok=True)
     ws = Workspace(checkpoints=out / "checkpoints", device=device, precision=precision, progress=progress,
@@ -180,17 +184,21 @@ def train_model(spec: TrainSpec, out: str | Path, device="cpu", precision: str =
         steps, budget = record["steps"], record["budget"]
     elif spec.steps is not None:
         steps, budget = spec.steps, {"steps": spec.steps}
-    else:
-        steps, per_step = _measured_steps(spec, ws)
+    else:  # every rank takes part in the timed steps; rank 0's measurement decides for all
+        steps, per_step = distributed.broadcast_object(_measured_steps(spec, ws))
         budget = {"minutes": spec.minutes, "measured_s_per_step": round(per_step, 4), "steps": steps,
-                  "processor": _processor()}
-    if record is None:
+                  "processor": _processor(), **({"processes": distributed.world_size()}
+                                                if distributed.is_distributed() else {})}
+    if record is None and main:
         atomic_write_text(record_path, json.dumps({"spec": spec_dict, "steps": steps, "budget": budget,
                                                    "command": command}, indent=2) + "\n")
     ordering = _ordering(spec)
     t0 = time.perf_counter()
     model, history = train_unet(spec.scheme, spec.unet(steps), ordering, ws)
     seconds = time.perf_counter() - t0
+    if not main:  # rank 0 scores and exports the model
+        distributed.barrier()
+        return out / "model.pt"
     test = spec.data.test_set(spec.n_test, ws.device, "train-command")
     scores = ppsnr(batched(model, test.blur, 32, clamp=True).float(), test.frames.float()).clamp(max=100)
     blur = ppsnr(test.blur.unsqueeze(1).expand_as(test.frames).float(), test.frames.float()).clamp(max=100)
@@ -207,6 +215,7 @@ def train_model(spec: TrainSpec, out: str | Path, device="cpu", precision: str =
     }
     path = save_model(out / "model.pt", model, notes)
     atomic_write_text(out / "model.json", json.dumps({"file": "model.pt", **notes}, indent=2) + "\n")
+    distributed.barrier()
     return path
 
 

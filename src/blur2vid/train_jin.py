@@ -59,6 +59,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from blur2vid import distributed
 from blur2vid.data.augment import augment
 from blur2vid.data.config import DataConfig
 from blur2vid.data.sample import Batch
@@ -265,6 +266,8 @@ def _middle_input(cascade: JinCascade, variant: JinVariant, batch: Batch) -> tor
 class _FrameNets(nn.Module):
     """The trainable part of a step: some of the cascade's non-middle networks, plus discriminators."""
 
+    ddp_ignore = ("disc",)  # the loss steps the discriminator itself (its gradients averaged there)
+
     def __init__(self, cascade: JinCascade, names: list[str], adv: bool, width: int, seed: int = 0):
         super().__init__()
         self.nets = nn.ModuleDict({n: getattr(cascade, n) for n in names})
@@ -282,6 +285,7 @@ def _adversarial(module: _FrameNets, d_opt: torch.optim.Optimizer | None, fake: 
     _, d_loss = adversarial_losses(disc, fake.detach(), real)
     d_opt.zero_grad(set_to_none=True)
     d_loss.backward()
+    distributed.average_gradients(disc.parameters())  # one discriminator on every rank
     d_opt.step()
     disc.requires_grad_(False)
     g_loss, _ = adversarial_losses(disc, fake, real)
