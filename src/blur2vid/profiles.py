@@ -33,7 +33,7 @@ from blur2vid.train_hypercut import HyperCUTTrainConfig
 from blur2vid.train_jin import JinTrainConfig
 from blur2vid.train_unet import UNetTrainConfig
 
-__all__ = ["PROFILE_NAMES", "SCALES", "NOTEBOOK_SECTIONS", "Profile", "get_profile", "resolved"]
+__all__ = ["PROFILE_NAMES", "SCALES", "NOTEBOOK_SECTIONS", "Profile", "get_profile", "capped_scale", "resolved"]
 
 PROFILE_NAMES = ("smoke", "cpu", "gpu")
 
@@ -126,14 +126,57 @@ NOTEBOOK_SECTIONS: dict[str, str | None] = {
 """Which :class:`Profile` field each notebook reads."""
 
 
+_COUNTS = ("n_test", "unet_test", "ordering_test", "validation", "n_scenes", "n", "n_synthetic")
+"""Scale entries that count test scenes: a cap bounds them like the training steps."""
+
+
+def capped_scale(scale: dict[str, Any], max_steps: int, max_size: int | None = None) -> dict[str, Any]:
+    """``scale`` (an entry of :data:`SCALES`) with every loop bounded, for a wiring check of a
+    profile in seconds: training steps and test-set sizes at most ``max_steps`` (test sets at least
+    2), batches at most 2, one timing repeat at the smallest resolution; with ``max_size``, the
+    training and test crops at most that many pixels (Jin's crops a multiple of 20, its resampling
+    factors' multiple).  The networks, losses, optimisers and schedules stay the profile's."""
+    if max_steps < 1 or (max_size is not None and max_size < 20):
+        raise ValueError(f"max_steps must be >= 1 and max_size >= 20, got {max_steps}, {max_size}")
+
+    def cap(key: str, value: Any) -> Any:
+        if isinstance(value, dict) and key != "bench_resolutions":
+            return {k: cap(k, v) for k, v in value.items()}
+        if isinstance(value, bool) or not isinstance(value, int):
+            if key == "bench_resolutions":
+                h, w = min(value.values())
+                if max_size is not None:
+                    h, w = min(h, max_size), min(w, 2 * max_size)
+                return {f"{h}x{w}": (h, w)}
+            return value
+        if key.startswith("steps"):
+            return min(value, max_steps)
+        if key in _COUNTS:
+            return min(value, max(max_steps, 2))
+        if key.startswith("batch"):
+            return min(value, 2)
+        if key == "bench_repeats":
+            return 1
+        if max_size is not None and key == "jin_size":
+            return max(20, min(value, max_size) // 20 * 20)
+        if max_size is not None and key in ("size", "synthetic_size"):
+            return min(value, max_size)
+        return value
+
+    out = {k: cap(k, v) for k, v in scale.items()}
+    out["formation"] = {**out["formation"], "size": scale["formation"]["size"]}  # its shifts need its size
+    return out
+
+
 def get_profile(name: str, seed: int = 0, data_root: str | os.PathLike | None = None,
-                vgg_weights: str | None = None) -> Profile:
+                vgg_weights: str | None = None, max_steps: int | None = None, max_size: int | None = None) -> Profile:
     """The profile ``name`` for ``seed``, on the procedural scenes or the dataset folder
     ``data_root``; ``vgg_weights`` (else ``$BLUR2VID_VGG16``, else none: the documented fallback)
-    is the VGG16 file of Jin's perceptual loss."""
+    is the VGG16 file of Jin's perceptual loss.  ``max_steps`` (and ``max_size``) bound every loop
+    of the profile (:func:`capped_scale`): the ``gpu`` profile's wiring, checked on a CPU."""
     if name not in SCALES:
         raise ValueError(f"unknown profile {name!r}; expected one of {list(PROFILE_NAMES)}")
-    s = SCALES[name]
+    s = SCALES[name] if max_steps is None else capped_scale(SCALES[name], max_steps, max_size)
     data = DataConfig(**s["data"], data_root=None if data_root is None else str(data_root))
     # the environment variable is resolved here, so that it is part of the configuration (and its key)
     vgg_weights = vgg_weights or os.environ.get(VGG16_ENV_VAR) or None
