@@ -58,3 +58,30 @@ def test_fit_trains_under_bf16_and_keeps_fp32_weights(tmp_path):
     assert results["fp32"][0] != results["bf16"][0]
     assert not torch.equal(results["fp32"][1], results["bf16"][1])  # bf16 rounding moves the weights
     assert torch.allclose(results["fp32"][1], results["bf16"][1], atol=0.05)
+
+
+def test_compile_changes_the_speed_not_the_run(tmp_path):
+    """``compile`` (here the ``eager`` backend, which traces the model without generating code) trains
+    the same weights, keeps the same checkpoint key, and predicts the same frames."""
+    from blur2vid.inference import predict_frames
+    from blur2vid.models.unet import SequenceUNet
+    from blur2vid.precision import compiled
+
+    weights, keys = {}, {}
+    for mode in (False, "eager"):
+        torch.manual_seed(0)
+        net = nn.Conv2d(3, 3, 3, padding=1)
+        path = tmp_path / f"{mode}.pt"
+        fit(net, _batches, _loss([]), steps=5, lr=1e-2, checkpoint=path, progress=False, compile=mode)
+        weights[mode], keys[mode] = net.weight.detach().clone(), load_checkpoint(path)["config"]
+    assert torch.allclose(weights[False], weights["eager"], atol=1e-6) and keys[False] == keys["eager"]
+    torch.manual_seed(0)
+    unet = SequenceUNet(n_frames=3, width=4, depth=1)
+    with torch.no_grad():
+        unet.out.weight.normal_(0, 0.1)
+    image = torch.rand(3, 21, 30)
+    plain = predict_frames(unet, image, progress=False)
+    assert torch.allclose(predict_frames(unet, image, progress=False, compile="eager"), plain, atol=1e-6)
+    assert compiled(unet, False) is unet
+    with pytest.raises(ValueError, match="compile"):
+        compiled(unet, 3)

@@ -38,7 +38,8 @@ def _predict(args: argparse.Namespace) -> int:
     from blur2vid.runs import resolve_device
 
     out = predict_file(args.photo, args.out, checkpoint=args.checkpoint, device=resolve_device(args.device, mps=True),
-                       tile=args.tile, fps=args.fps, progress=not args.quiet, precision=args.precision, fmt=args.format)
+                       tile=args.tile, fps=args.fps, progress=not args.quiet, precision=args.precision, fmt=args.format,
+                       compile=args.compile)
     print(f"wrote {out}")
     return 0
 
@@ -54,6 +55,7 @@ def _train(args: argparse.Namespace) -> int:
     chosen = distributed.init_from_env(args.device)  # under torchrun: join the group, one GPU per rank
     try:
         path = train_model(spec, args.out, device=chosen or resolve_device(args.device), precision=args.precision,
+                           compile=args.compile,
                            progress=not args.quiet, command="blur2vid " + " ".join(args.argv))
         if distributed.is_main():
             print(f"wrote {path} (notes in {path.with_suffix('.json')})"
@@ -97,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     pre.add_argument("--device", default="auto", help="auto (CUDA, then Apple MPS, then CPU) | cpu | cuda | cuda:N | mps")
     pre.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "auto"],
                      help="inference precision (auto: bf16 where the processor or GPU does it natively)")
+    pre.add_argument("--compile", action="store_true", help="run the network through torch.compile (pays off on "
+                     "large photographs or many of them; the first one waits for the compiler)")
     pre.add_argument("--tile", type=int, default=512, help="process larger images in tiles of this size")
     pre.add_argument("--fps", type=float, default=7.0, help="frames per second of the GIF or MP4")
     pre.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -116,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     tra.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     tra.add_argument("--precision", default="auto", choices=["fp32", "bf16", "auto"],
                      help="training precision (auto: bf16 where the processor or GPU does it natively)")
+    tra.add_argument("--compile", action="store_true", help="run the training step through torch.compile")
     tra.add_argument("--quiet", action="store_true", help="no progress bar")
     tra.set_defaults(func=_train)
     args = parser.parse_args(argv)

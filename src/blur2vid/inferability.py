@@ -150,7 +150,7 @@ def train_side_reader(ordering: nn.Module, cfg: SideReaderConfig, ws: Workspace 
 
     history = fit(reader, batch_at, loss_fn, steps=cfg.steps, lr=cfg.lr, device=ws.device, config=config,
                   checkpoint=ws.checkpoint(name, config), validate=ws.validator(cfg.data, validation),
-                  progress=ws.progress, precision=ws.precision, desc=f"side reader: {name}")
+                  progress=ws.progress, precision=ws.precision, compile=ws.compile, desc=f"side reader: {name}")
     return reader.eval().requires_grad_(False), history
 
 

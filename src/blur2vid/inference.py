@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from blur2vid.precision import autocast
+from blur2vid.precision import autocast, compiled
 
 __all__ = ["predict_frames"]
 
@@ -39,20 +39,22 @@ def _match_direction(frames: torch.Tensor, out: torch.Tensor, written: torch.Ten
 
 @torch.no_grad()
 def predict_frames(model: nn.Module, image: torch.Tensor, device: torch.device | str = "cpu", tile: int = 512,
-                   overlap: int = 32, progress: bool = True, precision: str = "fp32") -> torch.Tensor:
+                   overlap: int = 32, progress: bool = True, precision: str = "fp32",
+                   compile: bool | str = False) -> torch.Tensor:
     """``[C, H, W]`` blurry image -> ``[T, C, H, W]`` frames in ``[0, 1]``.
 
     Images larger than ``tile`` on a side are cut into ``tile``-pixel tiles overlapping by
     ``overlap`` on each side; each tile's centre is kept, played in the direction that agrees with
     its already-written neighbours.  ``precision`` (:mod:`blur2vid.precision`) runs the network's
-    forward in bf16 where asked; the frames come back in fp32.  Running out of memory raises a
+    forward in bf16 where asked; the frames come back in fp32; ``compile`` runs it through
+    ``torch.compile`` (:func:`blur2vid.precision.compiled`).  Running out of memory raises a
     ``MemoryError`` that says how to go on (a smaller ``tile``)."""
     if image.ndim != 3:
         raise ValueError(f"expected one image [C, H, W], got shape {tuple(image.shape)}")
     if tile < 2 * overlap + 16:
         raise ValueError(f"tile ({tile}) must exceed twice the overlap ({overlap}) by at least 16 pixels")
     device = torch.device(device)
-    model = model.to(device).eval()
+    model = compiled(model.to(device).eval(), compile)
     c, h, w = image.shape
     ys, xs = _tiles(h, tile, overlap), _tiles(w, tile, overlap)
     out: torch.Tensor | None = None

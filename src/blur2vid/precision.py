@@ -15,7 +15,7 @@ import functools
 
 import torch
 
-__all__ = ["PRECISIONS", "cpu_has_native_bf16", "resolve_precision", "autocast"]
+__all__ = ["PRECISIONS", "cpu_has_native_bf16", "resolve_precision", "autocast", "compiled"]
 
 PRECISIONS = ("fp32", "bf16", "auto")
 
@@ -49,3 +49,15 @@ def autocast(precision: str, device: torch.device | str = "cpu"):
     if resolved == "fp32":
         return contextlib.nullcontext()
     return torch.autocast(torch.device(device).type, dtype=torch.bfloat16)
+
+
+def compiled(module: torch.nn.Module, compile: bool | str = False) -> torch.nn.Module:
+    """``module`` through ``torch.compile`` when ``compile`` is ``True`` (the default backend,
+    inductor) or a backend's name (``"eager"``, ``"aot_eager"``, ...), with dynamic shapes (tiles and
+    batches vary); unchanged when it is ``False``.  The compiled module shares the parameters."""
+    if compile is False or compile is None:
+        return module
+    if not isinstance(compile, (bool, str)):
+        raise ValueError(f"compile must be True, False or a backend name, got {compile!r}")
+    backend = "inductor" if compile is True else compile
+    return torch.compile(module, backend=backend, dynamic=True)

@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 from blur2vid import __version__, distributed
 from blur2vid.data.sample import Batch
 from blur2vid.io import atomic_path, load_plain
-from blur2vid.precision import autocast, resolve_precision
+from blur2vid.precision import autocast, compiled, resolve_precision
 
 __all__ = ["fit", "learning_rate", "SpikeClip", "save_checkpoint", "load_checkpoint", "config_key", "plain", "run_config", "weights_digest",
            "frozen_identity", "Workspace", "CHECKPOINT_FORMAT", "KEY_FORMAT"]
@@ -76,6 +76,9 @@ class Workspace:
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     progress: bool = True
     precision: str = "fp32"
+    compile: bool | str = False
+    """``torch.compile`` the training step (``True``: the default backend, or a backend's name);
+    it changes speed, not what is computed, so it is not part of any key."""
     validation: int = 0
     """Scenes of the validation set (:meth:`DataConfig.validation_set`) each training run scores
     itself on, about ten times through the run (its learning curve, in the history); 0: none.  It
@@ -268,6 +271,7 @@ def fit(
     precision: str = "fp32",
     validate: Callable[[nn.Module], dict[str, float]] | None = None,
     validate_every: int | None = None,
+    compile: bool | str = False,
 ) -> list[dict[str, float]]:
     """Train ``model`` with Adam (or ``optimizer="adamax"``, HyperCUT's choice) for ``steps`` steps and
     return the logged history.
@@ -301,6 +305,8 @@ def fit(
     model is wrapped in DistributedDataParallel, each rank takes its slice of ``batch_at(step)``
     (the global batch), and only rank 0 writes the checkpoint and shows progress; ``samples`` counts
     the global batch.
+    ``compile``: run the model and its loss through ``torch.compile`` (:func:`blur2vid.precision.compiled`;
+    ``True`` for the default backend, or a backend's name).  Speed only: not part of ``config``.
     """
     if steps < 0:
         raise ValueError(f"steps must be >= 0, got {steps}")
@@ -333,7 +339,7 @@ def fit(
                 raise ValueError(f"{checkpoint}: has no saved state for {name!r}; delete it to train anew")
             obj.load_state_dict(state["extra"][name])
         start, history = state["step"], list(state["history"])
-    runner = _data_parallel(model, loss_fn, device)  # after the resume: every rank starts from rank 0's weights
+    runner = compiled(_data_parallel(model, loss_fn, device), compile)  # after the resume: rank 0's weights on all
     world, main = distributed.world_size(), distributed.is_main()
     model.train()
     every = validate_every or (steps // 10 if steps >= 20 else max(steps, 1))  # a short run: at its end only

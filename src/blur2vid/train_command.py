@@ -156,7 +156,8 @@ def _measured_steps(spec: TrainSpec, ws: Workspace, probe: int = 6) -> tuple[int
     """Steps that fit ``spec.minutes`` on this machine: ``probe`` steps timed (after one warm-up
     step), not saved.  Returns ``(steps, seconds per step)``."""
     ordering = _ordering(spec)
-    quiet = replace(ws, checkpoints=None, progress=False, validation=0)
+    quiet = replace(ws, checkpoints=None, progress=False, validation=0, compile=False)  # a compiler's first
+    # steps would be timed too: the budget is set from the uncompiled rate
     train_unet(spec.scheme, spec.unet(1), ordering, quiet)
     t0 = time.perf_counter()
     train_unet(spec.scheme, spec.unet(probe), ordering, quiet)
@@ -165,6 +166,7 @@ def _measured_steps(spec: TrainSpec, ws: Workspace, probe: int = 6) -> tuple[int
 
 
 def train_model(spec: TrainSpec, out: str | Path, device="cpu", precision: str = "auto", progress: bool = True,
+                compile: bool | str = False,
                 command: str = "") -> Path:
     """Train ``spec`` into the folder ``out`` (resuming what is there) and export ``out/model.pt``."""
     spec.data.source()  # a bad data folder is refused here, before anything is written
@@ -173,7 +175,7 @@ def train_model(spec: TrainSpec, out: str | Path, device="cpu", precision: str =
         raise ValueError(f"batch={spec.batch} cannot be split evenly over {distributed.world_size()} processes")
     out = Path(out)
     (out / "checkpoints").mkdir(parents=True, exist_ok=True)
-    ws = Workspace(checkpoints=out / "checkpoints", device=device, precision=precision, progress=progress,
+    ws = Workspace(checkpoints=out / "checkpoints", device=device, precision=precision, progress=progress, compile=compile,
                    validation=min(64, spec.n_test))
     record_path = out / "train_spec.json"
     spec_dict = json.loads(json.dumps(asdict(spec), default=str))

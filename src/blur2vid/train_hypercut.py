@@ -266,5 +266,5 @@ def train_ordering(hypercut: HyperCUT, cfg: HyperCUTTrainConfig, ws: Workspace =
     return fit(model, ordering_batches(cfg, ws.device), loss_fn, steps=cfg.steps, lr=cfg.lr,
                device=ws.device, config=config, checkpoint=ws.checkpoint("hypercut", config),
                validate=ws.validator(cfg.data, validation_hit),
-               checkpoint_every=checkpoint_every, grad_clip=None, optimizer="adamax", progress=ws.progress, precision=ws.precision,
+               checkpoint_every=checkpoint_every, grad_clip=None, optimizer="adamax", progress=ws.progress, precision=ws.precision, compile=ws.compile,
                desc="HyperCUT ordering", log_every=log_every, schedule="constant")

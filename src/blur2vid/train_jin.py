@@ -244,7 +244,7 @@ def train_middle(cascade: JinCascade, cfg: JinTrainConfig, ws: Workspace = Works
     return fit(cascade.middle, training_batches(cfg, cfg.batch_middle, "middle", ws.device), loss_fn,
                steps=cfg.steps_middle, lr=cfg.lr, device=ws.device, config=run_cfg,
                validate=ws.validator(cfg.data, validation_middle_psnr),
-               checkpoint=ws.checkpoint("jin_middle", run_cfg), progress=ws.progress, precision=ws.precision, desc="step 1: middle")
+               checkpoint=ws.checkpoint("jin_middle", run_cfg), progress=ws.progress, precision=ws.precision, compile=ws.compile, desc="step 1: middle")
 
 
 def validation_middle_psnr(net: nn.Module, val: Batch) -> dict[str, float]:
@@ -427,7 +427,7 @@ def train_frames(cascade: JinCascade, variant: str, cfg: JinTrainConfig, ws: Wor
         history += [dict(h, stage=stage, samples=h["samples"] + seen) for h in fit(
             module, batch_at, loss_fn, steps=steps, lr=cfg.lr,
             validate=ws.validator(cfg.data, lambda m, val: _validation_ppsnr(cascade, variant, val)),
-            device=ws.device, config=run_cfg, checkpoint=ws.checkpoint(name, run_cfg), progress=ws.progress, precision=ws.precision,
+            device=ws.device, config=run_cfg, checkpoint=ws.checkpoint(name, run_cfg), progress=ws.progress, precision=ws.precision, compile=ws.compile,
             desc=f"{variant}: {stage}", extra_state={"discriminator_optimizer": d_opt} if d_opt else None)]
     cascade.requires_grad_(True)
     cascade.eval()

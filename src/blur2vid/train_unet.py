@@ -124,7 +124,7 @@ def train_unet(scheme: str, cfg: UNetTrainConfig, ordering: torch.nn.Module | No
     history = fit(model, batch_at, lambda m, b: unet_loss(scheme, ordering, m(b.blur), b.frames),
                   steps=cfg.steps, lr=cfg.lr, device=ws.device, config=run_cfg,
                   validate=ws.validator(cfg.data, validation_ppsnr),
-                  checkpoint=ws.checkpoint(f"unet_{scheme}", run_cfg), progress=ws.progress, precision=ws.precision, desc=f"U-Net {scheme}")
+                  checkpoint=ws.checkpoint(f"unet_{scheme}", run_cfg), progress=ws.progress, precision=ws.precision, compile=ws.compile, desc=f"U-Net {scheme}")
     return model.eval(), history
 
 

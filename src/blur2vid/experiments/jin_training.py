@@ -115,7 +115,7 @@ def nah_baseline(cfg: JinTrainConfig, preset: str, ws: Workspace) -> tuple[NahMu
     history = fit(net, training_batches(cfg, cfg.batch_middle, "middle", ws.device), loss_fn, steps=cfg.steps_middle,
                   lr=cfg.lr, device=ws.device, config=run_cfg, checkpoint=ws.checkpoint("nah", run_cfg),
                   validate=ws.validator(cfg.data, validation_middle_psnr), progress=ws.progress,
-                  precision=ws.precision, desc="Nah baseline")
+                  precision=ws.precision, compile=ws.compile, desc="Nah baseline")
     return net, history
 
 
