@@ -15,7 +15,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum
 export JUPYTER_DATA_DIR := $(CURDIR)/$(VENV)/share/jupyter
 export MPLBACKEND := Agg
 
-.PHONY: install test reproduce lab lock bench clean help
+.PHONY: install test reproduce lab lock bench gpu-check clean help
 
 help:
 	@echo "make reproduce [PROFILE=smoke|cpu|gpu] [DEVICE=auto|cpu|cuda] [SEEDS='0 1 2'] [PRECISION=auto|fp32|bf16] [JOBS=auto|N] [DATA_ROOT=dir]"
@@ -24,6 +24,7 @@ help:
 	@echo "make test                                                      unit tests + notebooks (smoke)"
 	@echo "make lab                                                       JupyterLab on notebooks/"
 	@echo "make bench                                                     speed benchmarks"
+	@echo "make gpu-check                                                 the prepared 5-minute GPU check (figures/gpu-check/)"
 
 install: $(STAMP)
 
@@ -63,3 +64,6 @@ lock: $(STAMP)
 
 clean:
 	rm -rf results/ .pytest_cache .ruff_cache
+
+gpu-check: $(STAMP)
+	$(BIN)/python benchmarks/gpu_check.py --out figures/gpu-check --archive results/gpu-check.tar.gz

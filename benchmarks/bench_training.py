@@ -2,8 +2,9 @@
 
 Each network trains on one fixed batch of procedural scenes (rendered once, so the data generator
 is not timed) for ``--warmup`` untimed steps, then ``--steps`` timed ones, in each precision
-(``fp32`` and ``bf16`` autocast; see :mod:`blur2vid.precision`) and memory format (the default
-contiguous NCHW, and ``channels_last``: NHWC, which some CPU and GPU convolution kernels prefer).
+(``fp32`` and ``bf16`` autocast; see :mod:`blur2vid.precision`), memory format (the default
+contiguous NCHW, and ``channels_last``: NHWC, which some CPU and GPU convolution kernels prefer),
+and with ``--compile`` also through ``torch.compile``; on CUDA with ``--device cuda``.
 Run it on a quiet machine: two trainings at once on 2 cores slow each other down several times.
 
     python benchmarks/bench_training.py                 # the cpu profile's networks at 64 px
@@ -59,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"])
     parser.add_argument("--formats", nargs="+", default=["contiguous"], choices=["contiguous", "channels_last"],
                         help="memory formats of the network and its input")
+    parser.add_argument("--compile", action="store_true", help="also time each column through torch.compile (inductor)")
     parser.add_argument("--csv", default=None, help="also write the table to this CSV file")
     args = parser.parse_args(argv)
 
@@ -69,25 +71,29 @@ def main(argv: list[str] | None = None) -> int:
           f"{args.size} px, {args.steps} timed steps after {args.warmup}", flush=True)
     rows = []
     for name, (model, loss_fn, batch) in _networks(args.size, args.batch).items():
-        for fmt, precision in [(f, p) for f in args.formats for p in args.precisions]:
+        for fmt, precision, compiled in [(f, p, c) for f in args.formats for p in args.precisions
+                                         for c in ([False, True] if args.compile else [False])]:
             memory = torch.channels_last if fmt == "channels_last" else torch.contiguous_format
             model = model.to(memory_format=memory)
             sample = fixed[:batch]
             sample = type(sample)(sample.blur.contiguous(memory_format=memory), sample.frames, sample.meta)
             torch.manual_seed(0)
             state = {k: v.clone() for k, v in model.state_dict().items()}
-            fit(model, lambda step, s=sample: s, loss_fn, steps=args.warmup, device=device, progress=False,
-                precision=precision)
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            t0 = time.perf_counter()
-            fit(model, lambda step, s=sample: s, loss_fn, steps=args.steps, device=device, progress=False,
-                precision=precision)
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            seconds = time.perf_counter() - t0
+            stamps: dict[int, float] = {}
+
+            def batch_at(step, s=sample, stamps=stamps):
+                if device.type == "cuda":
+                    torch.cuda.synchronize(device)
+                stamps[step] = time.perf_counter()  # the start of each step; the warm-up (and a compiler) before
+                return s
+
+            # one run of warmup + steps + 1 steps: timed from the start of step `warmup` to the start of
+            # step `warmup + steps` (a compiled run compiles once, in its warm-up)
+            fit(model, batch_at, loss_fn, steps=args.warmup + args.steps + 1, device=device, progress=False,
+                precision=precision, compile=compiled, checkpoint_seconds=None)
+            seconds = stamps[args.warmup + args.steps] - stamps[args.warmup]
             model.load_state_dict(state)
-            column = precision if fmt == "contiguous" else f"{precision} channels_last"
+            column = (precision if fmt == "contiguous" else f"{precision} channels_last") + (" compiled" if compiled else "")
             rows.append({"network": name, "column": column, "batch": batch, "samples_per_s": args.steps * batch / seconds})
             print(f"  {name:36s} {column}: {rows[-1]['samples_per_s']:7.1f} samples/s", flush=True)
     table = pd.DataFrame(rows).pivot(index="network", columns="column", values="samples_per_s")
@@ -96,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     for precision in args.precisions:
         if {precision, f"{precision} channels_last"} <= set(table.columns):
             table[f"channels_last / contiguous ({precision})"] = table[f"{precision} channels_last"] / table[precision]
+        if {precision, f"{precision} compiled"} <= set(table.columns):
+            table[f"compiled / eager ({precision})"] = table[f"{precision} compiled"] / table[precision]
     print(table.round(2).to_markdown())
     if args.csv:
         table.to_csv(args.csv)

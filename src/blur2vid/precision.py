@@ -53,11 +53,12 @@ def autocast(precision: str, device: torch.device | str = "cpu"):
 
 def compiled(module: torch.nn.Module, compile: bool | str = False) -> torch.nn.Module:
     """``module`` through ``torch.compile`` when ``compile`` is ``True`` (the default backend,
-    inductor) or a backend's name (``"eager"``, ``"aot_eager"``, ...), with dynamic shapes (tiles and
-    batches vary); unchanged when it is ``False``.  The compiled module shares the parameters."""
+    inductor) or a backend's name (``"eager"``, ``"aot_eager"``, ...); unchanged when it is ``False``.
+    Shapes are static at first and made dynamic by torch on the first change (tiles and batches
+    vary).  The compiled module shares the parameters."""
     if compile is False or compile is None:
         return module
     if not isinstance(compile, (bool, str)):
         raise ValueError(f"compile must be True, False or a backend name, got {compile!r}")
     backend = "inductor" if compile is True else compile
-    return torch.compile(module, backend=backend, dynamic=True)
+    return torch.compile(module, backend=backend)
