@@ -63,6 +63,8 @@ def test_models_are_compared_on_the_same_windows_and_photos():
     photo = torch.rand(3, 20, 30)
     frames, checks = real.compare_on_photos({"copy": BlurCopy(), "darker": Darker()}, {"p.png": photo})
     assert frames["darker"]["p.png"].shape == (7, 3, 20, 30)
+    assert list(real.frames_for(frames, "p.png")) == ["copy", "darker"]
+    assert real.frames_for(frames, "p.png")["copy"] is frames["copy"]["p.png"]
     assert checks.loc[("copy", "p.png"), "reblur_psnr_db"] == 100.0
     assert checks.loc[("darker", "p.png"), "reblur_psnr_db"] < 100
 

@@ -29,7 +29,7 @@ from blur2vid.io import load_image
 from blur2vid.metrics import per_frame_psnr, ppsnr_sequence, psnr
 
 __all__ = ["REAL_VIDEO", "REAL_PHOTOS", "real_video", "video_windows", "score_on_video", "reblur_psnr",
-           "photo_check", "real_photos", "compare_on_video", "compare_on_photos"]
+           "photo_check", "real_photos", "compare_on_video", "compare_on_photos", "frames_for"]
 
 REAL_VIDEO = "no_time_for_that_tiny.gif"
 """The real video scikit-image ships (kept out of every training set)."""
@@ -136,3 +136,8 @@ def compare_on_photos(models: Mapping[str, torch.nn.Module], photos: Mapping[str
             frames[name][photo_name] = out
             rows.append({"model": name, "photo": photo_name, **photo_check(out, photo)})
     return frames, pd.DataFrame(rows).set_index(["model", "photo"])
+
+
+def frames_for(frames: Mapping[str, Mapping[str, torch.Tensor]], photo: str) -> dict[str, torch.Tensor]:
+    """``{model: frames}`` of one photograph, from :func:`compare_on_photos`'s ``{model: {photo: frames}}``."""
+    return {name: by_photo[photo] for name, by_photo in frames.items()}
