@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -90,7 +91,12 @@ def card(run: str | Path, evaluation: dict[str, Any]) -> dict[str, Any]:
     """The shipped model's card: the run's own notes (command, spec, budget, samples) with the
     evaluation, the retrain command and the licence."""
     notes = json.loads((Path(run) / "model.json").read_text())
-    return {**notes, "file": "default_model.pt", "retrain": RETRAIN, "licence": LICENCE, "evaluation": evaluation}
+    switches = {}
+    data = notes.get("spec", {}).get("data")
+    if data and data.get("family") == CAPTURES:  # every switch of the training scenes, defaults included
+        switches = {"data_switches": json.loads(json.dumps(asdict(DataConfig(**data).captures())))}
+    return {**notes, **switches, "file": "default_model.pt", "retrain": RETRAIN, "licence": LICENCE,
+            "evaluation": evaluation}
 
 
 def install(run: str | Path, assets: str | Path | None = None, device="cpu") -> dict[str, Any]:
