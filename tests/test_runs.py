@@ -63,6 +63,21 @@ def test_start_run_says_where_its_outputs_go(monkeypatch, tmp_path, capsys):
     assert run.cfg == run.profile_config.formation and run.cfg.seed == 2
 
 
+def test_a_capped_run_bounds_every_loop_and_is_never_the_reference(monkeypatch, tmp_path):
+    """``max_steps`` (a notebook parameter) runs a profile's notebooks as a wiring check: every loop
+    capped, outputs in their own folder, even under the reference run's mark."""
+    monkeypatch.delenv("BLUR2VID_FIGURES")
+    monkeypatch.setenv("BLUR2VID_RESULTS", str(tmp_path))
+    monkeypatch.setenv(REFERENCE_ENV, "1")
+    run = start_run("04_jin_training", profile="gpu", seed=0, max_steps=2, quiet=True)
+    assert not run.reference and run.out_dir == tmp_path / "gpu" / "outputs" / "seed-0-capped-2"
+    assert run.cfg.train.steps_middle == 2 and run.cfg.train.model == "paper" and run.cfg.n_test == 4
+    with pytest.raises(ValueError, match="max_steps"):
+        start_run("04_jin_training", profile="gpu", max_steps=0, quiet=True)
+    with pytest.raises(TypeError, match="max_steps"):
+        start_run("04_jin_training", profile="gpu", max_steps="2", quiet=True)
+
+
 def test_save_writes_files_and_manifest(tmp_path):
     run = start_run("01_blur_formation", profile="smoke", seed=3)
     assert run.out_dir == output_dir("smoke") == tmp_path / "figures"

@@ -133,7 +133,7 @@ _COUNTS = ("n_test", "unet_test", "ordering_test", "validation", "n_scenes", "n"
 def capped_scale(scale: dict[str, Any], max_steps: int, max_size: int | None = None) -> dict[str, Any]:
     """``scale`` (an entry of :data:`SCALES`) with every loop bounded, for a wiring check of a
     profile in seconds: training steps and test-set sizes at most ``max_steps`` (test sets at least
-    2), batches at most 2, one timing repeat at the smallest resolution; with ``max_size``, the
+    4: the notebooks show their first few), batches at most 2, one timing repeat at the smallest resolution; with ``max_size``, the
     training and test crops at most that many pixels (Jin's crops a multiple of 20, its resampling
     factors' multiple).  The networks, losses, optimisers and schedules stay the profile's."""
     if max_steps < 1 or (max_size is not None and max_size < 20):
@@ -152,7 +152,7 @@ def capped_scale(scale: dict[str, Any], max_steps: int, max_size: int | None = N
         if key.startswith("steps"):
             return min(value, max_steps)
         if key in _COUNTS:
-            return min(value, max(max_steps, 2))
+            return min(value, max(max_steps, 4))
         if key.startswith("batch"):
             return min(value, 2)
         if key == "bench_repeats":

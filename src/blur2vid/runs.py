@@ -166,6 +166,7 @@ _PARAMETER_TYPES: dict[str, tuple[type, ...]] = {
     "seed": (int,),
     "data_root": (str, os.PathLike, type(None)),
     "precision": (str,),
+    "max_steps": (int, type(None)),
 }
 
 
@@ -184,6 +185,8 @@ def check_parameters(**params: Any) -> None:
         raise ValueError(f"parameter 'seed' must be non-negative, got {params['seed']!r}")
     if "precision" in params and params["precision"] not in PRECISIONS:
         raise ValueError(f"unknown precision {params['precision']!r}; expected one of {list(PRECISIONS)}")
+    if params.get("max_steps") is not None and params["max_steps"] < 1:
+        raise ValueError(f"parameter 'max_steps' must be None or >= 1, got {params['max_steps']!r}")
     if params.get("data_root") is not None and not os.path.isdir(params["data_root"]):
         raise FileNotFoundError(f"parameter 'data_root': {params['data_root']!s} is not a folder")
 
@@ -293,19 +296,26 @@ class NotebookRun:
 
 def start_run(notebook: str, profile: str = "cpu", device: str = "auto", seed: int = 0,
               data_root: str | None = None, vgg_weights: str | None = None, precision: str = "auto",
-              quiet: bool = False) -> NotebookRun:
+              quiet: bool = False, max_steps: int | None = None) -> NotebookRun:
     """Validate a notebook's parameters, seed every RNG, build its profile's configuration, and say
     where its outputs go.  ``precision`` (``fp32``, ``bf16``, ``auto``: :mod:`blur2vid.precision`)
-    is resolved for the device here; it is part of every checkpoint's key."""
-    check_parameters(profile=profile, device=device, seed=seed, data_root=data_root, precision=precision)
+    is resolved for the device here; it is part of every checkpoint's key.  ``max_steps`` caps every
+    loop of the profile (:func:`blur2vid.profiles.capped_scale`: a wiring check, say of the ``gpu``
+    profile before renting a GPU); such a run is never the reference run and writes under
+    ``results/<profile>/outputs/<run>-capped-<max_steps>/``."""
+    check_parameters(profile=profile, device=device, seed=seed, data_root=data_root, precision=precision,
+                     max_steps=max_steps)
     data_root = None if data_root is None else str(Path(data_root).resolve())
-    config = get_profile(profile, seed=seed, data_root=data_root, vgg_weights=vgg_weights)
+    config = get_profile(profile, seed=seed, data_root=data_root, vgg_weights=vgg_weights, max_steps=max_steps)
     cfg = config.section(notebook)
     dev = resolve_device(device)
     precision = resolve_precision(precision, dev)
     seed_everything(seed)
     out = output_dir(profile, seed, data_root)
     reference = _marked_reference(profile, seed, data_root)
+    if max_steps is not None:
+        out = results_root() / profile / "outputs" / f"{run_name(seed, data_root)}-capped-{max_steps}"
+        reference = False
     out.mkdir(parents=True, exist_ok=True)
     if not quiet:
         what = "the reference run" if reference else "an exploration run: figures/ is left alone"
