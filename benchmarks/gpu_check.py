@@ -4,7 +4,8 @@
     python benchmarks/gpu_check.py --dry-run            # the same stages on this CPU at toy sizes, uncompiled
 
 Stages, in order; each writes its file and the manifest as soon as it ends, so a run cut off still
-returns what it measured (and ``--archive`` packs whatever exists into one ``.tar.gz``):
+returns what it measured (and ``--archive`` packs whatever exists into one ``.tar.gz``; on the device
+machine, ``--out /tmp/gpu-check --archive $OUT/gpu-check.tar.gz`` brings back that one file):
 
 1. ``env.json``: torch, the device, and the measured dense matrix-product rate in fp32 and bf16
    (the yardstick of every share below);
@@ -177,7 +178,10 @@ def main(argv: list[str] | None = None) -> int:
         from blur2vid.train import Workspace
 
         p = get_profile("gpu", max_steps=2 if dry else args.capped_steps, max_size=40 if dry else None)
-        ws = Workspace(args.out / "checkpoints", device, progress=False, precision="auto", validation=p.validation)
+        import tempfile
+
+        scratch = Path(tempfile.mkdtemp(prefix="gpu-check-"))  # checkpoints stay out of the outputs
+        ws = Workspace(scratch, device, progress=False, precision="auto", validation=p.validation)
         files = check.save(naive_order_experiment(p.ambiguity, ws).table, "capped_02")
         middle, _ = jin_training.jin_middle(p.jin.train, ws)
         cascades, _ = jin_training.jin_cascades(p.jin, middle, ws)
