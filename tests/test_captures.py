@@ -113,6 +113,33 @@ def test_a_scene_without_motion_is_still_and_small_motions_are_common():
     assert (moving < large.median() / 3).float().mean() > 0.15
 
 
+def _detail(images):
+    """Mean absolute difference between horizontal neighbours: how much detail a pixel holds."""
+    return (images[..., 1:] - images[..., :-1]).abs().mean().item()
+
+
+def test_minified_photographs_pack_more_detail_and_the_default_draws_nothing_new():
+    plain = dict(SMALL, noise=False, jpeg=False, scene_motion=(0.0, 0.0))
+    one = render_captures(CaptureConfig(**plain), 24, seed=6)
+    four = render_captures(CaptureConfig(**plain, minify=(4.0, 4.0)), 24, seed=6)
+    assert _detail(four.frames) > 1.3 * _detail(one.frames)
+    again = render_captures(CaptureConfig(**plain, minify=(1.0, 1.0)), 24, seed=6)
+    assert torch.equal(again.frames, one.frames)
+    with pytest.raises(ValueError, match="minify"):
+        CaptureConfig(minify=(0.5, 2.0))
+
+
+def test_clean_scenes_have_neither_noise_nor_jpeg():
+    clean = render_captures(CaptureConfig(**SMALL, clean=1.0), 4, seed=7)
+    assert torch.equal(clean.blur, clean.meta["blur_clean"]) and clean.meta["jpeg_quality"] == [0] * 4
+    mixed = render_captures(CaptureConfig(**SMALL, clean=0.5), 40, seed=7).meta["jpeg_quality"]
+    assert 0 < sum(q == 0 for q in mixed) < 40
+    default = render_captures(CaptureConfig(**SMALL), 4, seed=7)
+    assert all(q > 0 for q in default.meta["jpeg_quality"])  # off by default
+    with pytest.raises(ValueError, match="clean"):
+        CaptureConfig(clean=1.5)
+
+
 def test_an_object_mask_is_soft_at_its_edge_only():
     mask = soft_mask(32, (8.0, 8.0), 0.0, 2.0, edge=2.0)
     assert mask[16, 16] == 1 and mask[0, 0] == 0

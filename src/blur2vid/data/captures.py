@@ -22,6 +22,10 @@ Then, each a switch: a **camera response** (``crf="random"``: sRGB or a gamma in
 scene; or one fixed name), **Poisson-Gaussian noise** on the blurry image in linear units (shot
 noise of ``photons`` full-well photons, plus read noise), and **JPEG** compression of the blurry
 image at a random quality.  The sharp frames get the response only: they are the targets.
+Two more switches, off by default (so the default scenes, and the shipped model's training data,
+stay what they were): ``minify`` shows the photographs at 1 to 8 source pixels per output pixel
+(dense, aliased detail like downsampled video), and ``clean`` leaves a share of the scenes
+without noise and JPEG.
 
 Every parameter whose sign flips under ``t -> -t`` is drawn symmetrically, so a scene and its time
 reverse are equally likely.  Each scene's numbers come from a CPU generator seeded by the caller's
@@ -71,6 +75,9 @@ class CaptureConfig:
     read_noise: tuple[float, float] = (0.0, 0.01)    # read-noise std in linear units, uniform
     jpeg: bool = True               # JPEG compression of the blurry image
     jpeg_quality: tuple[int, int] = (60, 95)
+    minify: tuple[float, float] = (1.0, 1.0)  # photograph pixels per output pixel, log-uniform: > 1 packs
+    # in detail like downsampled video (drawn only when the range is not (1, 1))
+    clean: float = 0.0              # share of scenes with neither noise nor JPEG (drawn only when > 0)
 
     def __post_init__(self) -> None:
         if self.size < 8 or self.n_frames < 1 or self.subframes < 1:
@@ -87,6 +94,10 @@ class CaptureConfig:
         lo, hi = self.jpeg_quality
         if not 1 <= lo <= hi <= 100:
             raise ValueError(f"jpeg_quality must be 1 <= low <= high <= 100, got {self.jpeg_quality}")
+        if not 1.0 <= self.minify[0] <= self.minify[1] <= 8.0:
+            raise ValueError(f"minify must be a range 1 <= low <= high <= 8, got {self.minify}")
+        if not 0.0 <= self.clean <= 1.0:
+            raise ValueError(f"clean must be a share in [0, 1], got {self.clean}")
         if not 0 < self.photons[0] <= self.photons[1] or not 0 <= self.read_noise[0] <= self.read_noise[1]:
             raise ValueError(f"photons must be positive and read_noise non-negative ranges, got {self.photons}, "
                              f"{self.read_noise}")
@@ -195,8 +206,16 @@ def _span(cfg: CaptureConfig) -> float:
 
 
 def _bank_side(cfg: CaptureConfig) -> int:
-    """The texture bank's side: room for 1.5 views at one bank pixel per output pixel (256 to 1024)."""
-    return int(min(1024, max(256, 64 * math.ceil(1.5 * _span(cfg) / 64))))
+    """The texture bank's side: room for 1.5 views at the largest ``minify`` bank pixels per output
+    pixel (256 to 1024)."""
+    return int(min(1024, max(256, 64 * math.ceil(1.5 * _span(cfg) * cfg.minify[1] / 64))))
+
+
+def _minify(cfg: CaptureConfig, g: torch.Generator) -> float:
+    lo, hi = cfg.minify
+    if lo == hi == 1.0:  # no draw: the scenes of the default stay what they were
+        return 1.0
+    return math.exp(_u(g, math.log(lo), math.log(hi)))
 
 
 def _render_scene(cfg: CaptureConfig, g: torch.Generator, bank: torch.Tensor, device) -> dict:
@@ -205,6 +224,7 @@ def _render_scene(cfg: CaptureConfig, g: torch.Generator, bank: torch.Tensor, de
     n, size, extent = len(times), cfg.size, bank.shape[-1]
     span = _span(cfg)
     pixel = min(1.0, (extent - 2) / span) if span > 0 else 1.0  # bank pixels per output pixel (zoom out if needed)
+    pixel = min(pixel * _minify(cfg, g), (extent - 2) / span if span > 0 else pixel)
     k = int(torch.randint(len(bank), (1,), generator=g))
     motion = _u(g, *cfg.scene_motion)  # how much this scene moves: many real photographs hardly do
     path = camera_path(cfg, g, times, motion)
@@ -255,7 +275,8 @@ def render_captures(cfg: CaptureConfig, n: int, seed: int, device="cpu", start: 
         crf = scene["crf"]
         blur_linear = scene["blur_linear"]
         photons = read = 0.0
-        if cfg.noise:
+        spotless = cfg.clean > 0 and float(torch.rand((), generator=g)) < cfg.clean  # drawn only when asked for
+        if cfg.noise and not spotless:
             lo, hi = cfg.photons
             photons = math.exp(_u(g, math.log(lo), math.log(hi)))
             read = _u(g, *cfg.read_noise)
@@ -264,7 +285,7 @@ def render_captures(cfg: CaptureConfig, n: int, seed: int, device="cpu", start: 
             noisy = blur_linear
         blur = crf(noisy)
         quality = 0
-        if cfg.jpeg:
+        if cfg.jpeg and not spotless:
             quality = int(torch.randint(cfg.jpeg_quality[0], cfg.jpeg_quality[1] + 1, (1,), generator=g))
             blur = jpeg(blur, quality)
         blurs.append(blur)
