@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from blur2vid.benchmark import device_name, table3_models, time_forward  # noqa: E402
+from blur2vid.benchmark import _sync, device_name, table3_models, time_forward  # noqa: E402
 from blur2vid.precision import autocast, compiled  # noqa: E402
 
 RESOLUTIONS = {"320P": (320, 568), "480P": (480, 854), "720P": (720, 1280)}
@@ -55,11 +55,6 @@ def matmul_rate(device: torch.device, dtype: torch.dtype, n: int, repeats: int =
         a @ b
     _sync(device)
     return 2 * n**3 * repeats / (time.perf_counter() - t0) / 1e12
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def forward_flops(model: torch.nn.Module, size: tuple[int, int], device: torch.device) -> int:

@@ -33,11 +33,9 @@ from torch import nn
 from blur2vid.data.config import CAPTURES, DataConfig
 from blur2vid.experiments import real
 from blur2vid.experiments.intervals import hierarchical_bootstrap
-from blur2vid.inference import predict_frames
+from blur2vid.experiments.tables import model_and_copy_ppsnr
 from blur2vid.io import atomic_write_text
-from blur2vid.metrics import ppsnr
 from blur2vid.models.checkpoint import default_model_path, load_model, save_model
-from blur2vid.tensors import batched
 
 __all__ = ["LICENCE", "RETRAIN", "MOTIONS", "held_out", "evaluate", "card", "install"]
 
@@ -61,11 +59,8 @@ def held_out(model: nn.Module, size: int = 64, n: int = 64, motion: float = 24.0
     pixels (every scene's share of it drawn as in training): the middle frame over the blurry input
     and the mean pPSNR over the blur copied to every frame, with 95% intervals over the scenes."""
     test = DataConfig(family=CAPTURES, size=size, max_shift=motion).test_set(n, device, "shipping")
-    pred = batched(model.to(device), test.blur, 16, clamp=True).float()
-    frames = test.frames.float()
-    scores = ppsnr(pred, frames).clamp(max=100)
-    blur = ppsnr(test.blur.unsqueeze(1).expand_as(frames).float(), frames).clamp(max=100)
-    mid = frames.shape[1] // 2
+    scores, blur = model_and_copy_ppsnr(model.to(device), test, 16)
+    mid = scores.shape[1] // 2
     return {"scenes": n, "size": size, "max_motion": motion,
             "middle_over_blur_db": _interval(scores[:, mid] - blur[:, mid]),
             "mean_over_blur_copy_db": _interval((scores - blur).mean(1))}
@@ -77,10 +72,8 @@ def evaluate(model: nn.Module, device="cpu", n: int = 64) -> dict[str, Any]:
     video = real.score_on_video(model, real.video_windows(real.real_video()), device=device)
     cols = ["mean", "blur_copy_mean", "over_blur_copy", "middle", "blur_middle", "middle_over_blur"]
     spread = video[cols].agg(["mean", "min", "max"]).round(2)
-    photos = {}
-    for name, photo in real.real_photos().items():
-        frames = predict_frames(model, photo, device=device, progress=False)
-        photos[name] = {k: round(v, 2) for k, v in real.photo_check(frames, photo).items()}
+    _, checks = real.compare_on_photos({"model": model}, device=device)
+    photos = {name: {k: round(float(v), 2) for k, v in row.items()} for (_, name), row in checks.iterrows()}
     return {"real_video": {"file": real.REAL_VIDEO, "windows": len(video),
                            **{c: spread[c].to_dict() for c in cols}},
             "real_photos": photos,

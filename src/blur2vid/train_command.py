@@ -26,11 +26,9 @@ import torch
 
 from blur2vid import distributed
 from blur2vid.data.config import DataConfig
-from blur2vid.experiments.tables import OUTER
+from blur2vid.experiments.tables import OUTER, model_and_copy_ppsnr
 from blur2vid.io import atomic_write_text
-from blur2vid.metrics import ppsnr
 from blur2vid.models.checkpoint import save_model
-from blur2vid.tensors import batched
 from blur2vid.train import Workspace
 from blur2vid.train_jin import hand_made_order
 from blur2vid.train_unet import UNET_SCHEMES, UNetTrainConfig, train_unet
@@ -202,8 +200,7 @@ def train_model(spec: TrainSpec, out: str | Path, device="cpu", precision: str =
         distributed.barrier()
         return out / "model.pt"
     test = spec.data.test_set(spec.n_test, ws.device, "train-command")
-    scores = ppsnr(batched(model, test.blur, 32, clamp=True).float(), test.frames.float()).clamp(max=100)
-    blur = ppsnr(test.blur.unsqueeze(1).expand_as(test.frames).float(), test.frames.float()).clamp(max=100)
+    scores, blur = model_and_copy_ppsnr(model, test)
     mid = test.frames.shape[1] // 2
     outer = [int(c[1:]) - 1 for c in OUTER if int(c[1:]) <= test.frames.shape[1]]
     notes = {

@@ -230,7 +230,12 @@ out of its key, so configurations that differ only there share one middle networ
 def middle_run_config(cfg: JinTrainConfig, unused: tuple[str, ...] = MIDDLE_UNUSED, **extra) -> dict[str, Any]:
     """The run configuration of step 1, and of baselines trained like it on the same batches
     (``extra`` says which; ``unused``: the fields that do not affect them)."""
-    return run_config({k: v for k, v in asdict(cfg).items() if k not in unused}, data=cfg.data.identity(), **extra)
+    return run_config(_fields_except(cfg, unused), data=cfg.data.identity(), **extra)
+
+
+def _fields_except(cfg: JinTrainConfig, unused: tuple[str, ...]) -> dict[str, Any]:
+    """``cfg``'s fields without those a step does not use (its key leaves them out)."""
+    return {k: v for k, v in asdict(cfg).items() if k not in unused}
 
 
 def train_middle(cascade: JinCascade, cfg: JinTrainConfig, ws: Workspace = Workspace()) -> list[dict]:
@@ -404,8 +409,7 @@ def train_frames(cascade: JinCascade, variant: str, cfg: JinTrainConfig, ws: Wor
         module = _FrameNets(cascade, names, cfg.adv_weight > 0, width, derive_seed(cfg.seed, "discriminator", stage)).to(ws.device)
         d_opt = torch.optim.Adam(module.disc.parameters(), lr=cfg.lr, betas=(0.5, 0.999)) if module.disc else None
         if stage == "core":
-            core_cfg = {k: val for k, val in asdict(cfg).items() if k not in CORE_UNUSED}
-            run_cfg = run_config(core_cfg, step=stage, core=_core_kind(v), middle_input=v.middle_input, **depends)
+            run_cfg = run_config(_fields_except(cfg, CORE_UNUSED), step=stage, core=_core_kind(v), middle_input=v.middle_input, **depends)
             name = f"jin_core_{_core_kind(v)}_{v.middle_input}"
         else:
             run_cfg = run_config(cfg, step=stage, variant=variant, **depends)

@@ -223,8 +223,8 @@ def _render_scene(cfg: CaptureConfig, g: torch.Generator, bank: torch.Tensor, de
     times = cfg.instant_times()
     n, size, extent = len(times), cfg.size, bank.shape[-1]
     span = _span(cfg)
-    pixel = min(1.0, (extent - 2) / span) if span > 0 else 1.0  # bank pixels per output pixel (zoom out if needed)
-    pixel = min(pixel * _minify(cfg, g), (extent - 2) / span if span > 0 else pixel)
+    most = (extent - 2) / span  # the most bank pixels per output pixel the bank has room for (span > 0: size >= 8)
+    pixel = min(most, min(1.0, most) * _minify(cfg, g))  # zoomed out if needed, then minified
     k = int(torch.randint(len(bank), (1,), generator=g))
     motion = _u(g, *cfg.scene_motion)  # how much this scene moves: many real photographs hardly do
     path = camera_path(cfg, g, times, motion)

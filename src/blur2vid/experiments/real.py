@@ -114,11 +114,10 @@ def compare_on_video(models: Mapping[str, torch.nn.Module], clips: Batch | None 
     rows = {}
     for name, model in models.items():
         t = score_on_video(model, clips, device=device, precision=precision)
-        rows[name] = {"windows": len(t), "mean_ppsnr": t["mean"].mean(), "blur_copy_ppsnr": t["blur_copy_mean"].mean(),
-                      "over_blur_copy": t["over_blur_copy"].mean(), "over_blur_copy_min": t["over_blur_copy"].min(),
-                      "over_blur_copy_max": t["over_blur_copy"].max(), "middle_over_blur": t["middle_over_blur"].mean(),
-                      "middle_over_blur_min": t["middle_over_blur"].min(),
-                      "middle_over_blur_max": t["middle_over_blur"].max()}
+        row = {"windows": len(t), "mean_ppsnr": t["mean"].mean(), "blur_copy_ppsnr": t["blur_copy_mean"].mean()}
+        for col in ("over_blur_copy", "middle_over_blur"):
+            row.update({col: t[col].mean(), f"{col}_min": t[col].min(), f"{col}_max": t[col].max()})
+        rows[name] = row
     return pd.DataFrame.from_dict(rows, orient="index").astype({"windows": int}).rename_axis("model")
 
 

@@ -20,7 +20,7 @@ from blur2vid.data.sample import Batch
 from blur2vid.metrics import ppsnr
 from blur2vid.tensors import batched
 
-__all__ = ["BASELINES", "OUTER", "scene_scores", "scene_table", "is_scene_table", "summary", "baseline_rows",
+__all__ = ["BASELINES", "OUTER", "model_and_copy_ppsnr", "scene_scores", "scene_table", "is_scene_table", "summary", "baseline_rows",
            "rows_of", "premise_margin", "outer_gain", "ppsnr_table", "gain_long", "frame_labels"]
 
 BASELINES = {
@@ -34,6 +34,16 @@ OUTER = ["F1", "F2", "F6", "F7"]
 """The frames away from the middle, where an order matters most."""
 
 Row = tuple[str, np.ndarray]  # (label, scores [scenes, columns])
+
+
+def model_and_copy_ppsnr(model: Callable[[torch.Tensor], torch.Tensor], test: Batch, batch_size: int = 32
+                         ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per scene and frame ``[N, T]``: the pPSNR of ``model``'s frames and of the blur copied to
+    every frame, both capped at 100 dB (the margins a trained model is judged by)."""
+    frames = test.frames.float()
+    scores = ppsnr(batched(model, test.blur, batch_size, clamp=True).float(), frames).clamp(max=100)
+    copy = ppsnr(test.blur.unsqueeze(1).expand_as(frames).float(), frames).clamp(max=100)
+    return scores, copy
 
 
 def scene_scores(pred: torch.Tensor, target: torch.Tensor, level: str = "sequence") -> np.ndarray:
