@@ -15,13 +15,14 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum
 export JUPYTER_DATA_DIR := $(CURDIR)/$(VENV)/share/jupyter
 export MPLBACKEND := Agg
 
-.PHONY: install test reproduce lab lock bench gpu-check clean help
+.PHONY: install test reproduce book lab lock bench gpu-check clean help
 
 help:
 	@echo "make reproduce [PROFILE=smoke|cpu|gpu] [DEVICE=auto|cpu|cuda] [SEEDS='0 1 2'] [PRECISION=auto|fp32|bf16] [JOBS=auto|N] [DATA_ROOT=dir]"
 	@echo "                 the reference run (cpu or gpu, training seeds 0 1 2, no DATA_ROOT) regenerates figures/;"
 	@echo "                 any other run writes under results/<profile>/outputs/"
 	@echo "make test                                                      unit tests + notebooks (smoke)"
+	@echo "make book [PROFILE=cpu]                                        docs/book/: the executed reference run as a static site"
 	@echo "make lab                                                       JupyterLab on notebooks/"
 	@echo "make bench                                                     speed benchmarks"
 	@echo "make gpu-check                                                 the prepared 5-minute GPU check (figures/gpu-check/)"
@@ -43,6 +44,9 @@ test: $(STAMP)
 reproduce: $(STAMP)
 	MPLBACKEND= $(BIN)/python -m blur2vid.cli reproduce --profile $(PROFILE) --device $(DEVICE) \
 		--precision $(PRECISION) --jobs $(JOBS) $(if $(SEEDS),--seeds $(SEEDS)) $(if $(DATA_ROOT),--data-root $(DATA_ROOT))
+
+book: $(STAMP)
+	$(BIN)/python -m blur2vid.cli book --profile $(PROFILE)
 
 lab: $(STAMP)
 	$(BIN)/python -m pip install --quiet jupyterlab==4.6.6 nbdime==4.0.4

@@ -117,3 +117,42 @@ def test_help_lists_every_setting(capsys):
     missing += [f"data.{f.name}" for f in fields(DataConfig) if f"data.{f.name}" not in text]
     missing += [p for p in PRESETS if p not in text]
     assert not missing, missing
+
+
+def test_capture_switches_reach_the_scenes_and_leave_other_keys_alone(tmp_path):
+    """`data.capture.NAME=value` sets a CaptureConfig switch of the training scenes; a spec without
+    switches keeps the key it had before they existed (the field is left out while empty), one with
+    them gets another; the recorded spec reads back to the same data."""
+    from blur2vid.data.captures import CaptureConfig
+    from blur2vid.data.config import DataConfig
+    from blur2vid.train import config_key, plain
+
+    spec = load_spec("smoke", overrides=["data.capture.minify=[1,8]", "data.capture.clean=0.25"])
+    assert spec.data.capture == (("clean", 0.25), ("minify", (1, 8)))
+    captures = spec.data.source().captures
+    assert isinstance(captures, CaptureConfig) and captures.minify == (1, 8) and captures.clean == 0.25
+    assert captures.size == 16 and captures.max_motion == 4.0  # the DataConfig's own fields still rule
+    plain_default = plain(load_spec("smoke").data)
+    assert "capture" not in plain_default and "capture" not in load_spec("smoke").data.identity()
+    assert plain(spec.data)["capture"] == [["clean", 0.25], ["minify", [1, 8]]]
+    assert spec.data.identity()["capture"] == {"clean": 0.25, "minify": (1, 8)}
+    assert config_key("x", plain(spec)) != config_key("x", plain(load_spec("smoke")))
+    # a config file spells them as an object; the record (lists of pairs) reads back to the same data
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps({"data": {"family": "captures", "size": 16, "max_shift": 4.0,
+                                         "capture": {"minify": [1, 8], "clean": 0.25}}, "steps": 2}))
+    from_file = load_spec(config=path)
+    assert from_file.data == spec.data
+    assert DataConfig(**json.loads(json.dumps(plain(spec.data)))) == spec.data
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["data.capture.minify=[1,8]", "data.family=pans"], r"capture switches .* apply to family='captures'"),
+    (["data.capture.wobble=2"], r"unknown capture switch\(es\) \['wobble'\]; expected some of .*minify"),
+    (["data.capture.size=32"], r"unknown capture switch\(es\) \['size'\]"),  # data.size sets it
+    (["data.capture.minify=[0.5,2]"], r"minify must be a range 1 <= low <= high <= 8"),
+    (["data.capture=3"], r"capture must be a mapping"),
+])
+def test_bad_capture_switches_are_named(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        load_spec("smoke", overrides=overrides)

@@ -16,6 +16,8 @@ TRAIN_SETTINGS = """settings (a config file's keys, or --set KEY=VALUE):
   n_test                                  held-out scenes scored into the model's notes
   data.family   pans | sprites | captures (capture-like: camera shake, objects, noise, JPEG)
   data.size, data.max_shift, data.n_frames, data.data_root
+  data.capture.NAME   a switch of the capture-like scenes (data/captures.py CaptureConfig), e.g.
+                      data.capture.minify=[1,8] data.capture.clean=0.3 data.capture.photons=[1000,20000]
 presets: smoke (seconds), unet-pans (notebook 06's U-Net), unet-captures (an hour)"""
 
 
@@ -62,6 +64,18 @@ def _train(args: argparse.Namespace) -> int:
                   + (f", {distributed.world_size()} processes" if distributed.is_distributed() else ""))
     finally:
         distributed.shutdown()
+    return 0
+
+
+def _book(args: argparse.Namespace) -> int:
+    from blur2vid.book import BookError, build
+
+    try:
+        book = build(args.source, args.out, outputs=args.outputs, profile=args.profile)
+    except BookError as exc:
+        print(f"blur2vid book: {exc}", file=sys.stderr)
+        return 1
+    print(book)
     return 0
 
 
@@ -123,6 +137,15 @@ def main(argv: list[str] | None = None) -> int:
     tra.add_argument("--compile", action="store_true", help="run the training step through torch.compile")
     tra.add_argument("--quiet", action="store_true", help="no progress bar")
     tra.set_defaults(func=_train)
+    boo = sub.add_parser("book", help="build the static site of the last reference run's executed notebooks "
+                         "(docs/book/); runs nothing")
+    boo.add_argument("--profile", default="cpu", choices=["smoke", "cpu", "gpu"], help="whose reference run")
+    boo.add_argument("--source", default=None, help="a folder of executed notebooks (default: the reference "
+                     "run's, results/executed/<profile>/reference)")
+    boo.add_argument("--outputs", default=None, help="the run's output folder, for the verdicts (default figures/, "
+                     "figures/gpu for gpu)")
+    boo.add_argument("--out", default=None, help="where the site goes (default docs/book, docs/book-<profile>)")
+    boo.set_defaults(func=_book)
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
     try:

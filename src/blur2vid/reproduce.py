@@ -11,7 +11,9 @@ The reference run (:func:`blur2vid.runs.is_reference_batch`: profile ``cpu`` or 
 :data:`~blur2vid.runs.REFERENCE_SEEDS`, the procedural scenes; the default seeds of those profiles)
 pools into ``figures/`` (``figures/gpu/``) and refreshes the README gallery; any other pools into
 ``results/<profile>/outputs/seeds-<...>/`` and leaves ``figures/`` alone.  Executed copies of the
-notebooks go under ``results/executed/`` (ignored by git), never over the sources; the output
+notebooks go under ``results/executed/`` (ignored by git), never over the sources; a reference run
+also keeps its first seed's in ``results/executed/<profile>/reference/`` for the book
+(:mod:`blur2vid.book`) and, at ``cpu``, rebuilds ``docs/book/``; the output
 folder's ``manifest.json`` gains one entry per notebook and seed: seconds, profile, seed, device,
 precision, data, versions, commit.
 """
@@ -238,7 +240,26 @@ def reproduce(profile: str = "cpu", device: str = "auto", seeds: Sequence[int] |
                                                     "notebook": item.notebook, "paper": f"{item.paper}: {item.name}"})
     if reference and profile == "cpu" and not only and pooled == root / "figures":
         update_readme_gallery(root / "README.md", pooled)
+    if reference and not only:
+        _refresh_book(profile, executed_dir(profile, seeds[0], data_root), pooled, root, {
+            "commit": commit, "seeds": seeds, "precision": resolved_precision,
+            "finished": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")})
     return seconds
+
+
+def _refresh_book(profile: str, executed: Path, pooled: Path, root: Path, info: dict) -> None:
+    """Keep the reference run's executed notebooks where the book reads them and, for the run that
+    writes ``figures/``, rebuild ``docs/book`` (a failed build is reported, the run's outputs stay)."""
+    from blur2vid import book
+
+    source = book.keep_reference(executed, profile, info)
+    print(f"[blur2vid] the book's sources: {source}", flush=True)
+    if profile != "cpu" or pooled != root / "figures":
+        return
+    try:
+        print(f"[blur2vid] {book.build(source, outputs=pooled, profile=profile)}", flush=True)
+    except book.BookError as exc:
+        print(f"[blur2vid] the book was not rebuilt: {exc}", flush=True)
 
 
 def _jobs(jobs: int | str, seeds: Sequence[int], device: str) -> int:

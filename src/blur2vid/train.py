@@ -38,10 +38,18 @@ to the run's own (:class:`SpikeClip`) by default."""
 LossFn = Callable[[nn.Module, Batch], "torch.Tensor | tuple[torch.Tensor, dict[str, float]]"]
 
 
+OMIT_DEFAULT = {"plain": "omit_default"}
+"""Field metadata (``field(default=..., metadata=OMIT_DEFAULT)``): :func:`plain` leaves the field out
+while it holds its default, so a setting added to a configuration later leaves the keys of every
+run that does not use it, and so their checkpoints, as they were."""
+
+
 def plain(value: Any) -> Any:
-    """JSON-like form of a configuration: dataclasses become dicts (recursively), tuples lists."""
+    """JSON-like form of a configuration: dataclasses become dicts (recursively, without the
+    :data:`OMIT_DEFAULT` fields that hold their default), tuples lists."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)
+                if not (f.metadata.get("plain") == "omit_default" and getattr(value, f.name) == f.default)}
     if isinstance(value, dict):
         return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

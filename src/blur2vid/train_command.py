@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ from blur2vid.data.config import DataConfig
 from blur2vid.experiments.tables import OUTER, model_and_copy_ppsnr
 from blur2vid.io import atomic_write_text
 from blur2vid.models.checkpoint import save_model
-from blur2vid.train import Workspace
+from blur2vid.train import Workspace, plain
 from blur2vid.train_jin import hand_made_order
 from blur2vid.train_unet import UNET_SCHEMES, UNetTrainConfig, train_unet
 
@@ -120,7 +120,11 @@ def load_spec(preset: str | None = None, config: str | Path | None = None, overr
         key, sep, value = item.partition("=")
         if not sep:
             raise ValueError(f"--set {item!r}: expected key=value")
-        if key.startswith("data."):
+        if key.startswith("data.capture."):  # one capture switch: data.capture.minify=[1,8]
+            switches = raw["data"].get("capture") or {}
+            switches = dict(switches) if isinstance(switches, dict) else {k: v for k, v in switches}
+            raw["data"]["capture"] = {**switches, key[len("data.capture."):]: _parse_value(value)}
+        elif key.startswith("data."):
             raw["data"][key[5:]] = _parse_value(value)
         else:
             raw[key] = _parse_value(value)
@@ -176,7 +180,7 @@ def train_model(spec: TrainSpec, out: str | Path, device="cpu", precision: str =
     ws = Workspace(checkpoints=out / "checkpoints", device=device, precision=precision, progress=progress, compile=compile,
                    validation=min(64, spec.n_test))
     record_path = out / "train_spec.json"
-    spec_dict = json.loads(json.dumps(asdict(spec), default=str))
+    spec_dict = json.loads(json.dumps(plain(spec), default=str))  # without the switches left at their default
     record = json.loads(record_path.read_text()) if record_path.is_file() else None
     if record is not None and record.get("spec") != spec_dict:
         raise ValueError(f"{out}: holds a run of another configuration (train_spec.json); choose another --out")

@@ -23,7 +23,7 @@ validation scores are in-sample: good enough to compare choices, never reported 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -64,13 +64,20 @@ class DataConfig:
     defaults), rendered at ``size`` x ``size`` with ``n_frames`` frames whose content moves at most
     ``max_shift`` pixels over the exposure.  With ``data_root`` the sequences are windows of the
     dataset folder instead, cropped to ``size`` (``max_shift`` is then only a guess at how far the
-    footage moves, used by the hand-made order)."""
+    footage moves, used by the hand-made order).
+
+    ``capture`` sets switches of the capture-like scenes (``family="captures"`` only): any field
+    of :class:`~blur2vid.data.captures.CaptureConfig` but the three set here (``size``, ``n_frames``,
+    ``max_motion``), as a mapping (``{"minify": [1, 8], "clean": 0.3}``); it is kept as sorted
+    ``(name, value)`` pairs, lists as tuples, and left out of the keys while empty (so runs without
+    it keep their checkpoints)."""
 
     family: str = "pans"
     size: int = 32
     max_shift: float = 8.0
     n_frames: int = 7
     data_root: str | None = None
+    capture: tuple[tuple[str, Any], ...] = field(default=(), metadata={"plain": "omit_default"})
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:
@@ -79,6 +86,19 @@ class DataConfig:
             raise ValueError(f"DataConfig needs size >= 8, n_frames >= 1 and max_shift >= 0, got {self}")
         if self.data_root is not None:  # resolved, so that a checkpoint key names one folder
             object.__setattr__(self, "data_root", str(Path(self.data_root).resolve()))
+        object.__setattr__(self, "capture", _switches(self.capture))
+        if self.capture:
+            from blur2vid.data.captures import CaptureConfig
+
+            if self.family != CAPTURES or self.data_root is not None:
+                raise ValueError(f"capture switches {dict(self.capture)} apply to family='captures' without a "
+                                 f"data_root, not to family={self.family!r}"
+                                 + (f" on {self.data_root}" if self.data_root else ""))
+            known = sorted({f.name for f in fields(CaptureConfig)} - _OWN_CAPTURE_FIELDS)
+            bad = sorted(k for k, _ in self.capture if k not in known)
+            if bad:
+                raise ValueError(f"unknown capture switch(es) {bad}; expected some of {known}")
+            self.captures()  # the values are checked by CaptureConfig
 
     def scenes(self, **fields) -> SceneConfig:
         """The :class:`SceneConfig` of these scenes (``fields`` override, e.g. ``max_shift``).  For
@@ -88,12 +108,14 @@ class DataConfig:
 
     def captures(self, **fields):
         """The :class:`~blur2vid.data.captures.CaptureConfig` of ``family="captures"``: its
-        defaults at this size, frame count and motion (``max_shift`` is its ``max_motion``)."""
+        defaults at this size, frame count and motion (``max_shift`` is its ``max_motion``), with the
+        ``capture`` switches and then ``fields`` over them."""
         from blur2vid.data.captures import CaptureConfig
 
         if "max_shift" in fields:
             fields["max_motion"] = fields.pop("max_shift")
-        return CaptureConfig(**{"size": self.size, "n_frames": self.n_frames, "max_motion": self.max_shift, **fields})
+        return CaptureConfig(**{"size": self.size, "n_frames": self.n_frames, "max_motion": self.max_shift,
+                                **dict(self.capture), **fields})
 
     def source(self, **options):
         """The :class:`~blur2vid.data.source.SceneSource`, ``CaptureSource`` or ``FolderSource``
@@ -137,6 +159,29 @@ class DataConfig:
         its index): footage added while a kernel runs is seen after a restart, by keys and batches
         alike."""
         out = asdict(self)
+        if self.capture:
+            out["capture"] = dict(self.capture)
+        else:  # left out while empty: the keys of runs from before the switches existed hold
+            out.pop("capture")
         if self.data_root is not None:
             out["found"] = self.source().describe()
         return out
+
+
+_OWN_CAPTURE_FIELDS = {"size", "n_frames", "max_motion"}
+"""The CaptureConfig fields a DataConfig sets itself (``size``, ``n_frames``, ``max_shift``)."""
+
+
+def _switches(value) -> tuple[tuple[str, Any], ...]:
+    """Capture switches as sorted ``(name, value)`` pairs, lists as tuples (hashable, one spelling)."""
+    if isinstance(value, dict):
+        pairs = list(value.items())
+    else:
+        try:
+            pairs = [tuple(p) for p in value]
+        except TypeError:
+            pairs = None
+        if pairs is None or any(len(p) != 2 for p in pairs):
+            raise ValueError(f"capture must be a mapping of CaptureConfig switches, got {value!r}")
+    fixed = [(str(k), tuple(v) if isinstance(v, list) else v) for k, v in pairs]
+    return tuple(sorted(fixed))

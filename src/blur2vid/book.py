@@ -1,0 +1,626 @@
+"""The book: a static HTML site of the reference run's executed notebooks, read without Python.
+
+A reader who finds the project online sees notebooks committed without outputs (the contract of
+``docs/DESIGN.md``); the executed reference run lives in the ignored ``results/``.  The book turns
+those executed notebooks into plain pages, one per notebook, with a front page made of the README's
+findings and a table of every paper item, each linked to the section of its notebook that makes it.
+
+It never executes anything.  It reads the executed copies that :func:`blur2vid.reproduce.reproduce`
+keeps for the reference run (:func:`keep_reference`: ``results/executed/<profile>/reference/``, a
+copy of the first seed's executed notebooks, so a later exploration run with the same seed does not
+overwrite them) and the run's output folder (``figures/``) for the verdicts.  The site is small by
+construction: every image is re-encoded as WebP (lossless where it has at most 256 colours, lossy at
+quality 90 otherwise; animated GIFs as animated WebP), stored once under ``img/`` by content hash
+however often it is shown, and the pages share one stylesheet.  Markdown is rendered with
+markdown-it-py (CommonMark with tables), code with Pygments; TeX is left as TeX for MathJax, which
+the pages load from a CDN when a browser is online (offline, the TeX reads as written).
+
+We render ourselves rather than through Jupyter Book or nbconvert: both would add tens of packages to
+the pinned environment for one page template, nbconvert embeds every image in base64 into its page
+(no sharing, no re-encoding) and Jupyter Book needs Sphinx; the anchors per paper item, which tie the
+registry to the notebooks, are ours either way.
+
+``make book`` (``python -m blur2vid.book``) builds ``docs/book/`` from the last reference run at
+``cpu``; the site is built in a scratch folder beside the target and swapped in whole, so a failed
+build leaves the previous book as it was.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import io
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["BookError", "Book", "build", "keep_reference", "reference_source", "notebook_items", "main",
+           "REFERENCE", "SOURCE_INFO"]
+
+REFERENCE = "reference"
+"""The folder, under ``results/executed/<profile>/``, that keeps the reference run's notebooks."""
+SOURCE_INFO = "book_source.json"
+"""What :func:`keep_reference` records beside the notebooks: commit, seeds, profile, date."""
+MATHJAX = "https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-chtml.js"
+_WIDGET = "application/vnd.jupyter.widget-view+json"
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+class BookError(RuntimeError):
+    """The book cannot be built: no executed notebooks, a broken one, or one that failed."""
+
+
+@dataclass
+class Book:
+    """What :func:`build` wrote: the site's folder, its pages, images and size."""
+    out: Path
+    pages: list[str]
+    images: int
+    bytes: int
+    anchors: dict[str, str] = field(default_factory=dict)  # registry key -> "page.html#item-key"
+
+    def __str__(self) -> str:
+        return (f"book: {len(self.pages)} pages, {self.images} images, {self.bytes / 2**20:.2f} MiB in {self.out}")
+
+
+# ---------------------------------------------------------------------------------------------
+# where the sources are
+
+
+def reference_source(profile: str = "cpu") -> Path:
+    """The folder :func:`keep_reference` fills: ``results/executed/<profile>/reference/``."""
+    from blur2vid.runs import results_root
+
+    return results_root() / "executed" / profile / REFERENCE
+
+
+def keep_reference(executed: Path, profile: str, info: dict) -> Path:
+    """Copy the executed notebooks in ``executed`` to :func:`reference_source` (whole: a scratch
+    copy renamed over the old one), with ``info`` (commit, seeds, ...) as :data:`SOURCE_INFO`."""
+    executed = Path(executed)
+    notebooks = sorted(executed.glob("[0-9][0-9]_*.ipynb"))
+    if not notebooks:
+        raise BookError(f"no executed notebooks (NN_topic.ipynb) in {executed}")
+    target = reference_source(profile)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=".reference-", dir=target.parent))
+    for path in notebooks:
+        shutil.copy2(path, scratch / path.name)
+    (scratch / SOURCE_INFO).write_text(json.dumps({"profile": profile, **info}, indent=1, sort_keys=True) + "\n")
+    _swap(scratch, target)
+    return target
+
+
+def _swap(new: Path, target: Path) -> None:
+    """Put the folder ``new`` where ``target`` is, replacing it (the old one is removed after)."""
+    old = None
+    if target.exists():
+        old = target.with_name(f".{target.name}-old-{os.getpid()}")
+        target.rename(old)
+    new.rename(target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# text
+
+
+def _slug(text: str) -> str:
+    text = re.sub(r"<[^>]+>", "", html.unescape(text)).lower()
+    return re.sub(r"[^a-z0-9]+", "-", text).strip("-") or "section"
+
+
+class _Markdown:
+    """CommonMark with tables, TeX kept for MathJax, heading ids, and links rewritten by ``link``."""
+
+    _SPANS = re.compile(r"(?P<code>```.*?```|`[^`\n]*`)|\$\$(?P<display>.+?)\$\$|(?<![\\$\w])\$(?P<inline>[^$\n]+?)\$",
+                        re.DOTALL)
+
+    def __init__(self, link=None):
+        from markdown_it import MarkdownIt
+
+        self.md = MarkdownIt("commonmark", {"html": True}).enable("table").enable("strikethrough")
+        self.link = link
+        self.math = False
+
+    def render(self, text: str, used_ids: set[str]) -> str:
+        maths: list[str] = []
+
+        def protect(m: re.Match) -> str:
+            if m.group("code") is not None:
+                return m.group("code")
+            tex, display = (m.group("display"), True) if m.group("display") is not None else (m.group("inline"), False)
+            maths.append((rf"\[{tex}\]" if display else rf"\({tex}\)", display))
+            return f"MATHPLACEHOLDER{len(maths) - 1}X"
+
+        out = self.md.render(self._SPANS.sub(protect, text))
+        if maths:
+            self.math = True
+
+        def restore(m: re.Match) -> str:
+            tex, display = maths[int(m.group(1))]
+            return f'<span class="math{" display" if display else ""}">{html.escape(tex)}</span>'
+
+        out = re.sub(r"MATHPLACEHOLDER(\d+)X", restore, out)
+
+        def heading(m: re.Match) -> str:
+            slug = base = _slug(m.group(3))
+            k = 2
+            while slug in used_ids:
+                slug, k = f"{base}-{k}", k + 1
+            used_ids.add(slug)
+            return f'<h{m.group(1)} id="{slug}"{m.group(2)}>{m.group(3)}<a class="pilcrow" href="#{slug}">#</a></h{m.group(1)}>'
+
+        out = re.sub(r"<h([1-6])([^>]*)>(.*?)</h\1>", heading, out, flags=re.DOTALL)
+        if self.link is not None:
+            out = re.sub(r'(<(?:a|img)\b[^>]*?\b(?:href|src)=")([^"]*)(")',
+                         lambda m: m.group(1) + html.escape(self.link(html.unescape(m.group(2)))) + m.group(3), out)
+        return out
+
+
+def _stream_text(text: str) -> str:
+    """A stream as a terminal would show it: ANSI colours dropped, each ``\\r`` overwriting its line
+    (a progress bar ends as its last state)."""
+    text = _ANSI.sub("", text)
+    lines = []
+    for line in text.split("\n"):
+        lines.append(line.rsplit("\r", 1)[-1] if "\r" in line.rstrip("\r") else line.rstrip("\r"))
+    return "\n".join(lines)
+
+
+def _highlight(code: str) -> str:
+    from pygments import highlight
+    from pygments.formatters import HtmlFormatter
+    from pygments.lexers import PythonLexer
+
+    return highlight(code, PythonLexer(), HtmlFormatter(nowrap=False, cssclass="highlight"))
+
+
+# ---------------------------------------------------------------------------------------------
+# images
+
+
+class _Images:
+    """Every image of the site, re-encoded once and stored once under ``img/`` by content hash."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.names: dict[str, str] = {}
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def add(self, data: bytes, what: str) -> str:
+        key = hashlib.sha256(data).hexdigest()[:16]
+        if key not in self.names:
+            encoded, ext = _encode(data, what)
+            name = f"{key}.{ext}"
+            (self.folder / name).write_bytes(encoded)
+            self.names[key] = name
+        return f"img/{self.names[key]}"
+
+    def add_file(self, path: Path) -> str:
+        return self.add(path.read_bytes(), str(path))
+
+
+def _encode(data: bytes, what: str) -> tuple[bytes, str]:
+    """``data`` (PNG, JPEG or GIF) as WebP: lossless with at most 256 colours, lossy at quality 90
+    with more, animated for an animated GIF; the original where that is smaller or Pillow cannot
+    read it as an image."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        image = Image.open(io.BytesIO(data))
+        image.load()
+    except (UnidentifiedImageError, OSError) as exc:
+        raise BookError(f"{what}: an image output that is not a readable image ({exc})") from None
+    original_ext = {"PNG": "png", "JPEG": "jpg", "GIF": "gif", "WEBP": "webp"}.get(image.format or "", "png")
+    out = io.BytesIO()
+    if getattr(image, "n_frames", 1) > 1:
+        image.save(out, format="WEBP", save_all=True, quality=85, method=4)
+    else:
+        if image.mode not in ("RGB", "RGBA"):
+            image = image.convert("RGBA" if "A" in image.getbands() or "transparency" in image.info else "RGB")
+        if image.mode == "RGBA" and image.getchannel("A").getextrema() == (255, 255):
+            image = image.convert("RGB")
+        few = image.getcolors(256) is not None
+        image.save(out, format="WEBP", lossless=few, quality=90 if not few else 100, method=6 if few else 4)
+    encoded = out.getvalue()
+    return (encoded, "webp") if len(encoded) < len(data) else (data, original_ext)
+
+
+# ---------------------------------------------------------------------------------------------
+# notebooks
+
+
+def _read_notebook(path: Path):
+    import nbformat
+
+    try:
+        return nbformat.read(str(path), as_version=4)
+    except (OSError, ValueError, nbformat.reader.NotJSONError) as exc:
+        raise BookError(f"{path}: not a readable notebook ({type(exc).__name__}: {exc})") from None
+
+
+def _title(nb, fallback: str) -> str:
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if line.startswith("# "):
+                    return line[2:].strip()
+    return fallback
+
+
+def notebook_items(nb, stem: str) -> dict[str, int]:
+    """Where each registry item of notebook ``stem`` is made: item key -> index of the first code
+    cell whose source names one of the item's output files (as a quoted stem), or -1 if none does."""
+    from blur2vid.paper import REGISTRY
+
+    where = {}
+    for item in (i for i in REGISTRY if i.notebook == stem):
+        where[item.key] = -1
+        for k, cell in enumerate(nb.cells):
+            if cell.cell_type == "code" and any(f'"{s}"' in cell.source or f"'{s}'" in cell.source
+                                                for s in item.outputs):
+                where[item.key] = k
+                break
+    return where
+
+
+def _section_start(nb, index: int) -> int:
+    """The markdown cell that opens the section of code cell ``index`` (or the cell itself)."""
+    for k in range(index, -1, -1):
+        if nb.cells[k].cell_type == "markdown":
+            return k
+    return index
+
+
+def _outputs(cell, where: str, images: _Images) -> str:
+    parts, widgets = [], 0
+    for out in cell.get("outputs", []):
+        kind = out.get("output_type")
+        if kind == "stream":
+            text = _stream_text(out.get("text", ""))
+            if text.strip():
+                parts.append(f'<pre class="stream {html.escape(out.get("name", "stdout"))}">{html.escape(text)}</pre>')
+        elif kind == "error":
+            raise BookError(f"{where}: the executed notebook holds an error ({out.get('ename')}: {out.get('evalue')}); "
+                            "the book shows finished runs only: run `make reproduce` again")
+        elif kind in ("display_data", "execute_result"):
+            data = out.get("data", {})
+            if _WIDGET in data:
+                widgets += 1
+                continue
+            parts.append(_mime(data, where, images))
+    if widgets:
+        parts.append('<p class="note">An interactive widget stood here: open the notebook in JupyterLab to use it.</p>')
+    return "\n".join(p for p in parts if p)
+
+
+def _mime(data: dict, where: str, images: _Images) -> str:
+    for mime in ("image/gif", "image/png", "image/jpeg"):
+        if mime in data:
+            raw = data[mime]
+            payload = base64.b64decode("".join(raw) if isinstance(raw, list) else raw)
+            return f'<img src="{images.add(payload, where)}" alt="output of {html.escape(where)}" loading="lazy">'
+    if "image/svg+xml" in data:
+        return f'<div class="svg">{_join(data["image/svg+xml"])}</div>'
+    if "text/html" in data:
+        body = re.sub(r"<style[^>]*>.*?</style>", "", _join(data["text/html"]), flags=re.DOTALL)
+        return f'<div class="html-output">{body}</div>'
+    if "text/markdown" in data:
+        return _Markdown().render(_join(data["text/markdown"]), set())
+    if "text/plain" in data:
+        return f'<pre class="result">{html.escape(_stream_text(_join(data["text/plain"])))}</pre>'
+    return ""
+
+
+def _join(value) -> str:
+    return "".join(value) if isinstance(value, list) else str(value)
+
+
+# ---------------------------------------------------------------------------------------------
+# pages
+
+
+_CSS = """
+:root { --fg: #1d2125; --muted: #5c6670; --line: #d8dde2; --soft: #f5f7f9; --accent: #1f5fa8; }
+* { box-sizing: border-box; }
+body { margin: 0; color: var(--fg); font: 16px/1.55 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
+header.top { border-bottom: 1px solid var(--line); background: var(--soft); padding: .5rem 1rem;
+             display: flex; flex-wrap: wrap; gap: .25rem 1rem; align-items: baseline; font-size: .92rem; }
+header.top a.home { font-weight: 600; }
+main { max-width: 62rem; margin: 0 auto; padding: 1rem 1.25rem 4rem; }
+a { color: var(--accent); text-decoration: none; } a:hover { text-decoration: underline; }
+h1, h2, h3 { line-height: 1.25; } h1 { font-size: 1.8rem; }
+a.pilcrow { visibility: hidden; margin-left: .35em; color: var(--muted); font-weight: 400; }
+h1:hover a.pilcrow, h2:hover a.pilcrow, h3:hover a.pilcrow { visibility: visible; }
+img { max-width: 100%; height: auto; display: block; margin: .5rem 0; }
+pre, code { font: .86rem/1.45 ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; }
+pre { background: var(--soft); border: 1px solid var(--line); border-radius: 4px; padding: .55rem .75rem;
+      overflow-x: auto; }
+pre.stream.stderr { background: #fff8e6; border-color: #f0dca8; }
+pre.result { background: #fff; }
+.cell { margin: 1rem 0; }
+.cell.code .highlight pre { background: #f3f6fa; border-left: 3px solid #9bb7d6; }
+.cell .label { color: var(--muted); font-size: .78rem; margin-bottom: -.35rem; }
+.output { margin: .25rem 0 0 0; overflow-x: auto; }
+table { border-collapse: collapse; margin: .5rem 0; font-size: .86rem; }
+th, td { border: 1px solid var(--line); padding: .25rem .5rem; text-align: right; vertical-align: top; }
+th { background: var(--soft); } td:first-child, th:first-child { text-align: left; }
+table.items td { text-align: left; }
+.verdict { white-space: nowrap; font-weight: 600; }
+.v-reproduced { color: #17753a; } .v-contradicted { color: #a3262b; } .v-partly-reproduced,
+.v-direction-only { color: #8a5a00; } .v-not-shown, .v-not-reproduced { color: #6b4fa3; }
+aside.items { border: 1px solid var(--line); border-radius: 6px; padding: .5rem 1rem; background: var(--soft); }
+aside.items ul { margin: .25rem 0; padding-left: 1.2rem; }
+.anchor-item { scroll-margin-top: 1rem; }
+.note, footer { color: var(--muted); font-size: .9rem; }
+nav.pager { display: flex; justify-content: space-between; border-top: 1px solid var(--line); margin-top: 2rem;
+            padding-top: .75rem; }
+.math.display { display: block; text-align: center; margin: .5rem 0; }
+"""
+
+
+def _page(title: str, body: str, nav: str, math: bool) -> str:
+    script = (f'<script>window.MathJax = {{tex: {{inlineMath: [["\\\\(", "\\\\)"]]}}}};</script>\n'
+              f'<script defer src="{MATHJAX}"></script>\n') if math else ""
+    return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+            f'<title>{html.escape(title)} · blur2vid</title>\n<link rel="stylesheet" href="style.css">\n{script}'
+            f'</head>\n<body>\n<header class="top">{nav}</header>\n<main>\n{body}\n</main>\n</body>\n</html>\n')
+
+
+def _verdict_class(verdict: str) -> str:
+    return "v-" + _slug(verdict)
+
+
+def _summary(outputs: Path | None):
+    """The registry's verdicts from ``outputs`` (None where there is no such folder)."""
+    if outputs is None or not Path(outputs).is_dir():
+        return None
+    from blur2vid.paper import summary_table
+
+    return summary_table(Path(outputs))
+
+
+def build(source: Path | None = None, out: Path | None = None, readme: Path | None = None,
+          outputs: Path | None = None, profile: str = "cpu", root: Path | None = None) -> Book:
+    """Build the site from the executed notebooks in ``source`` (default: the last reference run's,
+    :func:`reference_source`) into ``out`` (default ``docs/book``, ``docs/book-<profile>`` for another
+    profile), with ``readme``'s findings as the
+    front page and the verdicts read from ``outputs`` (default ``figures/``; for ``gpu``,
+    ``figures/gpu``).  Raises :class:`BookError` when there is nothing to build or a notebook holds
+    an error.  Relative links of the README to other files go to where they lie in a clone of
+    ``root`` (default: this repository)."""
+    from blur2vid.io import repo_root
+    from blur2vid.paper import REGISTRY
+
+    root = Path(root) if root is not None else repo_root()
+    source = Path(source) if source is not None else reference_source(profile)
+    out = Path(out) if out is not None else root / "docs" / ("book" if profile == "cpu" else f"book-{profile}")
+    readme = Path(readme) if readme is not None else root / "README.md"
+    if outputs is None:
+        outputs = root / "figures" if profile == "cpu" else root / "figures" / profile
+    notebooks = sorted(Path(source).glob("[0-9][0-9]_*.ipynb")) if Path(source).is_dir() else []
+    if not notebooks:
+        raise BookError(f"no executed notebooks in {source}: the book reads a finished run and never runs one. "
+                        f"Run `make reproduce` (PROFILE={profile}) first, or pass --source DIR")
+    info = _source_info(Path(source))
+    summary = _summary(outputs)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}-build-", dir=out.parent))
+    try:
+        images = _Images(scratch / "img")
+        parsed = [(p.stem, _read_notebook(p)) for p in notebooks]
+        titles = {stem: _title(nb, stem) for stem, nb in parsed}
+        anchors = {}
+        for stem, nb in parsed:
+            for key in notebook_items(nb, stem):
+                anchors[key] = f"{stem}.html#item-{key}"
+        for item in REGISTRY:
+            anchors.setdefault(item.key, f"index.html#item-{item.key}")
+        pages = []
+        for k, (stem, nb) in enumerate(parsed):
+            prev_ = parsed[k - 1][0] if k else None
+            next_ = parsed[k + 1][0] if k + 1 < len(parsed) else None
+            text = _notebook_page(stem, nb, titles, prev_, next_, images, summary, root, out, outputs)
+            (scratch / f"{stem}.html").write_text(text, encoding="utf-8")
+            pages.append(f"{stem}.html")
+        front = _front_page(readme, titles, anchors, summary, info, images, root, out, outputs)
+        (scratch / "index.html").write_text(front, encoding="utf-8")
+        pages.insert(0, "index.html")
+        from pygments.formatters import HtmlFormatter
+
+        (scratch / "style.css").write_text(_CSS.lstrip() + HtmlFormatter(style="friendly").get_style_defs(".highlight"),
+                                           encoding="utf-8")
+        (scratch / "book.json").write_text(json.dumps({"source": info, "pages": pages, "anchors": anchors},
+                                                      indent=1, sort_keys=True) + "\n")
+        os.chmod(scratch, 0o755)
+        _swap(scratch, out)
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+    return Book(out, pages, len(images.names), size, anchors)
+
+
+def _source_info(source: Path) -> dict:
+    path = source / SOURCE_INFO
+    if not path.exists():
+        return {"folder": str(source)}
+    try:
+        return json.loads(path.read_text())
+    except ValueError as exc:
+        raise BookError(f"{path}: not valid JSON ({exc})") from None
+
+
+def _nav(titles: dict[str, str], current: str | None) -> str:
+    links = ['<a class="home" href="index.html">blur2vid: the reference run</a>']
+    for stem in titles:
+        number = stem.split("_", 1)[0]
+        cls = ' aria-current="page"' if stem == current else ""
+        links.append(f'<a href="{stem}.html" title="{html.escape(titles[stem])}"{cls}>{number}</a>')
+    return " ".join(links)
+
+
+def _linker(root: Path, out: Path, outputs: Path | None, images: _Images | None, anchors: dict[str, str] | None):
+    """Rewrite a relative link of the README or a notebook for a page in ``out``: a figure of a
+    registry item goes to the item's section, an image of ``outputs`` is copied into the site, any
+    other file of the repository is linked where it lies in a clone."""
+    from blur2vid.paper import REGISTRY, _owner
+
+    owners = {s: i.key for i in REGISTRY for s in i.outputs}
+    to_root = os.path.relpath(root, out)
+
+    def link(url: str) -> str:
+        if re.match(r"^[a-z][a-z0-9+.-]*:|^#|^/", url) or not url:
+            return url
+        path = url.split("#", 1)[0]
+        if path.startswith("figures/") and outputs is not None:
+            name = path.split("/", 1)[1]
+            stem = _owner(name.split(".")[0])
+            if anchors is not None and stem in owners and anchors.get(owners[stem]):
+                return anchors[owners[stem]]
+            file = Path(outputs) / name
+            if images is not None and file.suffix in (".png", ".gif", ".jpg") and file.is_file():
+                return images.add_file(file)
+        return f"{to_root}/{url}".replace(os.sep, "/")
+
+    return link
+
+
+def _notebook_page(stem, nb, titles, prev_, next_, images, summary, root, out, outputs) -> str:
+    from blur2vid.paper import REGISTRY
+
+    md = _Markdown(link=_linker(root, out, outputs, images, None))
+    used: set[str] = set()
+    where = notebook_items(nb, stem)
+    starts: dict[int, list[str]] = {}
+    for key, index in where.items():
+        starts.setdefault(_section_start(nb, index) if index >= 0 else -1, []).append(key)
+    items = {i.key: i for i in REGISTRY}
+    body = []
+    for k, cell in enumerate(nb.cells):
+        for key in starts.get(k, []):
+            body.append(f'<span class="anchor-item" id="item-{key}"></span>')
+        if cell.cell_type == "markdown":
+            body.append(f'<div class="cell markdown" id="cell-{k}">{md.render(cell.source, used)}</div>')
+        elif cell.cell_type == "code":
+            tags = cell.get("metadata", {}).get("tags", [])
+            label = ("parameters (the notebook's defaults)" if "parameters" in tags else
+                     "parameters of this run (injected by papermill)" if "injected-parameters" in tags else "")
+            head = f'<div class="label">{label}</div>' if label else ""
+            outputs_html = _outputs(cell, f"{stem}.ipynb, cell {k}", images)
+            body.append(f'<div class="cell code" id="cell-{k}">{head}{_highlight(cell.source) if cell.source.strip() else ""}'
+                        + (f'<div class="output">{outputs_html}</div>' if outputs_html else "") + "</div>")
+        if k == 0 and where:  # under the title: what this page reproduces
+            body.append(_items_box(where, items, summary, starts.get(-1, [])))
+    pager = ['<nav class="pager">',
+             f'<a href="{prev_}.html">← {html.escape(titles[prev_])}</a>' if prev_ else '<span></span>',
+             f'<a href="{next_}.html">{html.escape(titles[next_])} →</a>' if next_ else '<span></span>', "</nav>"]
+    source = f'<p class="note">Executed notebook <code>notebooks/{stem}.ipynb</code> of the reference run.</p>'
+    return _page(titles[stem], "\n".join(body) + source + "\n".join(pager), _nav(titles, stem), md.math)
+
+
+def _items_box(where, items, summary, unplaced) -> str:
+    rows = []
+    for key in where:
+        item = items[key]
+        verdict = ""
+        if summary is not None and f"{item.paper}: {item.name}" in summary.index:
+            v = summary.loc[f"{item.paper}: {item.name}", "verdict"]
+            verdict = f' <span class="verdict {_verdict_class(v)}">{html.escape(v)}</span>'
+        anchor = "" if key in unplaced else f' <a href="#item-{key}">go to its section</a>'
+        ident = f' id="item-{key}" class="anchor-item"' if key in unplaced else ""
+        rows.append(f"<li{ident}><b>{html.escape(item.paper)}: {html.escape(item.name)}</b>, {html.escape(item.shows)}"
+                    f"{verdict}{anchor}</li>")
+    return f'<aside class="items"><b>Paper items on this page</b><ul>{"".join(rows)}</ul></aside>'
+
+
+def _readme_parts(readme: Path) -> tuple[str, str]:
+    """The README's introduction (after its title, before the first section) and its findings (the
+    section "What reproduced", without the gallery, which the book draws itself)."""
+    from blur2vid.paper import GALLERY_END, GALLERY_START
+
+    if not readme.is_file():
+        raise BookError(f"{readme}: no README to take the front page from")
+    text = readme.read_text(encoding="utf-8")
+    sections = re.split(r"(?m)^## ", text)
+    intro = re.sub(r"(?m)\A# .*\n", "", sections[0]).strip()
+    findings = next((s for s in sections[1:] if s.startswith("What reproduced")), None)
+    if findings is None:
+        raise BookError(f"{readme}: no section '## What reproduced' to take the findings from")
+    findings = findings.split("\n", 1)[1] if "\n" in findings else ""
+    if GALLERY_START in findings and GALLERY_END in findings:
+        head, rest = findings.split(GALLERY_START, 1)
+        findings = head + "GALLERYPLACEHOLDER\n" + rest.split(GALLERY_END, 1)[1]
+    return intro, findings
+
+
+def _front_page(readme, titles, anchors, summary, info, images, root, out, outputs) -> str:
+    from blur2vid.paper import REGISTRY, SEED_FIGURES
+
+    intro, findings = _readme_parts(readme)
+    md = _Markdown(link=_linker(root, out, outputs, images, anchors))
+    used: set[str] = set()
+    rows = ['<table class="items"><thead><tr><th>paper item</th><th>what it shows</th><th>notebook</th>'
+            '<th>verdict</th><th>rule</th></tr></thead><tbody>']
+    for item in REGISTRY:
+        label = f"{item.paper}: {item.name}"
+        verdict = rule = "-"
+        if summary is not None and label in summary.index:
+            verdict, rule = summary.loc[label, "verdict"], summary.loc[label, "rule"]
+        target = anchors[item.key]
+        page = target.split("#", 1)[0]
+        notebook = (f'<a href="{page}">{html.escape(item.notebook)}</a>' if page != "index.html" else
+                    html.escape(item.notebook))
+        rows.append(f'<tr id="{"item-" + item.key if page == "index.html" else "row-" + item.key}">'
+                    f'<td><a href="{target}">{html.escape(label)}</a></td><td>{html.escape(item.shows)}</td>'
+                    f'<td>{notebook}</td><td class="verdict {_verdict_class(verdict)}">{html.escape(verdict)}</td>'
+                    f'<td>{html.escape(rule)}</td></tr>')
+    rows.append("</tbody></table>")
+    gallery = "\n".join(rows)
+    findings_html = md.render(findings, used).replace("<p>GALLERYPLACEHOLDER</p>", gallery)
+    if "GALLERYPLACEHOLDER" not in findings and gallery not in findings_html:
+        findings_html = gallery + findings_html
+    toc = ["<ol class=\"notebooks\">"] + [f'<li><a href="{s}.html">{html.escape(t)}</a></li>' for s, t in titles.items()]
+    toc.append("</ol>")
+    spread = []
+    for stem in SEED_FIGURES:
+        file = Path(outputs) / f"{stem}.png" if outputs is not None else None
+        if file is not None and file.is_file():
+            spread.append(f'<figure><img src="{images.add_file(file)}" alt="{stem}" loading="lazy">'
+                          f'<figcaption class="note"><code>figures/{stem}.png</code></figcaption></figure>')
+    run = ", ".join(f"{k} {v}" for k, v in sorted(info.items()) if k != "folder" and not isinstance(v, (dict, list))
+                    ) or f"notebooks from {info.get('folder')}"
+    seeds = info.get("seeds")
+    body = ['<h1 id="blur2vid">blur2vid: the reference run</h1>', md.render(intro, used),
+            f'<p class="note">This book shows the executed notebooks of the reference run ({html.escape(run)}'
+            f'{", training seeds " + ", ".join(map(str, seeds)) if seeds else ""}). The notebooks that train show '
+            f'the first seed; the verdicts and the figures below pool every seed. Nothing here was re-run to make '
+            f'the book.</p>',
+            '<h2 id="notebooks">The notebooks</h2>', "\n".join(toc),
+            '<h2 id="what-reproduced">What reproduced</h2>', findings_html]
+    if spread:
+        body += ['<h2 id="across-seeds">Across training seeds</h2>', "\n".join(spread)]
+    return _page("the reference run", "\n".join(body), _nav(titles, None), md.math)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m blur2vid.book [options]``: the same as ``blur2vid book [options]``."""
+    from blur2vid.cli import main as cli_main
+
+    return cli_main(["book", *(sys.argv[1:] if argv is None else argv)])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,221 @@
+"""The book (blur2vid.book): a static site of executed notebooks, built without running any.
+
+Unit tests build it from notebooks made here, with every kind of output a run leaves; the slow test
+builds it from a real smoke run's executed notebooks and checks that every notebook has a page,
+every registry item an anchor on the page it links to, and that no page shows a traceback."""
+
+import base64
+import io
+import json
+import re
+
+import nbformat
+import numpy as np
+import pytest
+from PIL import Image
+
+from blur2vid import book
+from blur2vid.paper import REGISTRY
+
+README = """# blur2vid
+
+An introduction with a [link to the design](docs/DESIGN.md).
+
+## Two commands
+
+Not on the front page.
+
+## What reproduced
+
+The findings, with $x_3$ and a [figure](figures/jin_fig4_ablation.png).
+
+<!-- gallery:start -->
+| old | gallery |
+|---|---|
+<!-- gallery:end -->
+
+- **A finding** with a table:
+
+| a | b |
+|---|---|
+| 1 | 2 |
+
+## The notebooks
+
+Not on the front page either.
+"""
+
+
+def _png(seed: int, size: int = 64) -> str:
+    rng = np.random.default_rng(seed)
+    image = Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8))
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def _notebook(extra_outputs=()) -> nbformat.NotebookNode:
+    v4 = nbformat.v4
+    cells = [
+        v4.new_markdown_cell("# 04 · Training Jin's cascade\n\nThe story."),
+        v4.new_code_cell('profile: str = "cpu"  # smoke | cpu | gpu', metadata={"tags": ["parameters"]}),
+        v4.new_markdown_cell("## Fig. 4: the ablation of losses\n\nSix schemes, frames $\\hat x_3$ and\n\n$$L = \\sum_i |x_i|$$"),
+        v4.new_code_cell('ablation = ex.ablation_table(cascades, moderate)\nrun.save(ablation, "jin_fig4_ablation")'),
+        v4.new_markdown_cell("## Fig. 4: the ablation of losses\n\nThe same heading again."),
+        v4.new_code_cell("plots.show()"),
+    ]
+    png = _png(0)
+    cells[3].outputs = [
+        v4.new_output("stream", name="stderr", text="step  10%|#   |\rstep  50%|#####  |\rstep 100%|##########|\n"),
+        v4.new_output("stream", name="stdout", text="\x1b[31mred text\x1b[0m done\n"),
+        v4.new_output("display_data", data={"image/png": png, "text/plain": "<Figure>"}),
+        v4.new_output("execute_result", execution_count=3, data={
+            "text/html": '<style scoped>.dataframe td {color: red}</style><table class="dataframe"><tr><td>26.1</td>'
+                         "</tr></table>", "text/plain": "table"}),
+        v4.new_output("display_data", data={"application/vnd.jupyter.widget-view+json": {"model_id": "x"},
+                                            "text/plain": "HBox(children=(FloatProgress(value=0.0),))"}),
+    ]
+    cells[5].outputs = [v4.new_output("display_data", data={"image/png": png, "text/plain": "<Figure>"}),
+                        *extra_outputs]
+    return v4.new_notebook(cells=cells)
+
+
+@pytest.fixture
+def site(tmp_path):
+    source = tmp_path / "executed"
+    source.mkdir()
+    nbformat.write(_notebook(), source / "04_jin_training.ipynb")
+    (tmp_path / "README.md").write_text(README)
+    return source, tmp_path / "docs" / "book", tmp_path / "README.md"
+
+
+def test_a_notebook_page_shows_its_outputs_once_each_and_small(site, tmp_path):
+    source, out, readme = site
+    built = book.build(source, out, readme=readme, outputs=tmp_path / "no-figures")
+    assert built.pages == ["index.html", "04_jin_training.html"]
+    page = (out / "04_jin_training.html").read_text()
+    # the same figure shown twice is stored once, re-encoded smaller than the notebook's PNG
+    assert built.images == 1 and len(list((out / "img").iterdir())) == 1
+    (image,) = (out / "img").iterdir()
+    assert image.suffix == ".webp" and image.stat().st_size < len(base64.b64decode(_png(0)))
+    assert page.count(f'src="img/{image.name}"') == 2
+    assert Image.open(image).size == (64, 64)
+    # a progress bar ends as its last state; colours are dropped; pandas' styles are not copied
+    assert "100%" in page and "10%" not in page and "\x1b" not in page and "red text done" in page
+    assert "<style" not in page and "<td>26.1</td>" in page
+    assert "interactive widget" in page and "HBox(" not in page
+    # TeX is left for MathJax, escaped; headings get ids, distinct when a heading repeats
+    assert r"\(\hat x_3\)" in page and r"\[L = \sum_i |x_i|\]" in page and book.MATHJAX in page
+    assert 'id="fig-4-the-ablation-of-losses"' in page and 'id="fig-4-the-ablation-of-losses-2"' in page
+    assert "parameters (the notebook&#x27;s defaults)" in page or "parameters (the notebook's defaults)" in page
+    assert "Traceback" not in page
+
+
+def test_every_registry_item_has_an_anchor_where_the_front_page_points(site, tmp_path):
+    source, out, readme = site
+    built = book.build(source, out, readme=readme, outputs=tmp_path / "no-figures")
+    pages = {p: (out / p).read_text() for p in built.pages}
+    front = pages["index.html"]
+    for item in REGISTRY:
+        target = built.anchors[item.key]
+        page, anchor = target.split("#")
+        assert f'href="{target}"' in front, item.key
+        assert f'id="{anchor}"' in pages[page], (item.key, page)
+    # Fig. 4's anchor opens the section whose code saves its table, not the page's top
+    page = pages["04_jin_training.html"]
+    assert built.anchors["jin_fig4"] == "04_jin_training.html#item-jin_fig4"
+    assert page.index('id="item-jin_fig4"') < page.index('id="fig-4-the-ablation-of-losses"') < page.index("ablation_table")
+    # Table 2 is on notebook 04 too, but this notebook never saves it: anchored in the box at the top
+    assert re.search(r'<li id="item-jin_tab2"', page)
+    # items of notebooks that are not here are anchored in the front page's table
+    assert built.anchors["hypercut_ordering"] == "index.html#item-hypercut_ordering"
+
+
+def test_the_front_page_is_the_readme_findings_with_links_into_the_book(site, tmp_path):
+    source, out, readme = site
+    book.build(source, out, readme=readme, outputs=tmp_path / "no-figures", root=tmp_path)
+    front = (out / "index.html").read_text()
+    assert "An introduction" in front and "The findings" in front and "A finding" in front
+    assert "Not on the front page" not in front and "old | gallery" not in front
+    assert '<td>1</td>' in front  # the README's own tables are rendered
+    # a registry figure links to its item's section; another repository file to its place in a clone
+    assert 'href="04_jin_training.html#item-jin_fig4"' in front
+    assert 'href="../../docs/DESIGN.md"' in front
+    assert 'href="04_jin_training.html"' in front  # the list of notebooks
+
+
+def test_a_failed_notebook_is_refused_and_the_previous_book_stays(site, tmp_path):
+    source, out, readme = site
+    book.build(source, out, readme=readme, outputs=tmp_path / "no-figures")
+    before = (out / "index.html").read_text()
+    error = nbformat.v4.new_output("error", ename="RuntimeError", evalue="diverged", traceback=["Traceback ..."])
+    nbformat.write(_notebook([error]), source / "04_jin_training.ipynb")
+    with pytest.raises(book.BookError, match=r"04_jin_training.ipynb, cell 5.*RuntimeError: diverged"):
+        book.build(source, out, readme=readme, outputs=tmp_path / "no-figures")
+    assert (out / "index.html").read_text() == before
+    assert [p.name for p in out.parent.iterdir()] == ["book"]  # no scratch folder left behind
+
+
+def test_nothing_to_build_and_broken_notebooks_are_named(tmp_path, capsys):
+    from blur2vid.cli import main
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(book.BookError, match=r"no executed notebooks in .*empty.*make reproduce"):
+        book.build(empty, tmp_path / "book")
+    assert main(["book", "--source", str(empty), "--out", str(tmp_path / "book")]) == 1
+    assert "no executed notebooks" in capsys.readouterr().err
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "01_blur_formation.ipynb").write_text("{not json")
+    with pytest.raises(book.BookError, match=r"01_blur_formation.ipynb: not a readable notebook"):
+        book.build(broken, tmp_path / "book")
+    assert not (tmp_path / "book").exists()
+
+
+def test_keep_reference_replaces_the_previous_sources_whole(tmp_path, monkeypatch):
+    monkeypatch.setenv("BLUR2VID_RESULTS", str(tmp_path / "results"))
+    first, second = tmp_path / "first", tmp_path / "second"
+    for folder, names in ((first, ["01_a.ipynb", "02_b.ipynb"]), (second, ["01_a.ipynb"])):
+        folder.mkdir()
+        for name in names:
+            nbformat.write(nbformat.v4.new_notebook(), folder / name)
+    target = book.keep_reference(first, "cpu", {"commit": "abc1234", "seeds": [0, 1, 2]})
+    assert target == tmp_path / "results" / "executed" / "cpu" / "reference"
+    assert sorted(p.name for p in target.iterdir()) == ["01_a.ipynb", "02_b.ipynb", book.SOURCE_INFO]
+    book.keep_reference(second, "cpu", {"commit": "def5678", "seeds": [0, 1, 2]})
+    assert sorted(p.name for p in target.iterdir()) == ["01_a.ipynb", book.SOURCE_INFO]
+    assert json.loads((target / book.SOURCE_INFO).read_text())["commit"] == "def5678"
+    with pytest.raises(book.BookError, match="no executed notebooks"):
+        book.keep_reference(tmp_path / "nothing", "cpu", {})
+
+
+@pytest.mark.slow
+def test_the_book_of_a_smoke_run(tmp_path, monkeypatch):
+    """Every notebook executed at smoke by `reproduce`, then the book: a page per notebook, an
+    anchor for every registry item on the page the front page links, notebook 04's tables and
+    figures inline, every image on disk, and no traceback anywhere."""
+    from blur2vid.reproduce import executed_dir, notebook_paths, reproduce
+
+    monkeypatch.setenv("BLUR2VID_RESULTS", str(tmp_path / "results"))
+    outputs = tmp_path / "figures"  # conftest points BLUR2VID_FIGURES here
+    reproduce(profile="smoke", seeds=[0])
+    built = book.build(executed_dir("smoke", 0), tmp_path / "book", outputs=outputs, profile="smoke")
+    stems = [p.stem for p in notebook_paths()]
+    assert built.pages == ["index.html"] + [f"{s}.html" for s in stems]
+    pages = {p: (tmp_path / "book" / p).read_text() for p in built.pages}
+    for stem in stems:
+        assert f'href="{stem}.html"' in pages["index.html"]
+    for item in REGISTRY:
+        page, anchor = built.anchors[item.key].split("#")
+        assert f'href="{built.anchors[item.key]}"' in pages["index.html"]
+        assert f'id="{anchor}"' in pages[page], (item.key, page)
+        if item.notebook != "-":
+            assert page == f"{item.notebook}.html", item.key
+    jin = pages["04_jin_training.html"]
+    assert jin.count("<table") >= 4 and jin.count("<img") >= 4
+    for text in pages.values():
+        assert "Traceback" not in text
+        for src in re.findall(r'src="(img/[^"]+)"', text):
+            assert (tmp_path / "book" / src).is_file()
+    assert built.bytes < 10 * 2**20
