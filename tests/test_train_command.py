@@ -156,3 +156,26 @@ def test_capture_switches_reach_the_scenes_and_leave_other_keys_alone(tmp_path):
 def test_bad_capture_switches_are_named(overrides, message):
     with pytest.raises(ValueError, match=message):
         load_spec("smoke", overrides=overrides)
+
+
+def test_a_run_can_start_from_a_trained_model(tmp_path):
+    """`init=model.pt` fine-tunes: the run starts from those weights (a learning rate too small to
+    move them leaves them where they were), its key is another run's, and a model of another size
+    or a missing file is refused before anything is written."""
+    first = train_model(load_spec("smoke"), tmp_path / "first", progress=False, precision="fp32")
+    start, _ = load_model(first)
+    spec = load_spec("smoke", overrides=[f"init={first}", "steps=2", "lr=1e-12"])
+    tuned, _ = load_model(train_model(spec, tmp_path / "tuned", progress=False, precision="fp32"))
+    for (name, a), b in zip(start.state_dict().items(), tuned.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=0, msg=name)
+    fresh, _ = load_model(train_model(load_spec("smoke", overrides=["steps=2", "lr=1e-12"]), tmp_path / "fresh",
+                                      progress=False, precision="fp32"))
+    first_weights = [next(iter(m.state_dict().values())) for m in (fresh, start)]
+    assert not torch.allclose(*first_weights)  # a run without init starts elsewhere
+    notes = json.loads((tmp_path / "tuned" / "model.json").read_text())
+    assert notes["spec"]["init"] == str(first.resolve())
+    with pytest.raises(ValueError, match=r"cannot start from a .*'width': 4.*this run trains a .*'width': 8"):
+        train_model(load_spec("smoke", overrides=[f"init={first}", "width=8"]), tmp_path / "wide", progress=False)
+    with pytest.raises(FileNotFoundError, match=r"init='.*nothing.pt': no such model file"):
+        train_model(load_spec("smoke", overrides=[f"init={tmp_path / 'nothing.pt'}"]), tmp_path / "x", progress=False)
+    assert not (tmp_path / "x").exists()

@@ -14,6 +14,8 @@ TRAIN_SETTINGS = """settings (a config file's keys, or --set KEY=VALUE):
   steps | minutes                         the budget: one of them (minutes are converted once to
                                           steps on this machine and recorded)
   n_test                                  held-out scenes scored into the model's notes
+  init       a model file to start from (fine-tuning; the same width and depth), or "default":
+             the shipped model
   data.family   pans | sprites | captures (capture-like: camera shake, objects, noise, JPEG)
   data.size, data.max_shift, data.n_frames, data.data_root
   data.capture.NAME   a switch of the capture-like scenes (data/captures.py CaptureConfig), e.g.

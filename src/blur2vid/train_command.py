@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ from blur2vid.data.config import DataConfig
 from blur2vid.experiments.tables import OUTER, model_and_copy_ppsnr
 from blur2vid.io import atomic_write_text
 from blur2vid.models.checkpoint import save_model
-from blur2vid.train import Workspace, plain
+from blur2vid.train import OMIT_DEFAULT, Workspace, plain
 from blur2vid.train_jin import hand_made_order
 from blur2vid.train_unet import UNET_SCHEMES, UNetTrainConfig, train_unet
 
@@ -51,6 +51,7 @@ class TrainSpec:
     minutes: float | None = None      # a budget in minutes, converted once to steps and recorded
     seed: int = 0
     n_test: int = 64                  # held-out scenes scored into the model's notes
+    init: str | None = field(default=None, metadata=OMIT_DEFAULT)  # a model file to start from (fine-tuning)
 
     def __post_init__(self) -> None:
         if self.scheme not in UNET_SCHEMES:
@@ -68,6 +69,20 @@ class TrainSpec:
                 raise ValueError(f"{name}={getattr(self, name)!r}: expected a positive integer")
         if not self.lr > 0:
             raise ValueError(f"lr={self.lr!r}: expected a positive learning rate")
+        if self.init is not None and self.init != "default":  # resolved, so that the record names one file
+            object.__setattr__(self, "init", str(Path(self.init).expanduser().resolve()))
+
+    def init_model(self):
+        """The U-Net to start from: ``init``'s model file (``"default"``: the shipped model), or None."""
+        if self.init is None:
+            return None
+        from blur2vid.models.checkpoint import default_model_path, load_model
+
+        path = default_model_path() if self.init == "default" else Path(self.init)
+        if not path.is_file():
+            raise FileNotFoundError(f"init={self.init!r}: no such model file")
+        model, _ = load_model(path, expect="SequenceUNet")
+        return model
 
     def unet(self, steps: int) -> UNetTrainConfig:
         return UNetTrainConfig(data=self.data, width=self.width, depth=self.depth, steps=steps, batch=self.batch,
@@ -171,7 +186,8 @@ def train_model(spec: TrainSpec, out: str | Path, device="cpu", precision: str =
                 compile: bool | str = False,
                 command: str = "") -> Path:
     """Train ``spec`` into the folder ``out`` (resuming what is there) and export ``out/model.pt``."""
-    spec.data.source()  # a bad data folder is refused here, before anything is written
+    spec.data.source()  # a bad data folder or a bad model to start from is refused here, before anything is written
+    spec.init_model()
     main = distributed.is_main()
     if spec.batch % distributed.world_size():
         raise ValueError(f"batch={spec.batch} cannot be split evenly over {distributed.world_size()} processes")
@@ -198,7 +214,7 @@ def train_model(spec: TrainSpec, out: str | Path, device="cpu", precision: str =
                                                    "command": command}, indent=2) + "\n")
     ordering = _ordering(spec)
     t0 = time.perf_counter()
-    model, history = train_unet(spec.scheme, spec.unet(steps), ordering, ws)
+    model, history = train_unet(spec.scheme, spec.unet(steps), ordering, ws, init=spec.init_model())
     seconds = time.perf_counter() - t0
     if not main:  # rank 0 scores and exports the model
         distributed.barrier()

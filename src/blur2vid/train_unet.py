@@ -96,13 +96,20 @@ def unet_loss(scheme: str, ordering, pred: torch.Tensor, frames: torch.Tensor):
 
 
 def train_unet(scheme: str, cfg: UNetTrainConfig, ordering: torch.nn.Module | None = None,
-               ws: Workspace = Workspace()) -> tuple[SequenceUNet, list[dict]]:
+               ws: Workspace = Workspace(), init: SequenceUNet | None = None) -> tuple[SequenceUNet, list[dict]]:
     """Train the U-Net with ``scheme`` of :data:`UNET_SCHEMES`; ``ordering`` is the frozen ordering
     of the schemes that need one (a :class:`~blur2vid.models.hypercut.HyperCUT` or the hand-made
     :class:`~blur2vid.ordering.MotionDirectionOrder`), and its weights are part of the run's key.
-    Returns ``(model in eval mode, history)``."""
+    ``init``: a trained U-Net of the same architecture to start from (fine-tuning) instead of a
+    random initialisation; its weights are part of the key too.  Returns ``(model in eval mode,
+    history)``."""
     s = unet_scheme(scheme)
     depends = {"data": cfg.data.identity()}
+    if init is not None:
+        built = cfg.build()
+        if init.config_dict() != built.config_dict():
+            raise ValueError(f"cannot start from a {init.config_dict()}: this run trains a {built.config_dict()}")
+        depends["init"] = frozen_identity(init)
     if s.needs_ordering:
         if ordering is None:
             raise ValueError(f"U-Net scheme {scheme!r} needs an ordering network (ordering=)")
@@ -116,6 +123,8 @@ def train_unet(scheme: str, cfg: UNetTrainConfig, ordering: torch.nn.Module | No
     source = cfg.data.source()
     torch.manual_seed(cfg.seed)
     model = cfg.build()
+    if init is not None:
+        model.load_state_dict(init.state_dict())
 
     def batch_at(step: int) -> Batch:
         batch = source.batch(cfg.batch, derive_seed(cfg.seed, "train", step), ws.device)
