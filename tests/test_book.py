@@ -186,6 +186,13 @@ def test_keep_reference_replaces_the_previous_sources_whole(tmp_path, monkeypatc
     book.keep_reference(second, "cpu", {"commit": "def5678", "seeds": [0, 1, 2]})
     assert sorted(p.name for p in target.iterdir()) == ["01_a.ipynb", book.SOURCE_INFO]
     assert json.loads((target / book.SOURCE_INFO).read_text())["commit"] == "def5678"
+    # a run of only some notebooks replaces those and keeps the others, and says which were re-run
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# new")]), second / "02_b.ipynb")
+    book.keep_reference(second, "cpu", {"commit": "0123abc"}, notebooks=["02_b"])
+    assert sorted(p.name for p in target.iterdir()) == ["01_a.ipynb", "02_b.ipynb", book.SOURCE_INFO]
+    assert "# new" in (target / "02_b.ipynb").read_text()
+    info = json.loads((target / book.SOURCE_INFO).read_text())
+    assert info["commit"] == "def5678" and info["rerun"] == {"02_b": {"commit": "0123abc"}}
     with pytest.raises(book.BookError, match="no executed notebooks"):
         book.keep_reference(tmp_path / "nothing", "cpu", {})
 

@@ -80,19 +80,30 @@ def reference_source(profile: str = "cpu") -> Path:
     return results_root() / "executed" / profile / REFERENCE
 
 
-def keep_reference(executed: Path, profile: str, info: dict) -> Path:
-    """Copy the executed notebooks in ``executed`` to :func:`reference_source` (whole: a scratch
-    copy renamed over the old one), with ``info`` (commit, seeds, ...) as :data:`SOURCE_INFO`."""
+def keep_reference(executed: Path, profile: str, info: dict, notebooks: list[str] | None = None) -> Path:
+    """Copy the executed notebooks in ``executed`` to :func:`reference_source`, with ``info``
+    (commit, seeds, ...) as :data:`SOURCE_INFO`; the folder is replaced whole (a scratch copy renamed
+    over the old one).  ``notebooks`` (stems): a run of only those, which replace their pages among
+    the kept ones, and the info records which were run again, when."""
     executed = Path(executed)
-    notebooks = sorted(executed.glob("[0-9][0-9]_*.ipynb"))
-    if not notebooks:
-        raise BookError(f"no executed notebooks (NN_topic.ipynb) in {executed}")
     target = reference_source(profile)
+    wanted = sorted(executed.glob("[0-9][0-9]_*.ipynb"))
+    if notebooks is not None:
+        wanted = [p for p in wanted if p.stem in notebooks]
+    if not wanted:
+        raise BookError(f"no executed notebooks (NN_topic.ipynb) in {executed}"
+                        + (f" among {sorted(notebooks)}" if notebooks is not None else ""))
     target.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=".reference-", dir=target.parent))
-    for path in notebooks:
+    record = {"profile": profile, **info}
+    if notebooks is not None and target.is_dir():  # a partial run: start from what is kept
+        for path in target.iterdir():
+            shutil.copy2(path, scratch / path.name)
+        old = _source_info(target)
+        record = {**old, "rerun": {**old.get("rerun", {}), **{p.stem: info for p in wanted}}}
+    for path in wanted:
         shutil.copy2(path, scratch / path.name)
-    (scratch / SOURCE_INFO).write_text(json.dumps({"profile": profile, **info}, indent=1, sort_keys=True) + "\n")
+    (scratch / SOURCE_INFO).write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
     _swap(scratch, target)
     return target
 
@@ -600,9 +611,11 @@ def _front_page(readme, titles, anchors, summary, info, images, root, out, outpu
     run = ", ".join(f"{k} {v}" for k, v in sorted(info.items()) if k != "folder" and not isinstance(v, (dict, list))
                     ) or f"notebooks from {info.get('folder')}"
     seeds = info.get("seeds")
+    rerun = "".join(f"; {html.escape(stem)} run again at commit {html.escape(str(i.get('commit')))}"
+                    for stem, i in sorted(info.get("rerun", {}).items()))
     body = ['<h1 id="blur2vid">blur2vid: the reference run</h1>', md.render(intro, used),
             f'<p class="note">This book shows the executed notebooks of the reference run ({html.escape(run)}'
-            f'{", training seeds " + ", ".join(map(str, seeds)) if seeds else ""}). The notebooks that train show '
+            f'{", training seeds " + ", ".join(map(str, seeds)) if seeds else ""}{rerun}). The notebooks that train show '
             f'the first seed; the verdicts and the figures below pool every seed. Nothing here was re-run to make '
             f'the book.</p>',
             '<h2 id="notebooks">The notebooks</h2>', "\n".join(toc),

@@ -240,19 +240,22 @@ def reproduce(profile: str = "cpu", device: str = "auto", seeds: Sequence[int] |
                                                     "notebook": item.notebook, "paper": f"{item.paper}: {item.name}"})
     if reference and profile == "cpu" and not only and pooled == root / "figures":
         update_readme_gallery(root / "README.md", pooled)
-    if reference and not only:
+    if reference:
         _refresh_book(profile, executed_dir(profile, seeds[0], data_root), pooled, root, {
             "commit": commit, "seeds": seeds, "precision": resolved_precision,
-            "finished": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")})
+            "finished": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")},
+            [p.stem for p in paths] if only else None)
     return seconds
 
 
-def _refresh_book(profile: str, executed: Path, pooled: Path, root: Path, info: dict) -> None:
-    """Keep the reference run's executed notebooks where the book reads them and, for the run that
-    writes ``figures/``, rebuild ``docs/book`` (a failed build is reported, the run's outputs stay)."""
+def _refresh_book(profile: str, executed: Path, pooled: Path, root: Path, info: dict,
+                  notebooks: list[str] | None) -> None:
+    """Keep the reference run's executed notebooks where the book reads them (``notebooks``: those of
+    a partial run replace theirs) and, for the run that writes ``figures/``, rebuild ``docs/book``
+    (a failed build is reported, the run's outputs stay)."""
     from blur2vid import book
 
-    source = book.keep_reference(executed, profile, info)
+    source = book.keep_reference(executed, profile, info, notebooks)
     print(f"[blur2vid] the book's sources: {source}", flush=True)
     if profile != "cpu" or pooled != root / "figures":
         return
