@@ -140,7 +140,7 @@ def test_the_front_page_is_the_readme_findings_with_links_into_the_book(site, tm
     assert '<td>1</td>' in front  # the README's own tables are rendered
     # a registry figure links to its item's section; another repository file to its place in a clone
     assert 'href="04_jin_training.html#item-jin_fig4"' in front
-    assert 'href="../../docs/DESIGN.md"' in front
+    assert 'href="../DESIGN.md"' in front  # docs/book/../DESIGN.md
     assert 'href="04_jin_training.html"' in front  # the list of notebooks
 
 
@@ -226,3 +226,72 @@ def test_the_book_of_a_smoke_run(tmp_path, monkeypatch):
         for src in re.findall(r'src="(img/[^"]+)"', text):
             assert (tmp_path / "book" / src).is_file()
     assert built.bytes < 10 * 2**20
+
+
+def test_markdown_keeps_prose_dollars_code_and_heading_ids_apart():
+    md = book._Markdown(used={"cell-3"})
+    html_ = md.render("It costs $5 and $10, frame $\\hat x_3$ moves.\n\n`a$b` and ``c $x`` stay code.\n\n"
+                      "```\necho $HOME $PATH\n```\n\n## The `<video>` tag\n\n## Cell 3\n\n$$\nB = g(x)\n$$")
+    assert "costs $5 and $10" in html_ and r'<span class="math">\(\hat x_3\)</span>' in html_
+    assert "<code>a$b</code>" in html_ and "<code>c $x</code>" in html_ and "echo $HOME $PATH" in html_
+    assert 'id="the-video-tag"' in html_ and 'id="cell-3-2"' in html_ and r"\[" in html_ and md.math
+
+
+def test_links_resolve_from_where_their_text_lives(tmp_path):
+    root, out = tmp_path, tmp_path / "docs" / "book"
+    anchors = {"jin_fig4": "04_jin_training.html#item-jin_fig4"}
+    link = book._linker(root, root / "notebooks", out, tmp_path / "figures", None, anchors)
+    assert link("../docs/DESIGN.md#layout") == "../DESIGN.md#layout"
+    assert link("HTTPS://example.org/a.png") == "HTTPS://example.org/a.png" and link("#x") == "#x"
+    # notebook 08 links its run's output folder by absolute path: the item's section, wherever it was
+    assert link("/elsewhere/figures/jin_fig4_ablation.md") == anchors["jin_fig4"]
+    assert link("../figures/jin_fig4_ablation_scenes.csv") == anchors["jin_fig4"]
+    assert link("/outside/the/repo.txt") == "/outside/the/repo.txt"
+
+
+def test_progress_bars_split_over_outputs_end_as_their_last_state(tmp_path):
+    v4 = nbformat.v4
+    cell = v4.new_code_cell("train()")
+    cell.outputs = [v4.new_output("stream", name="stderr", text=f"\rstep {k:3d}%") for k in (10, 50, 100)]
+    cell.outputs.append(v4.new_output("stream", name="stderr", text="\n"))
+    cell.outputs.append(v4.new_output("stream", name="stdout", text="a\rb\r\n"))
+    html_ = book._outputs(cell, "x.ipynb, cell 0", book._Images(tmp_path / "img"), book._Markdown())
+    assert html_.count("<pre") == 2 and "step 100%" in html_ and "50%" not in html_ and ">b\n<" in html_
+
+
+def test_images_keep_their_depth_their_timing_and_plots_stay_exact():
+    ramp = (np.arange(64 * 64, dtype=np.uint16).reshape(64, 64) * 16)
+    buffer = io.BytesIO()
+    Image.fromarray(ramp).save(buffer, format="PNG")
+    data, ext = book._encode(buffer.getvalue(), "deep")
+    decoded = np.asarray(Image.open(io.BytesIO(data)).convert("L"), dtype=float)
+    assert abs(decoded.mean() - ramp.mean() / 257) < 2 and decoded.std() > 50  # scaled, not clipped white
+    frames = [Image.new("RGB", (16, 16), (k, 255 - k, 40)) for k in (0, 120, 240)]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:], duration=[100, 500, 900], loop=1)
+    data, ext = book._encode(buffer.getvalue(), "gif")
+    gif = Image.open(io.BytesIO(data))
+    assert gif.n_frames == 3
+    if ext == "webp":
+        durations = []
+        for k in range(gif.n_frames):
+            gif.seek(k)
+            durations.append(gif.info["duration"])
+        assert durations == [100, 500, 900] and gif.info.get("loop") == 1
+    # a plot (few colours, thin lines) is stored without loss
+    plot = np.full((60, 80, 3), 255, np.uint8)
+    plot[::7, :, :] = (31, 95, 168)
+    buffer = io.BytesIO()
+    Image.fromarray(plot).save(buffer, format="PNG")
+    data, ext = book._encode(buffer.getvalue(), "plot")
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(data)).convert("RGB")), plot)
+
+
+def test_the_gallery_replaces_the_readme_one_even_without_blank_lines(site, tmp_path):
+    source, out, readme = site
+    readme.write_text("# t\n\nIntro.\n\n## What reproduced\n\nFindings.\n<!-- gallery:start -->\n| a |\n|---|\n"
+                      "<!-- gallery:end -->\nNext line.\n")
+    book.build(source, out, readme=readme, outputs=tmp_path / "no-figures", root=tmp_path)
+    front = (out / "index.html").read_text()
+    assert '<table class="items">' in front and "\x00" not in front and "Next line." in front
+    assert 'id="item-hypercut_ordering"' in front

@@ -101,22 +101,32 @@ def keep_reference(executed: Path, profile: str, info: dict, notebooks: list[str
             shutil.copy2(path, scratch / path.name)
         old = _source_info(target)
         record = {**old, "rerun": {**old.get("rerun", {}), **{p.stem: info for p in wanted}}}
-    for path in wanted:
-        shutil.copy2(path, scratch / path.name)
-    (scratch / SOURCE_INFO).write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
-    _swap(scratch, target)
+    try:
+        for path in wanted:
+            shutil.copy2(path, scratch / path.name)
+        (scratch / SOURCE_INFO).write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
+        _swap(scratch, target)
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
     return target
 
 
 def _swap(new: Path, target: Path) -> None:
-    """Put the folder ``new`` where ``target`` is, replacing it (the old one is removed after)."""
-    old = None
-    if target.exists():
-        old = target.with_name(f".{target.name}-old-{os.getpid()}")
-        target.rename(old)
-    new.rename(target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    """Put the folder ``new`` where ``target`` is, replacing it; if that fails the old one is put back."""
+    os.chmod(new, 0o755)  # mkdtemp's 0700 would hide a served site
+    if not target.exists():
+        new.rename(target)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{target.name}-old-", dir=target.parent))
+    old.rmdir()
+    target.rename(old)
+    try:
+        new.rename(target)
+    except BaseException:
+        old.rename(target)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -124,66 +134,107 @@ def _swap(new: Path, target: Path) -> None:
 
 
 def _slug(text: str) -> str:
-    text = re.sub(r"<[^>]+>", "", html.unescape(text)).lower()
+    """An id from plain text (a heading's words, code included: `<video>` gives "video")."""
+    text = text.lower()
     return re.sub(r"[^a-z0-9]+", "-", text).strip("-") or "section"
 
 
+def _unique(slug: str, used: set[str]) -> str:
+    base, k = slug, 2
+    while slug in used:
+        slug, k = f"{base}-{k}", k + 1
+    used.add(slug)
+    return slug
+
+
+def _math_rule(state, silent: bool) -> bool:
+    """markdown-it inline rule: ``$$tex$$`` (display) and ``$tex$`` (inline, Pandoc's rule: no space
+    inside either dollar, no digit right after the closing one, so "costs $5 and $10" stays prose).
+    Code spans and code blocks never reach it (their own rules take them first)."""
+    src, pos = state.src, state.pos
+    if src[pos] != "$" or (pos > 0 and src[pos - 1] == "\\"):
+        return False
+    if src.startswith("$$", pos):
+        end = src.find("$$", pos + 2)
+        if end < 0 or not src[pos + 2:end].strip():
+            return False
+        kind, content, stop = "math_display", src[pos + 2:end], end + 2
+    else:
+        if pos + 1 >= len(src) or src[pos + 1].isspace() or src[pos + 1] == "$":
+            return False
+        end = pos + 1
+        while True:
+            end = src.find("$", end)
+            if end < 0:
+                return False
+            if src[end - 1] != "\\":
+                break
+            end += 1
+        content = src[pos + 1:end]
+        if content[-1].isspace() or "\n\n" in content or (end + 1 < len(src) and src[end + 1].isdigit()):
+            return False
+        kind, stop = "math_inline", end + 1
+    if not silent:
+        state.push(kind, "", 0).content = content
+    state.pos = stop
+    return True
+
+
 class _Markdown:
-    """CommonMark with tables, TeX kept for MathJax, heading ids, and links rewritten by ``link``."""
+    """CommonMark with tables; TeX kept for MathJax; heading ids unique on the page (``used``,
+    shared with the page's other ids); the targets of links and images rewritten by ``link``."""
 
-    _SPANS = re.compile(r"(?P<code>```.*?```|`[^`\n]*`)|\$\$(?P<display>.+?)\$\$|(?<![\\$\w])\$(?P<inline>[^$\n]+?)\$",
-                        re.DOTALL)
-
-    def __init__(self, link=None):
+    def __init__(self, link=None, used: set[str] | None = None):
         from markdown_it import MarkdownIt
 
         self.md = MarkdownIt("commonmark", {"html": True}).enable("table").enable("strikethrough")
+        self.md.inline.ruler.before("escape", "math", _math_rule)
         self.link = link
+        self.used = used if used is not None else set()
         self.math = False
+        outer = self
 
-    def render(self, text: str, used_ids: set[str]) -> str:
-        maths: list[str] = []
+        def math(self, tokens, idx, options, env):
+            outer.math = True
+            display = tokens[idx].type == "math_display"
+            opening, closing = ("\\[", "\\]") if display else ("\\(", "\\)")
+            tex = html.escape(opening + tokens[idx].content + closing)
+            return f'<span class="math{" display" if display else ""}">{tex}</span>'
 
-        def protect(m: re.Match) -> str:
-            if m.group("code") is not None:
-                return m.group("code")
-            tex, display = (m.group("display"), True) if m.group("display") is not None else (m.group("inline"), False)
-            maths.append((rf"\[{tex}\]" if display else rf"\({tex}\)", display))
-            return f"MATHPLACEHOLDER{len(maths) - 1}X"
+        def heading_open(self, tokens, idx, options, env):
+            inline = tokens[idx + 1]
+            text = "".join(t.content for t in (inline.children or []) if t.type in ("text", "code_inline",
+                                                                                     "math_inline"))
+            tokens[idx].attrSet("id", _unique(_slug(text or inline.content), outer.used))
+            return self.renderToken(tokens, idx, options, env)
 
-        out = self.md.render(self._SPANS.sub(protect, text))
-        if maths:
-            self.math = True
+        def heading_close(self, tokens, idx, options, env):
+            slug = tokens[idx - 2].attrGet("id")
+            return f'<a class="pilcrow" href="#{slug}">#</a>' + self.renderToken(tokens, idx, options, env)
 
-        def restore(m: re.Match) -> str:
-            tex, display = maths[int(m.group(1))]
-            return f'<span class="math{" display" if display else ""}">{html.escape(tex)}</span>'
+        def target(attr):
+            def rule(self, tokens, idx, options, env):
+                if outer.link is not None and tokens[idx].attrGet(attr) is not None:
+                    tokens[idx].attrSet(attr, outer.link(tokens[idx].attrGet(attr)))
+                if tokens[idx].type == "image":
+                    return self.image(tokens, idx, options, env)
+                return self.renderToken(tokens, idx, options, env)
+            return rule
 
-        out = re.sub(r"MATHPLACEHOLDER(\d+)X", restore, out)
+        for name, rule in (("math_inline", math), ("math_display", math), ("heading_open", heading_open),
+                           ("heading_close", heading_close), ("link_open", target("href")),
+                           ("image", target("src"))):
+            self.md.add_render_rule(name, rule)
 
-        def heading(m: re.Match) -> str:
-            slug = base = _slug(m.group(3))
-            k = 2
-            while slug in used_ids:
-                slug, k = f"{base}-{k}", k + 1
-            used_ids.add(slug)
-            return f'<h{m.group(1)} id="{slug}"{m.group(2)}>{m.group(3)}<a class="pilcrow" href="#{slug}">#</a></h{m.group(1)}>'
-
-        out = re.sub(r"<h([1-6])([^>]*)>(.*?)</h\1>", heading, out, flags=re.DOTALL)
-        if self.link is not None:
-            out = re.sub(r'(<(?:a|img)\b[^>]*?\b(?:href|src)=")([^"]*)(")',
-                         lambda m: m.group(1) + html.escape(self.link(html.unescape(m.group(2)))) + m.group(3), out)
-        return out
+    def render(self, text: str) -> str:
+        return self.md.render(text)
 
 
 def _stream_text(text: str) -> str:
     """A stream as a terminal would show it: ANSI colours dropped, each ``\\r`` overwriting its line
     (a progress bar ends as its last state)."""
     text = _ANSI.sub("", text)
-    lines = []
-    for line in text.split("\n"):
-        lines.append(line.rsplit("\r", 1)[-1] if "\r" in line.rstrip("\r") else line.rstrip("\r"))
-    return "\n".join(lines)
+    return "\n".join(line.rstrip("\r").rsplit("\r", 1)[-1] for line in text.split("\n"))
 
 
 def _highlight(code: str) -> str:
@@ -220,28 +271,45 @@ class _Images:
 
 
 def _encode(data: bytes, what: str) -> tuple[bytes, str]:
-    """``data`` (PNG, JPEG or GIF) as WebP: lossless with at most 256 colours, lossy at quality 90
-    with more, animated for an animated GIF; the original where that is smaller or Pillow cannot
-    read it as an image."""
+    """``data`` (PNG, JPEG or GIF) as WebP: lossless, unless lossy at quality 90 is under 1/1.3 of
+    its size (photographs; a plot's thin lines stay exact); an animated GIF as an animated WebP with
+    its frame times and loop count; 16-bit and float images scaled to 8 bits first.  The original
+    where it is smaller."""
+    import numpy as np
     from PIL import Image, UnidentifiedImageError
 
     try:
         image = Image.open(io.BytesIO(data))
         image.load()
-    except (UnidentifiedImageError, OSError) as exc:
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
         raise BookError(f"{what}: an image output that is not a readable image ({exc})") from None
     original_ext = {"PNG": "png", "JPEG": "jpg", "GIF": "gif", "WEBP": "webp"}.get(image.format or "", "png")
-    out = io.BytesIO()
-    if getattr(image, "n_frames", 1) > 1:
-        image.save(out, format="WEBP", save_all=True, quality=85, method=4)
+    frames = getattr(image, "n_frames", 1)
+    if frames > 1:
+        durations = []
+        for k in range(frames):
+            image.seek(k)
+            durations.append(int(image.info.get("duration", 100)))
+        image.seek(0)
+        out = io.BytesIO()
+        image.save(out, format="WEBP", save_all=True, quality=85, method=4, duration=durations,
+                   loop=int(image.info.get("loop", 0)))
+        candidates = [out.getvalue()]
     else:
+        if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):  # deep images: scaled, never clipped
+            values = np.asarray(image, dtype=np.float64)
+            top = 255.0 if values.max() <= 255 else 65535.0
+            image = Image.fromarray(np.clip(values / top * 255 + 0.5, 0, 255).astype(np.uint8))
         if image.mode not in ("RGB", "RGBA"):
             image = image.convert("RGBA" if "A" in image.getbands() or "transparency" in image.info else "RGB")
         if image.mode == "RGBA" and image.getchannel("A").getextrema() == (255, 255):
             image = image.convert("RGB")
-        few = image.getcolors(256) is not None
-        image.save(out, format="WEBP", lossless=few, quality=90 if not few else 100, method=6 if few else 4)
-    encoded = out.getvalue()
+        lossless, lossy = io.BytesIO(), io.BytesIO()
+        image.save(lossless, format="WEBP", lossless=True, quality=100, method=4)
+        image.save(lossy, format="WEBP", quality=90, method=4)
+        candidates = [lossless.getvalue() if len(lossless.getvalue()) <= 1.3 * len(lossy.getvalue())
+                      else lossy.getvalue()]
+    encoded = candidates[0]
     return (encoded, "webp") if len(encoded) < len(data) else (data, original_ext)
 
 
@@ -291,9 +359,16 @@ def _section_start(nb, index: int) -> int:
     return index
 
 
-def _outputs(cell, where: str, images: _Images) -> str:
-    parts, widgets = [], 0
-    for out in cell.get("outputs", []):
+def _outputs(cell, where: str, images: _Images, md: _Markdown) -> str:
+    parts, widgets, outputs = [], 0, []
+    for out in cell.get("outputs", []):  # consecutive writes to one stream are one text (nbclient
+        # keeps every flush of a progress bar as its own output)
+        if (out.get("output_type") == "stream" and outputs and outputs[-1].get("output_type") == "stream"
+                and outputs[-1].get("name") == out.get("name")):
+            outputs[-1] = {**outputs[-1], "text": outputs[-1]["text"] + _join(out.get("text", ""))}
+        else:
+            outputs.append(dict(out, text=_join(out["text"])) if out.get("output_type") == "stream" else out)
+    for out in outputs:
         kind = out.get("output_type")
         if kind == "stream":
             text = _stream_text(out.get("text", ""))
@@ -307,17 +382,20 @@ def _outputs(cell, where: str, images: _Images) -> str:
             if _WIDGET in data:
                 widgets += 1
                 continue
-            parts.append(_mime(data, where, images))
+            parts.append(_mime(data, where, images, md))
     if widgets:
         parts.append('<p class="note">An interactive widget stood here: open the notebook in JupyterLab to use it.</p>')
     return "\n".join(p for p in parts if p)
 
 
-def _mime(data: dict, where: str, images: _Images) -> str:
+def _mime(data: dict, where: str, images: _Images, md: _Markdown) -> str:
     for mime in ("image/gif", "image/png", "image/jpeg"):
         if mime in data:
             raw = data[mime]
-            payload = base64.b64decode("".join(raw) if isinstance(raw, list) else raw)
+            try:
+                payload = base64.b64decode("".join(raw) if isinstance(raw, list) else raw)
+            except ValueError as exc:
+                raise BookError(f"{where}: an {mime} output that is not base64 ({exc})") from None
             return f'<img src="{images.add(payload, where)}" alt="output of {html.escape(where)}" loading="lazy">'
     if "image/svg+xml" in data:
         return f'<div class="svg">{_join(data["image/svg+xml"])}</div>'
@@ -325,7 +403,7 @@ def _mime(data: dict, where: str, images: _Images) -> str:
         body = re.sub(r"<style[^>]*>.*?</style>", "", _join(data["text/html"]), flags=re.DOTALL)
         return f'<div class="html-output">{body}</div>'
     if "text/markdown" in data:
-        return _Markdown().render(_join(data["text/markdown"]), set())
+        return md.render(_join(data["text/markdown"]))
     if "text/plain" in data:
         return f'<pre class="result">{html.escape(_stream_text(_join(data["text/plain"])))}</pre>'
     return ""
@@ -440,7 +518,7 @@ def build(source: Path | None = None, out: Path | None = None, readme: Path | No
         for k, (stem, nb) in enumerate(parsed):
             prev_ = parsed[k - 1][0] if k else None
             next_ = parsed[k + 1][0] if k + 1 < len(parsed) else None
-            text = _notebook_page(stem, nb, titles, prev_, next_, images, summary, root, out, outputs)
+            text = _notebook_page(stem, nb, titles, prev_, next_, images, summary, root, out, outputs, anchors)
             (scratch / f"{stem}.html").write_text(text, encoding="utf-8")
             pages.append(f"{stem}.html")
         front = _front_page(readme, titles, anchors, summary, info, images, root, out, outputs)
@@ -452,7 +530,6 @@ def build(source: Path | None = None, out: Path | None = None, readme: Path | No
                                            encoding="utf-8")
         (scratch / "book.json").write_text(json.dumps({"source": info, "pages": pages, "anchors": anchors},
                                                       indent=1, sort_keys=True) + "\n")
-        os.chmod(scratch, 0o755)
         _swap(scratch, out)
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -480,37 +557,50 @@ def _nav(titles: dict[str, str], current: str | None) -> str:
     return " ".join(links)
 
 
-def _linker(root: Path, out: Path, outputs: Path | None, images: _Images | None, anchors: dict[str, str] | None):
-    """Rewrite a relative link of the README or a notebook for a page in ``out``: a figure of a
-    registry item goes to the item's section, an image of ``outputs`` is copied into the site, any
-    other file of the repository is linked where it lies in a clone."""
+def _linker(root: Path, base: Path, out: Path, outputs: Path | None, images: _Images | None,
+            anchors: dict[str, str] | None):
+    """Rewrite a link of a text that lives in ``base`` (the README: the root; a notebook:
+    ``notebooks/``) for a page in ``out``: a file of a registry item's outputs goes to the item's
+    section (wherever the run wrote it: notebook 08 links its output folder by absolute path), another
+    image of ``outputs`` is copied into the site, any other file of the repository is linked where it
+    lies in a clone.  Web addresses and anchors stay as they are."""
+    from urllib.parse import unquote, urlsplit
+
     from blur2vid.paper import REGISTRY, _owner
 
     owners = {s: i.key for i in REGISTRY for s in i.outputs}
-    to_root = os.path.relpath(root, out)
+    root = Path(root).resolve()
 
     def link(url: str) -> str:
-        if re.match(r"^[a-z][a-z0-9+.-]*:|^#|^/", url) or not url:
+        if not url or url.startswith("#") or re.match(r"^[a-z][a-z0-9+.-]*:", url, re.I):
             return url
-        path = url.split("#", 1)[0]
-        if path.startswith("figures/") and outputs is not None:
-            name = path.split("/", 1)[1]
-            stem = _owner(name.split(".")[0])
-            if anchors is not None and stem in owners and anchors.get(owners[stem]):
-                return anchors[owners[stem]]
-            file = Path(outputs) / name
-            if images is not None and file.suffix in (".png", ".gif", ".jpg") and file.is_file():
-                return images.add_file(file)
-        return f"{to_root}/{url}".replace(os.sep, "/")
+        parts = urlsplit(url)
+        path = Path(unquote(parts.path))
+        name = path.name
+        stem = _owner(name.split(".")[0])
+        in_figures = path.is_absolute() or Path(os.path.normpath(base / path)).parent.name == "figures"
+        if in_figures and anchors is not None and stem in owners and anchors.get(owners[stem]):
+            return anchors[owners[stem]]
+        file = Path(outputs) / name if outputs is not None else None
+        if in_figures and images is not None and file is not None and file.suffix in (".png", ".gif", ".jpg") \
+                and file.is_file():
+            return images.add_file(file)
+        target = path if path.is_absolute() else Path(os.path.normpath(Path(base).resolve() / path))
+        try:
+            inside = target.relative_to(root)
+        except ValueError:
+            return url  # outside the repository: nothing to point a reader to
+        fragment = f"#{parts.fragment}" if parts.fragment else ""
+        return os.path.relpath(root / inside, out).replace(os.sep, "/") + fragment
 
     return link
 
 
-def _notebook_page(stem, nb, titles, prev_, next_, images, summary, root, out, outputs) -> str:
+def _notebook_page(stem, nb, titles, prev_, next_, images, summary, root, out, outputs, anchors) -> str:
     from blur2vid.paper import REGISTRY
 
-    md = _Markdown(link=_linker(root, out, outputs, images, None))
-    used: set[str] = set()
+    used: set[str] = {f"cell-{k}" for k in range(len(nb.cells))} | {f"item-{key}" for key in anchors}
+    md = _Markdown(link=_linker(root, root / "notebooks", out, outputs, images, anchors), used=used)
     where = notebook_items(nb, stem)
     starts: dict[int, list[str]] = {}
     for key, index in where.items():
@@ -521,13 +611,13 @@ def _notebook_page(stem, nb, titles, prev_, next_, images, summary, root, out, o
         for key in starts.get(k, []):
             body.append(f'<span class="anchor-item" id="item-{key}"></span>')
         if cell.cell_type == "markdown":
-            body.append(f'<div class="cell markdown" id="cell-{k}">{md.render(cell.source, used)}</div>')
+            body.append(f'<div class="cell markdown" id="cell-{k}">{md.render(cell.source)}</div>')
         elif cell.cell_type == "code":
             tags = cell.get("metadata", {}).get("tags", [])
             label = ("parameters (the notebook's defaults)" if "parameters" in tags else
                      "parameters of this run (injected by papermill)" if "injected-parameters" in tags else "")
             head = f'<div class="label">{label}</div>' if label else ""
-            outputs_html = _outputs(cell, f"{stem}.ipynb, cell {k}", images)
+            outputs_html = _outputs(cell, f"{stem}.ipynb, cell {k}", images, md)
             body.append(f'<div class="cell code" id="cell-{k}">{head}{_highlight(cell.source) if cell.source.strip() else ""}'
                         + (f'<div class="output">{outputs_html}</div>' if outputs_html else "") + "</div>")
         if k == 0 and where:  # under the title: what this page reproduces
@@ -554,6 +644,9 @@ def _items_box(where, items, summary, unplaced) -> str:
     return f'<aside class="items"><b>Paper items on this page</b><ul>{"".join(rows)}</ul></aside>'
 
 
+_GALLERY = "\x00gallery\x00"
+
+
 def _readme_parts(readme: Path) -> tuple[str, str]:
     """The README's introduction (after its title, before the first section) and its findings (the
     section "What reproduced", without the gallery, which the book draws itself)."""
@@ -570,7 +663,7 @@ def _readme_parts(readme: Path) -> tuple[str, str]:
     findings = findings.split("\n", 1)[1] if "\n" in findings else ""
     if GALLERY_START in findings and GALLERY_END in findings:
         head, rest = findings.split(GALLERY_START, 1)
-        findings = head + "GALLERYPLACEHOLDER\n" + rest.split(GALLERY_END, 1)[1]
+        findings = head + _GALLERY + rest.split(GALLERY_END, 1)[1]
     return intro, findings
 
 
@@ -578,8 +671,9 @@ def _front_page(readme, titles, anchors, summary, info, images, root, out, outpu
     from blur2vid.paper import REGISTRY, SEED_FIGURES
 
     intro, findings = _readme_parts(readme)
-    md = _Markdown(link=_linker(root, out, outputs, images, anchors))
-    used: set[str] = set()
+    used = {"blur2vid", "notebooks", "what-reproduced", "across-seeds"} | {f"item-{k}" for k in anchors} | {
+        f"row-{k}" for k in anchors}
+    md = _Markdown(link=_linker(root, Path(readme).parent, out, outputs, images, anchors), used=used)
     rows = ['<table class="items"><thead><tr><th>paper item</th><th>what it shows</th><th>notebook</th>'
             '<th>verdict</th><th>rule</th></tr></thead><tbody>']
     for item in REGISTRY:
@@ -597,9 +691,8 @@ def _front_page(readme, titles, anchors, summary, info, images, root, out, outpu
                     f'<td>{html.escape(rule)}</td></tr>')
     rows.append("</tbody></table>")
     gallery = "\n".join(rows)
-    findings_html = md.render(findings, used).replace("<p>GALLERYPLACEHOLDER</p>", gallery)
-    if "GALLERYPLACEHOLDER" not in findings and gallery not in findings_html:
-        findings_html = gallery + findings_html
+    before, _, after = findings.partition(_GALLERY)  # the README's own gallery gives way to the book's
+    findings_html = md.render(before) + gallery + md.render(after)
     toc = ["<ol class=\"notebooks\">"] + [f'<li><a href="{s}.html">{html.escape(t)}</a></li>' for s, t in titles.items()]
     toc.append("</ol>")
     spread = []
@@ -613,7 +706,7 @@ def _front_page(readme, titles, anchors, summary, info, images, root, out, outpu
     seeds = info.get("seeds")
     rerun = "".join(f"; {html.escape(stem)} run again at commit {html.escape(str(i.get('commit')))}"
                     for stem, i in sorted(info.get("rerun", {}).items()))
-    body = ['<h1 id="blur2vid">blur2vid: the reference run</h1>', md.render(intro, used),
+    body = ['<h1 id="blur2vid">blur2vid: the reference run</h1>', md.render(intro),
             f'<p class="note">This book shows the executed notebooks of the reference run ({html.escape(run)}'
             f'{", training seeds " + ", ".join(map(str, seeds)) if seeds else ""}{rerun}). The notebooks that train show '
             f'the first seed; the verdicts and the figures below pool every seed. Nothing here was re-run to make '
