@@ -266,16 +266,18 @@ def test_images_keep_their_depth_their_timing_and_plots_stay_exact():
     data, ext = book._encode(buffer.getvalue(), "deep")
     decoded = np.asarray(Image.open(io.BytesIO(data)).convert("L"), dtype=float)
     assert abs(decoded.mean() - ramp.mean() / 257) < 2 and decoded.std() > 50  # scaled, not clipped white
-    frames = [Image.new("RGB", (16, 16), (k, 255 - k, 40)) for k in (0, 120, 240)]
+    rng = np.random.default_rng(1)  # noise: a GIF that WebP beats, so the re-encoded file is read back
+    frames = [Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)) for _ in range(3)]
     buffer = io.BytesIO()
     frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:], duration=[100, 500, 900], loop=1)
     data, ext = book._encode(buffer.getvalue(), "gif")
     gif = Image.open(io.BytesIO(data))
-    assert gif.n_frames == 3
+    assert gif.n_frames == 3 and ext == "webp"
     if ext == "webp":
         durations = []
         for k in range(gif.n_frames):
             gif.seek(k)
+            gif.load()  # WebP reads a frame's time when it is decoded
             durations.append(gif.info["duration"])
         assert durations == [100, 500, 900] and gif.info.get("loop") == 1
     # a plot (few colours, thin lines) is stored without loss
