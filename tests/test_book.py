@@ -297,3 +297,21 @@ def test_the_gallery_replaces_the_readme_one_even_without_blank_lines(site, tmp_
     front = (out / "index.html").read_text()
     assert '<table class="items">' in front and "\x00" not in front and "Next line." in front
     assert 'id="item-hypercut_ordering"' in front
+
+
+def test_a_progress_bar_widget_shows_its_last_saved_state(tmp_path):
+    """tqdm in a notebook is a widget whose output holds only its first state; the notebook's saved
+    widget state holds the last, and the book shows that; a widget only a kernel can draw is named."""
+    v4 = nbformat.v4
+    cell = v4.new_code_cell("train()")
+    view = "application/vnd.jupyter.widget-view+json"
+    cell.outputs = [v4.new_output("display_data", data={view: {"model_id": "bar"}, "text/plain": "step: 0%| | 0/8"}),
+                    v4.new_output("display_data", data={view: {"model_id": "slider"}, "text/plain": "IntSlider()"})]
+    states = {"bar": {"model_name": "HBoxModel", "state": {"children": ["IPY_MODEL_a", "IPY_MODEL_b", "IPY_MODEL_c"]}},
+              "a": {"model_name": "HTMLModel", "state": {"value": "step:\u2007100%"}},
+              "b": {"model_name": "FloatProgressModel", "state": {"value": 8.0, "max": 8.0}},
+              "c": {"model_name": "HTMLModel", "state": {"value": "\u20078/8\u2007[00:02&lt;00:00]"}},
+              "slider": {"model_name": "IntSliderModel", "state": {"value": 3}}}
+    html_ = book._outputs(cell, "x.ipynb, cell 0", book._Images(tmp_path / "img"), book._Markdown(), states)
+    assert "step: 100% |██████████|  8/8 [00:02&lt;00:00]" in html_ and "0/8" not in html_
+    assert html_.count("interactive widget") == 1

@@ -359,7 +359,33 @@ def _section_start(nb, index: int) -> int:
     return index
 
 
-def _outputs(cell, where: str, images: _Images, md: _Markdown) -> str:
+def _widget_states(nb) -> dict:
+    """The widget models a notebook saved (``metadata.widgets``): model id -> model."""
+    saved = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
+    return saved.get("state", {}) if isinstance(saved, dict) else {}
+
+
+def _widget_text(model_id: str, states: dict, depth: int = 0) -> str | None:
+    """A saved widget as text, where it is made of labels and progress bars (tqdm's bar is an HBox
+    of an HTML label, a FloatProgress and an HTML count): its last state; None for anything else
+    (a slider, an upload box), which only a kernel can show."""
+    model = states.get(model_id)
+    if model is None or depth > 4:
+        return None
+    name, state = model.get("model_name"), model.get("state", {})
+    if name in ("HTMLModel", "LabelModel"):
+        return html.unescape(re.sub(r"<[^>]+>", "", str(state.get("value", "")))).replace("\u2007", " ")
+    if name in ("FloatProgressModel", "IntProgressModel"):
+        top = float(state.get("max") or 0) or 1.0
+        filled = max(0, min(10, round(10 * float(state.get("value") or 0) / top)))
+        return "|" + "█" * filled + " " * (10 - filled) + "|"
+    if name in ("HBoxModel", "VBoxModel"):
+        texts = [_widget_text(str(c).replace("IPY_MODEL_", ""), states, depth + 1) for c in state.get("children", [])]
+        return None if any(t is None for t in texts) or not texts else (" " if name == "HBoxModel" else "\n").join(texts)
+    return None
+
+
+def _outputs(cell, where: str, images: _Images, md: _Markdown, states: dict | None = None) -> str:
     parts, widgets, outputs = [], 0, []
     for out in cell.get("outputs", []):  # consecutive writes to one stream are one text (nbclient
         # keeps every flush of a progress bar as its own output)
@@ -380,7 +406,12 @@ def _outputs(cell, where: str, images: _Images, md: _Markdown) -> str:
         elif kind in ("display_data", "execute_result"):
             data = out.get("data", {})
             if _WIDGET in data:
-                widgets += 1
+                view = data[_WIDGET]
+                text = _widget_text(str(view.get("model_id", "")), states or {}) if isinstance(view, dict) else None
+                if text is None:
+                    widgets += 1
+                else:
+                    parts.append(f'<pre class="stream stderr">{html.escape(text)}</pre>')
                 continue
             parts.append(_mime(data, where, images, md))
     if widgets:
@@ -606,6 +637,7 @@ def _notebook_page(stem, nb, titles, prev_, next_, images, summary, root, out, o
     for key, index in where.items():
         starts.setdefault(_section_start(nb, index) if index >= 0 else -1, []).append(key)
     items = {i.key: i for i in REGISTRY}
+    states = _widget_states(nb)
     body = []
     for k, cell in enumerate(nb.cells):
         for key in starts.get(k, []):
@@ -617,7 +649,7 @@ def _notebook_page(stem, nb, titles, prev_, next_, images, summary, root, out, o
             label = ("parameters (the notebook's defaults)" if "parameters" in tags else
                      "parameters of this run (injected by papermill)" if "injected-parameters" in tags else "")
             head = f'<div class="label">{label}</div>' if label else ""
-            outputs_html = _outputs(cell, f"{stem}.ipynb, cell {k}", images, md)
+            outputs_html = _outputs(cell, f"{stem}.ipynb, cell {k}", images, md, states)
             body.append(f'<div class="cell code" id="cell-{k}">{head}{_highlight(cell.source) if cell.source.strip() else ""}'
                         + (f'<div class="output">{outputs_html}</div>' if outputs_html else "") + "</div>")
         if k == 0 and where:  # under the title: what this page reproduces
