@@ -9,7 +9,7 @@ import torch
 from blur2vid.experiments.photos import card_summary
 from blur2vid.models.checkpoint import load_model, save_model
 from blur2vid.models.unet import SequenceUNet
-from blur2vid.shipping import LICENCE, MOTIONS, RETRAIN, evaluate, install, main
+from blur2vid.shipping import LICENCE, MOTIONS, RETRAIN, evaluate, install, main, retrain_command
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -66,3 +66,19 @@ def test_the_command_measures_a_run_without_installing(tmp_path, capsys):
     save_model(tmp_path / "model.pt", _copy_model())
     assert main([str(tmp_path)]) == 0
     assert "real_video" in json.loads(capsys.readouterr().out)
+
+
+def test_the_retrain_command_remakes_every_step():
+    """A run's own command then its install; a fine-tune of the shipped model first remakes the
+    model it started from (its card's recipe), so the chain holds end to end."""
+    ours = {"trained_by": "blur2vid train --preset unet-captures --out runs/a", "spec": {}}
+    assert retrain_command("runs/a", ours) == ("blur2vid train --preset unet-captures --out runs/a && "
+                                               "python -m blur2vid.shipping runs/a --install")
+    tuned = {"trained_by": "blur2vid train --preset unet-captures --set init=default --out runs/b",
+             "spec": {"init": "default"}}
+    chain = retrain_command("runs/b", tuned, {"retrain": "X && Y"})
+    assert chain == ("X && Y && blur2vid train --preset unet-captures --set init=default --out runs/b && "
+                     "python -m blur2vid.shipping runs/b --install")
+    with pytest.raises(ValueError, match="whose card has no retrain command"):
+        retrain_command("runs/b", tuned, None)
+    assert retrain_command("runs/c", {"trained_by": "a test"}) == RETRAIN

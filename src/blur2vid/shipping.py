@@ -37,7 +37,7 @@ from blur2vid.experiments.tables import model_and_copy_ppsnr
 from blur2vid.io import atomic_write_text
 from blur2vid.models.checkpoint import default_model_path, load_model, save_model
 
-__all__ = ["LICENCE", "RETRAIN", "MOTIONS", "held_out", "evaluate", "card", "install"]
+__all__ = ["LICENCE", "RETRAIN", "MOTIONS", "held_out", "evaluate", "retrain_command", "card", "install"]
 
 LICENCE = ("weights: MIT, as the code of blur2vid; trained only on images that ship with scikit-image "
            "(skimage/data/README.txt gives each image's source and licence), never on clock_motion.png or "
@@ -80,16 +80,35 @@ def evaluate(model: nn.Module, device="cpu", n: int = 64) -> dict[str, Any]:
             "held_out": {name: held_out(model, n=n, motion=m, device=device) for name, m in MOTIONS.items()}}
 
 
-def card(run: str | Path, evaluation: dict[str, Any]) -> dict[str, Any]:
+def retrain_command(run: str | Path, notes: dict[str, Any], shipped: dict[str, Any] | None = None) -> str:
+    """How to remake the model of ``run``: its own ``blur2vid train`` command, then the install;
+    a fine-tune of the shipped model (``init="default"``) starts with the recipe of the model it
+    started from (``shipped``, that model's card), so the chain remakes every step.  A run without
+    a recorded command gets :data:`RETRAIN`."""
+    command = str(notes.get("trained_by") or "")
+    if not command.startswith("blur2vid train"):
+        return RETRAIN
+    own = f"{command} && python -m blur2vid.shipping {run} --install"
+    if notes.get("spec", {}).get("init") == "default":
+        if not shipped or not shipped.get("retrain"):
+            raise ValueError(f"{run}: fine-tuned from the shipped model, whose card has no retrain command")
+        return f"{shipped['retrain']} && {own}"
+    return own
+
+
+def card(run: str | Path, evaluation: dict[str, Any], shipped: dict[str, Any] | None = None) -> dict[str, Any]:
     """The shipped model's card: the run's own notes (command, spec, budget, samples) with the
-    evaluation, the retrain command and the licence."""
+    evaluation, the retrain command (:func:`retrain_command`; ``shipped``: the card of the model
+    shipped now) and the licence."""
     notes = json.loads((Path(run) / "model.json").read_text())
     switches = {}
     data = notes.get("spec", {}).get("data")
     if data and data.get("family") == CAPTURES:  # every switch of the training scenes, defaults included
         switches = {"data_switches": json.loads(json.dumps(asdict(DataConfig(**data).captures())))}
-    return {**notes, **switches, "file": "default_model.pt", "retrain": RETRAIN, "licence": LICENCE,
-            "evaluation": evaluation}
+    extra = {"fine_tuned_from": {k: shipped.get(k) for k in ("trained_by", "steps", "samples", "budget")}} \
+        if notes.get("spec", {}).get("init") == "default" and shipped else {}
+    return {**notes, **switches, **extra, "file": "default_model.pt", "retrain": retrain_command(run, notes, shipped),
+            "licence": LICENCE, "evaluation": evaluation}
 
 
 def install(run: str | Path, assets: str | Path | None = None, device="cpu") -> dict[str, Any]:
@@ -98,8 +117,10 @@ def install(run: str | Path, assets: str | Path | None = None, device="cpu") -> 
     if not (run / "model.pt").is_file() or not (run / "model.json").is_file():
         raise FileNotFoundError(f"{run}: no model.pt and model.json (is the blur2vid train run finished?)")
     model, _ = load_model(run / "model.pt")
-    notes = card(run, evaluate(model, device=device))
     assets = default_model_path().parent if assets is None else Path(assets)
+    current = assets / "default_model.json"
+    shipped = json.loads(current.read_text()) if current.is_file() else None
+    notes = card(run, evaluate(model, device=device), shipped)
     save_model(assets / "default_model.pt", model, notes)
     atomic_write_text(assets / "default_model.json", json.dumps(notes, indent=2) + "\n")
     return notes
