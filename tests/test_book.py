@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from blur2vid import book
+from blur2vid import book, notebook_html
 from blur2vid.paper import REGISTRY
 
 README = """# blur2vid
@@ -229,7 +229,7 @@ def test_the_book_of_a_smoke_run(tmp_path, monkeypatch):
 
 
 def test_markdown_keeps_prose_dollars_code_and_heading_ids_apart():
-    md = book._Markdown(used={"cell-3"})
+    md = notebook_html.Markdown(used={"cell-3"})
     html_ = md.render("It costs $5 and $10, frame $\\hat x_3$ moves.\n\n`a$b` and ``c $x`` stay code.\n\n"
                       "```\necho $HOME $PATH\n```\n\n## The `<video>` tag\n\n## Cell 3\n\n$$\nB = g(x)\n$$")
     assert "costs $5 and $10" in html_ and r'<span class="math">\(\hat x_3\)</span>' in html_
@@ -255,7 +255,7 @@ def test_progress_bars_split_over_outputs_end_as_their_last_state(tmp_path):
     cell.outputs = [v4.new_output("stream", name="stderr", text=f"\rstep {k:3d}%") for k in (10, 50, 100)]
     cell.outputs.append(v4.new_output("stream", name="stderr", text="\n"))
     cell.outputs.append(v4.new_output("stream", name="stdout", text="a\rb\r\n"))
-    html_ = book._outputs(cell, "x.ipynb, cell 0", book._Images(tmp_path / "img"), book._Markdown())
+    html_ = notebook_html.cell_outputs(cell, "x.ipynb, cell 0", notebook_html.Images(tmp_path / "img"), notebook_html.Markdown())
     assert html_.count("<pre") == 2 and "step 100%" in html_ and "50%" not in html_ and ">b\n<" in html_
 
 
@@ -263,14 +263,14 @@ def test_images_keep_their_depth_their_timing_and_plots_stay_exact():
     ramp = (np.arange(64 * 64, dtype=np.uint16).reshape(64, 64) * 16)
     buffer = io.BytesIO()
     Image.fromarray(ramp).save(buffer, format="PNG")
-    data, ext = book._encode(buffer.getvalue(), "deep")
+    data, ext = notebook_html.encode_image(buffer.getvalue(), "deep")
     decoded = np.asarray(Image.open(io.BytesIO(data)).convert("L"), dtype=float)
     assert abs(decoded.mean() - ramp.mean() / 257) < 2 and decoded.std() > 50  # scaled, not clipped white
     rng = np.random.default_rng(1)  # noise: a GIF that WebP beats, so the re-encoded file is read back
     frames = [Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)) for _ in range(3)]
     buffer = io.BytesIO()
     frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:], duration=[100, 500, 900], loop=1)
-    data, ext = book._encode(buffer.getvalue(), "gif")
+    data, ext = notebook_html.encode_image(buffer.getvalue(), "gif")
     gif = Image.open(io.BytesIO(data))
     assert gif.n_frames == 3 and ext == "webp"
     if ext == "webp":
@@ -285,7 +285,7 @@ def test_images_keep_their_depth_their_timing_and_plots_stay_exact():
     plot[::7, :, :] = (31, 95, 168)
     buffer = io.BytesIO()
     Image.fromarray(plot).save(buffer, format="PNG")
-    data, ext = book._encode(buffer.getvalue(), "plot")
+    data, ext = notebook_html.encode_image(buffer.getvalue(), "plot")
     assert np.array_equal(np.asarray(Image.open(io.BytesIO(data)).convert("RGB")), plot)
 
 
@@ -312,6 +312,6 @@ def test_a_progress_bar_widget_shows_its_last_saved_state(tmp_path):
               "b": {"model_name": "FloatProgressModel", "state": {"value": 8.0, "max": 8.0}},
               "c": {"model_name": "HTMLModel", "state": {"value": "\u20078/8\u2007[00:02&lt;00:00]"}},
               "slider": {"model_name": "IntSliderModel", "state": {"value": 3}}}
-    html_ = book._outputs(cell, "x.ipynb, cell 0", book._Images(tmp_path / "img"), book._Markdown(), states)
+    html_ = notebook_html.cell_outputs(cell, "x.ipynb, cell 0", notebook_html.Images(tmp_path / "img"), notebook_html.Markdown(), states)
     assert "step: 100% |██████████|  8/8 [00:02&lt;00:00]" in html_ and "0/8" not in html_
     assert html_.count("interactive widget") == 1

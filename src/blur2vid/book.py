@@ -8,12 +8,10 @@ findings and a table of every paper item, each linked to the section of its note
 It never executes anything.  It reads the executed copies that :func:`blur2vid.reproduce.reproduce`
 keeps for the reference run (:func:`keep_reference`: ``results/executed/<profile>/reference/``, a
 copy of the first seed's executed notebooks, so a later exploration run with the same seed does not
-overwrite them) and the run's output folder (``figures/``) for the verdicts.  The site is small by
-construction: every image is re-encoded as WebP (lossless where it has at most 256 colours, lossy at
-quality 90 otherwise; animated GIFs as animated WebP), stored once under ``img/`` by content hash
-however often it is shown, and the pages share one stylesheet.  Markdown is rendered with
-markdown-it-py (CommonMark with tables), code with Pygments; TeX is left as TeX for MathJax, which
-the pages load from a CDN when a browser is online (offline, the TeX reads as written).
+overwrite them) and the run's output folder (``figures/``) for the verdicts.  The cells become
+HTML in :mod:`blur2vid.notebook_html` (Markdown with TeX for MathJax, Pygments, images re-encoded
+as WebP and stored once under ``img/`` by content hash, progress bars as their last state); this
+module makes the pages, the anchors and the front page, and the pages share one stylesheet.
 
 We render ourselves rather than through Jupyter Book or nbconvert: both would add tens of packages to
 the pinned environment for one page template, nbconvert embeds every image in base64 into its page
@@ -27,10 +25,7 @@ build leaves the previous book as it was.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import html
-import io
 import json
 import os
 import re
@@ -40,6 +35,18 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from blur2vid.notebook_html import (
+    BookError,
+    Images,
+    Markdown,
+    cell_outputs,
+    highlight_code,
+    notebook_title,
+    read_notebook,
+    slug,
+    widget_states,
+)
+
 __all__ = ["BookError", "Book", "build", "keep_reference", "reference_source", "notebook_items", "main",
            "REFERENCE", "SOURCE_INFO"]
 
@@ -48,14 +55,6 @@ REFERENCE = "reference"
 SOURCE_INFO = "book_source.json"
 """What :func:`keep_reference` records beside the notebooks: commit, seeds, profile, date."""
 MATHJAX = "https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-chtml.js"
-_WIDGET = "application/vnd.jupyter.widget-view+json"
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-
-
-class BookError(RuntimeError):
-    """The book cannot be built: no executed notebooks, a broken one, or one that failed."""
-
-
 @dataclass
 class Book:
     """What :func:`build` wrote: the site's folder, its pages, images and size."""
@@ -129,212 +128,6 @@ def _swap(new: Path, target: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-# ---------------------------------------------------------------------------------------------
-# text
-
-
-def _slug(text: str) -> str:
-    """An id from plain text (a heading's words, code included: `<video>` gives "video")."""
-    text = text.lower()
-    return re.sub(r"[^a-z0-9]+", "-", text).strip("-") or "section"
-
-
-def _unique(slug: str, used: set[str]) -> str:
-    base, k = slug, 2
-    while slug in used:
-        slug, k = f"{base}-{k}", k + 1
-    used.add(slug)
-    return slug
-
-
-def _math_rule(state, silent: bool) -> bool:
-    """markdown-it inline rule: ``$$tex$$`` (display) and ``$tex$`` (inline, Pandoc's rule: no space
-    inside either dollar, no digit right after the closing one, so "costs $5 and $10" stays prose).
-    Code spans and code blocks never reach it (their own rules take them first)."""
-    src, pos = state.src, state.pos
-    if src[pos] != "$" or (pos > 0 and src[pos - 1] == "\\"):
-        return False
-    if src.startswith("$$", pos):
-        end = src.find("$$", pos + 2)
-        if end < 0 or not src[pos + 2:end].strip():
-            return False
-        kind, content, stop = "math_display", src[pos + 2:end], end + 2
-    else:
-        if pos + 1 >= len(src) or src[pos + 1].isspace() or src[pos + 1] == "$":
-            return False
-        end = pos + 1
-        while True:
-            end = src.find("$", end)
-            if end < 0:
-                return False
-            if src[end - 1] != "\\":
-                break
-            end += 1
-        content = src[pos + 1:end]
-        if content[-1].isspace() or "\n\n" in content or (end + 1 < len(src) and src[end + 1].isdigit()):
-            return False
-        kind, stop = "math_inline", end + 1
-    if not silent:
-        state.push(kind, "", 0).content = content
-    state.pos = stop
-    return True
-
-
-class _Markdown:
-    """CommonMark with tables; TeX kept for MathJax; heading ids unique on the page (``used``,
-    shared with the page's other ids); the targets of links and images rewritten by ``link``."""
-
-    def __init__(self, link=None, used: set[str] | None = None):
-        from markdown_it import MarkdownIt
-
-        self.md = MarkdownIt("commonmark", {"html": True}).enable("table").enable("strikethrough")
-        self.md.inline.ruler.before("escape", "math", _math_rule)
-        self.link = link
-        self.used = used if used is not None else set()
-        self.math = False
-        outer = self
-
-        def math(self, tokens, idx, options, env):
-            outer.math = True
-            display = tokens[idx].type == "math_display"
-            opening, closing = ("\\[", "\\]") if display else ("\\(", "\\)")
-            tex = html.escape(opening + tokens[idx].content + closing)
-            return f'<span class="math{" display" if display else ""}">{tex}</span>'
-
-        def heading_open(self, tokens, idx, options, env):
-            inline = tokens[idx + 1]
-            text = "".join(t.content for t in (inline.children or []) if t.type in ("text", "code_inline",
-                                                                                     "math_inline"))
-            tokens[idx].attrSet("id", _unique(_slug(text or inline.content), outer.used))
-            return self.renderToken(tokens, idx, options, env)
-
-        def heading_close(self, tokens, idx, options, env):
-            slug = tokens[idx - 2].attrGet("id")
-            return f'<a class="pilcrow" href="#{slug}">#</a>' + self.renderToken(tokens, idx, options, env)
-
-        def target(attr):
-            def rule(self, tokens, idx, options, env):
-                if outer.link is not None and tokens[idx].attrGet(attr) is not None:
-                    tokens[idx].attrSet(attr, outer.link(tokens[idx].attrGet(attr)))
-                if tokens[idx].type == "image":
-                    return self.image(tokens, idx, options, env)
-                return self.renderToken(tokens, idx, options, env)
-            return rule
-
-        for name, rule in (("math_inline", math), ("math_display", math), ("heading_open", heading_open),
-                           ("heading_close", heading_close), ("link_open", target("href")),
-                           ("image", target("src"))):
-            self.md.add_render_rule(name, rule)
-
-    def render(self, text: str) -> str:
-        return self.md.render(text)
-
-
-def _stream_text(text: str) -> str:
-    """A stream as a terminal would show it: ANSI colours dropped, each ``\\r`` overwriting its line
-    (a progress bar ends as its last state)."""
-    text = _ANSI.sub("", text)
-    return "\n".join(line.rstrip("\r").rsplit("\r", 1)[-1] for line in text.split("\n"))
-
-
-def _highlight(code: str) -> str:
-    from pygments import highlight
-    from pygments.formatters import HtmlFormatter
-    from pygments.lexers import PythonLexer
-
-    return highlight(code, PythonLexer(), HtmlFormatter(nowrap=False, cssclass="highlight"))
-
-
-# ---------------------------------------------------------------------------------------------
-# images
-
-
-class _Images:
-    """Every image of the site, re-encoded once and stored once under ``img/`` by content hash."""
-
-    def __init__(self, folder: Path):
-        self.folder = folder
-        self.names: dict[str, str] = {}
-        folder.mkdir(parents=True, exist_ok=True)
-
-    def add(self, data: bytes, what: str) -> str:
-        key = hashlib.sha256(data).hexdigest()[:16]
-        if key not in self.names:
-            encoded, ext = _encode(data, what)
-            name = f"{key}.{ext}"
-            (self.folder / name).write_bytes(encoded)
-            self.names[key] = name
-        return f"img/{self.names[key]}"
-
-    def add_file(self, path: Path) -> str:
-        return self.add(path.read_bytes(), str(path))
-
-
-def _encode(data: bytes, what: str) -> tuple[bytes, str]:
-    """``data`` (PNG, JPEG or GIF) as WebP: lossless, unless lossy at quality 90 is under 1/1.3 of
-    its size (photographs; a plot's thin lines stay exact); an animated GIF as an animated WebP with
-    its frame times and loop count; 16-bit and float images scaled to 8 bits first.  The original
-    where it is smaller."""
-    import numpy as np
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        image = Image.open(io.BytesIO(data))
-        image.load()
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise BookError(f"{what}: an image output that is not a readable image ({exc})") from None
-    original_ext = {"PNG": "png", "JPEG": "jpg", "GIF": "gif", "WEBP": "webp"}.get(image.format or "", "png")
-    frames = getattr(image, "n_frames", 1)
-    if frames > 1:
-        durations = []
-        for k in range(frames):
-            image.seek(k)
-            durations.append(int(image.info.get("duration", 100)))
-        image.seek(0)
-        out = io.BytesIO()
-        image.save(out, format="WEBP", save_all=True, quality=85, method=4, duration=durations,
-                   loop=int(image.info.get("loop", 0)))
-        candidates = [out.getvalue()]
-    else:
-        if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):  # deep images: scaled, never clipped
-            values = np.asarray(image, dtype=np.float64)
-            top = 255.0 if values.max() <= 255 else 65535.0
-            image = Image.fromarray(np.clip(values / top * 255 + 0.5, 0, 255).astype(np.uint8))
-        if image.mode not in ("RGB", "RGBA"):
-            image = image.convert("RGBA" if "A" in image.getbands() or "transparency" in image.info else "RGB")
-        if image.mode == "RGBA" and image.getchannel("A").getextrema() == (255, 255):
-            image = image.convert("RGB")
-        lossless, lossy = io.BytesIO(), io.BytesIO()
-        image.save(lossless, format="WEBP", lossless=True, quality=100, method=4)
-        image.save(lossy, format="WEBP", quality=90, method=4)
-        candidates = [lossless.getvalue() if len(lossless.getvalue()) <= 1.3 * len(lossy.getvalue())
-                      else lossy.getvalue()]
-    encoded = candidates[0]
-    return (encoded, "webp") if len(encoded) < len(data) else (data, original_ext)
-
-
-# ---------------------------------------------------------------------------------------------
-# notebooks
-
-
-def _read_notebook(path: Path):
-    import nbformat
-
-    try:
-        return nbformat.read(str(path), as_version=4)
-    except (OSError, ValueError, nbformat.reader.NotJSONError) as exc:
-        raise BookError(f"{path}: not a readable notebook ({type(exc).__name__}: {exc})") from None
-
-
-def _title(nb, fallback: str) -> str:
-    for cell in nb.cells:
-        if cell.cell_type == "markdown":
-            for line in cell.source.splitlines():
-                if line.startswith("# "):
-                    return line[2:].strip()
-    return fallback
-
-
 def notebook_items(nb, stem: str) -> dict[str, int]:
     """Where each registry item of notebook ``stem`` is made: item key -> index of the first code
     cell whose source names one of the item's output files (as a quoted stem), or -1 if none does."""
@@ -357,91 +150,6 @@ def _section_start(nb, index: int) -> int:
         if nb.cells[k].cell_type == "markdown":
             return k
     return index
-
-
-def _widget_states(nb) -> dict:
-    """The widget models a notebook saved (``metadata.widgets``): model id -> model."""
-    saved = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
-    return saved.get("state", {}) if isinstance(saved, dict) else {}
-
-
-def _widget_text(model_id: str, states: dict, depth: int = 0) -> str | None:
-    """A saved widget as text, where it is made of labels and progress bars (tqdm's bar is an HBox
-    of an HTML label, a FloatProgress and an HTML count): its last state; None for anything else
-    (a slider, an upload box), which only a kernel can show."""
-    model = states.get(model_id)
-    if model is None or depth > 4:
-        return None
-    name, state = model.get("model_name"), model.get("state", {})
-    if name in ("HTMLModel", "LabelModel"):
-        return html.unescape(re.sub(r"<[^>]+>", "", str(state.get("value", "")))).replace("\u2007", " ")
-    if name in ("FloatProgressModel", "IntProgressModel"):
-        top = float(state.get("max") or 0) or 1.0
-        filled = max(0, min(10, round(10 * float(state.get("value") or 0) / top)))
-        return "|" + "█" * filled + " " * (10 - filled) + "|"
-    if name in ("HBoxModel", "VBoxModel"):
-        texts = [_widget_text(str(c).replace("IPY_MODEL_", ""), states, depth + 1) for c in state.get("children", [])]
-        return None if any(t is None for t in texts) or not texts else (" " if name == "HBoxModel" else "\n").join(texts)
-    return None
-
-
-def _outputs(cell, where: str, images: _Images, md: _Markdown, states: dict | None = None) -> str:
-    parts, widgets, outputs = [], 0, []
-    for out in cell.get("outputs", []):  # consecutive writes to one stream are one text (nbclient
-        # keeps every flush of a progress bar as its own output)
-        if (out.get("output_type") == "stream" and outputs and outputs[-1].get("output_type") == "stream"
-                and outputs[-1].get("name") == out.get("name")):
-            outputs[-1] = {**outputs[-1], "text": outputs[-1]["text"] + _join(out.get("text", ""))}
-        else:
-            outputs.append(dict(out, text=_join(out["text"])) if out.get("output_type") == "stream" else out)
-    for out in outputs:
-        kind = out.get("output_type")
-        if kind == "stream":
-            text = _stream_text(out.get("text", ""))
-            if text.strip():
-                parts.append(f'<pre class="stream {html.escape(out.get("name", "stdout"))}">{html.escape(text)}</pre>')
-        elif kind == "error":
-            raise BookError(f"{where}: the executed notebook holds an error ({out.get('ename')}: {out.get('evalue')}); "
-                            "the book shows finished runs only: run `make reproduce` again")
-        elif kind in ("display_data", "execute_result"):
-            data = out.get("data", {})
-            if _WIDGET in data:
-                view = data[_WIDGET]
-                text = _widget_text(str(view.get("model_id", "")), states or {}) if isinstance(view, dict) else None
-                if text is None:
-                    widgets += 1
-                else:
-                    parts.append(f'<pre class="stream stderr">{html.escape(text)}</pre>')
-                continue
-            parts.append(_mime(data, where, images, md))
-    if widgets:
-        parts.append('<p class="note">An interactive widget stood here: open the notebook in JupyterLab to use it.</p>')
-    return "\n".join(p for p in parts if p)
-
-
-def _mime(data: dict, where: str, images: _Images, md: _Markdown) -> str:
-    for mime in ("image/gif", "image/png", "image/jpeg"):
-        if mime in data:
-            raw = data[mime]
-            try:
-                payload = base64.b64decode("".join(raw) if isinstance(raw, list) else raw)
-            except ValueError as exc:
-                raise BookError(f"{where}: an {mime} output that is not base64 ({exc})") from None
-            return f'<img src="{images.add(payload, where)}" alt="output of {html.escape(where)}" loading="lazy">'
-    if "image/svg+xml" in data:
-        return f'<div class="svg">{_join(data["image/svg+xml"])}</div>'
-    if "text/html" in data:
-        body = re.sub(r"<style[^>]*>.*?</style>", "", _join(data["text/html"]), flags=re.DOTALL)
-        return f'<div class="html-output">{body}</div>'
-    if "text/markdown" in data:
-        return md.render(_join(data["text/markdown"]))
-    if "text/plain" in data:
-        return f'<pre class="result">{html.escape(_stream_text(_join(data["text/plain"])))}</pre>'
-    return ""
-
-
-def _join(value) -> str:
-    return "".join(value) if isinstance(value, list) else str(value)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -497,7 +205,7 @@ def _page(title: str, body: str, nav: str, math: bool) -> str:
 
 
 def _verdict_class(verdict: str) -> str:
-    return "v-" + _slug(verdict)
+    return "v-" + slug(verdict)
 
 
 def _summary(outputs: Path | None):
@@ -536,9 +244,9 @@ def build(source: Path | None = None, out: Path | None = None, readme: Path | No
     out.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}-build-", dir=out.parent))
     try:
-        images = _Images(scratch / "img")
-        parsed = [(p.stem, _read_notebook(p)) for p in notebooks]
-        titles = {stem: _title(nb, stem) for stem, nb in parsed}
+        images = Images(scratch / "img")
+        parsed = [(p.stem, read_notebook(p)) for p in notebooks]
+        titles = {stem: notebook_title(nb, stem) for stem, nb in parsed}
         anchors = {}
         for stem, nb in parsed:
             for key in notebook_items(nb, stem):
@@ -588,7 +296,7 @@ def _nav(titles: dict[str, str], current: str | None) -> str:
     return " ".join(links)
 
 
-def _linker(root: Path, base: Path, out: Path, outputs: Path | None, images: _Images | None,
+def _linker(root: Path, base: Path, out: Path, outputs: Path | None, images: Images | None,
             anchors: dict[str, str] | None):
     """Rewrite a link of a text that lives in ``base`` (the README: the root; a notebook:
     ``notebooks/``) for a page in ``out``: a file of a registry item's outputs goes to the item's
@@ -631,13 +339,13 @@ def _notebook_page(stem, nb, titles, prev_, next_, images, summary, root, out, o
     from blur2vid.paper import REGISTRY
 
     used: set[str] = {f"cell-{k}" for k in range(len(nb.cells))} | {f"item-{key}" for key in anchors}
-    md = _Markdown(link=_linker(root, root / "notebooks", out, outputs, images, anchors), used=used)
+    md = Markdown(link=_linker(root, root / "notebooks", out, outputs, images, anchors), used=used)
     where = notebook_items(nb, stem)
     starts: dict[int, list[str]] = {}
     for key, index in where.items():
         starts.setdefault(_section_start(nb, index) if index >= 0 else -1, []).append(key)
     items = {i.key: i for i in REGISTRY}
-    states = _widget_states(nb)
+    states = widget_states(nb)
     body = []
     for k, cell in enumerate(nb.cells):
         for key in starts.get(k, []):
@@ -649,8 +357,8 @@ def _notebook_page(stem, nb, titles, prev_, next_, images, summary, root, out, o
             label = ("parameters (the notebook's defaults)" if "parameters" in tags else
                      "parameters of this run (injected by papermill)" if "injected-parameters" in tags else "")
             head = f'<div class="label">{label}</div>' if label else ""
-            outputs_html = _outputs(cell, f"{stem}.ipynb, cell {k}", images, md, states)
-            body.append(f'<div class="cell code" id="cell-{k}">{head}{_highlight(cell.source) if cell.source.strip() else ""}'
+            outputs_html = cell_outputs(cell, f"{stem}.ipynb, cell {k}", images, md, states)
+            body.append(f'<div class="cell code" id="cell-{k}">{head}{highlight_code(cell.source) if cell.source.strip() else ""}'
                         + (f'<div class="output">{outputs_html}</div>' if outputs_html else "") + "</div>")
         if k == 0 and where:  # under the title: what this page reproduces
             body.append(_items_box(where, items, summary, starts.get(-1, [])))
@@ -705,7 +413,7 @@ def _front_page(readme, titles, anchors, summary, info, images, root, out, outpu
     intro, findings = _readme_parts(readme)
     used = {"blur2vid", "notebooks", "what-reproduced", "across-seeds"} | {f"item-{k}" for k in anchors} | {
         f"row-{k}" for k in anchors}
-    md = _Markdown(link=_linker(root, Path(readme).parent, out, outputs, images, anchors), used=used)
+    md = Markdown(link=_linker(root, Path(readme).parent, out, outputs, images, anchors), used=used)
     rows = ['<table class="items"><thead><tr><th>paper item</th><th>what it shows</th><th>notebook</th>'
             '<th>verdict</th><th>rule</th></tr></thead><tbody>']
     for item in REGISTRY:
