@@ -42,7 +42,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest tests notebooks --nbmake --nbmake-timeout=900
 
 reproduce: $(STAMP)
-	MPLBACKEND= $(BIN)/python -m blur2vid.cli reproduce --profile $(PROFILE) --device $(DEVICE) \
+	$(BIN)/python -m blur2vid.cli reproduce --profile $(PROFILE) --device $(DEVICE) \
 		--precision $(PRECISION) --jobs $(JOBS) $(if $(SEEDS),--seeds $(SEEDS)) $(if $(DATA_ROOT),--data-root $(DATA_ROOT))
 
 book: $(STAMP)

@@ -138,7 +138,15 @@ def reproduce(profile: str = "cpu", device: str = "auto", seeds: Sequence[int] |
     seeds did 1.06x (U-Net) to 1.48x (Jin frame networks) the work of one 2-thread seed).  Table 3
     is then timed alone first (its cache, see :func:`~blur2vid.experiments.jin_training.table3`),
     so no timing runs beside a training.  Threads change the order of floating-point sums, so a
-    run's numbers depend on ``jobs`` within the noise of another processor."""
+    run's numbers depend on ``jobs`` within the noise of another processor.
+
+    The kernels start without ``$MPLBACKEND`` (a non-interactive backend set for the tests would
+    keep every figure out of the executed notebooks, and so out of the book)."""
+    with _Env(MPLBACKEND=None):
+        return _reproduce(profile, device, seeds, only, data_root, precision, kernel_name, resume, jobs)
+
+
+def _reproduce(profile, device, seeds, only, data_root, precision, kernel_name, resume, jobs) -> dict[str, float]:
     import papermill
 
     seeds = list(default_seeds(profile, data_root) if seeds is None else seeds)
