@@ -140,6 +140,18 @@ def test_clean_scenes_have_neither_noise_nor_jpeg():
         CaptureConfig(clean=1.5)
 
 
+def test_still_scenes_are_sharp_photographs_whose_frames_are_the_blur():
+    still = render_captures(CaptureConfig(**SMALL, still=1.0, clean=1.0), 4, seed=8)
+    assert torch.allclose(still.frames, still.blur[:, None].expand_as(still.frames), atol=1e-5)
+    mixed = render_captures(CaptureConfig(**SMALL, still=0.5, clean=1.0), 24, seed=8)
+    spread = (mixed.frames - mixed.blur[:, None]).abs().amax((1, 2, 3, 4))
+    assert 0 < int((spread < 1e-5).sum()) < 24  # some scenes still, the others moving
+    default = render_captures(CaptureConfig(**SMALL, clean=1.0), 24, seed=8)
+    assert int(((default.frames - default.blur[:, None]).abs().amax((1, 2, 3, 4)) < 1e-5).sum()) == 0
+    with pytest.raises(ValueError, match="still"):
+        CaptureConfig(still=-0.1)
+
+
 def test_an_object_mask_is_soft_at_its_edge_only():
     mask = soft_mask(32, (8.0, 8.0), 0.0, 2.0, edge=2.0)
     assert mask[16, 16] == 1 and mask[0, 0] == 0

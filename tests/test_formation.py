@@ -8,6 +8,7 @@ from blur2vid.formation import (
     average_subframes,
     frames_for_shift,
     get_crf,
+    match_blur,
     synthesize_blur,
 )
 
@@ -107,3 +108,17 @@ def test_blur_lies_between_the_darkest_and_brightest_frame(crf):
     blur = synthesize_blur(seq, crf)
     assert (blur >= seq.amin(1) - 1e-12).all() and (blur <= seq.amax(1) + 1e-12).all()
     assert (blur >= seq.mean(1) - 1e-12).all()
+
+
+def test_match_blur_reblurs_to_the_blur_and_keeps_the_differences_between_frames():
+    g = torch.Generator().manual_seed(3)
+    frames = 0.2 + 0.6 * torch.rand(2, 5, 3, 8, 8, generator=g)
+    blur = synthesize_blur(frames, "srgb")
+    off = (frames * 0.9 + 0.03).clamp(0, 1)  # what a network that dims and smooths all frames alike returns
+    matched = match_blur(off, blur, "srgb")
+    assert torch.allclose(synthesize_blur(matched, "srgb"), blur, atol=1e-5)
+    lin = get_crf("srgb").inverse
+    diffs = lin(matched) - lin(matched).mean(1, keepdim=True)
+    assert torch.allclose(diffs, lin(off) - lin(off).mean(1, keepdim=True), atol=1e-5)  # the motion is kept
+    # frames that already re-blur to the blur are left as they are
+    assert torch.allclose(match_blur(frames, blur, "srgb"), frames, atol=1e-5)

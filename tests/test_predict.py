@@ -218,3 +218,35 @@ def test_device_auto_prefers_cuda_then_mps_for_predict(monkeypatch):
     assert resolve_device("auto", mps=True).type == "cpu"
     with pytest.raises(ValueError, match="no Apple MPS device"):
         resolve_device("mps")
+
+
+def test_match_blur_holds_the_frames_to_the_photograph_as_the_model_file_says(tmp_path):
+    from blur2vid.formation import get_crf, synthesize_blur
+    from blur2vid.predict import load_predictor
+
+    torch.manual_seed(0)
+    net = SequenceUNet(n_frames=7, width=4, depth=1)
+    with torch.no_grad():
+        for p in net.parameters():  # starts as the identity: made to change every frame, as a trained net does
+            p.add_(0.03 * torch.randn_like(p))
+    photo = torch.rand(3, 20, 20)
+    save_model(tmp_path / "plain.pt", net)
+    save_model(tmp_path / "held.pt", net, {"match_blur": True})
+    plain, notes = load_predictor(tmp_path / "plain.pt")
+    assert notes["match_blur"] is False
+    raw = predict_frames(plain, photo, progress=False)
+    held, notes = load_predictor(tmp_path / "held.pt")
+    assert notes["match_blur"] is True
+    frames = predict_frames(held, photo, progress=False)
+    assert not torch.allclose(synthesize_blur(raw, "srgb"), photo, atol=1e-2)  # the net alone is far off
+    lin = get_crf("srgb").inverse
+    shifted = lin(raw) + (lin(photo) - lin(raw).mean(0))
+    inside = shifted.gt(0).all(0) & shifted.lt(1).all(0)  # where no frame was clipped
+    assert inside.float().mean() > 0.5
+    reblur = synthesize_blur(frames, "srgb")
+    assert torch.allclose(reblur[inside], photo[inside], atol=1e-4)  # held to the photograph
+    # the frames' differences (their motion) are the network's, in linear units
+    moved, own = lin(frames) - lin(frames).mean(0), lin(raw) - lin(raw).mean(0)
+    assert torch.allclose(moved[:, inside], own[:, inside], atol=1e-4)
+    off, notes = load_predictor(tmp_path / "held.pt", match_blur=False)  # --no-match-blur
+    assert notes["match_blur"] is False and torch.equal(predict_frames(off, photo, progress=False), raw)

@@ -82,3 +82,27 @@ def test_the_retrain_command_remakes_every_step():
     with pytest.raises(ValueError, match="whose card has no retrain command"):
         retrain_command("runs/b", tuned, None)
     assert retrain_command("runs/c", {"trained_by": "a test"}) == RETRAIN
+
+
+def test_a_model_shipped_held_to_the_photograph_says_so_and_keeps_the_network_alone_numbers(tmp_path, monkeypatch):
+    from blur2vid.experiments.photos import shipped_model
+    from blur2vid.models.consistency import MatchBlur
+
+    run, assets = tmp_path / "run", tmp_path / "assets"
+    run.mkdir()
+    assets.mkdir()
+    model = _copy_model()
+    with torch.no_grad():
+        model.out.bias.fill_(0.02)  # brightens every frame alike: what match_blur undoes
+    save_model(run / "model.pt", model)
+    (run / "model.json").write_text(json.dumps({"file": "model.pt", "trained_by": "a test", "steps": 3}))
+    card = install(run, assets, match_blur=True)
+    assert card["match_blur"] is True
+    alone, held = card["evaluation_network_alone"], card["evaluation"]
+    # the tint is common to all frames: held to the blur, the model is the blur copy again
+    assert alone["real_video"]["over_blur_copy"]["mean"] < -1
+    assert abs(held["real_video"]["over_blur_copy"]["mean"]) < 0.05
+    assert card_summary(card)["frames held to the photograph"].startswith("yes")
+    monkeypatch.setattr("blur2vid.experiments.photos.default_model_path", lambda: assets / "default_model.pt")
+    net, notes = shipped_model()
+    assert isinstance(net, MatchBlur) and notes["match_blur"] is True

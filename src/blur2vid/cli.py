@@ -43,7 +43,7 @@ def _predict(args: argparse.Namespace) -> int:
 
     out = predict_file(args.photo, args.out, checkpoint=args.checkpoint, device=resolve_device(args.device, mps=True),
                        tile=args.tile, fps=args.fps, progress=not args.quiet, precision=args.precision, fmt=args.format,
-                       compile=args.compile)
+                       compile=args.compile, match_blur=args.match_blur)
     print(f"wrote {out}")
     return 0
 
@@ -117,6 +117,9 @@ def main(argv: list[str] | None = None) -> int:
                      help="inference precision (auto: bf16 where the processor or GPU does it natively)")
     pre.add_argument("--compile", action="store_true", help="run the network through torch.compile (pays off on "
                      "large photographs or many of them; the first one waits for the compiler)")
+    pre.add_argument("--match-blur", action=argparse.BooleanOptionalAction, default=None,
+                     help="move all frames alike until they re-blur to the photograph, keeping the motion "
+                          "(default: as the model file says; the shipped model's card gives its measurements)")
     pre.add_argument("--tile", type=int, default=512, help="process larger images in tiles of this size")
     pre.add_argument("--fps", type=float, default=7.0, help="frames per second of the GIF or MP4")
     pre.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -25,6 +25,7 @@ __all__ = [
     "get_crf",
     "CRF_NAMES",
     "synthesize_blur",
+    "match_blur",
     "average_subframes",
     "frames_for_shift",
     "add_noise",
@@ -114,6 +115,19 @@ def synthesize_blur(frames: torch.Tensor, crf: str | float | CameraResponse = "g
     _check_sequence(frames)
     g = get_crf(crf)
     return g(g.inverse(frames).mean(dim=TIME_DIM))
+
+
+def match_blur(frames: torch.Tensor, blur: torch.Tensor, crf: str | float | CameraResponse = "srgb") -> torch.Tensor:
+    """The frames ``[..., T, C, H, W]`` moved, all by the same amount per pixel in linear units, so
+    that Jin Eq. 1 gives back ``blur [..., C, H, W]`` (up to clipping to ``[0, 1]``): what a
+    network changed in every frame alike (its smoothing of detail it took for noise, a tint) is
+    undone, what differs between the frames (the motion) is kept.  A projection onto the frames
+    the blur allows; its re-blur PSNR is then no evidence of anything."""
+    _check_sequence(frames)
+    g = get_crf(crf)
+    linear = g.inverse(frames.clamp(0, 1))
+    residual = g.inverse(blur.clamp(0, 1)) - linear.mean(dim=TIME_DIM)
+    return g((linear + residual.unsqueeze(TIME_DIM)).clamp(0, 1))
 
 
 def average_subframes(instants: torch.Tensor, factor: int, crf: str | float | CameraResponse = "gamma2.2") -> torch.Tensor:

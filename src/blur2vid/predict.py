@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 from blur2vid.inference import predict_frames
 from blur2vid.io import atomic_path, forward_then_back, load_image, save_gif, save_image, to_uint8
 from blur2vid.models.checkpoint import default_model_path, load_model
+from blur2vid.models.consistency import with_match_blur
 
 __all__ = ["OUTPUT_FORMATS", "PHOTO_EXTENSIONS", "default_model_path", "load_predictor", "check_output",
            "photos_in", "write_frames", "predict_file", "predict_many"]
@@ -34,9 +35,17 @@ PHOTO_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", "
 """The files of a folder that ``predict`` reads as photographs."""
 
 
-def load_predictor(checkpoint: str | Path | None = None) -> tuple[nn.Module, dict]:
+def load_predictor(checkpoint: str | Path | None = None, match_blur: bool | None = None) -> tuple[nn.Module, dict]:
     """The model of ``checkpoint`` (a blur2vid model file, or a folder of Jin et al.'s released
-    weights), or the shipped default model when it is ``None``."""
+    weights), or the shipped default model when it is ``None``; with ``match_blur`` its frames
+    are moved to re-blur to the photograph (:mod:`blur2vid.models.consistency`; ``None``: as the
+    model file's notes say, off when they say nothing)."""
+    model, notes = _load(checkpoint)
+    on = bool(notes.get("match_blur", False)) if match_blur is None else match_blur
+    return with_match_blur(model, on), dict(notes, match_blur=on)
+
+
+def _load(checkpoint: str | Path | None) -> tuple[nn.Module, dict]:
     from blur2vid.models.jin_authors import is_authors_folder, load_authors_cascade
 
     path = Path(checkpoint) if checkpoint is not None else default_model_path()
@@ -131,19 +140,20 @@ def write_frames(frames: torch.Tensor, out: str | Path, fps: float = 7.0, blur: 
 def predict_file(photo: str | Path, out: str | Path, checkpoint: str | Path | None = None,
                  device: str | torch.device = "cpu", tile: int = 512, fps: float = 7.0,
                  progress: bool = True, precision: str = "fp32", fmt: str | None = None,
-                 compile: bool | str = False) -> Path:
+                 compile: bool | str = False, match_blur: bool | None = None) -> Path:
     """Read a photograph, extract its frames with the model, and write them to ``out``; a folder
     of photographs goes to :func:`predict_many` (``fmt``: what each becomes; for one photograph
     ``out``'s name decides)."""
     if Path(photo).is_dir():
         return predict_many(photo, out, checkpoint=checkpoint, device=device, tile=tile, fps=fps,
-                            progress=progress, precision=precision, fmt=fmt, compile=compile)
+                            progress=progress, precision=precision, fmt=fmt, compile=compile,
+                            match_blur=match_blur)
     if fmt is not None:
         raise ValueError("--format is for a folder of photographs; for one photograph the --out name decides "
                          "(.gif, .mp4, or a folder name)")
     fmt = check_output(out)
     image = load_image(photo)
-    model, _ = load_predictor(checkpoint)
+    model, _ = load_predictor(checkpoint, match_blur)
     frames = predict_frames(model, image, device=device, tile=tile, progress=progress, precision=precision,
                             compile=compile)
     return write_frames(frames, out, fps=fps, blur=image, fmt=fmt)
@@ -152,7 +162,7 @@ def predict_file(photo: str | Path, out: str | Path, checkpoint: str | Path | No
 def predict_many(folder: str | Path, out: str | Path, checkpoint: str | Path | None = None,
                  device: str | torch.device = "cpu", tile: int = 512, fps: float = 7.0,
                  progress: bool = True, precision: str = "fp32", fmt: str | None = None,
-                 compile: bool | str = False) -> Path:
+                 compile: bool | str = False, match_blur: bool | None = None) -> Path:
     """Every photograph of ``folder`` to ``out/<name>.gif`` (``fmt``: gif, mp4, or png for a
     folder of frames per photograph; default gif), with a progress bar.  An unreadable photograph
     is named and skipped, the others are written; the run fails at the end if any was skipped."""
@@ -162,7 +172,7 @@ def predict_many(folder: str | Path, out: str | Path, checkpoint: str | Path | N
     fmt = fmt or "gif"
     check_output(out / ("x" if fmt == "png" else f"x.{fmt}"), fmt)
     photos = photos_in(folder)
-    model, _ = load_predictor(checkpoint)
+    model, _ = load_predictor(checkpoint, match_blur)
     stems = [p.stem for p in photos]
     names = {p: (p.stem if stems.count(p.stem) == 1 else f"{p.stem}_{p.suffix[1:].lower()}") for p in photos}
     failed = []

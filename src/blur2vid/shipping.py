@@ -36,6 +36,7 @@ from blur2vid.experiments.intervals import hierarchical_bootstrap
 from blur2vid.experiments.tables import model_and_copy_ppsnr
 from blur2vid.io import atomic_write_text
 from blur2vid.models.checkpoint import default_model_path, load_model, save_model
+from blur2vid.models.consistency import with_match_blur
 
 __all__ = ["LICENCE", "RETRAIN", "MOTIONS", "held_out", "evaluate", "retrain_command", "card", "install"]
 
@@ -111,8 +112,12 @@ def card(run: str | Path, evaluation: dict[str, Any], shipped: dict[str, Any] | 
             "licence": LICENCE, "evaluation": evaluation}
 
 
-def install(run: str | Path, assets: str | Path | None = None, device="cpu") -> dict[str, Any]:
-    """Measure ``run/model.pt`` and write it, with its card, as the package's default model."""
+def install(run: str | Path, assets: str | Path | None = None, device="cpu", match_blur: bool = False
+            ) -> dict[str, Any]:
+    """Measure ``run/model.pt`` and write it, with its card, as the package's default model;
+    with ``match_blur`` it ships with its frames moved to re-blur to the photograph
+    (:mod:`blur2vid.models.consistency`, what ``blur2vid predict`` then does by default), and the
+    card holds the network alone's measurements too (``evaluation_network_alone``)."""
     run = Path(run)
     if not (run / "model.pt").is_file() or not (run / "model.json").is_file():
         raise FileNotFoundError(f"{run}: no model.pt and model.json (is the blur2vid train run finished?)")
@@ -120,7 +125,10 @@ def install(run: str | Path, assets: str | Path | None = None, device="cpu") -> 
     assets = default_model_path().parent if assets is None else Path(assets)
     current = assets / "default_model.json"
     shipped = json.loads(current.read_text()) if current.is_file() else None
-    notes = card(run, evaluate(model, device=device), shipped)
+    notes = card(run, evaluate(with_match_blur(model, match_blur), device=device), shipped)
+    notes["match_blur"] = match_blur
+    if match_blur:
+        notes["evaluation_network_alone"] = evaluate(model, device=device)
     save_model(assets / "default_model.pt", model, notes)
     atomic_write_text(assets / "default_model.json", json.dumps(notes, indent=2) + "\n")
     return notes
@@ -131,14 +139,16 @@ def main(argv: list[str] | None = None) -> int:
                                      description="measure a blur2vid train run for shipping, and install it")
     parser.add_argument("run", help="a blur2vid train --out folder (holding model.pt and model.json)")
     parser.add_argument("--install", action="store_true", help="write it as the package's default model")
+    parser.add_argument("--match-blur", action="store_true",
+                        help="measure (and ship) the frames moved to re-blur to the input")
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args(argv)
     if args.install:
-        notes = install(args.run, device=args.device)
+        notes = install(args.run, device=args.device, match_blur=args.match_blur)
         print(json.dumps(notes["evaluation"], indent=2))
     else:
         model, _ = load_model(Path(args.run) / "model.pt")
-        print(json.dumps(evaluate(model, device=args.device), indent=2))
+        print(json.dumps(evaluate(with_match_blur(model, args.match_blur), device=args.device), indent=2))
     return 0
 
 

@@ -22,10 +22,11 @@ Then, each a switch: a **camera response** (``crf="random"``: sRGB or a gamma in
 scene; or one fixed name), **Poisson-Gaussian noise** on the blurry image in linear units (shot
 noise of ``photons`` full-well photons, plus read noise), and **JPEG** compression of the blurry
 image at a random quality.  The sharp frames get the response only: they are the targets.
-Two more switches, off by default (so the default scenes, and the shipped model's training data,
+Three more switches, off by default (so the default scenes, and the shipped model's training data,
 stay what they were): ``minify`` shows the photographs at 1 to 8 source pixels per output pixel
-(dense, aliased detail like downsampled video), and ``clean`` leaves a share of the scenes
-without noise and JPEG.
+(dense, aliased detail like downsampled video), ``clean`` leaves a share of the scenes
+without noise and JPEG, and ``still`` a share of them without any motion (a sharp photograph, whose
+frames are all the blur).
 
 Every parameter whose sign flips under ``t -> -t`` is drawn symmetrically, so a scene and its time
 reverse are equally likely.  Each scene's numbers come from a CPU generator seeded by the caller's
@@ -78,6 +79,7 @@ class CaptureConfig:
     minify: tuple[float, float] = (1.0, 1.0)  # photograph pixels per output pixel, log-uniform: > 1 packs
     # in detail like downsampled video (drawn only when the range is not (1, 1))
     clean: float = 0.0              # share of scenes with neither noise nor JPEG (drawn only when > 0)
+    still: float = 0.0              # share of scenes where nothing moves (drawn only when > 0)
 
     def __post_init__(self) -> None:
         if self.size < 8 or self.n_frames < 1 or self.subframes < 1:
@@ -98,6 +100,8 @@ class CaptureConfig:
             raise ValueError(f"minify must be a range 1 <= low <= high <= 8, got {self.minify}")
         if not 0.0 <= self.clean <= 1.0:
             raise ValueError(f"clean must be a share in [0, 1], got {self.clean}")
+        if not 0.0 <= self.still <= 1.0:
+            raise ValueError(f"still must be a share in [0, 1], got {self.still}")
         if not 0 < self.photons[0] <= self.photons[1] or not 0 <= self.read_noise[0] <= self.read_noise[1]:
             raise ValueError(f"photons must be positive and read_noise non-negative ranges, got {self.photons}, "
                              f"{self.read_noise}")
@@ -227,6 +231,8 @@ def _render_scene(cfg: CaptureConfig, g: torch.Generator, bank: torch.Tensor, de
     pixel = min(most, min(1.0, most) * _minify(cfg, g))  # zoomed out if needed, then minified
     k = int(torch.randint(len(bank), (1,), generator=g))
     motion = _u(g, *cfg.scene_motion)  # how much this scene moves: many real photographs hardly do
+    if cfg.still > 0 and float(torch.rand((), generator=g)) < cfg.still:  # drawn only when asked for
+        motion = 0.0  # a sharp photograph: every frame is the blur, which a model must leave as it is
     path = camera_path(cfg, g, times, motion)
     room = max(0.0, (extent - span * pixel) / 2)
     center = (_u(g) * room, _u(g) * room)

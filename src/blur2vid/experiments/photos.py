@@ -16,6 +16,7 @@ from blur2vid.experiments.tables import frame_labels
 from blur2vid.inference import predict_frames
 from blur2vid.metrics import ppsnr_sequence
 from blur2vid.models.checkpoint import default_model_path, load_model
+from blur2vid.models.consistency import with_match_blur
 from blur2vid.train import Workspace, plain
 from blur2vid.train_jin import JinTrainConfig
 
@@ -50,9 +51,10 @@ def image_to_video_model(cfg: PhotosConfig, ws: Workspace, checkpoint: str | Non
 
 
 def shipped_model() -> tuple[torch.nn.Module, dict]:
-    """The model the package ships (``blur2vid predict`` without ``--checkpoint``) and its card."""
+    """The model the package ships (``blur2vid predict`` without ``--checkpoint``) and its card,
+    held to the photograph (:mod:`blur2vid.models.consistency`) when its card says so."""
     model, notes = load_model(default_model_path())
-    return model.eval(), notes
+    return with_match_blur(model.eval(), bool(notes.get("match_blur", False))), notes
 
 
 def card_summary(card: dict) -> pd.Series:
@@ -64,7 +66,9 @@ def card_summary(card: dict) -> pd.Series:
             "architecture": f"{card.get('arch')} (width {spec.get('width')}, depth {spec.get('depth')})",
             "data": f"{data.get('family')} scenes, {data.get('size')} px, motion up to {data.get('max_shift')} px",
             "steps x batch": f"{card.get('steps')} x {spec.get('batch')} = {card.get('samples')} samples",
-            "budget": f"{budget.get('minutes')} min on {budget.get('processor')}" if "minutes" in budget else budget}
+            "budget": f"{budget.get('minutes')} min on {budget.get('processor')}" if "minutes" in budget else budget,
+            "frames held to the photograph": "yes (match_blur: every frame moved alike until they re-blur to the "
+                                             "input; re-blur PSNR is then no evidence)" if card.get("match_blur") else "no"}
     for name, row in card.get("evaluation", {}).get("held_out", {}).items():
         m = row["middle_over_blur_db"]
         rows[f"held-out {name} motion: middle over blur (dB)"] = f"{m['mean']:+.2f} [{m['low']:+.2f}, {m['high']:+.2f}]"

@@ -1,0 +1,43 @@
+"""A frames network held to its input: every frame moved alike until the frames re-blur to the photograph.
+
+:class:`MatchBlur` wraps any network ``[B, 3, H, W] -> [B, T, 3, H, W]`` and passes its frames
+through :func:`blur2vid.formation.match_blur`: the per-pixel change that all frames share (the
+smoothing of detail a network trained on noisy photographs takes for noise, a shift of colour) is
+undone, and the differences between the frames, the motion, are kept.  A still photograph comes back
+as itself wherever the network moved nothing; the frames' re-blur PSNR is then perfect by
+construction (up to clipping), so it says nothing, and the difference between the first and last
+frame is the number to read.  ``blur2vid predict --match-blur`` applies it; a model file whose notes
+say ``"match_blur": true`` (the shipped one, when measured better) gets it by default.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from blur2vid.formation import match_blur
+
+__all__ = ["MatchBlur", "with_match_blur"]
+
+
+class MatchBlur(nn.Module):
+    """``net``'s frames moved to re-blur to the input (Jin Eq. 1 with the response ``crf``)."""
+
+    def __init__(self, net: nn.Module, crf: str = "srgb") -> None:
+        super().__init__()
+        self.net, self.crf = net, crf
+
+    @property
+    def config(self):
+        return self.net.config
+
+    def forward(self, blur: torch.Tensor) -> torch.Tensor:
+        frames = self.net(blur)
+        return match_blur(frames.float(), blur.float(), self.crf).to(frames.dtype)
+
+
+def with_match_blur(net: nn.Module, on: bool, crf: str = "srgb") -> nn.Module:
+    """``net`` wrapped in :class:`MatchBlur` when ``on`` (never twice), else ``net`` itself."""
+    if not on or isinstance(net, MatchBlur):
+        return net
+    return MatchBlur(net, crf).eval() if not net.training else MatchBlur(net, crf)
