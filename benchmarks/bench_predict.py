@@ -25,12 +25,14 @@ def main() -> None:
     parser.add_argument("--tile", type=int, default=512)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--checkpoint", default=None)
+    parser.add_argument("--match-blur", action=argparse.BooleanOptionalAction, default=None,
+                        help="hold the frames to the photograph (default: as the model file says)")
     parser.add_argument("--device", action="append", help="cpu, cuda (repeatable; default cpu and cuda if present)")
     parser.add_argument("--precision", action="append", choices=["fp32", "bf16"],
                         help="repeatable; default fp32 and bf16")
     args = parser.parse_args()
     devices = args.device or ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-    model, notes = load_predictor(args.checkpoint)
+    model, notes = load_predictor(args.checkpoint, args.match_blur)
     image = torch.rand(3, *args.size, generator=torch.Generator().manual_seed(0))
     print(f"model: {notes.get('arch')} ({sum(p.numel() for p in model.parameters()):,} parameters); "
           f"image {args.size[0]}x{args.size[1]}, tile {args.tile}")

@@ -85,7 +85,7 @@ def test_the_retrain_command_remakes_every_step():
 
 
 def test_a_model_shipped_held_to_the_photograph_says_so_and_keeps_the_network_alone_numbers(tmp_path, monkeypatch):
-    from blur2vid.experiments.photos import shipped_model
+    from blur2vid.experiments.photos import models_to_compare, shipped_model
     from blur2vid.models.consistency import MatchBlur
 
     run, assets = tmp_path / "run", tmp_path / "assets"
@@ -97,7 +97,7 @@ def test_a_model_shipped_held_to_the_photograph_says_so_and_keeps_the_network_al
     save_model(run / "model.pt", model)
     (run / "model.json").write_text(json.dumps({"file": "model.pt", "trained_by": "a test", "steps": 3}))
     card = install(run, assets, match_blur=True)
-    assert card["match_blur"] is True
+    assert card["match_blur"] is True and card["retrain"].endswith("--install --match-blur")
     alone, held = card["evaluation_network_alone"], card["evaluation"]
     # the tint is common to all frames: held to the blur, the model is the blur copy again
     assert alone["real_video"]["over_blur_copy"]["mean"] < -1
@@ -106,3 +106,8 @@ def test_a_model_shipped_held_to_the_photograph_says_so_and_keeps_the_network_al
     monkeypatch.setattr("blur2vid.experiments.photos.default_model_path", lambda: assets / "default_model.pt")
     net, notes = shipped_model()
     assert isinstance(net, MatchBlur) and notes["match_blur"] is True
+    # notebook 07 then shows the network alone beside it, so that what match_blur adds is seen
+    cascade = torch.nn.Identity()
+    assert list(models_to_compare(net, cascade)) == ["shipped", "shipped, network alone", "Jin cascade"]
+    assert models_to_compare(net, cascade)["shipped, network alone"] is net.net
+    assert list(models_to_compare(net.net, cascade)) == ["shipped", "Jin cascade"]

@@ -127,7 +127,8 @@ def install(run: str | Path, assets: str | Path | None = None, device="cpu", mat
     shipped = json.loads(current.read_text()) if current.is_file() else None
     notes = card(run, evaluate(with_match_blur(model, match_blur), device=device), shipped)
     notes["match_blur"] = match_blur
-    if match_blur:
+    if match_blur:  # the last install of the chain is this one
+        notes["retrain"] += " --match-blur"
         notes["evaluation_network_alone"] = evaluate(model, device=device)
     save_model(assets / "default_model.pt", model, notes)
     atomic_write_text(assets / "default_model.json", json.dumps(notes, indent=2) + "\n")

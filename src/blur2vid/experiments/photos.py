@@ -16,11 +16,11 @@ from blur2vid.experiments.tables import frame_labels
 from blur2vid.inference import predict_frames
 from blur2vid.metrics import ppsnr_sequence
 from blur2vid.models.checkpoint import default_model_path, load_model
-from blur2vid.models.consistency import with_match_blur
+from blur2vid.models.consistency import MatchBlur, with_match_blur
 from blur2vid.train import Workspace, plain
 from blur2vid.train_jin import JinTrainConfig
 
-__all__ = ["COLUMN_LABELS", "PhotosConfig", "image_to_video_model", "shipped_model", "card_summary",
+__all__ = ["COLUMN_LABELS", "PhotosConfig", "image_to_video_model", "shipped_model", "models_to_compare", "card_summary",
            "clock_motion_photo", "synthetic_photos", "extract_photos", "with_blur"]
 
 COLUMN_LABELS = ["blur", *(f"x[{k}]" for k in range(1, 8))]
@@ -55,6 +55,13 @@ def shipped_model() -> tuple[torch.nn.Module, dict]:
     held to the photograph (:mod:`blur2vid.models.consistency`) when its card says so."""
     model, notes = load_model(default_model_path())
     return with_match_blur(model.eval(), bool(notes.get("match_blur", False))), notes
+
+
+def models_to_compare(shipped: torch.nn.Module, cascade: torch.nn.Module) -> dict[str, torch.nn.Module]:
+    """Notebook 07's models by name: the shipped model, its network alone when it ships held to the
+    photograph (so that what ``match_blur`` adds is seen), and the profile's Jin cascade."""
+    alone = {"shipped, network alone": shipped.net} if isinstance(shipped, MatchBlur) else {}
+    return {"shipped": shipped, **alone, "Jin cascade": cascade}
 
 
 def card_summary(card: dict) -> pd.Series:
