@@ -111,3 +111,16 @@ def test_a_model_shipped_held_to_the_photograph_says_so_and_keeps_the_network_al
     assert list(models_to_compare(net, cascade)) == ["shipped", "shipped, network alone", "Jin cascade"]
     assert models_to_compare(net, cascade)["shipped, network alone"] is net.net
     assert list(models_to_compare(net.net, cascade)) == ["shipped", "Jin cascade"]
+
+
+def test_a_run_trained_held_to_the_blur_ships_held_unless_told_otherwise(tmp_path):
+    run, assets = tmp_path / "run", tmp_path / "assets"
+    run.mkdir()
+    assets.mkdir()
+    save_model(run / "model.pt", _copy_model(), {"match_blur": True})
+    (run / "model.json").write_text(json.dumps({"file": "model.pt", "trained_by": "a test --set match_blur=true",
+                                                "steps": 3, "match_blur": True}))
+    card = install(run, assets)
+    assert card["match_blur"] is True and "evaluation_network_alone" in card
+    assert not card["retrain"].endswith("--match-blur")  # the training command already says it
+    assert install(run, assets, match_blur=False)["match_blur"] is False

@@ -179,3 +179,27 @@ def test_a_run_can_start_from_a_trained_model(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"init='.*nothing.pt': no such model file"):
         train_model(load_spec("smoke", overrides=[f"init={tmp_path / 'nothing.pt'}"]), tmp_path / "x", progress=False)
     assert not (tmp_path / "x").exists()
+
+
+def test_a_run_trained_held_to_the_blur_reblurs_to_it_and_predict_holds_it_too(tmp_path):
+    """`match_blur=true` trains the frames held to the blur: the held-out scores, the exported notes
+    and predict all use the held frames (which re-blur to the input), and the key is another run's."""
+    from blur2vid.formation import synthesize_blur
+    from blur2vid.models.consistency import MatchBlur
+    from blur2vid.predict import load_predictor
+    from blur2vid.train import config_key, plain
+
+    spec = load_spec("smoke", overrides=["match_blur=true"])
+    assert spec.unet(4).match_blur and not load_spec("smoke").unet(4).match_blur
+    assert config_key("x", plain(spec.unet(4))) != config_key("x", plain(load_spec("smoke").unet(4)))
+    assert "match_blur" not in plain(load_spec("smoke").unet(4))  # old runs keep their keys
+    path = train_model(spec, tmp_path / "held", progress=False, precision="fp32")
+    notes = json.loads((tmp_path / "held" / "model.json").read_text())
+    assert notes["match_blur"] is True and notes["spec"]["match_blur"] is True
+    model, _ = load_predictor(path)
+    assert isinstance(model, MatchBlur)
+    blur = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(0)) * 0.8 + 0.1
+    with torch.no_grad():
+        torch.testing.assert_close(synthesize_blur(model(blur), "srgb"), blur, atol=1e-4, rtol=0)
+    with pytest.raises(ValueError, match="match_blur='yes': expected true or false"):
+        load_spec("smoke", overrides=["match_blur=yes"])

@@ -16,6 +16,8 @@ TRAIN_SETTINGS = """settings (a config file's keys, or --set KEY=VALUE):
   n_test                                  held-out scenes scored into the model's notes
   init       a model file to start from (fine-tuning; the same width and depth), or "default":
              the shipped model
+  match_blur true: train (and export) the frames held to the blur, every frame moved alike until
+             they re-blur to the input, as predict --match-blur runs them (default false)
   data.family   pans | sprites | captures (capture-like: camera shake, objects, noise, JPEG)
   data.size, data.max_shift, data.n_frames, data.data_root
   data.capture.NAME   a switch of the capture-like scenes (data/captures.py CaptureConfig), e.g.

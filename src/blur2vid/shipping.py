@@ -112,23 +112,27 @@ def card(run: str | Path, evaluation: dict[str, Any], shipped: dict[str, Any] | 
             "licence": LICENCE, "evaluation": evaluation}
 
 
-def install(run: str | Path, assets: str | Path | None = None, device="cpu", match_blur: bool = False
+def install(run: str | Path, assets: str | Path | None = None, device="cpu", match_blur: bool | None = None
             ) -> dict[str, Any]:
     """Measure ``run/model.pt`` and write it, with its card, as the package's default model;
     with ``match_blur`` it ships with its frames moved to re-blur to the photograph
     (:mod:`blur2vid.models.consistency`, what ``blur2vid predict`` then does by default), and the
-    card holds the network alone's measurements too (``evaluation_network_alone``)."""
+    card holds the network alone's measurements too (``evaluation_network_alone``).  ``None``: as
+    the run was trained (``blur2vid train --set match_blur=true`` trains the frames held)."""
     run = Path(run)
     if not (run / "model.pt").is_file() or not (run / "model.json").is_file():
         raise FileNotFoundError(f"{run}: no model.pt and model.json (is the blur2vid train run finished?)")
-    model, _ = load_model(run / "model.pt")
+    model, trained = load_model(run / "model.pt")
+    held_in_training = bool(trained.get("match_blur", False))
+    match_blur = held_in_training if match_blur is None else match_blur
     assets = default_model_path().parent if assets is None else Path(assets)
     current = assets / "default_model.json"
     shipped = json.loads(current.read_text()) if current.is_file() else None
     notes = card(run, evaluate(with_match_blur(model, match_blur), device=device), shipped)
     notes["match_blur"] = match_blur
-    if match_blur:  # the last install of the chain is this one
+    if match_blur and not held_in_training:  # the last install of the chain is this one
         notes["retrain"] += " --match-blur"
+    if match_blur:
         notes["evaluation_network_alone"] = evaluate(model, device=device)
     save_model(assets / "default_model.pt", model, notes)
     atomic_write_text(assets / "default_model.json", json.dumps(notes, indent=2) + "\n")
@@ -140,16 +144,18 @@ def main(argv: list[str] | None = None) -> int:
                                      description="measure a blur2vid train run for shipping, and install it")
     parser.add_argument("run", help="a blur2vid train --out folder (holding model.pt and model.json)")
     parser.add_argument("--install", action="store_true", help="write it as the package's default model")
-    parser.add_argument("--match-blur", action="store_true",
-                        help="measure (and ship) the frames moved to re-blur to the input")
+    parser.add_argument("--match-blur", action=argparse.BooleanOptionalAction, default=None,
+                        help="measure (and ship) the frames moved to re-blur to the input "
+                             "(default: as the run was trained)")
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args(argv)
     if args.install:
         notes = install(args.run, device=args.device, match_blur=args.match_blur)
         print(json.dumps(notes["evaluation"], indent=2))
     else:
-        model, _ = load_model(Path(args.run) / "model.pt")
-        print(json.dumps(evaluate(with_match_blur(model, args.match_blur), device=args.device), indent=2))
+        model, trained = load_model(Path(args.run) / "model.pt")
+        held = bool(trained.get("match_blur", False)) if args.match_blur is None else args.match_blur
+        print(json.dumps(evaluate(with_match_blur(model, held), device=args.device), indent=2))
     return 0
 
 

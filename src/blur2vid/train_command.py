@@ -29,6 +29,7 @@ from blur2vid.data.config import DataConfig
 from blur2vid.experiments.tables import OUTER, model_and_copy_ppsnr
 from blur2vid.io import atomic_write_text
 from blur2vid.models.checkpoint import save_model
+from blur2vid.models.consistency import with_match_blur
 from blur2vid.train import OMIT_DEFAULT, Workspace, plain
 from blur2vid.train_jin import hand_made_order
 from blur2vid.train_unet import UNET_SCHEMES, UNetTrainConfig, train_unet
@@ -52,6 +53,7 @@ class TrainSpec:
     seed: int = 0
     n_test: int = 64                  # held-out scenes scored into the model's notes
     init: str | None = field(default=None, metadata=OMIT_DEFAULT)  # a model file to start from (fine-tuning)
+    match_blur: bool = field(default=False, metadata=OMIT_DEFAULT)  # train the frames held to the blur
 
     def __post_init__(self) -> None:
         if self.scheme not in UNET_SCHEMES:
@@ -67,6 +69,8 @@ class TrainSpec:
         for name in ("width", "depth", "batch", "n_test"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}={getattr(self, name)!r}: expected a positive integer")
+        if not isinstance(self.match_blur, bool):
+            raise ValueError(f"match_blur={self.match_blur!r}: expected true or false")
         if not self.lr > 0:
             raise ValueError(f"lr={self.lr!r}: expected a positive learning rate")
         if self.init is not None and self.init != "default":  # resolved, so that the record names one file
@@ -86,7 +90,7 @@ class TrainSpec:
 
     def unet(self, steps: int) -> UNetTrainConfig:
         return UNetTrainConfig(data=self.data, width=self.width, depth=self.depth, steps=steps, batch=self.batch,
-                               lr=self.lr, seed=self.seed)
+                               lr=self.lr, seed=self.seed, match_blur=self.match_blur)
 
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -220,7 +224,7 @@ def train_model(spec: TrainSpec, out: str | Path, device="cpu", precision: str =
         distributed.barrier()
         return out / "model.pt"
     test = spec.data.test_set(spec.n_test, ws.device, "train-command")
-    scores, blur = model_and_copy_ppsnr(model, test)
+    scores, blur = model_and_copy_ppsnr(with_match_blur(model, spec.match_blur), test)
     mid = test.frames.shape[1] // 2
     outer = [int(c[1:]) - 1 for c in OUTER if int(c[1:]) <= test.frames.shape[1]]
     notes = {
@@ -231,6 +235,7 @@ def train_model(spec: TrainSpec, out: str | Path, device="cpu", precision: str =
                      "middle_over_blur_db": round(float((scores[:, mid] - blur[:, mid]).mean()), 2),
                      "frames_1_2_6_7_over_blur_copy_db": round(float((scores[:, outer] - blur[:, outer]).mean()), 2)},
         "last_loss": history[-1]["loss"] if history else None,
+        **({"match_blur": True} if spec.match_blur else {}),  # so that predict holds its frames too
     }
     path = save_model(out / "model.pt", model, notes)
     atomic_write_text(out / "model.json", json.dumps({"file": "model.pt", **notes}, indent=2) + "\n")

@@ -13,19 +13,20 @@ Every scheme starts from the same weights and sees the same batches for the same
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
 from blur2vid.data.config import DataConfig
 from blur2vid.data.sample import Batch
+from blur2vid.formation import match_blur
 from blur2vid.losses import hypercut_regulariser, naive_loss, pair_losses
 from blur2vid.metrics import ppsnr
 from blur2vid.models.unet import SequenceUNet
 from blur2vid.ordering import canonical_order
 from blur2vid.seeding import derive_seed
 from blur2vid.tensors import batched, reverse_where
-from blur2vid.train import Workspace, fit, frozen_identity, run_config
+from blur2vid.train import OMIT_DEFAULT, Workspace, fit, frozen_identity, run_config
 from blur2vid.train_jin import REGULARISED_PAIRS
 
 __all__ = ["UNetTrainConfig", "UNET_SCHEMES", "UNetScheme", "unet_scheme", "random_direction", "unet_loss",
@@ -44,6 +45,9 @@ class UNetTrainConfig:
     batch: int = 32
     lr: float = 1e-3  # at 2e-3, 2 of 4 runs met a loss spike (train.SpikeClip); at 1e-3 neither rerun of those did
     seed: int = 0
+    # train (and validate) the frames held to the blur (formation.match_blur, Jin Eq. 1), as
+    # blur2vid predict --match-blur runs them: the network learns only what differs between frames
+    match_blur: bool = field(default=False, metadata=OMIT_DEFAULT)
 
     def build(self) -> SequenceUNet:
         """The network, initialised from the global RNG (seeded by :func:`train_unet`)."""
@@ -130,16 +134,23 @@ def train_unet(scheme: str, cfg: UNetTrainConfig, ordering: torch.nn.Module | No
         batch = source.batch(cfg.batch, derive_seed(cfg.seed, "train", step), ws.device)
         return random_direction(batch, torch.Generator().manual_seed(derive_seed(cfg.seed, "flip", step)))
 
-    history = fit(model, batch_at, lambda m, b: unet_loss(scheme, ordering, m(b.blur), b.frames),
+    def frames(m: torch.nn.Module, blur: torch.Tensor) -> torch.Tensor:
+        pred = m(blur)
+        return match_blur(pred.float(), blur.float()) if cfg.match_blur else pred
+
+    history = fit(model, batch_at, lambda m, b: unet_loss(scheme, ordering, frames(m, b.blur), b.frames),
                   steps=cfg.steps, lr=cfg.lr, device=ws.device, config=run_cfg,
-                  validate=ws.validator(cfg.data, validation_ppsnr),
+                  validate=ws.validator(cfg.data, lambda m, val: validation_ppsnr(m, val, cfg.match_blur)),
                   checkpoint=ws.checkpoint(f"unet_{scheme}", run_cfg), progress=ws.progress, precision=ws.precision, compile=ws.compile, desc=f"U-Net {scheme}")
     return model.eval(), history
 
 
-def validation_ppsnr(model: torch.nn.Module, val: Batch) -> dict[str, float]:
-    """A sequence network's learning-curve score: its mean pPSNR on the validation batch."""
+def validation_ppsnr(model: torch.nn.Module, val: Batch, held: bool = False) -> dict[str, float]:
+    """A sequence network's learning-curve score: its mean pPSNR on the validation batch (its frames
+    held to the blur first when ``held``)."""
     pred = batched(model, val.blur, 64, clamp=True)
+    if held:
+        pred = match_blur(pred.float(), val.blur.float())
     return {"val_ppsnr": ppsnr(pred.float(), val.frames).clamp(max=100).mean().item()}
 
 
