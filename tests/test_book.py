@@ -315,3 +315,41 @@ def test_a_progress_bar_widget_shows_its_last_saved_state(tmp_path):
     html_ = notebook_html.cell_outputs(cell, "x.ipynb, cell 0", notebook_html.Images(tmp_path / "img"), notebook_html.Markdown(), states)
     assert "step: 100% |██████████|  8/8 [00:02&lt;00:00]" in html_ and "0/8" not in html_
     assert html_.count("interactive widget") == 1
+
+
+def test_a_rebuild_from_one_notebook_keeps_the_other_pages_of_the_book(tmp_path):
+    """A clone holds the committed book but not the executed run it was built from; re-running one
+    notebook (``reproduce --only 07``) must replace that page and keep the others, with their images,
+    links and the record of which notebook was run again, rather than leave a one-page book."""
+    (tmp_path / "README.md").write_text(README)
+    (tmp_path / "notebooks").mkdir()
+    full = tmp_path / "full"
+    full.mkdir()
+    first, second = "04_jin_training", "07_your_own_image"
+    for stem in (first, second, "09_gone"):
+        nbformat.write(_notebook(), full / f"{stem}.ipynb")
+    (full / book.SOURCE_INFO).write_text(json.dumps({"commit": "aaa", "seeds": [0, 1, 2]}))
+    for stem in (first, second):  # 09's notebook was removed from the project since the last build
+        (tmp_path / "notebooks" / f"{stem}.ipynb").write_text("{}")
+    out = tmp_path / "docs" / "book"
+    book.build(full, out, readme=tmp_path / "README.md", outputs=tmp_path / "no-figures", root=tmp_path)
+    kept = (out / f"{first}.html").read_text()
+    again = tmp_path / "again"
+    again.mkdir()
+    nb = _notebook()
+    nb.cells[0].source = "# 07 · Your own image, again\n\nNew text."
+    nb.cells[5].outputs[0].data["image/png"] = _png(7)
+    nbformat.write(nb, again / f"{second}.ipynb")
+    (again / book.SOURCE_INFO).write_text(json.dumps({"commit": "bbb", "seeds": [0]}))
+    built = book.build(again, out, readme=tmp_path / "README.md", outputs=tmp_path / "no-figures", root=tmp_path)
+    assert built.pages == ["index.html", f"{first}.html", f"{second}.html"]  # 09 is not carried over
+    assert (out / f"{first}.html").read_text() == kept
+    for name in re.findall(r'"img/([^"/]+)"', kept) + re.findall(r'"img/([^"/]+)"', (out / f"{second}.html").read_text()):
+        assert (out / "img" / name).is_file(), name
+    assert "New text." in (out / f"{second}.html").read_text()
+    assert f'href="{first}.html"' in (out / f"{second}.html").read_text()  # its nav still lists every page
+    manifest = json.loads((out / "book.json").read_text())
+    assert manifest["source"]["commit"] == "aaa" and manifest["source"]["rerun"][second]["commit"] == "bbb"
+    assert manifest["carried"] == [first] and manifest["titles"][second] == "07 · Your own image, again"
+    front = (out / "index.html").read_text()
+    assert f"{second} run again at commit bbb" in front and "commit aaa" in front

@@ -20,7 +20,9 @@ registry to the notebooks, are ours either way.
 
 ``make book`` (``python -m blur2vid.book``) builds ``docs/book/`` from the last reference run at
 ``cpu``; the site is built in a scratch folder beside the target and swapped in whole, so a failed
-build leaves the previous book as it was.
+build leaves the previous book as it was.  A source that lacks some notebooks (a clone has the
+committed book but not the ignored executed run) replaces only its own pages: the others are kept
+from the previous book (:func:`_carried`).
 """
 
 from __future__ import annotations
@@ -246,20 +248,29 @@ def build(source: Path | None = None, out: Path | None = None, readme: Path | No
     try:
         images = Images(scratch / "img")
         parsed = [(p.stem, read_notebook(p)) for p in notebooks]
-        titles = {stem: notebook_title(nb, stem) for stem, nb in parsed}
-        anchors = {}
+        carried = _carried(out, {stem for stem, _ in parsed}, root / "notebooks")
+        titles = dict(sorted({**carried.titles, **{stem: notebook_title(nb, stem) for stem, nb in parsed}}.items()))
+        anchors = dict(carried.anchors)
         for stem, nb in parsed:
             for key in notebook_items(nb, stem):
                 anchors[key] = f"{stem}.html#item-{key}"
+        if carried.pages:
+            info = carried.source_info(info, [stem for stem, _ in parsed])
+            for stem, text in carried.pages.items():
+                (scratch / f"{stem}.html").write_text(text, encoding="utf-8")
+                for name in set(re.findall(r'"img/([^"/]+)"', text)):
+                    if (out / "img" / name).is_file():
+                        shutil.copy2(out / "img" / name, scratch / "img" / name)
         for item in REGISTRY:
             anchors.setdefault(item.key, f"index.html#item-{item.key}")
-        pages = []
-        for k, (stem, nb) in enumerate(parsed):
-            prev_ = parsed[k - 1][0] if k else None
-            next_ = parsed[k + 1][0] if k + 1 < len(parsed) else None
+        order = list(titles)
+        for stem, nb in parsed:
+            k = order.index(stem)
+            prev_ = order[k - 1] if k else None
+            next_ = order[k + 1] if k + 1 < len(order) else None
             text = _notebook_page(stem, nb, titles, prev_, next_, images, summary, root, out, outputs, anchors)
             (scratch / f"{stem}.html").write_text(text, encoding="utf-8")
-            pages.append(f"{stem}.html")
+        pages = [f"{stem}.html" for stem in order]
         front = _front_page(readme, titles, anchors, summary, info, images, root, out, outputs)
         (scratch / "index.html").write_text(front, encoding="utf-8")
         pages.insert(0, "index.html")
@@ -267,7 +278,8 @@ def build(source: Path | None = None, out: Path | None = None, readme: Path | No
 
         (scratch / "style.css").write_text(_CSS.lstrip() + HtmlFormatter(style="friendly").get_style_defs(".highlight"),
                                            encoding="utf-8")
-        (scratch / "book.json").write_text(json.dumps({"source": info, "pages": pages, "anchors": anchors},
+        (scratch / "book.json").write_text(json.dumps({"source": info, "pages": pages, "anchors": anchors,
+                                                       "titles": titles, "carried": sorted(carried.pages)},
                                                       indent=1, sort_keys=True) + "\n")
         _swap(scratch, out)
     except BaseException:
@@ -275,6 +287,46 @@ def build(source: Path | None = None, out: Path | None = None, readme: Path | No
         raise
     size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
     return Book(out, pages, len(images.names), size, anchors)
+
+
+@dataclass
+class _Carried:
+    """The pages of the previous book whose notebooks the source lacks (see :func:`_carried`)."""
+    pages: dict[str, str] = field(default_factory=dict)  # stem -> the page's HTML, as it was
+    titles: dict[str, str] = field(default_factory=dict)
+    anchors: dict[str, str] = field(default_factory=dict)
+    source: dict = field(default_factory=dict)  # the previous book's source info
+
+    def source_info(self, info: dict, stems: list[str]) -> dict:
+        """The previous book's source with ``stems`` recorded as run again (``info``)."""
+        again = {stem: info.get("rerun", {}).get(stem) or {k: v for k, v in info.items() if k != "rerun"}
+                 for stem in stems}
+        return {**self.source, "rerun": {**self.source.get("rerun", {}), **again}}
+
+
+def _carried(out: Path, have: set[str], notebooks: Path) -> _Carried:
+    """A rebuild from a source that lacks some notebooks (a clone holds the committed book but not
+    the ignored executed run, and ``reproduce --only 07`` keeps just 07) keeps the previous book's
+    pages of those notebooks, byte for byte with their images, instead of dropping them: only the
+    pages of notebooks that still exist in ``notebooks/``."""
+    manifest = out / "book.json"
+    if not manifest.is_file():
+        return _Carried()
+    try:
+        old = json.loads(manifest.read_text())
+    except ValueError:
+        return _Carried()
+    titles = old.get("titles")
+    if titles is None and (out / "index.html").is_file():  # books from before titles were recorded
+        titles = {stem: html.unescape(title) for stem, title in
+                  re.findall(r'<a href="(\d\d_[^"]+)\.html" title="([^"]*)"', (out / "index.html").read_text())}
+    keep = sorted(page[:-5] for page in old.get("pages", []) if page != "index.html"
+                  and page[:-5] not in have and (notebooks / f"{page[:-5]}.ipynb").is_file()
+                  and (out / page).is_file() and page[:-5] in (titles or {}))
+    return _Carried(pages={stem: (out / f"{stem}.html").read_text(encoding="utf-8") for stem in keep},
+                    titles={stem: titles[stem] for stem in keep},
+                    anchors={k: v for k, v in old.get("anchors", {}).items() if v.split(".html", 1)[0] in keep},
+                    source=old.get("source", {}))
 
 
 def _source_info(source: Path) -> dict:
