@@ -27,6 +27,28 @@ def test_tiles_stitch_back_exactly():
     assert tiled.shape == (7, 3, 70, 45) and torch.equal(whole, tiled)
 
 
+def test_a_held_model_is_held_once_to_the_whole_photograph_and_its_tiles_agree():
+    """predict holds a MatchBlur model's frames after its tiles are joined: the frames re-blur to
+    the whole photograph, equal the tiles held one by one (a per-pixel network), and the caller's
+    tensors are not written into (match_blur works in place only on its own copies)."""
+    from blur2vid.formation import synthesize_blur
+    from blur2vid.models.consistency import with_match_blur
+
+    image = torch.rand(3, 70, 45, generator=torch.Generator().manual_seed(1)) * 0.5 + 0.1  # no clipping
+    before = image.clone()
+    held = with_match_blur(Local(), True)
+    tiled = predict_frames(held, image, tile=40, overlap=8, progress=False)
+    assert torch.equal(image, before)
+    torch.testing.assert_close(synthesize_blur(tiled, "srgb"), image, atol=1e-5, rtol=0)
+    torch.testing.assert_close(tiled, held(image[None])[0], atol=1e-6, rtol=0)
+    frames = Local()(image[None])
+    copy = frames.clone()
+    with torch.no_grad():
+        from blur2vid.formation import match_blur
+        match_blur(frames, image[None])
+    assert torch.equal(frames, copy)
+
+
 def test_cascade_on_an_odd_sized_image_keeps_its_size():
     frames = predict_frames(JinCascade(JinConfig.smoke()), torch.rand(3, 23, 31), progress=False)
     assert frames.shape == (7, 3, 23, 31) and frames.min() >= 0 and frames.max() <= 1

@@ -201,5 +201,8 @@ def test_a_run_trained_held_to_the_blur_reblurs_to_it_and_predict_holds_it_too(t
     blur = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(0)) * 0.8 + 0.1
     with torch.no_grad():
         torch.testing.assert_close(synthesize_blur(model(blur), "srgb"), blur, atol=1e-4, rtol=0)
+    with pytest.warns(UserWarning, match=r"trained held to the blur .*not a deblurred video"):
+        alone, _ = load_predictor(path, match_blur=False)  # asked for: allowed, but said what it is
+    assert not isinstance(alone, MatchBlur)
     with pytest.raises(ValueError, match="match_blur='yes': expected true or false"):
         load_spec("smoke", overrides=["match_blur=yes"])

@@ -127,7 +127,9 @@ def match_blur(frames: torch.Tensor, blur: torch.Tensor, crf: str | float | Came
     g = get_crf(crf)
     linear = g.inverse(frames.clamp(0, 1))
     residual = g.inverse(blur.clamp(0, 1)) - linear.mean(dim=TIME_DIM)
-    return g((linear + residual.unsqueeze(TIME_DIM)).clamp(0, 1))
+    if torch.is_grad_enabled() and (frames.requires_grad or blur.requires_grad):
+        return g((linear + residual.unsqueeze(TIME_DIM)).clamp(0, 1))
+    return g(linear.add_(residual.unsqueeze(TIME_DIM)).clamp_(0, 1))  # inference: no copies of the frames
 
 
 def average_subframes(instants: torch.Tensor, factor: int, crf: str | float | CameraResponse = "gamma2.2") -> torch.Tensor:

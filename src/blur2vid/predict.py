@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +43,10 @@ def load_predictor(checkpoint: str | Path | None = None, match_blur: bool | None
     model file's notes say, off when they say nothing)."""
     model, notes = _load(checkpoint)
     on = bool(notes.get("match_blur", False)) if match_blur is None else match_blur
+    if not on and (notes.get("spec") or {}).get("match_blur"):
+        warnings.warn(f"{checkpoint or 'the shipped model'} was trained held to the blur (match_blur): its network "
+                      "alone was never asked for the photograph's brightness, only for what differs between frames, "
+                      "so its frames without --match-blur are not a deblurred video", stacklevel=2)
     return with_match_blur(model, on), dict(notes, match_blur=on)
 
 
