@@ -14,7 +14,7 @@ FLOORS = [
     ("train", ["distributed", "train", "train_jin", "train_hypercut", "train_unet", "inferability", "benchmark"]),
     ("experiments", ["experiments"]),
     ("plots, paper, profiles", ["plots", "paper", "profiles"]),
-    ("commands", ["runs", "reproduce", "aggregate", "cli", "predict", "widgets", "train_command", "shipping", "book", "notebook_html", "__main__"]),
+    ("commands", ["runs", "reproduce", "aggregate", "cli", "predict", "widgets", "train_command", "shipping", "book", "book_sources", "notebook_html", "__main__"]),
 ]
 
 

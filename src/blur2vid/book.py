@@ -22,7 +22,7 @@ registry to the notebooks, are ours either way.
 ``cpu``; the site is built in a scratch folder beside the target and swapped in whole, so a failed
 build leaves the previous book as it was.  A source that lacks some notebooks (a clone has the
 committed book but not the ignored executed run) replaces only its own pages: the others are kept
-from the previous book (:func:`_carried`).
+from the previous book (:func:`blur2vid.book_sources.carried`).
 """
 
 from __future__ import annotations
@@ -37,6 +37,15 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from blur2vid.book_sources import (
+    REFERENCE,
+    SOURCE_INFO,
+    carried,
+    keep_reference,
+    reference_source,
+    source_info,
+    swap_in,
+)
 from blur2vid.notebook_html import (
     BookError,
     Images,
@@ -52,10 +61,6 @@ from blur2vid.notebook_html import (
 __all__ = ["BookError", "Book", "build", "keep_reference", "reference_source", "notebook_items", "main",
            "REFERENCE", "SOURCE_INFO"]
 
-REFERENCE = "reference"
-"""The folder, under ``results/executed/<profile>/``, that keeps the reference run's notebooks."""
-SOURCE_INFO = "book_source.json"
-"""What :func:`keep_reference` records beside the notebooks: commit, seeds, profile, date."""
 MATHJAX = "https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-chtml.js"
 @dataclass
 class Book:
@@ -72,62 +77,6 @@ class Book:
 
 # ---------------------------------------------------------------------------------------------
 # where the sources are
-
-
-def reference_source(profile: str = "cpu") -> Path:
-    """The folder :func:`keep_reference` fills: ``results/executed/<profile>/reference/``."""
-    from blur2vid.runs import results_root
-
-    return results_root() / "executed" / profile / REFERENCE
-
-
-def keep_reference(executed: Path, profile: str, info: dict, notebooks: list[str] | None = None) -> Path:
-    """Copy the executed notebooks in ``executed`` to :func:`reference_source`, with ``info``
-    (commit, seeds, ...) as :data:`SOURCE_INFO`; the folder is replaced whole (a scratch copy renamed
-    over the old one).  ``notebooks`` (stems): a run of only those, which replace their pages among
-    the kept ones, and the info records which were run again, when."""
-    executed = Path(executed)
-    target = reference_source(profile)
-    wanted = sorted(executed.glob("[0-9][0-9]_*.ipynb"))
-    if notebooks is not None:
-        wanted = [p for p in wanted if p.stem in notebooks]
-    if not wanted:
-        raise BookError(f"no executed notebooks (NN_topic.ipynb) in {executed}"
-                        + (f" among {sorted(notebooks)}" if notebooks is not None else ""))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=".reference-", dir=target.parent))
-    record = {"profile": profile, **info}
-    if notebooks is not None and target.is_dir():  # a partial run: start from what is kept
-        for path in target.iterdir():
-            shutil.copy2(path, scratch / path.name)
-        old = _source_info(target)
-        record = {**old, "rerun": {**old.get("rerun", {}), **{p.stem: info for p in wanted}}}
-    try:
-        for path in wanted:
-            shutil.copy2(path, scratch / path.name)
-        (scratch / SOURCE_INFO).write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
-        _swap(scratch, target)
-    except BaseException:
-        shutil.rmtree(scratch, ignore_errors=True)
-        raise
-    return target
-
-
-def _swap(new: Path, target: Path) -> None:
-    """Put the folder ``new`` where ``target`` is, replacing it; if that fails the old one is put back."""
-    os.chmod(new, 0o755)  # mkdtemp's 0700 would hide a served site
-    if not target.exists():
-        new.rename(target)
-        return
-    old = Path(tempfile.mkdtemp(prefix=f".{target.name}-old-", dir=target.parent))
-    old.rmdir()
-    target.rename(old)
-    try:
-        new.rename(target)
-    except BaseException:
-        old.rename(target)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def notebook_items(nb, stem: str) -> dict[str, int]:
@@ -241,22 +190,22 @@ def build(source: Path | None = None, out: Path | None = None, readme: Path | No
     if not notebooks:
         raise BookError(f"no executed notebooks in {source}: the book reads a finished run and never runs one. "
                         f"Run `make reproduce` (PROFILE={profile}) first, or pass --source DIR")
-    info = _source_info(Path(source))
+    info = source_info(Path(source))
     summary = _summary(outputs)
     out.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}-build-", dir=out.parent))
     try:
         images = Images(scratch / "img")
         parsed = [(p.stem, read_notebook(p)) for p in notebooks]
-        carried = _carried(out, {stem for stem, _ in parsed}, root / "notebooks")
-        titles = dict(sorted({**carried.titles, **{stem: notebook_title(nb, stem) for stem, nb in parsed}}.items()))
-        anchors = dict(carried.anchors)
+        kept = carried(out, {stem for stem, _ in parsed}, root / "notebooks")
+        titles = dict(sorted({**kept.titles, **{stem: notebook_title(nb, stem) for stem, nb in parsed}}.items()))
+        anchors = dict(kept.anchors)
         for stem, nb in parsed:
             for key in notebook_items(nb, stem):
                 anchors[key] = f"{stem}.html#item-{key}"
-        if carried.pages:
-            info = carried.source_info(info, [stem for stem, _ in parsed])
-            for stem, text in carried.pages.items():
+        if kept.pages:
+            info = kept.source_info(info, [stem for stem, _ in parsed])
+            for stem, text in kept.pages.items():
                 (scratch / f"{stem}.html").write_text(text, encoding="utf-8")
                 for name in set(re.findall(r'"img/([^"/]+)"', text)):
                     if (out / "img" / name).is_file():
@@ -279,64 +228,14 @@ def build(source: Path | None = None, out: Path | None = None, readme: Path | No
         (scratch / "style.css").write_text(_CSS.lstrip() + HtmlFormatter(style="friendly").get_style_defs(".highlight"),
                                            encoding="utf-8")
         (scratch / "book.json").write_text(json.dumps({"source": info, "pages": pages, "anchors": anchors,
-                                                       "titles": titles, "carried": sorted(carried.pages)},
+                                                       "titles": titles, "carried": sorted(kept.pages)},
                                                       indent=1, sort_keys=True) + "\n")
-        _swap(scratch, out)
+        swap_in(scratch, out)
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)
         raise
     size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
     return Book(out, pages, len(images.names), size, anchors)
-
-
-@dataclass
-class _Carried:
-    """The pages of the previous book whose notebooks the source lacks (see :func:`_carried`)."""
-    pages: dict[str, str] = field(default_factory=dict)  # stem -> the page's HTML, as it was
-    titles: dict[str, str] = field(default_factory=dict)
-    anchors: dict[str, str] = field(default_factory=dict)
-    source: dict = field(default_factory=dict)  # the previous book's source info
-
-    def source_info(self, info: dict, stems: list[str]) -> dict:
-        """The previous book's source with ``stems`` recorded as run again (``info``)."""
-        again = {stem: info.get("rerun", {}).get(stem) or {k: v for k, v in info.items() if k != "rerun"}
-                 for stem in stems}
-        return {**self.source, "rerun": {**self.source.get("rerun", {}), **again}}
-
-
-def _carried(out: Path, have: set[str], notebooks: Path) -> _Carried:
-    """A rebuild from a source that lacks some notebooks (a clone holds the committed book but not
-    the ignored executed run, and ``reproduce --only 07`` keeps just 07) keeps the previous book's
-    pages of those notebooks, byte for byte with their images, instead of dropping them: only the
-    pages of notebooks that still exist in ``notebooks/``."""
-    manifest = out / "book.json"
-    if not manifest.is_file():
-        return _Carried()
-    try:
-        old = json.loads(manifest.read_text())
-    except ValueError:
-        return _Carried()
-    titles = old.get("titles")
-    if titles is None and (out / "index.html").is_file():  # books from before titles were recorded
-        titles = {stem: html.unescape(title) for stem, title in
-                  re.findall(r'<a href="(\d\d_[^"]+)\.html" title="([^"]*)"', (out / "index.html").read_text())}
-    keep = sorted(page[:-5] for page in old.get("pages", []) if page != "index.html"
-                  and page[:-5] not in have and (notebooks / f"{page[:-5]}.ipynb").is_file()
-                  and (out / page).is_file() and page[:-5] in (titles or {}))
-    return _Carried(pages={stem: (out / f"{stem}.html").read_text(encoding="utf-8") for stem in keep},
-                    titles={stem: titles[stem] for stem in keep},
-                    anchors={k: v for k, v in old.get("anchors", {}).items() if v.split(".html", 1)[0] in keep},
-                    source=old.get("source", {}))
-
-
-def _source_info(source: Path) -> dict:
-    path = source / SOURCE_INFO
-    if not path.exists():
-        return {"folder": str(source)}
-    try:
-        return json.loads(path.read_text())
-    except ValueError as exc:
-        raise BookError(f"{path}: not valid JSON ({exc})") from None
 
 
 def _nav(titles: dict[str, str], current: str | None) -> str:
