@@ -86,7 +86,6 @@ def swap_in(new: Path, target: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-
 @dataclass
 class Carried:
     """The pages of the previous book whose notebooks the source lacks (see :func:`carried`)."""
@@ -128,6 +127,7 @@ def carried(out: Path, have: set[str], notebooks: Path) -> Carried:
 
 
 def source_info(source: Path) -> dict:
+    """What :func:`keep_reference` recorded beside the notebooks in ``source`` (or just the folder)."""
     path = source / SOURCE_INFO
     if not path.exists():
         return {"folder": str(source)}
