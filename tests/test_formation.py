@@ -122,3 +122,9 @@ def test_match_blur_reblurs_to_the_blur_and_keeps_the_differences_between_frames
     assert torch.allclose(diffs, lin(off) - lin(off).mean(1, keepdim=True), atol=1e-5)  # the motion is kept
     # frames that already re-blur to the blur are left as they are
     assert torch.allclose(match_blur(frames, blur, "srgb"), frames, atol=1e-5)
+    # without a gradient it works in bands of rows: the same frames as with one
+    tall = torch.rand(5, 3, 40, 6, generator=g)
+    tall_blur = torch.rand(3, 40, 6, generator=g)
+    with torch.no_grad():
+        banded = match_blur(tall, tall_blur, "srgb")
+    assert torch.equal(banded, match_blur(tall.clone().requires_grad_(), tall_blur, "srgb").detach())

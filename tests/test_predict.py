@@ -30,8 +30,8 @@ def test_tiles_stitch_back_exactly():
 def test_a_held_model_is_held_once_to_the_whole_photograph_and_its_tiles_agree():
     """predict holds a MatchBlur model's frames after its tiles are joined: the frames re-blur to
     the whole photograph, equal the tiles held one by one (a per-pixel network), and the caller's
-    tensors are not written into (match_blur works in place only on its own copies)."""
-    from blur2vid.formation import synthesize_blur
+    tensors are not written into."""
+    from blur2vid.formation import match_blur, synthesize_blur
     from blur2vid.models.consistency import with_match_blur
 
     image = torch.rand(3, 70, 45, generator=torch.Generator().manual_seed(1)) * 0.5 + 0.1  # no clipping
@@ -44,7 +44,6 @@ def test_a_held_model_is_held_once_to_the_whole_photograph_and_its_tiles_agree()
     frames = Local()(image[None])
     copy = frames.clone()
     with torch.no_grad():
-        from blur2vid.formation import match_blur
         match_blur(frames, image[None])
     assert torch.equal(frames, copy)
 

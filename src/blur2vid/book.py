@@ -207,16 +207,14 @@ def build(source: Path | None = None, out: Path | None = None, readme: Path | No
             info = kept.source_info(info, [stem for stem, _ in parsed])
             for stem, text in kept.pages.items():
                 (scratch / f"{stem}.html").write_text(text, encoding="utf-8")
-                for name in set(re.findall(r'"img/([^"/]+)"', text)):
-                    if (out / "img" / name).is_file():
-                        shutil.copy2(out / "img" / name, scratch / "img" / name)
+            for path in kept.images:
+                shutil.copy2(path, scratch / "img" / path.name)
         for item in REGISTRY:
             anchors.setdefault(item.key, f"index.html#item-{item.key}")
         order = list(titles)
         for stem, nb in parsed:
             k = order.index(stem)
-            prev_ = order[k - 1] if k else None
-            next_ = order[k + 1] if k + 1 < len(order) else None
+            prev_, next_ = (order[k - 1] if k else None), (order[k + 1] if k + 1 < len(order) else None)
             text = _notebook_page(stem, nb, titles, prev_, next_, images, summary, root, out, outputs, anchors)
             (scratch / f"{stem}.html").write_text(text, encoding="utf-8")
         pages = [f"{stem}.html" for stem in order]

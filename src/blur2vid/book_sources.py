@@ -92,6 +92,7 @@ class Carried:
     pages: dict[str, str] = field(default_factory=dict)  # stem -> the page's HTML, as it was
     titles: dict[str, str] = field(default_factory=dict)
     anchors: dict[str, str] = field(default_factory=dict)
+    images: list[Path] = field(default_factory=list)  # the files under img/ those pages show
     source: dict = field(default_factory=dict)  # the previous book's source info
 
     def source_info(self, info: dict, stems: list[str]) -> dict:
@@ -117,13 +118,14 @@ def carried(out: Path, have: set[str], notebooks: Path) -> Carried:
     if titles is None and (out / "index.html").is_file():  # books from before titles were recorded
         titles = {stem: html.unescape(title) for stem, title in
                   re.findall(r'<a href="(\d\d_[^"]+)\.html" title="([^"]*)"', (out / "index.html").read_text())}
-    keep = sorted(page[:-5] for page in old.get("pages", []) if page != "index.html"
-                  and page[:-5] not in have and (notebooks / f"{page[:-5]}.ipynb").is_file()
-                  and (out / page).is_file() and page[:-5] in (titles or {}))
-    return Carried(pages={stem: (out / f"{stem}.html").read_text(encoding="utf-8") for stem in keep},
-                    titles={stem: titles[stem] for stem in keep},
-                    anchors={k: v for k, v in old.get("anchors", {}).items() if v.split(".html", 1)[0] in keep},
-                    source=old.get("source", {}))
+    stems = [page.removesuffix(".html") for page in old.get("pages", []) if page != "index.html"]
+    keep = sorted(stem for stem in stems if stem not in have and stem in (titles or {})
+                  and (notebooks / f"{stem}.ipynb").is_file() and (out / f"{stem}.html").is_file())
+    pages = {stem: (out / f"{stem}.html").read_text(encoding="utf-8") for stem in keep}
+    images = {out / "img" / name for text in pages.values() for name in re.findall(r'"img/([^"/]+)"', text)}
+    return Carried(pages=pages, titles={stem: titles[stem] for stem in keep},
+                   anchors={k: v for k, v in old.get("anchors", {}).items() if v.split(".html", 1)[0] in keep},
+                   images=sorted(path for path in images if path.is_file()), source=old.get("source", {}))
 
 
 def source_info(source: Path) -> dict:

@@ -125,11 +125,20 @@ def match_blur(frames: torch.Tensor, blur: torch.Tensor, crf: str | float | Came
     the blur allows; its re-blur PSNR is then no evidence of anything."""
     _check_sequence(frames)
     g = get_crf(crf)
+    if torch.is_grad_enabled() and (frames.requires_grad or blur.requires_grad):
+        return _match_blur(frames, blur, g)
+    # without a gradient, in bands of 16 rows that stay in the cache (every step is per pixel, so
+    # the result is the same): a quarter of the time on a CPU for a photograph's frames
+    out = torch.empty_like(frames)
+    for y in range(0, frames.shape[-2], 16):
+        out[..., y:y + 16, :] = _match_blur(frames[..., y:y + 16, :], blur[..., y:y + 16, :], g)
+    return out
+
+
+def _match_blur(frames: torch.Tensor, blur: torch.Tensor, g: CameraResponse) -> torch.Tensor:
     linear = g.inverse(frames.clamp(0, 1))
     residual = g.inverse(blur.clamp(0, 1)) - linear.mean(dim=TIME_DIM)
-    if torch.is_grad_enabled() and (frames.requires_grad or blur.requires_grad):
-        return g((linear + residual.unsqueeze(TIME_DIM)).clamp(0, 1))
-    return g(linear.add_(residual.unsqueeze(TIME_DIM)).clamp_(0, 1))  # inference: no copies of the frames
+    return g((linear + residual.unsqueeze(TIME_DIM)).clamp(0, 1))
 
 
 def average_subframes(instants: torch.Tensor, factor: int, crf: str | float | CameraResponse = "gamma2.2") -> torch.Tensor:

@@ -10,7 +10,6 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from blur2vid.formation import match_blur
 from blur2vid.models.consistency import MatchBlur
 from blur2vid.precision import autocast, compiled
 
@@ -39,22 +38,6 @@ def _match_direction(frames: torch.Tensor, out: torch.Tensor, written: torch.Ten
     return frames.flip(0) if err_rev < err else frames
 
 
-def _held(frames: torch.Tensor, image: torch.Tensor, crf, device: torch.device) -> torch.Tensor:
-    """:func:`blur2vid.formation.match_blur` of the joined frames, on ``device`` (the CPU if they do
-    not fit there): once per photograph rather than once per tile, which would redo the overlaps.
-    On the CPU it writes into ``frames``, in bands of rows (the same result, a quarter of the time)."""
-    if device.type != "cpu":
-        try:
-            return match_blur(frames.to(device), image.to(device).float(), crf).cpu()
-        except torch.OutOfMemoryError:
-            if device.type == "cuda":
-                torch.cuda.empty_cache()
-    image = image.float()
-    for y in range(0, frames.shape[-2], 16):  # in bands that stay in the cache: 4x faster than at once
-        frames[..., y:y + 16, :] = match_blur(frames[..., y:y + 16, :], image[..., y:y + 16, :], crf)
-    return frames
-
-
 @torch.no_grad()
 def predict_frames(model: nn.Module, image: torch.Tensor, device: torch.device | str = "cpu", tile: int = 512,
                    overlap: int = 32, progress: bool = True, precision: str = "fp32",
@@ -73,9 +56,8 @@ def predict_frames(model: nn.Module, image: torch.Tensor, device: torch.device |
     if tile < 2 * overlap + 16:
         raise ValueError(f"tile ({tile}) must exceed twice the overlap ({overlap}) by at least 16 pixels")
     device = torch.device(device)
-    held = isinstance(model, MatchBlur)  # held once to the whole photograph after the tiles are joined
-    crf = model.crf if held else None
-    model = compiled((model.net if held else model).to(device).eval(), compile)
+    held = model if isinstance(model, MatchBlur) else None  # held once, after the tiles are joined
+    model = compiled((model if held is None else held.net).to(device).eval(), compile)
     c, h, w = image.shape
     ys, xs = _tiles(h, tile, overlap), _tiles(w, tile, overlap)
     out: torch.Tensor | None = None
@@ -99,8 +81,8 @@ def predict_frames(model: nn.Module, image: torch.Tensor, device: torch.device |
                 out[:, :, y0 + top:y0 + bottom, x0 + left:x0 + right] = frames[:, :, top:bottom, left:right]
                 written[y0 + top:y0 + bottom, x0 + left:x0 + right] = True
                 bar.update()
-        if held:
-            out = _held(out, image, crf, device)
+        if held is not None:
+            out = held.hold(out, image)
     except (torch.OutOfMemoryError, MemoryError, RuntimeError) as exc:
         if isinstance(exc, RuntimeError) and "memory" not in str(exc).lower():
             raise

@@ -32,7 +32,11 @@ class MatchBlur(nn.Module):
         return self.net.config
 
     def forward(self, blur: torch.Tensor) -> torch.Tensor:
-        frames = self.net(blur)
+        return self.hold(self.net(blur), blur)
+
+    def hold(self, frames: torch.Tensor, blur: torch.Tensor) -> torch.Tensor:
+        """``frames`` of ``blur`` moved to re-blur to it (in fp32): what :meth:`forward` does after
+        the network, and what tiled inference does once to the joined frames of a photograph."""
         return match_blur(frames.float(), blur.float(), self.crf).to(frames.dtype)
 
 
