@@ -6,9 +6,14 @@ import json
 import pytest
 import torch
 
+from blur2vid import shipping
+from blur2vid.data.config import CAPTURES, DataConfig
 from blur2vid.experiments.photos import card_summary
+from blur2vid.metrics import ppsnr
 from blur2vid.models.checkpoint import load_model, save_model
+from blur2vid.models.consistency import MatchBlur
 from blur2vid.models.unet import SequenceUNet
+from blur2vid.plots import held_out_gain_figure
 from blur2vid.shipping import LICENCE, MOTIONS, RETRAIN, evaluate, install, main, retrain_command
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -32,6 +37,46 @@ def test_a_model_that_copies_the_blur_scores_zero_over_the_blur_copy():
     for name, row in result["held_out"].items():
         assert row["max_motion"] == MOTIONS[name] and row["scenes"] == 6
         assert row["middle_over_blur_db"] == {"mean": 0.0, "low": 0.0, "high": 0.0}
+
+
+def test_held_out_scenes_known_answers_for_the_blur_copy():
+    """A held copy of the blur gains nothing; the same frames held to the noise-free blur are the
+    noise-free blur copied, so their gain is exactly what the input's noise costs the copy."""
+    scenes = shipping.held_out_scenes(MatchBlur(_copy_model()), size=32, n=8, motion=12.0)
+    assert list(scenes.index) == list(range(8))
+    assert scenes["gain_db"].abs().max() < 1e-4
+    test = DataConfig(family=CAPTURES, size=32, max_shift=12.0).test_set(8, "cpu", "shipping")
+    frames, clean = test.frames.float(), test.meta["blur_clean"].float()
+    noisy_copy = ppsnr(test.blur[:, None].expand_as(frames), frames).clamp(max=100)[:, 3]
+    clean_copy = ppsnr(clean[:, None].expand_as(frames), frames).clamp(max=100)[:, 3]
+    assert torch.allclose(torch.tensor(scenes["blur_db"].values), noisy_copy.double(), atol=1e-4)
+    assert torch.allclose(torch.tensor(scenes["gain_noise_free_db"].values), (clean_copy - noisy_copy).double(), atol=1e-2)
+    assert (scenes["gain_noise_free_db"] > 0).all()  # every held-out input is noisy (no clean share)
+    assert (scenes["input_db"] < 100).all()
+
+
+def test_held_out_scenes_mean_is_the_cards_number():
+    model = _copy_model()
+    with torch.no_grad():
+        model.out.bias.fill_(0.02)  # a model that changes every frame alike: not the copy
+    scenes = shipping.held_out_scenes(model, size=32, n=6, motion=12.0)
+    assert scenes["gain_db"].mean() == pytest.approx(shipping.held_out(model, size=32, n=6, motion=12.0)["middle_over_blur_db"]["mean"],
+                                                     abs=0.006)
+    assert scenes["gain_db"].mean() < 0
+
+
+def test_by_motion_groups_from_most_to_least_blurred():
+    import pandas as pd
+
+    scenes = pd.DataFrame({"blur_db": [30.0, 20.0, 40.0, 25.0, 35.0, 22.0, 38.0, 28.0],
+                           "gain_db": [1.0, 3.0, -1.0, 2.0, 0.0, 3.0, -1.0, 1.0]})
+    table = shipping.by_motion(scenes)
+    assert list(table["scenes"]) == [2, 2, 2, 2]
+    assert list(table["blur_db"]) == [21.0, 26.5, 32.5, 39.0]
+    assert list(table["gain_db"]) == [3.0, 1.5, 0.5, -1.0]
+    assert table.index[0].endswith("(most blurred)") and table.index[-1].endswith("(least blurred)")
+    fig = held_out_gain_figure(scenes.assign(gain_noise_free_db=scenes["gain_db"] + 1))
+    assert len(fig.axes[0].collections) == 2  # one set of points per column
 
 
 def test_install_writes_the_model_and_its_card(tmp_path):

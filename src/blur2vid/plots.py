@@ -17,7 +17,7 @@ from blur2vid.io import to_uint8  # noqa: E402
 
 __all__ = ["image_grid", "show_sequence", "figure2_grid", "line_plot", "projection_plot", "sequence_comparison",
            "formation_figure", "growth_figure", "rule_figure", "curves_figure", "learning_curve", "per_frame_figure",
-           "gain_figure", "seed_spread_figure", "seed_curves_figure", "ablation_figure", "ppsnr_gain_figure"]
+           "gain_figure", "held_out_gain_figure", "seed_spread_figure", "seed_curves_figure", "ablation_figure", "ppsnr_gain_figure"]
 
 
 def _as_image(img: torch.Tensor | np.ndarray) -> np.ndarray:
@@ -237,6 +237,25 @@ def gain_figure(gains: pd.DataFrame, ylabel: str, title: str) -> plt.Figure:
     """Per-frame gains with 95% intervals, from the long table of
     :func:`blur2vid.experiments.tables.gain_long` (``model``, ``frame``, ``gain``, maybe ``seed``)."""
     return _pointplot(gains, "frame", "gain", "model", ylabel, title, zero_line=True)
+
+
+def held_out_gain_figure(scenes: pd.DataFrame, title: str = "Held-out scenes: the middle frame over the blurry input"
+                         ) -> plt.Figure:
+    """Each held-out scene's gain against how blurred it is, from
+    :func:`blur2vid.shipping.held_out_scenes`: the model's frames (held to the noisy input when it
+    ships held) and the same frames held to the noise-free blur (the oracle), one point each."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    for column, label, marker in (("gain_db", "the model's frames", "o"),
+                                  ("gain_noise_free_db", "held to the noise-free blur (oracle)", "^")):
+        ax.scatter(scenes["blur_db"], scenes[column], s=14, marker=marker, alpha=0.75,
+                   label=f"{label}: mean {scenes[column].mean():+.2f} dB")
+    ax.axhline(0, color="k", lw=0.8)
+    ax.set_xlabel("blur copied to every frame, middle-frame pPSNR (dB; left: more motion)")
+    ax.set_ylabel("gain over the blurry input (dB)")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    return fig
 
 
 def seed_spread_figure(table: pd.DataFrame, title: str) -> plt.Figure:

@@ -27,6 +27,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import torch
 from torch import nn
 
@@ -34,11 +35,14 @@ from blur2vid.data.config import CAPTURES, DataConfig
 from blur2vid.experiments import real
 from blur2vid.experiments.intervals import hierarchical_bootstrap
 from blur2vid.experiments.tables import model_and_copy_ppsnr
+from blur2vid.formation import match_blur as hold_to
 from blur2vid.io import atomic_write_text
+from blur2vid.metrics import ppsnr
 from blur2vid.models.checkpoint import default_model_path, load_model, save_model
-from blur2vid.models.consistency import with_match_blur
+from blur2vid.models.consistency import MatchBlur, with_match_blur
+from blur2vid.tensors import batched
 
-__all__ = ["LICENCE", "RETRAIN", "MOTIONS", "held_out", "evaluate", "retrain_command", "card", "install"]
+__all__ = ["LICENCE", "RETRAIN", "MOTIONS", "held_out", "held_out_scenes", "by_motion", "evaluate", "retrain_command", "card", "install"]
 
 LICENCE = ("weights: MIT, as the code of blur2vid; trained only on images that ship with scikit-image "
            "(skimage/data/README.txt gives each image's source and licence), never on clock_motion.png or "
@@ -65,6 +69,44 @@ def held_out(model: nn.Module, size: int = 64, n: int = 64, motion: float = 24.0
     return {"scenes": n, "size": size, "max_motion": motion,
             "middle_over_blur_db": _interval(scores[:, mid] - blur[:, mid]),
             "mean_over_blur_copy_db": _interval((scores - blur).mean(1))}
+
+
+def held_out_scenes(model: nn.Module, size: int = 64, n: int = 64, motion: float = 12.0, device="cpu"
+                    ) -> pd.DataFrame:
+    """Scene by scene, the held-out scenes of :func:`held_out`: how blurred each is (``blur_db``, the
+    middle frame's pPSNR for the blur copied to every frame: low where much moved), how noisy its
+    input is (``input_db``, the blurry input against the same blur without sensor noise and JPEG),
+    the model's middle frame over the blurry input (``gain_db``; its mean is the card's number) and
+    the same network's frames held to the noise-free blur instead (``gain_noise_free_db``: an oracle
+    no user has, which says what the noise and JPEG of the input cost frames held to it)."""
+    test = DataConfig(family=CAPTURES, size=size, max_shift=motion).test_set(n, device, "shipping")
+    net = model.net if isinstance(model, MatchBlur) else model
+    raw = batched(net.eval().to(device), test.blur, 16, clamp=True).float()
+    frames, blur, clean = test.frames.float(), test.blur.float(), test.meta["blur_clean"].float()
+    shown = model.hold(raw, blur) if isinstance(model, MatchBlur) else raw
+    mid = frames.shape[1] // 2
+
+    def middle(pred: torch.Tensor) -> torch.Tensor:
+        return ppsnr(pred, frames).clamp(max=100)[:, mid].cpu()
+
+    copy = middle(blur.unsqueeze(1).expand_as(frames))
+    return pd.DataFrame({"blur_db": copy.numpy(),
+                         "input_db": ppsnr(blur[:, None], clean[:, None]).clamp(max=100)[:, 0].cpu().numpy(),
+                         "gain_db": (middle(shown) - copy).numpy(),
+                         "gain_noise_free_db": (middle(hold_to(raw, clean)) - copy).numpy()},
+                        index=pd.RangeIndex(n, name="scene"))
+
+
+def by_motion(scenes: pd.DataFrame, groups: int = 4) -> pd.DataFrame:
+    """:func:`held_out_scenes` in ``groups`` equal groups from the most blurred scenes (lowest
+    ``blur_db``) to the least: the mean of every column and the number of scenes."""
+    order = scenes.sort_values("blur_db").reset_index(drop=True)
+    group = (order.index * groups // len(order)).to_series(index=order.index)
+    table = order.groupby(group).mean()
+    table.insert(0, "scenes", order.groupby(group).size())
+    names = {0: "most blurred", groups - 1: "least blurred"}
+    table.index = [f"{k + 1}/{groups}" + (f" ({names[k]})" if k in names else "") for k in table.index]
+    return table
 
 
 def evaluate(model: nn.Module, device="cpu", n: int = 64) -> dict[str, Any]:

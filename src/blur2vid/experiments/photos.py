@@ -30,12 +30,15 @@ COLUMN_LABELS = ["blur", *(f"x[{k}]" for k in range(1, 8))]
 @dataclass(frozen=True)
 class PhotosConfig:
     """Notebook 07: the model trained when no model file is given (notebook 04's teacher-forced
-    cascade, from its checkpoints), and the synthetic photographs: ``n_synthetic`` scenes of
-    ``synthetic_size`` pixels (larger than the training crops) of the training data's kind."""
+    cascade, from its checkpoints), the synthetic photographs: ``n_synthetic`` scenes of
+    ``synthetic_size`` pixels (larger than the training crops) of the training data's kind, and
+    the ``n_held_out`` held-out capture scenes the shipped model is read on scene by scene
+    (:func:`blur2vid.shipping.held_out_scenes`, at the size it was trained on)."""
 
     jin: JinTrainConfig = JinTrainConfig()
     synthetic_size: int = 96
     n_synthetic: int = 3
+    n_held_out: int = 64
 
 
 def image_to_video_model(cfg: PhotosConfig, ws: Workspace, checkpoint: str | None = None):
