@@ -1,0 +1,115 @@
+"""Would holding only the coarse part of the residual keep the network's denoising?
+
+The shipped model's frames are held to the photograph (:func:`blur2vid.formation.match_blur`):
+every frame is moved, alike per pixel in linear units, by the residual between the photograph and
+the mean of the frames.  The residual holds the network's smoothing of fine detail (which holding
+should undo on clean photographs) and the photograph's sensor noise and JPEG (which holding puts
+back into every frame: notebook 07 measures that this is what limits the shipped model on the
+held-out capture scenes).  Noise is fine-grained, so this probe holds only a Gaussian low-pass of
+the residual (``sigma`` pixels; 0 is the full hold) and asks, for the network of each model file,
+
+* the held-out capture scenes of :mod:`blur2vid.shipping` (moderate and full motion): the middle
+  frame over the blurry input, 95% intervals over the 64 scenes;
+* the real footage (blurs made from ``no_time_for_that_tiny.gif``, which is clean): mean and middle
+  frame over copying the blur.
+
+A network trained held (the shipped one) never learnt the mean of its frames, so it is measured as
+it is and is expected to lose; a network trained alone is the fair test.
+
+    python benchmarks/lowpass_hold.py --checkpoint MODEL.pt [--checkpoint OTHER.pt] --sigmas 0 1 2 4
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from blur2vid.benchmark import device_name
+from blur2vid.data.config import CAPTURES, DataConfig
+from blur2vid.experiments import real
+from blur2vid.experiments.intervals import hierarchical_bootstrap
+from blur2vid.formation import get_crf
+from blur2vid.metrics import ppsnr
+from blur2vid.models.checkpoint import default_model_path, load_model
+from blur2vid.shipping import MOTIONS
+from blur2vid.tensors import batched
+
+
+def gaussian_lowpass(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """``x [..., H, W]`` blurred by a separable Gaussian of ``sigma`` pixels (reflected borders)."""
+    if sigma <= 0:
+        return x
+    r = max(1, int(3 * sigma + 0.5))
+    t = torch.arange(-r, r + 1, dtype=x.dtype, device=x.device)
+    k = torch.exp(-0.5 * (t / sigma) ** 2)
+    shape = x.shape
+    y = x.reshape(-1, 1, *shape[-2:])
+    r_h, r_w = min(r, shape[-2] - 1), min(r, shape[-1] - 1)
+    y = F.pad(y, (r_w, r_w, r_h, r_h), mode="reflect")
+    k_w, k_h = k[r - r_w: r + r_w + 1], k[r - r_h: r + r_h + 1]  # cut to what a small image allows
+    y = F.conv2d(y, (k_w / k_w.sum()).view(1, 1, 1, -1))
+    y = F.conv2d(y, (k_h / k_h.sum()).view(1, 1, -1, 1))
+    return y.reshape(shape)
+
+
+def lowpass_hold(frames: torch.Tensor, blur: torch.Tensor, sigma: float, crf: str = "srgb") -> torch.Tensor:
+    """``frames [N, T, C, H, W]`` moved by the low-pass of the residual of :func:`match_blur`."""
+    g = get_crf(crf)
+    linear = g.inverse(frames.clamp(0, 1))
+    residual = g.inverse(blur.clamp(0, 1)) - linear.mean(dim=1)
+    return g((linear + gaussian_lowpass(residual, sigma).unsqueeze(1)).clamp(0, 1))
+
+
+def _interval(values: torch.Tensor) -> str:
+    iv = hierarchical_bootstrap([values.double().numpy()])
+    return f"{iv.estimate:+.2f} [{iv.low:+.2f}, {iv.high:+.2f}]"
+
+
+def measure(net: torch.nn.Module, sigmas: list[float]) -> list[dict]:
+    net = net.eval()
+    sets = {name: DataConfig(family=CAPTURES, size=64, max_shift=m).test_set(64, "cpu", "shipping")
+            for name, m in MOTIONS.items()}
+    video = real.video_windows(real.real_video())
+    raws = {name: batched(net, s.blur, 16, clamp=True).float() for name, s in sets.items()}
+    raw_video = batched(net, video.blur, 16, clamp=True).float()
+    rows = []
+    for sigma in [None, *sigmas]:
+        row = {"hold": "none (network alone)" if sigma is None else f"low-pass sigma={sigma:g}" if sigma else "full"}
+        for name, s in sets.items():
+            pred = raws[name] if sigma is None else lowpass_hold(raws[name], s.blur.float(), sigma)
+            mid = s.frames.shape[1] // 2
+            copy = s.blur.float().unsqueeze(1).expand_as(s.frames)
+            gain = ppsnr(pred, s.frames.float()).clamp(max=100)[:, mid] - ppsnr(copy, s.frames.float()).clamp(max=100)[:, mid]
+            row[f"held-out {name}, middle over blur"] = _interval(gain)
+        pred = raw_video if sigma is None else lowpass_hold(raw_video, video.blur.float(), sigma)
+        copy = video.blur.float().unsqueeze(1).expand_as(video.frames)
+        ours, base = ppsnr(pred, video.frames.float()).clamp(max=100), ppsnr(copy, video.frames.float()).clamp(max=100)
+        mid = video.frames.shape[1] // 2
+        row["real video, mean over copy"] = round(float((ours - base).mean()), 2)
+        row["real video, middle over copy"] = round(float((ours[:, mid] - base[:, mid]).mean()), 2)
+        rows.append(row)
+    return rows
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--checkpoint", action="append", type=Path,
+                    help="a model file (repeatable; default: the shipped model)")
+    ap.add_argument("--sigmas", type=float, nargs="+", default=[0, 1, 2, 4])
+    args = ap.parse_args(argv)
+    torch.set_grad_enabled(False)
+    tables = []
+    for path in args.checkpoint or [default_model_path()]:
+        net, _ = load_model(path)
+        table = pd.DataFrame(measure(net, args.sigmas)).set_index("hold")
+        tables.append(table.assign(model=path.name).set_index("model", append=True))
+    print(f"# {device_name('cpu')}, {torch.get_num_threads()} threads")
+    print(pd.concat(tables).to_markdown())
+
+
+if __name__ == "__main__":
+    main()
