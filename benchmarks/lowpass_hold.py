@@ -33,14 +33,11 @@ import torch
 import torch.nn.functional as F
 
 from blur2vid.benchmark import device_name
-from blur2vid.data.config import CAPTURES, DataConfig
 from blur2vid.experiments import real
-from blur2vid.experiments.intervals import hierarchical_bootstrap
 from blur2vid.formation import get_crf
-from blur2vid.metrics import ppsnr
 from blur2vid.models.checkpoint import default_model_path, load_model
-from blur2vid.shipping import MOTIONS
-from blur2vid.tensors import batched
+from blur2vid.models.consistency import MatchBlur
+from blur2vid.shipping import MOTIONS, held_out
 
 
 def gaussian_lowpass(x: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -60,41 +57,39 @@ def gaussian_lowpass(x: torch.Tensor, sigma: float) -> torch.Tensor:
     return y.reshape(shape)
 
 
-def lowpass_hold(frames: torch.Tensor, blur: torch.Tensor, sigma: float, crf: str = "srgb") -> torch.Tensor:
-    """``frames [N, T, C, H, W]`` moved by the low-pass of the residual of :func:`match_blur`."""
-    g = get_crf(crf)
-    linear = g.inverse(frames.clamp(0, 1))
-    residual = g.inverse(blur.clamp(0, 1)) - linear.mean(dim=1)
-    return g((linear + gaussian_lowpass(residual, sigma).unsqueeze(1)).clamp(0, 1))
+class LowpassHold(MatchBlur):
+    """:class:`MatchBlur` moving the frames by the low-pass of its residual only, so that the
+    project's own evaluation (:func:`blur2vid.shipping.held_out`, :func:`real.score_on_video`)
+    scores it like any held model."""
+
+    def __init__(self, net: torch.nn.Module, sigma: float, crf: str = "srgb") -> None:
+        super().__init__(net, crf)
+        self.sigma = sigma
+
+    def hold(self, frames: torch.Tensor, blur: torch.Tensor) -> torch.Tensor:
+        g = get_crf(self.crf)  # the steps of formation.match_blur, with the residual smoothed
+        linear = g.inverse(frames.float().clamp(0, 1))
+        residual = g.inverse(blur.float().clamp(0, 1)) - linear.mean(dim=-4)
+        return g((linear + gaussian_lowpass(residual, self.sigma).unsqueeze(-4)).clamp(0, 1)).to(frames.dtype)
 
 
-def _interval(values: torch.Tensor) -> str:
-    iv = hierarchical_bootstrap([values.double().numpy()])
-    return f"{iv.estimate:+.2f} [{iv.low:+.2f}, {iv.high:+.2f}]"
+def holds(net: torch.nn.Module, sigmas: list[float]) -> dict[str, torch.nn.Module]:
+    """The network alone, then one model per ``sigma`` (0: the full hold of :class:`MatchBlur`)."""
+    return {"none (network alone)": net,
+            **{f"low-pass sigma={s:g}" if s else "full": LowpassHold(net, s) if s else MatchBlur(net) for s in sigmas}}
 
 
 def measure(net: torch.nn.Module, sigmas: list[float]) -> list[dict]:
-    net = net.eval()
-    sets = {name: DataConfig(family=CAPTURES, size=64, max_shift=m).test_set(64, "cpu", "shipping")
-            for name, m in MOTIONS.items()}
-    video = real.video_windows(real.real_video())
-    raws = {name: batched(net, s.blur, 16, clamp=True).float() for name, s in sets.items()}
-    raw_video = batched(net, video.blur, 16, clamp=True).float()
+    clips = real.video_windows(real.real_video())
     rows = []
-    for sigma in [None, *sigmas]:
-        row = {"hold": "none (network alone)" if sigma is None else f"low-pass sigma={sigma:g}" if sigma else "full"}
-        for name, s in sets.items():
-            pred = raws[name] if sigma is None else lowpass_hold(raws[name], s.blur.float(), sigma)
-            mid = s.frames.shape[1] // 2
-            copy = s.blur.float().unsqueeze(1).expand_as(s.frames)
-            gain = ppsnr(pred, s.frames.float()).clamp(max=100)[:, mid] - ppsnr(copy, s.frames.float()).clamp(max=100)[:, mid]
-            row[f"held-out {name}, middle over blur"] = _interval(gain)
-        pred = raw_video if sigma is None else lowpass_hold(raw_video, video.blur.float(), sigma)
-        copy = video.blur.float().unsqueeze(1).expand_as(video.frames)
-        ours, base = ppsnr(pred, video.frames.float()).clamp(max=100), ppsnr(copy, video.frames.float()).clamp(max=100)
-        mid = video.frames.shape[1] // 2
-        row["real video, mean over copy"] = round(float((ours - base).mean()), 2)
-        row["real video, middle over copy"] = round(float((ours[:, mid] - base[:, mid]).mean()), 2)
+    for label, model in holds(net.eval(), sigmas).items():
+        row = {"hold": label}
+        for name, motion in MOTIONS.items():
+            iv = held_out(model.eval(), motion=motion)["middle_over_blur_db"]
+            row[f"held-out {name}, middle over blur"] = f"{iv['mean']:+.2f} [{iv['low']:+.2f}, {iv['high']:+.2f}]"
+        video = real.score_on_video(model, clips)
+        row["real video, mean over copy"] = round(float(video["over_blur_copy"].mean()), 2)
+        row["real video, middle over copy"] = round(float(video["middle_over_blur"].mean()), 2)
         rows.append(row)
     return rows
 
