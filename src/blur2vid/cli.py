@@ -18,6 +18,9 @@ TRAIN_SETTINGS = """settings (a config file's keys, or --set KEY=VALUE):
              the shipped model
   match_blur true: train (and export) the frames held to the blur, every frame moved alike until
              they re-blur to the input, as predict --match-blur runs them (default false)
+  hold_weight  with match_blur: the width of a small learnt head that says per pixel how much of
+             the difference from the input to put back (leaving out what looks like noise);
+             0: all of it (default 0); starting from a model without one, the head starts at 1
   data.family   pans | sprites | captures (capture-like: camera shake, objects, noise, JPEG)
   data.size, data.max_shift, data.n_frames, data.data_root
   data.capture.NAME   a switch of the capture-like scenes (data/captures.py CaptureConfig), e.g.

@@ -54,6 +54,7 @@ class TrainSpec:
     n_test: int = 64                  # held-out scenes scored into the model's notes
     init: str | None = field(default=None, metadata=OMIT_DEFAULT)  # a model file to start from (fine-tuning)
     match_blur: bool = field(default=False, metadata=OMIT_DEFAULT)  # train the frames held to the blur
+    hold_weight: int = field(default=0, metadata=OMIT_DEFAULT)  # with match_blur: a learnt hold weight's width
 
     def __post_init__(self) -> None:
         if self.scheme not in UNET_SCHEMES:
@@ -71,6 +72,10 @@ class TrainSpec:
                 raise ValueError(f"{name}={getattr(self, name)!r}: expected a positive integer")
         if not isinstance(self.match_blur, bool):
             raise ValueError(f"match_blur={self.match_blur!r}: expected true or false")
+        if isinstance(self.hold_weight, bool) or not isinstance(self.hold_weight, int) or self.hold_weight < 0:
+            raise ValueError(f"hold_weight={self.hold_weight!r}: expected a width >= 0 (0: the full hold)")
+        if self.hold_weight and not self.match_blur:
+            raise ValueError(f"hold_weight={self.hold_weight!r}: a hold weight needs match_blur=true")
         if not self.lr > 0:
             raise ValueError(f"lr={self.lr!r}: expected a positive learning rate")
         if self.init is not None and self.init != "default":  # resolved, so that the record names one file
@@ -90,7 +95,7 @@ class TrainSpec:
 
     def unet(self, steps: int) -> UNetTrainConfig:
         return UNetTrainConfig(data=self.data, width=self.width, depth=self.depth, steps=steps, batch=self.batch,
-                               lr=self.lr, seed=self.seed, match_blur=self.match_blur)
+                               lr=self.lr, seed=self.seed, match_blur=self.match_blur, hold_weight=self.hold_weight)
 
 
 PRESETS: dict[str, dict[str, Any]] = {

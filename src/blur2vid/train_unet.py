@@ -19,9 +19,9 @@ import torch
 
 from blur2vid.data.config import DataConfig
 from blur2vid.data.sample import Batch
-from blur2vid.formation import match_blur
 from blur2vid.losses import hypercut_regulariser, naive_loss, pair_losses
 from blur2vid.metrics import ppsnr
+from blur2vid.models.consistency import held, hold_weigher
 from blur2vid.models.unet import SequenceUNet
 from blur2vid.ordering import canonical_order
 from blur2vid.seeding import derive_seed
@@ -48,10 +48,17 @@ class UNetTrainConfig:
     # train (and validate) the frames held to the blur (formation.match_blur, Jin Eq. 1), as
     # blur2vid predict --match-blur runs them: the network learns only what differs between frames
     match_blur: bool = field(default=False, metadata=OMIT_DEFAULT)
+    # with match_blur: the width of a learnt hold weight (models.consistency.HoldWeight); 0: the full hold
+    hold_weight: int = field(default=0, metadata=OMIT_DEFAULT)
+
+    def __post_init__(self) -> None:
+        if self.hold_weight and not self.match_blur:
+            raise ValueError(f"hold_weight={self.hold_weight}: a hold weight needs match_blur (the frames held to the blur)")
 
     def build(self) -> SequenceUNet:
         """The network, initialised from the global RNG (seeded by :func:`train_unet`)."""
-        return SequenceUNet(n_frames=self.data.n_frames, width=self.width, depth=self.depth)
+        return SequenceUNet(n_frames=self.data.n_frames, width=self.width, depth=self.depth,
+                            hold_weight=self.hold_weight)
 
 
 @dataclass(frozen=True)
@@ -105,13 +112,15 @@ def train_unet(scheme: str, cfg: UNetTrainConfig, ordering: torch.nn.Module | No
     of the schemes that need one (a :class:`~blur2vid.models.hypercut.HyperCUT` or the hand-made
     :class:`~blur2vid.ordering.MotionDirectionOrder`), and its weights are part of the run's key.
     ``init``: a trained U-Net of the same architecture to start from (fine-tuning) instead of a
-    random initialisation; its weights are part of the key too.  Returns ``(model in eval mode,
+    random initialisation; its weights are part of the key too.  A U-Net without a hold weight may
+    start a run that trains one: the head starts untrained (the full hold).  Returns ``(model in eval mode,
     history)``."""
     s = unet_scheme(scheme)
     depends = {"data": cfg.data.identity()}
     if init is not None:
         built = cfg.build()
-        if init.config_dict() != built.config_dict():
+        if {**init.config_dict(), "hold_weight": 0} != {**built.config_dict(), "hold_weight": 0} or (
+                hold_weigher(init) is not None and init.config_dict() != built.config_dict()):
             raise ValueError(f"cannot start from a {init.config_dict()}: this run trains a {built.config_dict()}")
         depends["init"] = frozen_identity(init)
     if s.needs_ordering:
@@ -128,7 +137,8 @@ def train_unet(scheme: str, cfg: UNetTrainConfig, ordering: torch.nn.Module | No
     torch.manual_seed(cfg.seed)
     model = cfg.build()
     if init is not None:
-        model.load_state_dict(init.state_dict())
+        missing, _ = model.load_state_dict(init.state_dict(), strict=False)  # the config check above:
+        assert all(k.startswith("weigh.") for k in missing), missing    # only a new head can be missing
 
     def batch_at(step: int) -> Batch:
         batch = source.batch(cfg.batch, derive_seed(cfg.seed, "train", step), ws.device)
@@ -136,7 +146,7 @@ def train_unet(scheme: str, cfg: UNetTrainConfig, ordering: torch.nn.Module | No
 
     def frames(m: torch.nn.Module, blur: torch.Tensor) -> torch.Tensor:
         pred = m(blur)
-        return match_blur(pred.float(), blur.float()) if cfg.match_blur else pred
+        return held(m, pred.float(), blur) if cfg.match_blur else pred
 
     history = fit(model, batch_at, lambda m, b: unet_loss(scheme, ordering, frames(m, b.blur), b.frames),
                   steps=cfg.steps, lr=cfg.lr, device=ws.device, config=run_cfg,
@@ -145,12 +155,12 @@ def train_unet(scheme: str, cfg: UNetTrainConfig, ordering: torch.nn.Module | No
     return model.eval(), history
 
 
-def validation_ppsnr(model: torch.nn.Module, val: Batch, held: bool = False) -> dict[str, float]:
+def validation_ppsnr(model: torch.nn.Module, val: Batch, hold: bool = False) -> dict[str, float]:
     """A sequence network's learning-curve score: its mean pPSNR on the validation batch (its frames
-    held to the blur first when ``held``)."""
+    held to the blur first when ``hold``, weighed by its hold weight if it has one)."""
     pred = batched(model, val.blur, 64, clamp=True)
-    if held:
-        pred = match_blur(pred.float(), val.blur.float())
+    if hold:
+        pred = held(model, pred.float(), val.blur)
     return {"val_ppsnr": ppsnr(pred.float(), val.frames).clamp(max=100).mean().item()}
 
 

@@ -8,6 +8,13 @@ as itself wherever the network moved nothing; the frames' re-blur PSNR is then p
 construction (up to clipping), so it says nothing, and the difference between the first and last
 frame is the number to read.  ``blur2vid predict --match-blur`` applies it; a model file whose notes
 say ``"match_blur": true`` (the shipped one, when measured better) gets it by default.
+
+Holding puts the photograph's sensor noise and JPEG back into every frame as well.  A network built
+with a hold weight (``UNetConfig.hold_weight``, ``blur2vid train --set hold_weight=12``) carries a
+small :class:`HoldWeight` head that looks at the photograph and at what it differs by from the
+frames' re-blur and says, per pixel, how much of that difference to put back: trained held, it can
+learn to leave out what looks like noise and keep what looks like missing detail.  Untrained, the
+head says 1 everywhere: the full hold.
 """
 
 from __future__ import annotations
@@ -17,7 +24,48 @@ from torch import nn
 
 from blur2vid.formation import match_blur
 
-__all__ = ["MatchBlur", "with_match_blur"]
+__all__ = ["HoldWeight", "hold_weigher", "held", "MatchBlur", "with_match_blur"]
+
+
+class HoldWeight(nn.Module):
+    """``(photo, residual) [B, C, H, W] -> [B, 1, H, W]`` in ``[0, 1]``: how much of the residual
+    between a photograph and its frames' re-blur :func:`~blur2vid.formation.match_blur` puts back.
+
+    Four convolutions of ``width`` channels, the middle two dilated (a neighbourhood of 15 pixels,
+    enough to tell grain from an edge); the output is ``clamp(1 + z, 0, 1)`` with ``z`` from a
+    zero-initialised last layer, so an untrained head is exactly the full hold.  The residual is
+    scaled by 10 (it is a few hundredths) before it goes in."""
+
+    def __init__(self, channels: int = 3, width: int = 12) -> None:
+        super().__init__()
+        if width < 1:
+            raise ValueError(f"HoldWeight width must be >= 1, got {width}")
+        act = nn.LeakyReLU(0.1, inplace=True)
+        self.body = nn.Sequential(nn.Conv2d(2 * channels, width, 3, padding=1), act,
+                                  nn.Conv2d(width, width, 3, padding=2, dilation=2), act,
+                                  nn.Conv2d(width, width, 3, padding=4, dilation=4), act,
+                                  nn.Conv2d(width, 1, 1))
+        nn.init.zeros_(self.body[-1].weight)
+        nn.init.zeros_(self.body[-1].bias)
+
+    def forward(self, photo: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
+        lead = photo.shape[:-3]
+        x = torch.cat([photo, 10 * residual], dim=-3).reshape(-1, 2 * photo.shape[-3], *photo.shape[-2:])
+        z = self.body(x.to(self.body[0].weight.dtype)).float()
+        return (1 + z).clamp(0, 1).reshape(*lead, 1, *photo.shape[-2:])
+
+
+def hold_weigher(net: nn.Module) -> HoldWeight | None:
+    """The :class:`HoldWeight` head of ``net`` (seen through a compiled or distributed wrapper), or None."""
+    for name in ("_orig_mod", "module"):
+        net = getattr(net, name, net)
+    weigh = getattr(net, "weigh", None)
+    return weigh if isinstance(weigh, HoldWeight) else None
+
+
+def held(net: nn.Module, frames: torch.Tensor, blur: torch.Tensor, crf: str = "srgb") -> torch.Tensor:
+    """``frames`` of ``net`` for ``blur`` held to it (in fp32), weighed by ``net``'s hold weight if it has one."""
+    return match_blur(frames.float(), blur.float(), crf, weigh=hold_weigher(net)).to(frames.dtype)
 
 
 class MatchBlur(nn.Module):
@@ -37,7 +85,7 @@ class MatchBlur(nn.Module):
     def hold(self, frames: torch.Tensor, blur: torch.Tensor) -> torch.Tensor:
         """``frames`` of ``blur`` moved to re-blur to it (in fp32): what :meth:`forward` does after
         the network, and what tiled inference does once to the joined frames of a photograph."""
-        return match_blur(frames.float(), blur.float(), self.crf).to(frames.dtype)
+        return held(self.net, frames, blur, self.crf)
 
 
 def with_match_blur(net: nn.Module, on: bool, crf: str = "srgb") -> nn.Module:

@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from blur2vid.models.consistency import HoldWeight
+
 __all__ = ["UNetConfig", "SequenceUNet"]
 
 
@@ -22,13 +24,15 @@ class UNetConfig:
     channels: int = 3
     width: int = 32
     depth: int = 2  # number of 2x down-samplings
+    hold_weight: int = 0  # width of a HoldWeight head (models.consistency) for the held frames; 0: none
 
     def __post_init__(self) -> None:
         for name in ("n_frames", "channels", "width"):
             if getattr(self, name) < 1:
                 raise ValueError(f"UNetConfig.{name} must be >= 1, got {getattr(self, name)}")
-        if self.depth < 0:
-            raise ValueError(f"UNetConfig.depth must be >= 0, got {self.depth}")
+        for name in ("depth", "hold_weight"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"UNetConfig.{name} must be >= 0, got {getattr(self, name)}")
 
 
 def _double_conv(cin: int, cout: int) -> nn.Sequential:
@@ -57,9 +61,14 @@ class SequenceUNet(nn.Module):
         self.out = nn.Conv2d(widths[0], c.n_frames * c.channels, 3, padding=1)
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
+        if c.hold_weight:  # used by models.consistency.held, after the frames (of a whole photograph)
+            self.weigh = HoldWeight(c.channels, c.hold_weight)
 
     def config_dict(self) -> dict:
-        return {"arch": "SequenceUNet", **asdict(self.config)}
+        config = asdict(self.config)
+        if not config["hold_weight"]:  # as the files written before the head existed
+            del config["hold_weight"]
+        return {"arch": "SequenceUNet", **config}
 
     def forward(self, blur: torch.Tensor) -> torch.Tensor:
         c = self.config
