@@ -1,7 +1,7 @@
 """Latency of ``blur2vid predict`` on one photograph (default: 1280x720, the shipped model).
 
     python benchmarks/bench_predict.py                    # CPU (and CUDA when available)
-    python benchmarks/bench_predict.py --size 720 1280 --tile 512 --repeats 3 --checkpoint MODEL.pt
+    python benchmarks/bench_predict.py --size 720 1280 --tile 1280 --repeats 3 --checkpoint MODEL.pt
 
 Times :func:`blur2vid.inference.predict_frames` after one warm-up call, with CUDA synchronisation,
 at fp32 and bf16, and reports megapixels of input per second.  Name the processor beside any time.
@@ -22,7 +22,7 @@ from blur2vid.predict import load_predictor
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", type=int, nargs=2, default=(720, 1280), metavar=("H", "W"))
-    parser.add_argument("--tile", type=int, default=512)
+    parser.add_argument("--tile", type=int, default=1280)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--checkpoint", default=None)
     parser.add_argument("--match-blur", action=argparse.BooleanOptionalAction, default=None,

@@ -27,6 +27,22 @@ def test_tiles_stitch_back_exactly():
     assert tiled.shape == (7, 3, 70, 45) and torch.equal(whole, tiled)
 
 
+@pytest.mark.parametrize("size", [17, 100, 512, 513, 720, 1280, 1281, 1920, 4000])
+@pytest.mark.parametrize("tile,overlap", [(512, 32), (1280, 32), (40, 8)])
+def test_tiles_cover_the_side_with_as_few_as_fit_and_little_twice(size, tile, overlap):
+    from blur2vid.inference import _tiles
+
+    starts, length = _tiles(size, tile, overlap)
+    assert length <= tile and starts[0] == 0 and starts[-1] + length == size
+    kept = torch.zeros(size, dtype=torch.int)  # what predict_frames keeps of each tile
+    for s in starts:
+        kept[s + (0 if s == 0 else overlap): s + length - (0 if s + length >= size else overlap)] += 1
+    assert (kept >= 1).all()  # every pixel kept from some tile (a later tile may write one again)
+    fewest = 1 if size <= tile else -(-(size - 2 * overlap) // (tile - 2 * overlap))
+    assert len(starts) == fewest
+    assert len(starts) * length <= size + 2 * overlap * len(starts) + len(starts)  # computed twice: the overlaps only
+
+
 def test_a_held_model_is_held_once_to_the_whole_photograph_and_its_tiles_agree():
     """predict holds a MatchBlur model's frames after its tiles are joined: the frames re-blur to
     the whole photograph, equal the tiles held one by one (a per-pixel network), and the caller's

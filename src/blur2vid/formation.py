@@ -140,25 +140,47 @@ def match_blur(frames: torch.Tensor, blur: torch.Tensor, crf: str | float | Came
 
 def _match_blur_banded(frames: torch.Tensor, blur: torch.Tensor, g: CameraResponse,
                        weigh: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None) -> torch.Tensor:
-    """:func:`match_blur` without a gradient, in bands of 16 rows that stay in the cache (every step
-    but the weight is per pixel, so the result is the same, up to the last bit of a sum's rounding): a quarter of the time on a CPU for a
-    photograph's frames.  With a weight, the frames' linear mean is made first, band by band, the
-    weight then sees the whole photograph, and the frames are moved band by band."""
+    """:func:`match_blur` without a gradient, in bands of 16 rows that stay in the cache, each band's
+    steps done in place (every step but the weight is per pixel, and the arithmetic is the same, so
+    the result is too, up to the last bit of a sum's rounding): a fifth of the time of the whole
+    tensors at once on a CPU for a photograph's frames.  With a weight, the frames' linear mean is
+    made first, band by band, the weight then sees the whole photograph, and the frames are moved
+    band by band."""
     out = torch.empty_like(frames)
     bands = [(..., slice(y, y + 16), slice(None)) for y in range(0, frames.shape[-2], 16)]
     if weigh is None:
         for b in bands:
-            out[b] = _match_blur(frames[b], blur[b], g)
+            linear = _inverse_(g, frames[b].clamp(0, 1))
+            residual = _inverse_(g, blur[b].clamp(0, 1)).sub_(linear.mean(dim=TIME_DIM))
+            out[b] = _forward_(g, linear.add_(residual.unsqueeze(TIME_DIM)).clamp_(0, 1))
         return out
     photo = blur.clamp(0, 1)
     mean = torch.empty_like(photo)
     for b in bands:
-        out[b] = linear = g.inverse(frames[b].clamp(0, 1))  # moved below
+        out[b] = linear = _inverse_(g, frames[b].clamp(0, 1))  # moved below
         mean[b] = linear.mean(dim=TIME_DIM)
     weight = _checked_weight(weigh(photo, photo - g(mean.clamp(0, 1))), blur)
     for b in bands:
-        out[b] = g((out[b] + (weight[b] * (g.inverse(photo[b]) - mean[b])).unsqueeze(TIME_DIM)).clamp(0, 1))
+        residual = _inverse_(g, photo[b].clone()).sub_(mean[b]).mul_(weight[b])
+        out[b] = _forward_(g, out[b].add_(residual.unsqueeze(TIME_DIM)).clamp_(0, 1))
     return out
+
+
+def _inverse_(g: CameraResponse, y: torch.Tensor) -> torch.Tensor:
+    """``g.inverse(y)`` for ``y`` already in ``[0, 1]``, which it consumes: the sRGB curve's steps
+    in place (the same arithmetic), any other response as it is."""
+    if g.kind != "srgb":
+        return g.inverse(y)
+    linear = y.add(0.055).div_(1.055).pow_(2.4)
+    return torch.where(y <= 0.04045, y.div_(12.92), linear, out=linear)
+
+
+def _forward_(g: CameraResponse, x: torch.Tensor) -> torch.Tensor:
+    """``g(x)`` for ``x`` already in ``[0, 1]``, which it consumes (as :func:`_inverse_`)."""
+    if g.kind != "srgb":
+        return g(x)
+    curve = x.pow(1 / 2.4).mul_(1.055).sub_(0.055)
+    return torch.where(x <= 0.0031308, x.mul_(12.92), curve, out=curve)
 
 
 def _match_blur(frames: torch.Tensor, blur: torch.Tensor, g: CameraResponse) -> torch.Tensor:

@@ -16,12 +16,17 @@ from blur2vid.precision import autocast, compiled
 __all__ = ["predict_frames"]
 
 
-def _tiles(size: int, tile: int, overlap: int) -> list[int]:
+def _tiles(size: int, tile: int, overlap: int) -> tuple[list[int], int]:
+    """Where the tiles along one side of ``size`` pixels start, and their length: as few tiles of
+    at most ``tile`` pixels as cover the side with ``overlap`` on each inner edge, all of one length
+    and spread evenly, so that little is computed twice (fixed-size tiles of 512 computed 1.7 times
+    the pixels of a 1280x720 photograph)."""
     if size <= tile:
-        return [0]
-    step = tile - 2 * overlap
-    starts = list(range(0, size - tile, step)) + [size - tile]
-    return sorted(set(starts))
+        return [0], size
+    inner = tile - 2 * overlap
+    n = -(-(size - 2 * overlap) // inner)
+    length = -(-(size - 2 * overlap) // n) + 2 * overlap
+    return [i * (size - length) // (n - 1) for i in range(n)], length
 
 
 def _match_direction(frames: torch.Tensor, out: torch.Tensor, written: torch.Tensor, y0: int, x0: int) -> torch.Tensor:
@@ -39,13 +44,15 @@ def _match_direction(frames: torch.Tensor, out: torch.Tensor, written: torch.Ten
 
 
 @torch.no_grad()
-def predict_frames(model: nn.Module, image: torch.Tensor, device: torch.device | str = "cpu", tile: int = 512,
+def predict_frames(model: nn.Module, image: torch.Tensor, device: torch.device | str = "cpu", tile: int = 1280,
                    overlap: int = 32, progress: bool = True, precision: str = "fp32",
                    compile: bool | str = False) -> torch.Tensor:
     """``[C, H, W]`` blurry image -> ``[T, C, H, W]`` frames in ``[0, 1]``.
 
-    Images larger than ``tile`` on a side are cut into ``tile``-pixel tiles overlapping by
-    ``overlap`` on each side; each tile's centre is kept, played in the direction that agrees with
+    Images larger than ``tile`` on a side are cut into as few tiles of at most ``tile`` pixels as
+    cover them, overlapping by ``overlap`` on each side (the default, 1280, takes a 1280x720
+    photograph whole: about 1 GB of memory at fp32 on a CPU for the shipped model, 1.6 times
+    faster than tiles of 512); each tile's centre is kept, played in the direction that agrees with
     its already-written neighbours.  A network held to its photograph (:class:`MatchBlur`) is held
     once, to the whole image, after its tiles are joined.  ``precision`` (:mod:`blur2vid.precision`) runs the network's
     forward in bf16 where asked; the frames come back in fp32; ``compile`` runs it through
@@ -59,13 +66,13 @@ def predict_frames(model: nn.Module, image: torch.Tensor, device: torch.device |
     held = model if isinstance(model, MatchBlur) else None  # held once, after the tiles are joined
     model = compiled((model if held is None else held.net).to(device).eval(), compile)
     c, h, w = image.shape
-    ys, xs = _tiles(h, tile, overlap), _tiles(w, tile, overlap)
+    (ys, th), (xs, tw) = _tiles(h, tile, overlap), _tiles(w, tile, overlap)
     out: torch.Tensor | None = None
     bar = tqdm(total=len(ys) * len(xs), desc="predict", disable=not progress or len(ys) * len(xs) == 1, leave=False)
     try:
         for y0 in ys:
             for x0 in xs:
-                crop = image[:, y0:y0 + tile, x0:x0 + tile].unsqueeze(0).to(device)
+                crop = image[:, y0:y0 + th, x0:x0 + tw].unsqueeze(0).to(device)
                 with autocast(precision, device):
                     frames = model(crop)[0]
                 frames = frames.float().clamp(0, 1).cpu()
@@ -76,8 +83,8 @@ def predict_frames(model: nn.Module, image: torch.Tensor, device: torch.device |
                 # keep the centre of the tile; at the image border keep the edge too
                 top = 0 if y0 == 0 else overlap
                 left = 0 if x0 == 0 else overlap
-                bottom = crop.shape[-2] if y0 + tile >= h else crop.shape[-2] - overlap
-                right = crop.shape[-1] if x0 + tile >= w else crop.shape[-1] - overlap
+                bottom = crop.shape[-2] if y0 + th >= h else crop.shape[-2] - overlap
+                right = crop.shape[-1] if x0 + tw >= w else crop.shape[-1] - overlap
                 out[:, :, y0 + top:y0 + bottom, x0 + left:x0 + right] = frames[:, :, top:bottom, left:right]
                 written[y0 + top:y0 + bottom, x0 + left:x0 + right] = True
                 bar.update()
@@ -86,7 +93,7 @@ def predict_frames(model: nn.Module, image: torch.Tensor, device: torch.device |
     except (torch.OutOfMemoryError, MemoryError, RuntimeError) as exc:
         if isinstance(exc, RuntimeError) and "memory" not in str(exc).lower():
             raise
-        raise MemoryError(f"the model does not fit in memory on {device} for {min(tile, h)}x{min(tile, w)} "
+        raise MemoryError(f"the model does not fit in memory on {device} for {th}x{tw} "
                           f"tiles; try a smaller tile (--tile {max(64, tile // 2)}) or --device cpu") from exc
     finally:
         bar.close()

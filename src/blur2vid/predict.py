@@ -143,7 +143,7 @@ def write_frames(frames: torch.Tensor, out: str | Path, fps: float = 7.0, blur: 
 
 
 def predict_file(photo: str | Path, out: str | Path, checkpoint: str | Path | None = None,
-                 device: str | torch.device = "cpu", tile: int = 512, fps: float = 7.0,
+                 device: str | torch.device = "cpu", tile: int = 1280, fps: float = 7.0,
                  progress: bool = True, precision: str = "fp32", fmt: str | None = None,
                  compile: bool | str = False, match_blur: bool | None = None) -> Path:
     """Read a photograph, extract its frames with the model, and write them to ``out``; a folder
@@ -165,7 +165,7 @@ def predict_file(photo: str | Path, out: str | Path, checkpoint: str | Path | No
 
 
 def predict_many(folder: str | Path, out: str | Path, checkpoint: str | Path | None = None,
-                 device: str | torch.device = "cpu", tile: int = 512, fps: float = 7.0,
+                 device: str | torch.device = "cpu", tile: int = 1280, fps: float = 7.0,
                  progress: bool = True, precision: str = "fp32", fmt: str | None = None,
                  compile: bool | str = False, match_blur: bool | None = None) -> Path:
     """Every photograph of ``folder`` to ``out/<name>.gif`` (``fmt``: gif, mp4, or png for a

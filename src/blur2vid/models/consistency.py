@@ -11,15 +11,17 @@ say ``"match_blur": true`` (the shipped one, when measured better) gets it by de
 
 Holding puts the photograph's sensor noise and JPEG back into every frame as well.  A network built
 with a hold weight (``UNetConfig.hold_weight``, ``blur2vid train --set hold_weight=12``) carries a
-small :class:`HoldWeight` head that looks at the photograph and at what it differs by from the
-frames' re-blur and says, per pixel, how much of that difference to put back: trained held, it can
-learn to leave out what looks like noise and keep what looks like missing detail.  Untrained, the
+small :class:`HoldWeight` head that looks at the photograph, at what it differs by from the
+frames' re-blur, and at how large that difference is here against the photograph's quiet parts,
+and says, per pixel, how much of the difference to put back: trained held, it can learn to leave
+out what looks like noise and keep what looks like missing detail.  Untrained, the
 head says 1 everywhere: the full hold.
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from blur2vid.formation import match_blur
@@ -31,28 +33,47 @@ class HoldWeight(nn.Module):
     """``(photo, residual) [B, C, H, W] -> [B, 1, H, W]`` in ``[0, 1]``: how much of the residual
     between a photograph and its frames' re-blur :func:`~blur2vid.formation.match_blur` puts back.
 
-    Four convolutions of ``width`` channels, the middle two dilated (a neighbourhood of 15 pixels,
-    enough to tell grain from an edge); the output is ``clamp(1 + z, 0, 1)`` with ``z`` from a
-    zero-initialised last layer, so an untrained head is exactly the full hold.  The residual is
-    scaled by 10 (it is a few hundredths) before it goes in."""
+    What it sees, per pixel: the photograph, the residual (times 10: it is a few hundredths), the
+    residual's local energy (its mean square over 5x5 pixels, as a logarithm) and the photograph's
+    noise floor, the same energy's lower quartile over the whole photograph (where the frames
+    are right, the residual is the photograph's noise alone: no neighbourhood can tell a grainy
+    photograph from a textured one, the quiet parts of the whole can), and the energy over that
+    floor.  Four convolutions of ``width`` channels follow, the middle two dilated (15 pixels
+    across); the output is ``clamp(1 + z, 0, 1)`` with ``z`` from a zero-initialised last layer,
+    so an untrained head is exactly the full hold."""
+
+    FEATURES = 3  # local energy, noise floor, energy over the floor
 
     def __init__(self, channels: int = 3, width: int = 12) -> None:
         super().__init__()
         if width < 1:
             raise ValueError(f"HoldWeight width must be >= 1, got {width}")
         act = nn.LeakyReLU(0.1, inplace=True)
-        self.body = nn.Sequential(nn.Conv2d(2 * channels, width, 3, padding=1), act,
+        self.body = nn.Sequential(nn.Conv2d(2 * channels + self.FEATURES, width, 3, padding=1), act,
                                   nn.Conv2d(width, width, 3, padding=2, dilation=2), act,
                                   nn.Conv2d(width, width, 3, padding=4, dilation=4), act,
                                   nn.Conv2d(width, 1, 1))
         nn.init.zeros_(self.body[-1].weight)
         nn.init.zeros_(self.body[-1].bias)
 
+    @staticmethod
+    def energy(residual: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``residual [N, C, H, W]``: its local energy ``log10`` of the 5x5 mean square (over the
+        channels too) ``[N, 1, H, W]``, and each image's floor, the lower quartile of it ``[N, 1, 1, 1]``."""
+        square = residual.square().mean(dim=1, keepdim=True)
+        k = min(5, 2 * ((min(square.shape[-2:]) - 1) // 2) + 1)  # an odd box that fits a small image
+        local = torch.log10(F.avg_pool2d(F.pad(square, (k // 2,) * 4, mode="replicate"), k, stride=1) + 1e-7)
+        floor = torch.quantile(local.flatten(1), 0.25, dim=1).view(-1, 1, 1, 1)
+        return local, floor
+
     def forward(self, photo: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
-        lead = photo.shape[:-3]
-        x = torch.cat([photo, 10 * residual], dim=-3).reshape(-1, 2 * photo.shape[-3], *photo.shape[-2:])
+        lead, (c, h, w) = photo.shape[:-3], photo.shape[-3:]
+        photo, residual = photo.reshape(-1, c, h, w).float(), residual.reshape(-1, c, h, w).float()
+        local, floor = self.energy(residual)
+        x = torch.cat([photo, 10 * residual, (local + 4) / 2, ((floor + 4) / 2).expand_as(local),
+                       (local - floor) / 2], dim=1)
         z = self.body(x.to(self.body[0].weight.dtype)).float()
-        return (1 + z).clamp(0, 1).reshape(*lead, 1, *photo.shape[-2:])
+        return (1 + z).clamp(0, 1).reshape(*lead, 1, h, w)
 
 
 def hold_weigher(net: nn.Module) -> HoldWeight | None:
