@@ -22,16 +22,14 @@ import time
 
 import pandas as pd
 import torch
+from hold_weight_probe import measure  # the same measurements as the separate head's
 from torch import nn
 
 from blur2vid.benchmark import device_name
-from blur2vid.data.config import CAPTURES, DataConfig
-from blur2vid.experiments import real
 from blur2vid.formation import match_blur
 from blur2vid.models.checkpoint import default_model_path, load_model
 from blur2vid.models.unet import SequenceUNet
 from blur2vid.seeding import derive_seed
-from blur2vid.shipping import MOTIONS, held_out
 from blur2vid.train_command import _ordering, load_spec
 from blur2vid.train_unet import random_direction, unet_loss
 
@@ -51,7 +49,6 @@ class FeatureWeighed(nn.Module):
             out.weight[:-1].copy_(old.weight)
             out.bias[:-1].copy_(old.bias)
         net.out = out
-        self.frames_out = old.out_channels
 
     def forward(self, blur: torch.Tensor) -> torch.Tensor:
         frames, weight = self.split(blur)
@@ -59,17 +56,8 @@ class FeatureWeighed(nn.Module):
 
     def split(self, blur: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The U-Net's frames and the weight ``[B, 1, H, W]``, from one pass."""
-        net, c = self.net, self.net.config
-        h, w = blur.shape[-2:]
-        m = 2 ** c.depth
-        x = nn.functional.pad(blur, (0, (-w) % m, 0, (-h) % m), mode="replicate")
-        skips = [net.inc(x)]
-        for down in net.down:
-            skips.append(down(skips[-1]))
-        y = skips.pop()
-        for i in reversed(range(c.depth)):
-            y = net.dec[i](torch.cat([net.up[i](y), skips.pop()], dim=1))
-        out = net.out(y)[..., :h, :w]
+        c, (h, w) = self.net.config, blur.shape[-2:]
+        out = self.net.out(self.net.features(blur))[..., :h, :w]
         frames = blur.unsqueeze(1) + out[:, :-1].reshape(blur.shape[0], c.n_frames, c.channels, h, w)
         return frames, (1 + out[:, -1:].float()).clamp(0, 1)
 
@@ -101,26 +89,6 @@ def mean_weight(model: FeatureWeighed, blur: torch.Tensor) -> float:
     return float(torch.cat([model.split(blur[i:i + 16].float())[1] for i in range(0, len(blur), 16)]).mean())
 
 
-def measure(model: FeatureWeighed) -> dict:
-    from skimage import data
-
-    model.eval()
-    test = DataConfig(family=CAPTURES, size=64, max_shift=MOTIONS["moderate"]).test_set(64, "cpu", "shipping")
-    clips = real.video_windows(real.real_video())
-    astronaut = torch.from_numpy(data.astronaut()[::4, ::4].copy()).permute(2, 0, 1)[None].float() / 255
-    row = {"weight: held-out (noisy)": mean_weight(model, test.blur),
-           "weight: same, noise-free": mean_weight(model, test.meta["blur_clean"]),
-           "weight: real video": mean_weight(model, clips.blur),
-           "weight: astronaut 128 px": mean_weight(model, astronaut)}
-    for name, motion in MOTIONS.items():
-        iv = held_out(model, motion=motion)["middle_over_blur_db"]
-        row[f"held-out {name}"] = f"{iv['mean']:+.2f} [{iv['low']:+.2f}, {iv['high']:+.2f}]"
-    video = real.score_on_video(model, clips)
-    row["real video, mean over copy"] = round(float(video["over_blur_copy"].mean()), 2)
-    row["real video, middle over copy"] = round(float(video["middle_over_blur"].mean()), 2)
-    return {k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()}
-
-
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--minutes", type=float, default=25.0)
@@ -130,7 +98,7 @@ def main(argv=None) -> None:
     model = FeatureWeighed(net)
     steps = train(model, args.minutes)
     with torch.no_grad():
-        row = measure(model)
+        row = measure(model.eval(), lambda blur: mean_weight(model, blur))
     print(f"# {device_name('cpu')}, {torch.get_num_threads()} threads; {steps} steps of 16 in {args.minutes:g} minutes")
     print(pd.Series(row).to_markdown())
 

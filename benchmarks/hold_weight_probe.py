@@ -20,6 +20,7 @@ this prints
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -28,7 +29,7 @@ import torch
 from blur2vid.benchmark import device_name
 from blur2vid.data.config import CAPTURES, DataConfig
 from blur2vid.experiments import real
-from blur2vid.formation import get_crf
+from blur2vid.formation import synthesize_blur
 from blur2vid.models.checkpoint import load_model
 from blur2vid.models.consistency import MatchBlur, hold_weigher
 from blur2vid.models.unet import SequenceUNet
@@ -56,23 +57,23 @@ def mean_weight(net: SequenceUNet, blur: torch.Tensor) -> float:
     weigh = hold_weigher(net)
     if weigh is None:
         return 1.0
-    g = get_crf("srgb")
     photo = blur.float().clamp(0, 1)
-    mean = g.inverse(batched(net, photo, 16, clamp=True).float()).mean(1)
-    return float(weigh(photo, photo - g(mean.clamp(0, 1))).mean())
+    return float(weigh(photo, photo - synthesize_blur(batched(net, photo, 16, clamp=True).float(), "srgb")).mean())
 
 
-def measure(net: SequenceUNet) -> dict:
+def measure(model: torch.nn.Module, weight_of: Callable[[torch.Tensor], float]) -> dict:
+    """``weight_of(blur)``, the mean hold weight, on the held-out scenes (noisy and noise-free),
+    the real footage and the astronaut; then ``model``'s (held) scores of :mod:`blur2vid.shipping`."""
     from skimage import data
 
     test = DataConfig(family=CAPTURES, size=64, max_shift=MOTIONS["moderate"]).test_set(64, "cpu", "shipping")
     clips = real.video_windows(real.real_video())
     astronaut = torch.from_numpy(data.astronaut()[::4, ::4].copy()).permute(2, 0, 1)[None].float() / 255
-    row = {"weight: held-out (noisy)": mean_weight(net, test.blur),
-           "weight: same, noise-free": mean_weight(net, test.meta["blur_clean"]),
-           "weight: real video": mean_weight(net, clips.blur),
-           "weight: astronaut 128 px": mean_weight(net, astronaut)}
-    model = MatchBlur(net).eval()
+    row = {"weight: held-out (noisy)": weight_of(test.blur),
+           "weight: same, noise-free": weight_of(test.meta["blur_clean"]),
+           "weight: real video": weight_of(clips.blur),
+           "weight: astronaut 128 px": weight_of(astronaut)}
+    model = model.eval()
     for name, motion in MOTIONS.items():
         iv = held_out(model, motion=motion)["middle_over_blur_db"]
         row[f"held-out {name}"] = f"{iv['mean']:+.2f} [{iv['low']:+.2f}, {iv['high']:+.2f}]"
@@ -91,7 +92,7 @@ def main(argv=None) -> None:
     rows = {}
     for path in args.checkpoint:
         net, label = network(path)
-        rows[label] = measure(net)
+        rows[label] = measure(MatchBlur(net), lambda blur, net=net: mean_weight(net, blur))
     print(f"# {device_name('cpu')}, {torch.get_num_threads()} threads")
     print(pd.DataFrame(rows).to_markdown())
 

@@ -134,7 +134,7 @@ def match_blur(frames: torch.Tensor, blur: torch.Tensor, crf: str | float | Came
     _check_sequence(frames)
     g = get_crf(crf)
     if torch.is_grad_enabled() and (frames.requires_grad or blur.requires_grad or weigh is not None):
-        return _match_blur(frames, blur, g) if weigh is None else _match_blur_weighed(frames, blur, g, weigh)
+        return _match_blur(frames, blur, g, weigh)
     return _match_blur_banded(frames, blur, g, weigh)
 
 
@@ -183,19 +183,14 @@ def _forward_(g: CameraResponse, x: torch.Tensor) -> torch.Tensor:
     return torch.where(x <= 0.0031308, x.mul_(12.92), curve, out=curve)
 
 
-def _match_blur(frames: torch.Tensor, blur: torch.Tensor, g: CameraResponse) -> torch.Tensor:
-    linear = g.inverse(frames.clamp(0, 1))
-    residual = g.inverse(blur.clamp(0, 1)) - linear.mean(dim=TIME_DIM)
-    return g((linear + residual.unsqueeze(TIME_DIM)).clamp(0, 1))
-
-
-def _match_blur_weighed(frames: torch.Tensor, blur: torch.Tensor, g: CameraResponse,
-                        weigh: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> torch.Tensor:
+def _match_blur(frames: torch.Tensor, blur: torch.Tensor, g: CameraResponse,
+                weigh: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
     linear = g.inverse(frames.clamp(0, 1))
     mean = linear.mean(dim=TIME_DIM)
     photo = blur.clamp(0, 1)
-    weight = _checked_weight(weigh(photo, photo - g(mean.clamp(0, 1))), blur)
-    residual = weight * (g.inverse(photo) - mean)
+    residual = g.inverse(photo) - mean
+    if weigh is not None:
+        residual = _checked_weight(weigh(photo, photo - g(mean.clamp(0, 1))), blur) * residual
     return g((linear + residual.unsqueeze(TIME_DIM)).clamp(0, 1))
 
 

@@ -74,8 +74,7 @@ class TrainSpec:
             raise ValueError(f"match_blur={self.match_blur!r}: expected true or false")
         if isinstance(self.hold_weight, bool) or not isinstance(self.hold_weight, int) or self.hold_weight < 0:
             raise ValueError(f"hold_weight={self.hold_weight!r}: expected a width >= 0 (0: the full hold)")
-        if self.hold_weight and not self.match_blur:
-            raise ValueError(f"hold_weight={self.hold_weight!r}: a hold weight needs match_blur=true")
+        self.unet(1)  # the training run's own checks (a hold weight needs match_blur)
         if not self.lr > 0:
             raise ValueError(f"lr={self.lr!r}: expected a positive learning rate")
         if self.init is not None and self.init != "default":  # resolved, so that the record names one file

@@ -119,9 +119,10 @@ def train_unet(scheme: str, cfg: UNetTrainConfig, ordering: torch.nn.Module | No
     depends = {"data": cfg.data.identity()}
     if init is not None:
         built = cfg.build()
-        if {**init.config_dict(), "hold_weight": 0} != {**built.config_dict(), "hold_weight": 0} or (
-                hold_weigher(init) is not None and init.config_dict() != built.config_dict()):
-            raise ValueError(f"cannot start from a {init.config_dict()}: this run trains a {built.config_dict()}")
+        theirs, ours = init.config_dict(), built.config_dict()
+        grows_a_head = hold_weigher(init) is None and theirs == {k: v for k, v in ours.items() if k != "hold_weight"}
+        if theirs != ours and not grows_a_head:
+            raise ValueError(f"cannot start from a {theirs}: this run trains a {ours}")
         depends["init"] = frozen_identity(init)
     if s.needs_ordering:
         if ordering is None:

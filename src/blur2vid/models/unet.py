@@ -70,7 +70,9 @@ class SequenceUNet(nn.Module):
             del config["hold_weight"]
         return {"arch": "SequenceUNet", **config}
 
-    def forward(self, blur: torch.Tensor) -> torch.Tensor:
+    def features(self, blur: torch.Tensor) -> torch.Tensor:
+        """The decoder's last features ``[B, width, H', W']`` for ``blur [B, C, H, W]``, padded to
+        a multiple of ``2**depth`` (crop them to ``H, W`` after :attr:`out`)."""
         c = self.config
         if blur.ndim != 4 or blur.shape[1] != c.channels:
             raise ValueError(f"SequenceUNet expects [B, {c.channels}, H, W], got {tuple(blur.shape)}")
@@ -84,5 +86,10 @@ class SequenceUNet(nn.Module):
         y = skips.pop()
         for i in reversed(range(c.depth)):
             y = self.dec[i](torch.cat([self.up[i](y), skips.pop()], dim=1))
-        residual = self.out(y)[..., :h, :w]
+        return y
+
+    def forward(self, blur: torch.Tensor) -> torch.Tensor:
+        c = self.config
+        h, w = blur.shape[-2:]
+        residual = self.out(self.features(blur))[..., :h, :w]
         return blur.unsqueeze(1) + residual.reshape(blur.shape[0], c.n_frames, c.channels, h, w)
