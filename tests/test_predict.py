@@ -287,3 +287,55 @@ def test_match_blur_holds_the_frames_to_the_photograph_as_the_model_file_says(tm
     assert torch.allclose(moved[:, inside], own[:, inside], atol=1e-4)
     off, notes = load_predictor(tmp_path / "held.pt", match_blur=False)  # --no-match-blur
     assert notes["match_blur"] is False and torch.equal(predict_frames(off, photo, progress=False), raw)
+
+
+def test_working_scale_auto_brings_the_shorter_side_to_the_working_size_and_refuses_bad_factors():
+    from blur2vid.inference import WORKING_SIDE, working_scale
+
+    assert working_scale(25, 14) == 1.0 and working_scale(WORKING_SIDE, 4000) == 1.0  # never enlarged
+    assert working_scale(256, 512) == 256 / WORKING_SIDE and working_scale(720, 1280) == 720 / WORKING_SIDE
+    assert working_scale(720, 1280, 3) == 3.0 and working_scale(720, 1280, "1.5") == 1.5
+    for bad in (0.5, 0, "x", float("nan"), None):
+        with pytest.raises(ValueError, match="scale must be 'auto' or a number >= 1"):
+            working_scale(64, 64, bad)
+
+
+class Recording(nn.Module):
+    """A per-pixel model that brightens over time around its input and remembers the size it was shown."""
+
+    seen: list = []
+
+    def forward(self, y):
+        Recording.seen.append(tuple(y.shape[-2:]))
+        return torch.stack([y * (0.85 + 0.05 * t) for t in range(7)], 1)
+
+
+def test_a_scaled_prediction_runs_the_network_small_and_holds_its_frames_to_the_full_photograph():
+    """scale=2: the network sees the photograph at half size; the frames come back at full size and
+    re-blur to the photograph (held, though the model was not), so its detail is back; and they
+    differ from each other as the network's frames do."""
+    from blur2vid.formation import synthesize_blur
+
+    g = torch.Generator().manual_seed(2)
+    smooth = torch.nn.functional.interpolate(torch.rand(1, 3, 9, 6, generator=g), size=(70, 46), mode="bilinear")[0]
+    image = 0.2 + 0.4 * smooth + 0.1 * torch.rand(3, 70, 46, generator=g)  # detail the shrinking loses
+    Recording.seen = []
+    frames = predict_frames(Recording(), image, progress=False, scale=2)
+    assert Recording.seen == [(35, 23)] and frames.shape == (7, 3, 70, 46)
+    torch.testing.assert_close(synthesize_blur(frames, "srgb"), image, atol=1e-5, rtol=0)
+    assert (frames[-1] - frames[0]).mean() > 0.05  # the network's brightening over time survives
+    Recording.seen = []
+    assert torch.equal(predict_frames(Recording(), image, progress=False, scale="auto"),
+                       predict_frames(Recording(), image, progress=False))  # 46 px: under the working size, full size
+    assert Recording.seen == [(70, 46), (70, 46)]
+
+
+def test_cli_predict_takes_a_scale_and_refuses_a_bad_one(tmp_path, capsys):
+    save_model(tmp_path / "m.pt", SequenceUNet(n_frames=7, width=4, depth=1))
+    photo = _photo(tmp_path / "p.png", size=(40, 60))
+    with pytest.raises(SystemExit):
+        main(["predict", str(photo), "--out", str(tmp_path / "c.gif"), "--scale", "0.5", "--quiet"])
+    assert "scale must be 'auto' or a number >= 1, got '0.5'" in capsys.readouterr().err
+    assert main(["predict", str(photo), "--out", str(tmp_path / "c.gif"), "--checkpoint", str(tmp_path / "m.pt"),
+                 "--scale", "2", "--quiet"]) == 0
+    assert (tmp_path / "c.gif").exists()

@@ -67,6 +67,8 @@ def test_models_are_compared_on_the_same_windows_and_photos():
     assert real.frames_for(frames, "p.png")["copy"] is frames["copy"]["p.png"]
     assert checks.loc[("copy", "p.png"), "reblur_psnr_db"] == 100.0
     assert checks.loc[("darker", "p.png"), "reblur_psnr_db"] < 100
+    _, scaled = real.compare_on_photos({"darker": Darker()}, {"p.png": photo}, scales={"darker": 2})
+    assert scaled.loc[("darker", "p.png"), "reblur_psnr_db"] > 60  # run small, then held to the photograph
 
 
 def test_the_before_after_figure_has_a_row_per_model():

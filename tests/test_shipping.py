@@ -153,9 +153,10 @@ def test_a_model_shipped_held_to_the_photograph_says_so_and_keeps_the_network_al
     assert isinstance(net, MatchBlur) and notes["match_blur"] is True
     # notebook 07 then shows the network alone beside it, so that what match_blur adds is seen
     cascade = torch.nn.Identity()
-    assert list(models_to_compare(net, cascade)) == ["shipped", "shipped, network alone", "Jin cascade"]
+    assert list(models_to_compare(net, cascade)) == ["shipped", "shipped, full size", "shipped, network alone",
+                                                     "Jin cascade"]
     assert models_to_compare(net, cascade)["shipped, network alone"] is net.net
-    assert list(models_to_compare(net.net, cascade)) == ["shipped", "Jin cascade"]
+    assert list(models_to_compare(net.net, cascade)) == ["shipped", "shipped, full size", "Jin cascade"]
 
 
 def test_a_run_trained_held_to_the_blur_ships_held_unless_told_otherwise(tmp_path):

@@ -7,13 +7,34 @@ the networks themselves pad to their resampling factor and crop back.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
 from blur2vid.models.consistency import MatchBlur
 from blur2vid.precision import autocast, compiled
 
-__all__ = ["predict_frames"]
+__all__ = ["WORKING_SIDE", "working_scale", "predict_frames"]
+
+WORKING_SIDE = 96
+"""The shorter side, in pixels, at which ``scale="auto"`` runs the network.  The shipped model
+(trained on 64 px crops) loses to the blurry input on held-out capture scenes of 192 to 384 px seen
+at full size; shrunk to this side it gains on all of them, with the lower end of every 95% interval
+above zero, where a side of 128 or 160 px left some below (``benchmarks/scale_probe.py``)."""
+
+
+def working_scale(h: int, w: int, scale: float | str = "auto") -> float:
+    """The factor a photograph of ``h x w`` pixels is shrunk by before the network: ``scale`` itself
+    (a number >= 1), or for ``"auto"`` its shorter side over :data:`WORKING_SIDE` (1 for smaller)."""
+    if scale == "auto":
+        return max(1.0, min(h, w) / WORKING_SIDE)
+    try:
+        value = float(scale)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not value >= 1.0:  # also refuses nan
+        raise ValueError(f"scale must be 'auto' or a number >= 1, got {scale!r}")
+    return value
 
 
 def _tiles(size: int, tile: int, overlap: int) -> tuple[list[int], int]:
@@ -46,7 +67,7 @@ def _match_direction(frames: torch.Tensor, out: torch.Tensor, written: torch.Ten
 @torch.no_grad()
 def predict_frames(model: nn.Module, image: torch.Tensor, device: torch.device | str = "cpu", tile: int = 1280,
                    overlap: int = 32, progress: bool = True, precision: str = "fp32",
-                   compile: bool | str = False) -> torch.Tensor:
+                   compile: bool | str = False, scale: float | str = 1.0) -> torch.Tensor:
     """``[C, H, W]`` blurry image -> ``[T, C, H, W]`` frames in ``[0, 1]``.
 
     Images larger than ``tile`` on a side are cut into as few tiles of at most ``tile`` pixels as
@@ -57,14 +78,25 @@ def predict_frames(model: nn.Module, image: torch.Tensor, device: torch.device |
     once, to the whole image, after its tiles are joined.  ``precision`` (:mod:`blur2vid.precision`) runs the network's
     forward in bf16 where asked; the frames come back in fp32; ``compile`` runs it through
     ``torch.compile`` (:func:`blur2vid.precision.compiled`).  Running out of memory raises a
-    ``MemoryError`` that says how to go on (a smaller ``tile``)."""
+    ``MemoryError`` that says how to go on (a smaller ``tile``).
+
+    ``scale`` > 1 (or ``"auto"``, :func:`working_scale`) runs the network on the photograph shrunk by
+    that factor (area averaging), enlarges its frames back (bilinear) and holds them to the
+    photograph at full size, which puts back the detail the shrinking took (a network not trained
+    held is held too, as only the hold does that)."""
     if image.ndim != 3:
         raise ValueError(f"expected one image [C, H, W], got shape {tuple(image.shape)}")
     if tile < 2 * overlap + 16:
         raise ValueError(f"tile ({tile}) must exceed twice the overlap ({overlap}) by at least 16 pixels")
     device = torch.device(device)
+    factor = working_scale(*image.shape[-2:], scale)
     held = model if isinstance(model, MatchBlur) else None  # held once, after the tiles are joined
     model = compiled((model if held is None else held.net).to(device).eval(), compile)
+    photo = image
+    if factor > 1:
+        held = held if held is not None else MatchBlur(model)
+        size = [max(1, round(n / factor)) for n in image.shape[-2:]]
+        image = F.interpolate(image[None].float(), size=size, mode="area")[0]
     c, h, w = image.shape
     (ys, th), (xs, tw) = _tiles(h, tile, overlap), _tiles(w, tile, overlap)
     out: torch.Tensor | None = None
@@ -88,8 +120,10 @@ def predict_frames(model: nn.Module, image: torch.Tensor, device: torch.device |
                 out[:, :, y0 + top:y0 + bottom, x0 + left:x0 + right] = frames[:, :, top:bottom, left:right]
                 written[y0 + top:y0 + bottom, x0 + left:x0 + right] = True
                 bar.update()
+        if factor > 1:
+            out = F.interpolate(out, size=photo.shape[-2:], mode="bilinear", align_corners=False).clamp(0, 1)
         if held is not None:
-            out = held.hold(out, image)
+            out = held.hold(out, photo)
     except (torch.OutOfMemoryError, MemoryError, RuntimeError) as exc:
         if isinstance(exc, RuntimeError) and "memory" not in str(exc).lower():
             raise

@@ -17,7 +17,7 @@ from blur2vid.io import to_uint8  # noqa: E402
 
 __all__ = ["image_grid", "show_sequence", "figure2_grid", "line_plot", "projection_plot", "sequence_comparison",
            "formation_figure", "growth_figure", "rule_figure", "curves_figure", "learning_curve", "per_frame_figure",
-           "gain_figure", "held_out_gain_figure", "seed_spread_figure", "seed_curves_figure", "ablation_figure", "ppsnr_gain_figure"]
+           "gain_figure", "held_out_gain_figure", "scale_figure", "seed_spread_figure", "seed_curves_figure", "ablation_figure", "ppsnr_gain_figure"]
 
 
 def _as_image(img: torch.Tensor | np.ndarray) -> np.ndarray:
@@ -256,6 +256,17 @@ def held_out_gain_figure(scenes: pd.DataFrame, title: str = "Held-out scenes: th
     ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
     return fig
+
+
+def scale_figure(table: pd.DataFrame, title: str = "Larger held-out scenes, seen at several sizes") -> plt.Figure:
+    """Gains over the blurry input per ``scale`` with 95% intervals over the scenes, from the
+    per-scene table of :func:`blur2vid.shipping.held_out_at_scales` (columns ``middle s=K``,
+    ``mean s=K``)."""
+    names = {"middle": "middle frame over the blurry input", "mean": "mean pPSNR over the blur copy"}
+    long = table.reset_index().melt(id_vars="scene", var_name="column", value_name="gain")
+    long[["measure", "scale"]] = long["column"].str.split(" s=", n=1, expand=True)
+    long["measure"] = long["measure"].map(names)
+    return _pointplot(long, "scale", "gain", "measure", "gain (dB)", title, zero_line=True)
 
 
 def seed_spread_figure(table: pd.DataFrame, title: str) -> plt.Figure:

@@ -145,14 +145,15 @@ def write_frames(frames: torch.Tensor, out: str | Path, fps: float = 7.0, blur: 
 def predict_file(photo: str | Path, out: str | Path, checkpoint: str | Path | None = None,
                  device: str | torch.device = "cpu", tile: int = 1280, fps: float = 7.0,
                  progress: bool = True, precision: str = "fp32", fmt: str | None = None,
-                 compile: bool | str = False, match_blur: bool | None = None) -> Path:
+                 compile: bool | str = False, match_blur: bool | None = None,
+                 scale: float | str = "auto") -> Path:
     """Read a photograph, extract its frames with the model, and write them to ``out``; a folder
     of photographs goes to :func:`predict_many` (``fmt``: what each becomes; for one photograph
     ``out``'s name decides)."""
     if Path(photo).is_dir():
         return predict_many(photo, out, checkpoint=checkpoint, device=device, tile=tile, fps=fps,
                             progress=progress, precision=precision, fmt=fmt, compile=compile,
-                            match_blur=match_blur)
+                            match_blur=match_blur, scale=scale)
     if fmt is not None:
         raise ValueError("--format is for a folder of photographs; for one photograph the --out name decides "
                          "(.gif, .mp4, or a folder name)")
@@ -160,14 +161,15 @@ def predict_file(photo: str | Path, out: str | Path, checkpoint: str | Path | No
     image = load_image(photo)
     model, _ = load_predictor(checkpoint, match_blur)
     frames = predict_frames(model, image, device=device, tile=tile, progress=progress, precision=precision,
-                            compile=compile)
+                            compile=compile, scale=scale)
     return write_frames(frames, out, fps=fps, blur=image, fmt=fmt)
 
 
 def predict_many(folder: str | Path, out: str | Path, checkpoint: str | Path | None = None,
                  device: str | torch.device = "cpu", tile: int = 1280, fps: float = 7.0,
                  progress: bool = True, precision: str = "fp32", fmt: str | None = None,
-                 compile: bool | str = False, match_blur: bool | None = None) -> Path:
+                 compile: bool | str = False, match_blur: bool | None = None,
+                 scale: float | str = "auto") -> Path:
     """Every photograph of ``folder`` to ``out/<name>.gif`` (``fmt``: gif, mp4, or png for a
     folder of frames per photograph; default gif), with a progress bar.  An unreadable photograph
     is named and skipped, the others are written; the run fails at the end if any was skipped."""
@@ -189,7 +191,7 @@ def predict_many(folder: str | Path, out: str | Path, checkpoint: str | Path | N
             tqdm.write(f"skipped {exc}")
             continue
         frames = predict_frames(model, image, device=device, tile=tile, progress=False, precision=precision,
-                                compile=compile)
+                                compile=compile, scale=scale)
         target = out / (names[photo] if fmt == "png" else f"{names[photo]}.{fmt}")
         write_frames(frames, target, fps=fps, blur=image, fmt=fmt)
     if failed:

@@ -117,7 +117,7 @@ def upload_predictor(model, device="cpu", max_side: int = 512):
         scale = max_side / max(image.shape[-2:])
         if scale < 1:
             image = F.interpolate(image[None], scale_factor=scale, mode="bilinear", antialias=True)[0]
-        frames = predict_frames(model, image, device=device, progress=False)
+        frames = predict_frames(model, image, device=device, progress=False, scale="auto")
         strip.value = png_bytes([image, *frames], scale=1)
         status.value = f"{item['name']}: blur, then {len(frames)} frames"
 

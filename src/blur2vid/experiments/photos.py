@@ -20,7 +20,7 @@ from blur2vid.models.consistency import MatchBlur, with_match_blur
 from blur2vid.train import Workspace, plain
 from blur2vid.train_jin import JinTrainConfig
 
-__all__ = ["COLUMN_LABELS", "PhotosConfig", "image_to_video_model", "shipped_model", "models_to_compare", "card_summary",
+__all__ = ["COLUMN_LABELS", "PhotosConfig", "image_to_video_model", "shipped_model", "models_to_compare", "PREDICT_SCALES", "card_summary",
            "clock_motion_photo", "synthetic_photos", "extract_photos", "with_blur"]
 
 COLUMN_LABELS = ["blur", *(f"x[{k}]" for k in range(1, 8))]
@@ -60,11 +60,18 @@ def shipped_model() -> tuple[torch.nn.Module, dict]:
     return with_match_blur(model.eval(), bool(notes.get("match_blur", False))), notes
 
 
+PREDICT_SCALES = {"shipped": "auto"}
+"""How notebook 07 runs its models on a photograph (``scale`` of :func:`predict_frames`, by name):
+the shipped model as ``blur2vid predict`` does by default; the others, and ``"shipped, full
+size"``, at full size."""
+
+
 def models_to_compare(shipped: torch.nn.Module, cascade: torch.nn.Module) -> dict[str, torch.nn.Module]:
-    """Notebook 07's models by name: the shipped model, its network alone when it ships held to the
-    photograph (so that what ``match_blur`` adds is seen), and the profile's Jin cascade."""
+    """Notebook 07's models by name: the shipped model (run as :data:`PREDICT_SCALES` says), the
+    same at full size, its network alone when it ships held to the photograph (so that what
+    ``match_blur`` adds is seen), and the profile's Jin cascade."""
     alone = {"shipped, network alone": shipped.net} if isinstance(shipped, MatchBlur) else {}
-    return {"shipped": shipped, **alone, "Jin cascade": cascade}
+    return {"shipped": shipped, "shipped, full size": shipped, **alone, "Jin cascade": cascade}
 
 
 def card_summary(card: dict) -> pd.Series:

@@ -122,16 +122,20 @@ def compare_on_video(models: Mapping[str, torch.nn.Module], clips: Batch | None 
 
 
 def compare_on_photos(models: Mapping[str, torch.nn.Module], photos: Mapping[str, torch.Tensor] | None = None,
-                      device="cpu", precision: str = "fp32") -> tuple[dict[str, dict[str, torch.Tensor]], pd.DataFrame]:
+                      device="cpu", precision: str = "fp32", scales: Mapping[str, float | str] | None = None
+                      ) -> tuple[dict[str, dict[str, torch.Tensor]], pd.DataFrame]:
     """Every model on every real photograph (default: :func:`real_photos`): the frames
-    (``{model: {photo: [T, C, H, W]}}``) and one row of :func:`photo_check` per (model, photo)."""
+    (``{model: {photo: [T, C, H, W]}}``) and one row of :func:`photo_check` per (model, photo).
+    ``scales`` gives a model, by name, the ``scale`` of :func:`predict_frames` (default 1: full size)."""
+    scales = scales or {}
     photos = real_photos() if photos is None else photos
     frames: dict[str, dict[str, torch.Tensor]] = {}
     rows = []
     for name, model in models.items():
         frames[name] = {}
         for photo_name, photo in photos.items():
-            out = predict_frames(model, photo, device=device, progress=False, precision=precision)
+            out = predict_frames(model, photo, device=device, progress=False, precision=precision,
+                                 scale=scales.get(name, 1.0))
             frames[name][photo_name] = out
             rows.append({"model": name, "photo": photo_name, **photo_check(out, photo)})
     return frames, pd.DataFrame(rows).set_index(["model", "photo"])
