@@ -135,17 +135,19 @@ def by_motion(scenes: pd.DataFrame, groups: int = 4) -> pd.DataFrame:
     return table
 
 
-def evaluate(model: nn.Module, device="cpu", n: int = 64) -> dict[str, Any]:
-    """Everything :mod:`blur2vid.shipping` measures a model on (see the module's text)."""
+def evaluate(model: nn.Module, device="cpu", n: int = 64, scale: float | str = "auto") -> dict[str, Any]:
+    """Everything :mod:`blur2vid.shipping` measures a model on (see the module's text); the real
+    photographs at ``scale`` (default: as ``blur2vid predict`` runs them; the footage and the
+    held-out scenes are smaller than its working size, so ``auto`` leaves them at full size)."""
     model = model.eval()
     video = real.score_on_video(model, real.video_windows(real.real_video()), device=device)
     cols = ["mean", "blur_copy_mean", "over_blur_copy", "middle", "blur_middle", "middle_over_blur"]
     spread = video[cols].agg(["mean", "min", "max"]).round(2)
-    _, checks = real.compare_on_photos({"model": model}, device=device, scales={"model": "auto"})  # as predict
+    _, checks = real.compare_on_photos({"model": model}, device=device, scales={"model": scale})
     photos = {name: {k: round(float(v), 2) for k, v in row.items()} for (_, name), row in checks.iterrows()}
     return {"real_video": {"file": real.REAL_VIDEO, "windows": len(video),
                            **{c: spread[c].to_dict() for c in cols}},
-            "real_photos": photos,
+            "real_photos": photos, "real_photos_scale": scale,
             "held_out": {name: held_out(model, n=n, motion=m, device=device) for name, m in MOTIONS.items()}}
 
 
@@ -201,7 +203,7 @@ def install(run: str | Path, assets: str | Path | None = None, device="cpu", mat
     if match_blur and not held_in_training:  # the last install of the chain is this one
         notes["retrain"] += " --match-blur"
     if match_blur:
-        notes["evaluation_network_alone"] = evaluate(model, device=device)
+        notes["evaluation_network_alone"] = evaluate(model, device=device, scale=1)  # a scaled run is held
     save_model(assets / "default_model.pt", model, notes)
     atomic_write_text(assets / "default_model.json", json.dumps(notes, indent=2) + "\n")
     return notes
