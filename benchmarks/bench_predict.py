@@ -2,9 +2,12 @@
 
     python benchmarks/bench_predict.py                    # CPU (and CUDA when available)
     python benchmarks/bench_predict.py --size 720 1280 --tile 1280 --repeats 3 --checkpoint MODEL.pt
+    python benchmarks/bench_predict.py --scale auto       # as blur2vid predict runs by default
 
 Times :func:`blur2vid.inference.predict_frames` after one warm-up call, with CUDA synchronisation,
-at fp32 and bf16, and reports megapixels of input per second.  Name the processor beside any time.
+at fp32 and bf16, and reports megapixels of input per second.  ``--scale`` defaults to 1 (the
+network on every pixel: the measure that compares models); ``blur2vid predict`` runs ``auto``.
+Name the processor beside any time.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, nargs=2, default=(720, 1280), metavar=("H", "W"))
     parser.add_argument("--tile", type=int, default=1280)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--scale", default="1", help="the network sees the photograph shrunk by this (or auto)")
     parser.add_argument("--checkpoint", default=None)
     parser.add_argument("--match-blur", action=argparse.BooleanOptionalAction, default=None,
                         help="hold the frames to the photograph (default: as the model file says)")
@@ -35,12 +39,13 @@ def main() -> None:
     model, notes = load_predictor(args.checkpoint, args.match_blur)
     image = torch.rand(3, *args.size, generator=torch.Generator().manual_seed(0))
     print(f"model: {notes.get('arch')} ({sum(p.numel() for p in model.parameters()):,} parameters); "
-          f"image {args.size[0]}x{args.size[1]}, tile {args.tile}")
+          f"image {args.size[0]}x{args.size[1]}, tile {args.tile}, scale {args.scale}")
+    scale = args.scale if args.scale == "auto" else float(args.scale)
     megapixels = args.size[0] * args.size[1] / 1e6
     for name in devices:
         device = torch.device(name)
         for precision in args.precision or ["fp32", "bf16"]:
-            run = dict(device=device, tile=args.tile, progress=False, precision=precision)
+            run = dict(device=device, tile=args.tile, progress=False, precision=precision, scale=scale)
             predict_frames(model, image, **run)  # warm-up
             times = []
             for _ in range(args.repeats):

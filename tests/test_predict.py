@@ -339,3 +339,17 @@ def test_cli_predict_takes_a_scale_and_refuses_a_bad_one(tmp_path, capsys):
     assert main(["predict", str(photo), "--out", str(tmp_path / "c.gif"), "--checkpoint", str(tmp_path / "m.pt"),
                  "--scale", "2", "--quiet"]) == 0
     assert (tmp_path / "c.gif").exists()
+
+
+def test_no_match_blur_runs_at_full_size_and_refuses_a_scale_that_would_hold(tmp_path, monkeypatch):
+    import blur2vid.predict as predict
+
+    Recording.seen = []
+    monkeypatch.setattr(predict, "load_predictor", lambda checkpoint=None, match_blur=None: (Recording(), {}))
+    photo = _photo(tmp_path / "p.png", size=(200, 300))
+    predict.predict_file(photo, tmp_path / "a.gif", match_blur=False, progress=False)  # auto: full size
+    predict.predict_file(photo, tmp_path / "b.gif", progress=False)  # auto: a shorter side of 96 px
+    assert Recording.seen == [(200, 300), (96, 144)]
+    with pytest.raises(ValueError, match="cannot go with --no-match-blur"):
+        predict.predict_file(photo, tmp_path / "c.gif", match_blur=False, scale=2)
+    assert len(Recording.seen) == 2

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from blur2vid.inference import predict_frames
+from blur2vid.inference import predict_frames, working_scale
 from blur2vid.io import atomic_path, forward_then_back, load_image, save_gif, save_image, to_uint8
 from blur2vid.models.checkpoint import default_model_path, load_model
 from blur2vid.models.consistency import with_match_blur
@@ -142,6 +142,15 @@ def write_frames(frames: torch.Tensor, out: str | Path, fps: float = 7.0, blur: 
     return out
 
 
+def _scale_for(match_blur: bool | None, scale: float | str) -> float | str:
+    """A scaled run holds the frames (only the hold puts the photograph's detail back), so
+    ``--no-match-blur`` runs at full size under ``auto`` and refuses a factor above 1."""
+    if match_blur is False and scale != "auto" and working_scale(1, 1, scale) > 1:
+        raise ValueError(f"--scale {scale} holds the frames to the photograph (only that puts its detail back); "
+                         "it cannot go with --no-match-blur (use --scale 1)")
+    return 1.0 if match_blur is False else scale
+
+
 def predict_file(photo: str | Path, out: str | Path, checkpoint: str | Path | None = None,
                  device: str | torch.device = "cpu", tile: int = 1280, fps: float = 7.0,
                  progress: bool = True, precision: str = "fp32", fmt: str | None = None,
@@ -149,7 +158,8 @@ def predict_file(photo: str | Path, out: str | Path, checkpoint: str | Path | No
                  scale: float | str = "auto") -> Path:
     """Read a photograph, extract its frames with the model, and write them to ``out``; a folder
     of photographs goes to :func:`predict_many` (``fmt``: what each becomes; for one photograph
-    ``out``'s name decides)."""
+    ``out``'s name decides).  ``scale``: as :func:`blur2vid.inference.predict_frames` (default
+    ``"auto"``; full size with ``match_blur=False``)."""
     if Path(photo).is_dir():
         return predict_many(photo, out, checkpoint=checkpoint, device=device, tile=tile, fps=fps,
                             progress=progress, precision=precision, fmt=fmt, compile=compile,
@@ -158,6 +168,7 @@ def predict_file(photo: str | Path, out: str | Path, checkpoint: str | Path | No
         raise ValueError("--format is for a folder of photographs; for one photograph the --out name decides "
                          "(.gif, .mp4, or a folder name)")
     fmt = check_output(out)
+    scale = _scale_for(match_blur, scale)
     image = load_image(photo)
     model, _ = load_predictor(checkpoint, match_blur)
     frames = predict_frames(model, image, device=device, tile=tile, progress=progress, precision=precision,
@@ -178,6 +189,7 @@ def predict_many(folder: str | Path, out: str | Path, checkpoint: str | Path | N
         raise ValueError(f"{out}: a folder of photographs needs a folder as --out (one file per photograph)")
     fmt = fmt or "gif"
     check_output(out / ("x" if fmt == "png" else f"x.{fmt}"), fmt)
+    scale = _scale_for(match_blur, scale)
     photos = photos_in(folder)
     model, _ = load_predictor(checkpoint, match_blur)
     stems = [p.stem for p in photos]
