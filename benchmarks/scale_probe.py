@@ -11,6 +11,7 @@ the factor that brings the shorter side to N pixels (``auto`` is ``side128``).
 
     python benchmarks/scale_probe.py                       # the shipped model, 32 scenes a size
     python benchmarks/scale_probe.py --checkpoint results/train/RUN/model.pt --scenes 64
+    python benchmarks/scale_probe.py --why                 # why full size fails (256 px, 24 px motion)
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ import pandas as pd
 import torch
 
 from blur2vid.benchmark import device_name
+from blur2vid.data.config import CAPTURES, DataConfig
 from blur2vid.experiments.intervals import hierarchical_bootstrap
-from blur2vid.inference import working_scale
+from blur2vid.inference import predict_frames, working_scale
 from blur2vid.predict import load_predictor
 from blur2vid.shipping import held_out_at_scales
 
@@ -38,6 +40,42 @@ def scores(model, size: int, motion: float, scales: list, n: int) -> dict:
             for s, f in zip(scales, factors, strict=True)}
 
 
+def why_full_size(model, size: int = 256, motion: float = 24.0, n: int = 32, block: int = 64) -> dict:
+    """What the network at full size gets wrong on larger scenes: how smooth and how blurred they
+    are against scenes of 64 px, its middle frame (no order to get wrong) over the blurry input and
+    the share of pixels where it is worse, and its mean over the blur copy with the direction of
+    time picked once per scene or once per ``block`` px block."""
+    def mse(a, b):
+        return ((a - b) ** 2).mean(dim=(-3, -2, -1))
+
+    def db(e):
+        return -10 * torch.log10(e)
+
+    out = {}
+    for s in (64, size):
+        t = DataConfig(family=CAPTURES, size=s, max_shift=motion).test_set(n, "cpu", "shipping")
+        middle = t.frames[:, t.frames.shape[1] // 2].float()
+        out[f"{s} px: mean horizontal gradient"] = float((middle[..., 1:] - middle[..., :-1]).abs().mean())
+        out[f"{s} px: blur copy, middle frame (dB)"] = float(db(mse(t.blur.float(), middle)).mean())
+    frames, blur = t.frames.float(), t.blur.float()
+    pred = torch.stack([predict_frames(model, b, progress=False) for b in blur])
+    mid = frames.shape[1] // 2
+    out["middle over the blurry input (dB)"] = float((db(mse(pred[:, mid], frames[:, mid]))
+                                                      - db(mse(blur, frames[:, mid]))).mean())
+    out["pixels where the middle frame is worse"] = float((((pred[:, mid] - frames[:, mid]) ** 2).mean(1)
+                                                           > ((blur - frames[:, mid]) ** 2).mean(1)).float().mean())
+
+    def best(p, f):
+        return torch.minimum(mse(p, f).mean(1), mse(p.flip(1), f).mean(1))
+
+    copy = db(mse(blur[:, None].expand_as(frames), frames).mean(1))
+    per_block = torch.stack([best(pred[..., y:y + block, x:x + block], frames[..., y:y + block, x:x + block])
+                             for y in range(0, size, block) for x in range(0, size, block)], 1).mean(1)
+    out["mean over the blur copy, one direction per scene (dB)"] = float((db(best(pred, frames)) - copy).mean())
+    out[f"same, one direction per {block} px block (dB)"] = float((db(per_block) - copy).mean())
+    return out
+
+
 def _interval(values: torch.Tensor) -> str:
     iv = hierarchical_bootstrap([values.double().numpy()])
     return f"{iv.estimate:+.2f} [{iv.low:+.2f}, {iv.high:+.2f}]"
@@ -50,9 +88,14 @@ def main() -> None:
     ap.add_argument("--scales", default="1,2,4,auto", help="comma-separated factors, auto, or sideN")
     ap.add_argument("--cases", default=None, help="size:motion pairs, comma-separated (default: a spread of nine)")
     ap.add_argument("--out", default=None, help="write the table as CSV here too")
+    ap.add_argument("--why", action="store_true", help="only say what the network gets wrong at full size")
     args = ap.parse_args()
     torch.manual_seed(0)
     model, _ = load_predictor(args.checkpoint)
+    if args.why:
+        for key, value in why_full_size(model, n=args.scenes).items():
+            print(f"{key}: {value:.3f}")
+        return
     scales = [s if s == "auto" or s.startswith("side") else float(s) for s in args.scales.split(",")]
     cases = CASES if args.cases is None else [tuple(float(v) for v in c.split(":")) for c in args.cases.split(",")]
     print(f"{device_name('cpu')}, {args.scenes} held-out capture scenes a size; middle frame over the blurry input (dB)")
