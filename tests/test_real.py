@@ -59,6 +59,8 @@ def test_models_are_compared_on_the_same_windows_and_photos():
     assert table.loc["darker", "over_blur_copy_max"] < 0 and table.loc["darker", "middle_over_blur"] < 0
     assert table.loc["darker", "blur_copy_ppsnr"] == pytest.approx(table.loc["copy", "blur_copy_ppsnr"])
     per_window = real.score_on_video(Darker(), windows)
+    scaled = real.compare_on_video({"darker": Darker()}, windows, scales={"darker": 2})
+    assert scaled.loc["darker", "over_blur_copy"] > table.loc["darker", "over_blur_copy"] + 1  # run small, held
     assert table.loc["darker", "over_blur_copy_min"] == pytest.approx(per_window["over_blur_copy"].min())
     photo = torch.rand(3, 20, 30)
     frames, checks = real.compare_on_photos({"copy": BlurCopy(), "darker": Darker()}, {"p.png": photo})

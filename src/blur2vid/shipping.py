@@ -137,17 +137,18 @@ def by_motion(scenes: pd.DataFrame, groups: int = 4) -> pd.DataFrame:
 
 def evaluate(model: nn.Module, device="cpu", n: int = 64, scale: float | str = "auto") -> dict[str, Any]:
     """Everything :mod:`blur2vid.shipping` measures a model on (see the module's text); the real
-    photographs at ``scale`` (default: as ``blur2vid predict`` runs them; the footage and the
-    held-out scenes are smaller than its working size, so ``auto`` leaves them at full size)."""
+    footage and photographs at ``scale`` (default: as ``blur2vid predict`` runs them; the footage,
+    25x14 px, is smaller than its working size, so ``auto`` leaves it at full size, as it does the
+    64 px held-out scenes, which are scored in batches at full size)."""
     model = model.eval()
-    video = real.score_on_video(model, real.video_windows(real.real_video()), device=device)
+    video = real.score_on_video(model, real.video_windows(real.real_video()), device=device, scale=scale)
     cols = ["mean", "blur_copy_mean", "over_blur_copy", "middle", "blur_middle", "middle_over_blur"]
     spread = video[cols].agg(["mean", "min", "max"]).round(2)
     _, checks = real.compare_on_photos({"model": model}, device=device, scales={"model": scale})
     photos = {name: {k: round(float(v), 2) for k, v in row.items()} for (_, name), row in checks.iterrows()}
     return {"real_video": {"file": real.REAL_VIDEO, "windows": len(video),
                            **{c: spread[c].to_dict() for c in cols}},
-            "real_photos": photos, "real_photos_scale": scale,
+            "real_photos": photos, "scale": scale,
             "held_out": {name: held_out(model, n=n, motion=m, device=device) for name, m in MOTIONS.items()}}
 
 

@@ -65,11 +65,12 @@ def video_windows(frames: torch.Tensor, n_frames: int = 7, stride: int = 1, crf:
     return Batch(synthesize_blur(windows, crf), windows, meta={"starts": list(starts)})
 
 
-def score_on_video(model: torch.nn.Module, clips: Batch, device="cpu", precision: str = "fp32") -> pd.DataFrame:
+def score_on_video(model: torch.nn.Module, clips: Batch, device="cpu", precision: str = "fp32",
+                   scale: float | str = 1.0) -> pd.DataFrame:
     """Per window: the model's pPSNR per frame (``F1..F7``) and its mean, the same for the blur
-    copied to every frame, and the middle frame against the blur."""
-    pred = torch.stack([predict_frames(model, clips.blur[i], device=device, progress=False, precision=precision)
-                        for i in range(len(clips))])
+    copied to every frame, and the middle frame against the blur (``scale``: as :func:`predict_frames`)."""
+    pred = torch.stack([predict_frames(model, clips.blur[i], device=device, progress=False, precision=precision,
+                                       scale=scale) for i in range(len(clips))])
     t = clips.frames.shape[1]
     model_scores = ppsnr_sequence(pred, clips.frames).clamp(max=100)
     copy = clips.blur[:, None].expand_as(clips.frames)
@@ -106,14 +107,16 @@ def real_photos(names: tuple[str, ...] = REAL_PHOTOS) -> dict[str, torch.Tensor]
 
 
 def compare_on_video(models: Mapping[str, torch.nn.Module], clips: Batch | None = None, device="cpu",
-                     precision: str = "fp32") -> pd.DataFrame:
+                     precision: str = "fp32", scales: Mapping[str, float | str] | None = None) -> pd.DataFrame:
     """One row per model on the windows of ``clips`` (default: every window of :data:`REAL_VIDEO`):
     its mean pPSNR and the blur copy's, and its margins over the blur copy (all frames, and the
-    middle frame over the blur) as the mean, lowest and highest over the windows."""
+    middle frame over the blur) as the mean, lowest and highest over the windows.  ``scales`` as
+    in :func:`compare_on_photos`."""
     clips = video_windows(real_video()) if clips is None else clips
+    scales = scales or {}
     rows = {}
     for name, model in models.items():
-        t = score_on_video(model, clips, device=device, precision=precision)
+        t = score_on_video(model, clips, device=device, precision=precision, scale=scales.get(name, 1.0))
         row = {"windows": len(t), "mean_ppsnr": t["mean"].mean(), "blur_copy_ppsnr": t["blur_copy_mean"].mean()}
         for col in ("over_blur_copy", "middle_over_blur"):
             row.update({col: t[col].mean(), f"{col}_min": t[col].min(), f"{col}_max": t[col].max()})
