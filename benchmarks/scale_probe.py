@@ -24,20 +24,20 @@ import torch
 
 from blur2vid.benchmark import device_name
 from blur2vid.data.config import CAPTURES, DataConfig
-from blur2vid.experiments.intervals import hierarchical_bootstrap
 from blur2vid.inference import predict_frames, working_scale
 from blur2vid.predict import load_predictor
-from blur2vid.shipping import held_out_at_scales
+from blur2vid.shipping import held_out_at_scales, intervals
 
 CASES = ((64, 12), (64, 24), (128, 24), (128, 48), (192, 24), (192, 72), (256, 24), (256, 96), (384, 48))
 
 
-def scores(model, size: int, motion: float, scales: list, n: int) -> dict:
-    """Per scale: the middle frame over the blurry input and the mean over the blur copy, per scene."""
+def scores(model, size: int, motion: float, scales: list, n: int) -> pd.DataFrame:
+    """:func:`blur2vid.shipping.held_out_at_scales` per scene, its columns named by the ``scales``
+    asked for (``sideN`` turned into the factor for this size)."""
     factors = [max(1.0, size / float(s[4:])) if str(s).startswith("side") else s for s in scales]
-    table = held_out_at_scales(model, size, motion, factors, n)
-    return {s: (torch.tensor(table[f"middle s={f}"].to_numpy()), torch.tensor(table[f"mean s={f}"].to_numpy()))
-            for s, f in zip(scales, factors, strict=True)}
+    table = held_out_at_scales(model, size, motion, list(dict.fromkeys(factors)), n)  # each factor once
+    return pd.DataFrame({f"{kind} s={s}": table[f"{kind} s={f}"] for kind in ("middle", "mean")
+                         for s, f in zip(scales, factors, strict=True)})
 
 
 def why_full_size(model, size: int = 256, motion: float = 24.0, n: int = 32, block: int = 64) -> dict:
@@ -76,11 +76,6 @@ def why_full_size(model, size: int = 256, motion: float = 24.0, n: int = 32, blo
     return out
 
 
-def _interval(values: torch.Tensor) -> str:
-    iv = hierarchical_bootstrap([values.double().numpy()])
-    return f"{iv.estimate:+.2f} [{iv.low:+.2f}, {iv.high:+.2f}]"
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--checkpoint", default=None, help="a model file (default: the shipped model)")
@@ -104,11 +99,10 @@ def main() -> None:
         size = int(size)
         t0 = time.perf_counter()
         got = scores(model, size, motion, scales, args.scenes)
+        if "auto" in scales and 1.0 in scales:
+            got["middle auto - s=1 (paired)"] = got["middle s=auto"] - got["middle s=1.0"]
         row = {"size": size, "motion_px": motion, "auto_scale": round(working_scale(size, size), 2)}
-        row.update({f"middle s={s}": _interval(got[s][0]) for s in scales})
-        row.update({f"mean s={s}": _interval(got[s][1]) for s in scales})
-        if "auto" in got and 1.0 in got:
-            row["middle auto - s=1 (paired)"] = _interval(got["auto"][0] - got[1.0][0])
+        row.update({c: f"{iv['mean']:+.2f} [{iv['low']:+.2f}, {iv['high']:+.2f}]" for c, iv in intervals(got).iterrows()})
         rows.append(row)
         print(" | ".join(f"{k}: {v}" for k, v in row.items()), f"({time.perf_counter() - t0:.0f} s)", flush=True)
     table = pd.DataFrame(rows)
