@@ -11,7 +11,7 @@ FLOORS = [
     ("base", ["__init__", "io", "seeding", "tensors", "formation", "metrics", "published", "precision"]),
     ("data", ["data"]),
     ("models and losses", ["models", "losses", "ordering", "inference"]),
-    ("train", ["distributed", "train", "train_jin", "train_hypercut", "train_unet", "inferability", "benchmark"]),
+    ("train", ["distributed", "train", "train_jin", "train_hypercut", "train_unet", "train_denoise", "inferability", "benchmark"]),
     ("experiments", ["experiments"]),
     ("plots, paper, profiles", ["plots", "paper", "profiles"]),
     ("commands", ["runs", "reproduce", "aggregate", "cli", "predict", "widgets", "train_command", "shipping", "book", "book_sources", "notebook_html", "__main__"]),

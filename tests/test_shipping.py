@@ -170,3 +170,29 @@ def test_a_run_trained_held_to_the_blur_ships_held_unless_told_otherwise(tmp_pat
     assert card["match_blur"] is True and "evaluation_network_alone" in card
     assert not card["retrain"].endswith("--match-blur")  # the training command already says it
     assert install(run, assets, match_blur=False)["match_blur"] is False
+
+
+def test_a_denoiser_run_installs_beside_the_model_and_an_untrained_one_changes_nothing(tmp_path, monkeypatch):
+    """An untrained denoiser returns the photograph: at every level the frames are those of level 0,
+    and the card (with its retrain command) and the weights land in the assets."""
+    from blur2vid.models.denoise import NoiseLevelDenoiser
+    from blur2vid.shipping import install_denoiser
+
+    run, assets = tmp_path / "run", tmp_path / "assets"
+    run.mkdir()
+    assets.mkdir()
+    den = NoiseLevelDenoiser(width=4, depth=1)
+    command = "blur2vid train --preset denoiser --out r"
+    save_model(run / "model.pt", den, {"trained_by": command})
+    (run / "model.json").write_text(json.dumps({"file": "model.pt", "trained_by": command, "steps": 2}))
+    monkeypatch.setattr(shipping, "NOISE_LEVELS", (0.0, 2.0))
+    notes = install_denoiser(run, assets, n=4)
+    assert json.loads((assets / "default_denoiser.json").read_text()) == notes
+    assert notes["retrain"] == f"{command} && python -m blur2vid.shipping {run} --install"
+    levels = notes["evaluation"]["by_noise_level"]
+    assert set(levels) == {"0", "2", "own"}
+    for level, row in levels.items():
+        assert row == levels["0"], level
+    loaded, _ = load_model(assets / "default_denoiser.pt", expect="NoiseLevelDenoiser")
+    for (k, a), b in zip(den.state_dict().items(), loaded.state_dict().values(), strict=True):
+        assert torch.equal(a, b), k

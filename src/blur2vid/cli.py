@@ -8,14 +8,15 @@ import sys
 __all__ = ["main"]
 
 TRAIN_SETTINGS = """settings (a config file's keys, or --set KEY=VALUE):
-  scheme     naive | order_invariant | hypercut | order_invariant_reg   (default hypercut)
+  scheme     naive | order_invariant | hypercut | order_invariant_reg   (default hypercut), or
+             denoise: the noise-level denoiser of predict --noise (capture-like scenes only)
   ordering   motion_rule: the explicit order of hypercut, "the content moves right"
-  width, depth, batch, lr, seed           the all-frames U-Net and its optimiser
+  width, depth, batch, lr, seed           the U-Net (frames or denoiser) and its optimiser
   steps | minutes                         the budget: one of them (minutes are converted once to
                                           steps on this machine and recorded)
   n_test                                  held-out scenes scored into the model's notes
   init       a model file to start from (fine-tuning; the same width and depth), or "default":
-             the shipped model
+             the shipped model (with scheme=denoise: the shipped denoiser)
   match_blur true: train (and export) the frames held to the blur, every frame moved alike until
              they re-blur to the input, as predict --match-blur runs them (default false)
   hold_weight  with match_blur: the width of a small learnt head that says per pixel how much of
@@ -25,7 +26,8 @@ TRAIN_SETTINGS = """settings (a config file's keys, or --set KEY=VALUE):
   data.size, data.max_shift, data.n_frames, data.data_root
   data.capture.NAME   a switch of the capture-like scenes (data/captures.py CaptureConfig), e.g.
                       data.capture.minify=[1,8] data.capture.clean=0.3 data.capture.photons=[1000,20000]
-presets: smoke (seconds), unet-pans (notebook 06's U-Net), unet-captures (an hour)"""
+presets: smoke (seconds), unet-pans (notebook 06's U-Net), unet-captures (an hour),
+         denoiser (the denoiser predict --noise uses, 50 minutes)"""
 
 
 def _reproduce(args: argparse.Namespace) -> int:
@@ -53,13 +55,24 @@ def _scale(text: str) -> float | str:
     return text if text == "auto" else float(text)
 
 
+def _noise(text: str) -> float:
+    """``--noise``: a level >= 0."""
+    from blur2vid.inference import check_noise
+
+    try:
+        return check_noise(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _predict(args: argparse.Namespace) -> int:
     from blur2vid.predict import predict_file
     from blur2vid.runs import resolve_device
 
     out = predict_file(args.photo, args.out, checkpoint=args.checkpoint, device=resolve_device(args.device, mps=True),
                        tile=args.tile, fps=args.fps, progress=not args.quiet, precision=args.precision, fmt=args.format,
-                       compile=args.compile, match_blur=args.match_blur, scale=args.scale)
+                       compile=args.compile, match_blur=args.match_blur, scale=args.scale, noise=args.noise,
+                       denoiser=args.denoiser)
     print(f"wrote {out}")
     return 0
 
@@ -143,6 +156,13 @@ def main(argv: list[str] | None = None) -> int:
                      help="shrink the photograph by this factor (>= 1) for the network and hold the enlarged frames "
                           "to it at full size (default auto: a shorter side of 96 px, near the 64 px the shipped model "
                           "was trained on; 1: the network at full size, where it loses on larger photographs)")
+    pre.add_argument("--noise", default=0.0, type=_noise, metavar="LEVELS",
+                     help="the photograph's noise level, the standard deviation of its grain in 8-bit levels "
+                          "(default 0: none). Above 0 the frames are held to the photograph cleaned by a denoiser "
+                          "told this level, so its grain is not put back into every frame; a phone photograph in "
+                          "dim light is typically 2-6. On a clean photograph it smooths away fine detail")
+    pre.add_argument("--denoiser", default=None, help="the denoiser's model file for --noise (default: the one "
+                     "shipped with blur2vid; blur2vid train --preset denoiser makes one)")
     pre.add_argument("--fps", type=float, default=7.0, help="frames per second of the GIF or MP4")
     pre.add_argument("--quiet", action="store_true", help="no progress bar")
     pre.set_defaults(func=_predict)

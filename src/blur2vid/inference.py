@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 from blur2vid.models.consistency import MatchBlur
 from blur2vid.precision import autocast, compiled
 
-__all__ = ["WORKING_SIDE", "working_scale", "predict_frames"]
+__all__ = ["WORKING_SIDE", "working_scale", "check_noise", "predict_frames"]
 
 WORKING_SIDE = 96
 """The shorter side, in pixels, at which ``scale="auto"`` runs the network.  The shipped model
@@ -35,6 +35,29 @@ def working_scale(h: int, w: int, scale: float | str = "auto") -> float:
     if not value >= 1.0:  # also refuses nan
         raise ValueError(f"scale must be 'auto' or a number >= 1, got {scale!r}")
     return value
+
+
+def check_noise(noise: float) -> float:
+    """``noise`` as a float, refused unless it is a number >= 0 (``nan`` too)."""
+    try:
+        value = float(noise)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not value >= 0.0:
+        raise ValueError(f"noise must be a level >= 0, got {noise!r}")
+    return value
+
+
+class _AtLevel(nn.Module):
+    """A denoiser at one noise level, seen as a network of one frame ``[B, 1, C, H, W]`` (so that
+    :func:`predict_frames` tiles it like any other)."""
+
+    def __init__(self, denoiser: nn.Module, sigma: float) -> None:
+        super().__init__()
+        self.denoiser, self.sigma = denoiser, sigma
+
+    def forward(self, photo: torch.Tensor) -> torch.Tensor:
+        return self.denoiser(photo, self.sigma)[:, None]
 
 
 def _tiles(size: int, tile: int, overlap: int) -> tuple[list[int], int]:
@@ -67,7 +90,8 @@ def _match_direction(frames: torch.Tensor, out: torch.Tensor, written: torch.Ten
 @torch.no_grad()
 def predict_frames(model: nn.Module, image: torch.Tensor, device: torch.device | str = "cpu", tile: int = 1280,
                    overlap: int = 32, progress: bool = True, precision: str = "fp32",
-                   compile: bool | str = False, scale: float | str = 1.0) -> torch.Tensor:
+                   compile: bool | str = False, scale: float | str = 1.0, noise: float = 0.0,
+                   denoiser: nn.Module | None = None) -> torch.Tensor:
     """``[C, H, W]`` blurry image -> ``[T, C, H, W]`` frames in ``[0, 1]``.
 
     Images larger than ``tile`` on a side are cut into as few tiles of at most ``tile`` pixels as
@@ -83,14 +107,25 @@ def predict_frames(model: nn.Module, image: torch.Tensor, device: torch.device |
     ``scale`` > 1 (or ``"auto"``, :func:`working_scale`) runs the network on the photograph shrunk by
     that factor (area averaging), enlarges its frames back (bilinear) and holds them to the
     photograph at full size, which puts back the detail the shrinking took (a network not trained
-    held is held too, as only the hold does that)."""
+    held is held too, as only the hold does that).
+
+    ``noise`` > 0 (the photograph's noise level, its standard deviation on the ``[0, 1]`` scale)
+    holds the frames instead to the photograph as ``denoiser``
+    (:class:`~blur2vid.models.denoise.NoiseLevelDenoiser`) cleans it at that level, at full size
+    and in the same tiles, so that its noise is not put back into every frame; 0 (the default)
+    runs no denoiser."""
     if image.ndim != 3:
         raise ValueError(f"expected one image [C, H, W], got shape {tuple(image.shape)}")
     if tile < 2 * overlap + 16:
         raise ValueError(f"tile ({tile}) must exceed twice the overlap ({overlap}) by at least 16 pixels")
     device = torch.device(device)
     factor = working_scale(*image.shape[-2:], scale)
+    noise = check_noise(noise)
+    if noise > 0 and denoiser is None:
+        raise ValueError(f"noise={noise}: holding the frames to the denoised photograph needs a denoiser")
     held = model if isinstance(model, MatchBlur) else None  # held once, after the tiles are joined
+    if noise > 0 and held is None:  # only the hold brings the denoised photograph in
+        held = MatchBlur(model)
     model = compiled((model if held is None else held.net).to(device).eval(), compile)
     photo = image
     if factor > 1:
@@ -123,6 +158,9 @@ def predict_frames(model: nn.Module, image: torch.Tensor, device: torch.device |
         if factor > 1:
             out = F.interpolate(out, size=photo.shape[-2:], mode="bilinear", align_corners=False).clamp(0, 1)
         if held is not None:
+            if noise > 0:
+                photo = predict_frames(_AtLevel(denoiser, noise), photo, device=device, tile=tile,
+                                       overlap=overlap, progress=False, precision=precision)[0]
             out = held.hold(out, photo)
     except (torch.OutOfMemoryError, MemoryError, RuntimeError) as exc:
         if isinstance(exc, RuntimeError) and "memory" not in str(exc).lower():

@@ -17,7 +17,7 @@ from blur2vid.io import to_uint8  # noqa: E402
 
 __all__ = ["image_grid", "show_sequence", "figure2_grid", "line_plot", "projection_plot", "sequence_comparison",
            "formation_figure", "growth_figure", "rule_figure", "curves_figure", "learning_curve", "per_frame_figure",
-           "gain_figure", "held_out_gain_figure", "scale_figure", "seed_spread_figure", "seed_curves_figure", "ablation_figure", "ppsnr_gain_figure"]
+           "gain_figure", "held_out_gain_figure", "scale_figure", "noise_figure", "seed_spread_figure", "seed_curves_figure", "ablation_figure", "ppsnr_gain_figure"]
 
 
 def _as_image(img: torch.Tensor | np.ndarray) -> np.ndarray:
@@ -267,6 +267,34 @@ def scale_figure(table: pd.DataFrame, title: str = "Larger held-out scenes, seen
     long[["measure", "scale"]] = long["column"].str.split(" s=", n=1, expand=True)
     long["measure"] = long["measure"].map(names)
     return _pointplot(long, "scale", "gain", "measure", "gain (dB)", title, zero_line=True)
+
+
+def noise_figure(table: pd.DataFrame, title: str = "Frames held to the photograph cleaned at a noise level") -> plt.Figure:
+    """:func:`blur2vid.shipping.with_denoiser` drawn: on the left the noisy held-out scenes' middle
+    frame over the blurry input against the noise level given to every scene (95% intervals over
+    the scenes; dashed, each scene told its own level), on the right the clean real footage's
+    margins over the blur copy against the same levels."""
+    given = table.drop(index="own", errors="ignore")
+    levels = given.index.astype(float)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
+    for (name, label), colour in zip({"moderate": "moderate motion", "full": "full motion"}.items(), ("C0", "C1"), strict=True):
+        left.errorbar(levels, given[name], yerr=[given[name] - given[f"{name}_low"], given[f"{name}_high"] - given[name]],
+                      marker="o", ms=4, lw=1.2, capsize=3, color=colour, label=f"held-out, {label}")
+        if "own" in table.index:
+            left.axhline(table.loc["own", name], color=colour, ls="--", lw=0.9, label=f"{label}, own level each")
+    left.set_title("noisy held-out scenes (64 px)", fontsize=9)
+    for column, label, marker in (("video_over_blur_copy", "mean pPSNR over the blur copy", "o"),
+                                  ("video_middle_over_blur", "middle frame over the blur", "s")):
+        right.plot(levels, given[column], marker=marker, ms=4, lw=1.2, label=label)
+    right.set_title("clean real footage (no_time_for_that_tiny.gif)", fontsize=9)
+    for ax in (left, right):
+        ax.axhline(0, color="k", lw=0.8)
+        ax.set_xlabel("noise level given (8-bit levels; 0: no denoiser)")
+        ax.set_ylabel("gain (dB)")
+        ax.legend(fontsize=7, loc="best")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
 
 
 def seed_spread_figure(table: pd.DataFrame, title: str) -> plt.Figure:

@@ -7,7 +7,9 @@ files are read by :func:`blur2vid.io.load_image`.  Everything that can be checke
 starts is checked first: the output's type and folder, the model file, the inputs.
 
 ``--checkpoint`` takes a blur2vid model file, or a folder holding Jin et al.'s four released
-weight files (:mod:`blur2vid.models.jin_authors`).
+weight files (:mod:`blur2vid.models.jin_authors`).  ``--noise LEVELS`` holds the frames to the
+photograph cleaned by the shipped noise-level denoiser (or ``--denoiser FILE``) instead of the
+noisy photograph itself (:mod:`blur2vid.models.denoise`).
 """
 
 from __future__ import annotations
@@ -22,12 +24,12 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from blur2vid.inference import predict_frames, working_scale
+from blur2vid.inference import check_noise, predict_frames, working_scale
 from blur2vid.io import atomic_path, forward_then_back, load_image, save_gif, save_image, to_uint8
-from blur2vid.models.checkpoint import default_model_path, load_model
+from blur2vid.models.checkpoint import default_denoiser_path, default_model_path, load_model
 from blur2vid.models.consistency import with_match_blur
 
-__all__ = ["OUTPUT_FORMATS", "PHOTO_EXTENSIONS", "default_model_path", "load_predictor", "check_output",
+__all__ = ["OUTPUT_FORMATS", "PHOTO_EXTENSIONS", "default_model_path", "load_predictor", "load_denoiser", "check_output",
            "photos_in", "write_frames", "predict_file", "predict_many"]
 
 OUTPUT_FORMATS = ("gif", "mp4", "png")
@@ -48,6 +50,16 @@ def load_predictor(checkpoint: str | Path | None = None, match_blur: bool | None
                       "alone was never asked for the photograph's brightness, only for what differs between frames, "
                       "so its frames without --match-blur are not a deblurred video", stacklevel=2)
     return with_match_blur(model, on), dict(notes, match_blur=on)
+
+
+def load_denoiser(path: str | Path | None = None) -> nn.Module:
+    """The noise-level denoiser of ``path`` (a blur2vid model file holding one), or the shipped one."""
+    path = Path(path) if path is not None else default_denoiser_path()
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such denoiser file" + ("" if path != default_denoiser_path() else
+                                " (this installation ships none; pass --denoiser FILE)"))
+    model, _ = load_model(path, expect="NoiseLevelDenoiser")
+    return model
 
 
 def _load(checkpoint: str | Path | None) -> tuple[nn.Module, dict]:
@@ -151,28 +163,43 @@ def _scale_for(match_blur: bool | None, scale: float | str) -> float | str:
     return 1.0 if match_blur is False else scale
 
 
+def _denoiser_for(noise: float, match_blur: bool | None, denoiser: str | Path | None) -> nn.Module | None:
+    """The denoiser a run with ``noise`` (8-bit levels) needs, checked before any work: None for 0."""
+    if check_noise(noise) == 0:
+        if denoiser is not None:
+            raise ValueError("--denoiser is used only with --noise LEVELS above 0")
+        return None
+    if match_blur is False:
+        raise ValueError(f"--noise {noise} holds the frames to the denoised photograph; it cannot go with "
+                         "--no-match-blur")
+    return load_denoiser(denoiser)
+
+
 def predict_file(photo: str | Path, out: str | Path, checkpoint: str | Path | None = None,
                  device: str | torch.device = "cpu", tile: int = 1280, fps: float = 7.0,
                  progress: bool = True, precision: str = "fp32", fmt: str | None = None,
                  compile: bool | str = False, match_blur: bool | None = None,
-                 scale: float | str = "auto") -> Path:
+                 scale: float | str = "auto", noise: float = 0.0, denoiser: str | Path | None = None) -> Path:
     """Read a photograph, extract its frames with the model, and write them to ``out``; a folder
     of photographs goes to :func:`predict_many` (``fmt``: what each becomes; for one photograph
     ``out``'s name decides).  ``scale``: as :func:`blur2vid.inference.predict_frames` (default
-    ``"auto"``; full size with ``match_blur=False``)."""
+    ``"auto"``; full size with ``match_blur=False``).  ``noise``: the photograph's noise level in
+    8-bit levels (0: none; above, the frames are held to the photograph cleaned by ``denoiser``,
+    a model file, default the shipped one)."""
     if Path(photo).is_dir():
         return predict_many(photo, out, checkpoint=checkpoint, device=device, tile=tile, fps=fps,
                             progress=progress, precision=precision, fmt=fmt, compile=compile,
-                            match_blur=match_blur, scale=scale)
+                            match_blur=match_blur, scale=scale, noise=noise, denoiser=denoiser)
     if fmt is not None:
         raise ValueError("--format is for a folder of photographs; for one photograph the --out name decides "
                          "(.gif, .mp4, or a folder name)")
     fmt = check_output(out)
     scale = _scale_for(match_blur, scale)
+    den = _denoiser_for(noise, match_blur, denoiser)
     image = load_image(photo)
     model, _ = load_predictor(checkpoint, match_blur)
     frames = predict_frames(model, image, device=device, tile=tile, progress=progress, precision=precision,
-                            compile=compile, scale=scale)
+                            compile=compile, scale=scale, noise=noise / 255, denoiser=den)
     return write_frames(frames, out, fps=fps, blur=image, fmt=fmt)
 
 
@@ -180,16 +207,18 @@ def predict_many(folder: str | Path, out: str | Path, checkpoint: str | Path | N
                  device: str | torch.device = "cpu", tile: int = 1280, fps: float = 7.0,
                  progress: bool = True, precision: str = "fp32", fmt: str | None = None,
                  compile: bool | str = False, match_blur: bool | None = None,
-                 scale: float | str = "auto") -> Path:
+                 scale: float | str = "auto", noise: float = 0.0, denoiser: str | Path | None = None) -> Path:
     """Every photograph of ``folder`` to ``out/<name>.gif`` (``fmt``: gif, mp4, or png for a
     folder of frames per photograph; default gif), with a progress bar.  An unreadable photograph
-    is named and skipped, the others are written; the run fails at the end if any was skipped."""
+    is named and skipped, the others are written; the run fails at the end if any was skipped.
+    The other settings as in :func:`predict_file`."""
     out = Path(out)
     if out.suffix:
         raise ValueError(f"{out}: a folder of photographs needs a folder as --out (one file per photograph)")
     fmt = fmt or "gif"
     check_output(out / ("x" if fmt == "png" else f"x.{fmt}"), fmt)
     scale = _scale_for(match_blur, scale)
+    den = _denoiser_for(noise, match_blur, denoiser)
     photos = photos_in(folder)
     model, _ = load_predictor(checkpoint, match_blur)
     stems = [p.stem for p in photos]
@@ -203,7 +232,7 @@ def predict_many(folder: str | Path, out: str | Path, checkpoint: str | Path | N
             tqdm.write(f"skipped {exc}")
             continue
         frames = predict_frames(model, image, device=device, tile=tile, progress=False, precision=precision,
-                                compile=compile, scale=scale)
+                                compile=compile, scale=scale, noise=noise / 255, denoiser=den)
         target = out / (names[photo] if fmt == "png" else f"{names[photo]}.{fmt}")
         write_frames(frames, target, fps=fps, blur=image, fmt=fmt)
     if failed:

@@ -17,6 +17,12 @@ What a model is measured on (none of it seen in training):
   and moderate motion (12 px): the middle frame over the blurry input and the mean over the blur
   copy, each with a 95% bootstrap interval over the scenes (one trained model: the interval carries
   the scenes, not training noise).
+
+The noise-level denoiser (``assets/default_denoiser.pt``, what ``blur2vid predict --noise`` holds
+the frames to) is measured with the shipped model by :func:`with_denoiser`, at several levels
+given for every scene and at each scene's own level, on the held-out scenes (which are noisy) and
+the real footage (which is clean: any level above 0 is a wrong one there); ``python -m
+blur2vid.shipping RUN`` of a ``blur2vid train --preset denoiser`` run measures and installs it.
 """
 
 from __future__ import annotations
@@ -38,12 +44,23 @@ from blur2vid.experiments.tables import model_and_copy_ppsnr
 from blur2vid.formation import match_blur as hold_to
 from blur2vid.inference import predict_frames
 from blur2vid.io import atomic_write_text
-from blur2vid.metrics import ppsnr
-from blur2vid.models.checkpoint import default_model_path, load_model, save_model
+from blur2vid.metrics import ppsnr, psnr
+from blur2vid.models.checkpoint import (
+    default_denoiser_path,
+    default_model_path,
+    load_model,
+    read_model_file,
+    save_model,
+)
 from blur2vid.models.consistency import MatchBlur, with_match_blur
+from blur2vid.models.denoise import noise_level
+from blur2vid.predict import load_predictor
 from blur2vid.tensors import batched
+from blur2vid.train_denoise import denoiser_notes
 
-__all__ = ["LICENCE", "RETRAIN", "MOTIONS", "held_out", "held_out_scenes", "held_out_at_scales", "intervals", "by_motion", "evaluate", "retrain_command", "card", "install"]
+__all__ = ["LICENCE", "RETRAIN", "MOTIONS", "NOISE_LEVELS", "held_out", "held_out_scenes", "held_out_at_scales",
+           "intervals", "by_motion", "evaluate", "with_denoiser", "retrain_command", "card", "install",
+           "install_denoiser"]
 
 LICENCE = ("weights: MIT, as the code of blur2vid; trained only on images that ship with scikit-image "
            "(skimage/data/README.txt gives each image's source and licence), never on clock_motion.png or "
@@ -53,6 +70,8 @@ RETRAIN = ("blur2vid train --preset unet-captures --out results/train/default &&
 """How the shipped model is remade (an hour on a 2-core CPU)."""
 MOTIONS = {"full": 24.0, "moderate": 12.0}
 """The held-out scenes' motion over the exposure (pixels at 64 px): the training maximum, and half."""
+NOISE_LEVELS = (0.0, 1.0, 2.0, 4.0, 6.0)
+"""The noise levels (8-bit levels, ``blur2vid predict --noise``) a denoiser is measured at."""
 
 
 def _interval(values: torch.Tensor) -> dict[str, float]:
@@ -152,6 +171,49 @@ def evaluate(model: nn.Module, device="cpu", n: int = 64, scale: float | str = "
             "held_out": {name: held_out(model, n=n, motion=m, device=device) for name, m in MOTIONS.items()}}
 
 
+@torch.no_grad()
+def with_denoiser(model: MatchBlur, denoiser: nn.Module, levels=None, n: int = 64, device="cpu"
+                  ) -> pd.DataFrame:
+    """The shipped ``model`` (held) with its frames held to the photograph cleaned by ``denoiser``,
+    one row per noise level given to every photograph (8-bit levels, 0: the photograph itself;
+    default :data:`NOISE_LEVELS`) and
+    a row ``own`` for each held-out scene's own level (an oracle for the scenes; the footage is
+    clean and the clock's level is unknown, so both get 0 there): the held-out scenes' middle frame over the blurry input at
+    moderate and full motion (mean, ``_low``, ``_high``: 95% over the ``n`` scenes), how close the
+    photograph held to is to the noise-free blur (``moderate_target_db``), the real footage's mean
+    pPSNR and middle frame over the blur copy (as ``blur2vid predict`` runs it), and how far the
+    denoiser moves the real photograph ``clock_motion.png`` (PSNR of what it holds to, against it)."""
+    model, denoiser = model.eval().to(device), denoiser.eval().to(device)
+    rows: dict[str, dict[str, float]] = {f"{float(k):g}": {} for k in (NOISE_LEVELS if levels is None else levels)}
+    rows["own"] = {}
+    for name, motion in MOTIONS.items():
+        test = DataConfig(family=CAPTURES, size=64, max_shift=motion).test_set(n, device, "shipping")
+        raw = batched(model.net, test.blur, 16, clamp=True).float()
+        frames, blur, clean = test.frames.float(), test.blur.float(), test.meta["blur_clean"].float()
+        mid = frames.shape[1] // 2
+        copy = ppsnr(blur.unsqueeze(1).expand_as(frames), frames).clamp(max=100)[:, mid]
+        own = noise_level(blur, clean)
+        for label in rows:
+            sigma = own if label == "own" else torch.full((len(blur),), float(label) / 255)
+            target = blur if label == "0" else torch.cat(
+                [denoiser(blur[i:i + 16], sigma[i:i + 16]).clamp(0, 1) for i in range(0, len(blur), 16)])
+            iv = _interval(ppsnr(model.hold(raw, target), frames).clamp(max=100)[:, mid].cpu() - copy.cpu())
+            rows[label].update({name: iv["mean"], f"{name}_low": iv["low"], f"{name}_high": iv["high"]})
+            if name == "moderate":
+                rows[label]["moderate_target_db"] = round(float(psnr(target, clean).clamp(max=100).mean()), 2)
+    clips = real.video_windows(real.real_video())
+    clock = real.real_photos()["clock_motion.png"]
+    for label in rows:
+        level = 0.0 if label == "own" else float(label) / 255
+        video = real.score_on_video(model, clips, device=device, scale="auto", noise=level, denoiser=denoiser)
+        rows[label].update({"video_over_blur_copy": round(float(video["over_blur_copy"].mean()), 2),
+                            "video_middle_over_blur": round(float(video["middle_over_blur"].mean()), 2)})
+        frames = predict_frames(model, clock, device=device, progress=False, noise=level, denoiser=denoiser,
+                                scale="auto")
+        rows[label]["clock_reblur_db"] = round(real.reblur_psnr(frames, clock), 2)
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("noise level")
+
+
 def retrain_command(run: str | Path, notes: dict[str, Any], shipped: dict[str, Any] | None = None) -> str:
     """How to remake the model of ``run``: its own ``blur2vid train`` command, then the install;
     a fine-tune of the shipped model (``init="default"``) starts with the recipe of the model it
@@ -210,16 +272,58 @@ def install(run: str | Path, assets: str | Path | None = None, device="cpu", mat
     return notes
 
 
+def _denoiser_card(run: Path, denoiser: nn.Module, device="cpu", n: int = 64) -> dict[str, Any]:
+    """A denoiser run's card: its notes, the retrain command, the licence, and :func:`with_denoiser`
+    with the shipped model (``evaluation``: one entry per noise level)."""
+    notes = json.loads((run / "model.json").read_text())
+    spec = notes.get("spec") or {}
+    if spec.get("data"):  # scored as this version scores a denoiser (over the test scenes that have noise)
+        data = DataConfig(**spec["data"])
+        notes["held_out"] = denoiser_notes(denoiser, data.test_set(spec.get("n_test", 64), device, "train-command"))
+    model, _ = load_predictor()  # the shipped model, held as its card says
+    table = with_denoiser(model, denoiser, n=n, device=device)
+    command = str(notes.get("trained_by") or "")
+    retrain = (f"{command} && python -m blur2vid.shipping {run} --install" if command.startswith("blur2vid train")
+               else f"blur2vid train --preset denoiser --out {run} && python -m blur2vid.shipping {run} --install")
+    return {**notes, "file": "default_denoiser.pt", "retrain": retrain, "licence": LICENCE,
+            "evaluation": {"with": "the shipped model (default_model.pt), as blur2vid predict --noise LEVEL runs it",
+                           "by_noise_level": {str(k): {c: float(v) for c, v in row.items()}
+                                              for k, row in table.iterrows()}}}
+
+
+def install_denoiser(run: str | Path, assets: str | Path | None = None, device="cpu", n: int = 64) -> dict[str, Any]:
+    """Measure the denoiser of ``run/model.pt`` with the shipped model and write it, with its card,
+    as the package's denoiser (``default_denoiser.pt`` and ``.json``)."""
+    run = Path(run)
+    if not (run / "model.pt").is_file() or not (run / "model.json").is_file():
+        raise FileNotFoundError(f"{run}: no model.pt and model.json (is the blur2vid train run finished?)")
+    denoiser, _ = load_model(run / "model.pt", expect="NoiseLevelDenoiser")
+    notes = _denoiser_card(run, denoiser, device, n)
+    assets = default_denoiser_path().parent if assets is None else Path(assets)
+    save_model(assets / "default_denoiser.pt", denoiser, notes)
+    atomic_write_text(assets / "default_denoiser.json", json.dumps(notes, indent=2) + "\n")
+    return notes
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m blur2vid.shipping",
                                      description="measure a blur2vid train run for shipping, and install it")
-    parser.add_argument("run", help="a blur2vid train --out folder (holding model.pt and model.json)")
-    parser.add_argument("--install", action="store_true", help="write it as the package's default model")
+    parser.add_argument("run", help="a blur2vid train --out folder (holding model.pt and model.json); a denoiser's "
+                        "run (scheme denoise) is measured with the shipped model and installs as its denoiser")
+    parser.add_argument("--install", action="store_true", help="write it as the package's default model (or denoiser)")
     parser.add_argument("--match-blur", action=argparse.BooleanOptionalAction, default=None,
                         help="measure (and ship) the frames moved to re-blur to the input "
                              "(default: as the run was trained)")
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args(argv)
+    if read_model_file(Path(args.run) / "model.pt").get("arch") == "NoiseLevelDenoiser":
+        if args.install:
+            notes = install_denoiser(args.run, device=args.device)
+        else:
+            denoiser, _ = load_model(Path(args.run) / "model.pt")
+            notes = _denoiser_card(Path(args.run), denoiser, args.device)
+        print(json.dumps(notes["evaluation"], indent=2))
+        return 0
     if args.install:
         notes = install(args.run, device=args.device, match_blur=args.match_blur)
         print(json.dumps(notes["evaluation"], indent=2))

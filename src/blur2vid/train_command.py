@@ -10,8 +10,10 @@ depends on it).  Checkpoints go to ``<out>/checkpoints/`` by steps and every min
 (:func:`blur2vid.train.fit`); the model file is ``<out>/model.pt`` with its notes in
 ``<out>/model.json``.
 
-Today it trains the all-frames U-Net (:mod:`blur2vid.train_unet`) with any of its schemes; the
-explicit order of ``scheme="hypercut"`` is the hand-made rule (``ordering="motion_rule"``).
+It trains the all-frames U-Net (:mod:`blur2vid.train_unet`) with any of its schemes (the
+explicit order of ``scheme="hypercut"`` is the hand-made rule, ``ordering="motion_rule"``), or, with
+``scheme="denoise"``, the noise-level denoiser that ``blur2vid predict --noise`` holds the frames to
+(:mod:`blur2vid.train_denoise`; preset ``denoiser``).
 """
 
 from __future__ import annotations
@@ -31,10 +33,14 @@ from blur2vid.io import atomic_write_text
 from blur2vid.models.checkpoint import save_model
 from blur2vid.models.consistency import with_match_blur
 from blur2vid.train import OMIT_DEFAULT, Workspace, plain
+from blur2vid.train_denoise import DenoiserTrainConfig, denoiser_notes, train_denoiser
 from blur2vid.train_jin import hand_made_order
 from blur2vid.train_unet import UNET_SCHEMES, UNetTrainConfig, train_unet
 
-__all__ = ["TrainSpec", "PRESETS", "load_spec", "train_model"]
+__all__ = ["TrainSpec", "PRESETS", "DENOISE", "load_spec", "train_model"]
+
+DENOISE = "denoise"
+"""The scheme that trains the noise-level denoiser instead of a frames network."""
 
 
 @dataclass(frozen=True)
@@ -42,7 +48,7 @@ class TrainSpec:
     """Everything ``blur2vid train`` needs: the data, the network, the scheme, the budget."""
 
     data: DataConfig = DataConfig()
-    scheme: str = "hypercut"          # a U-Net scheme (train_unet.UNET_SCHEMES)
+    scheme: str = "hypercut"          # a U-Net scheme (train_unet.UNET_SCHEMES), or "denoise"
     ordering: str = "motion_rule"     # the explicit order of the schemes that need one: the hand-made rule
     width: int = 32
     depth: int = 2
@@ -57,8 +63,8 @@ class TrainSpec:
     hold_weight: int = field(default=0, metadata=OMIT_DEFAULT)  # with match_blur: a learnt hold weight's width
 
     def __post_init__(self) -> None:
-        if self.scheme not in UNET_SCHEMES:
-            raise ValueError(f"scheme={self.scheme!r}: expected one of {sorted(UNET_SCHEMES)}")
+        if self.scheme not in UNET_SCHEMES and self.scheme != DENOISE:
+            raise ValueError(f"scheme={self.scheme!r}: expected one of {sorted(UNET_SCHEMES) + [DENOISE]}")
         if self.ordering != "motion_rule":
             raise ValueError(f"ordering={self.ordering!r}: blur2vid train knows 'motion_rule' (the hand-made order)")
         if (self.steps is None) == (self.minutes is None):
@@ -74,23 +80,40 @@ class TrainSpec:
             raise ValueError(f"match_blur={self.match_blur!r}: expected true or false")
         if isinstance(self.hold_weight, bool) or not isinstance(self.hold_weight, int) or self.hold_weight < 0:
             raise ValueError(f"hold_weight={self.hold_weight!r}: expected a width >= 0 (0: the full hold)")
-        self.unet(1)  # the training run's own checks (a hold weight needs match_blur)
+        if self.scheme == DENOISE and (self.match_blur or self.hold_weight):
+            raise ValueError("scheme='denoise' trains a denoiser: match_blur and hold_weight are for frames networks")
+        self.config_for(1)  # the training run's own checks (a hold weight needs match_blur; a denoiser, captures)
         if not self.lr > 0:
             raise ValueError(f"lr={self.lr!r}: expected a positive learning rate")
         if self.init is not None and self.init != "default":  # resolved, so that the record names one file
             object.__setattr__(self, "init", str(Path(self.init).expanduser().resolve()))
 
     def init_model(self):
-        """The U-Net to start from: ``init``'s model file (``"default"``: the shipped model), or None."""
+        """The network to start from: ``init``'s model file (``"default"``: the shipped model, or
+        the shipped denoiser for ``scheme="denoise"``), or None."""
         if self.init is None:
             return None
-        from blur2vid.models.checkpoint import default_model_path, load_model
+        from blur2vid.models.checkpoint import default_denoiser_path, default_model_path, load_model
 
-        path = default_model_path() if self.init == "default" else Path(self.init)
+        denoise = self.scheme == DENOISE
+        path = Path(self.init) if self.init != "default" else default_denoiser_path() if denoise else default_model_path()
         if not path.is_file():
             raise FileNotFoundError(f"init={self.init!r}: no such model file")
-        model, _ = load_model(path, expect="SequenceUNet")
+        model, _ = load_model(path, expect="NoiseLevelDenoiser" if denoise else "SequenceUNet")
         return model
+
+    def config_for(self, steps: int) -> UNetTrainConfig | DenoiserTrainConfig:
+        """The training run's configuration for a budget of ``steps``."""
+        if self.scheme == DENOISE:
+            return DenoiserTrainConfig(data=self.data, width=self.width, depth=self.depth, steps=steps,
+                                       batch=self.batch, lr=self.lr, seed=self.seed)
+        return self.unet(steps)
+
+    def train(self, steps: int, ws: Workspace, init=None):
+        """Train the spec's network for ``steps`` in ``ws``: ``(model, history)``."""
+        if self.scheme == DENOISE:
+            return train_denoiser(self.config_for(steps), ws, init=init)
+        return train_unet(self.scheme, self.unet(steps), _ordering(self), ws, init=init)
 
     def unet(self, steps: int) -> UNetTrainConfig:
         return UNetTrainConfig(data=self.data, width=self.width, depth=self.depth, steps=steps, batch=self.batch,
@@ -102,9 +125,12 @@ PRESETS: dict[str, dict[str, Any]] = {
     "unet-pans": dict(data=dict(family="pans", size=32, max_shift=8.0), batch=32, steps=1000),
     "unet-captures": dict(data=dict(family="captures", size=64, max_shift=24.0), width=32, depth=2, batch=16,
                           steps=None, minutes=60.0),
+    "denoiser": dict(data=dict(family="captures", size=64, max_shift=24.0, capture=dict(clean=0.3, still=0.2)),
+                     scheme=DENOISE, width=32, depth=2, batch=16, steps=None, minutes=50.0),
 }
 """Named starting points: ``smoke`` (seconds, for tests), ``unet-pans`` (notebook 06's U-Net on the
-cpu profile's pans), ``unet-captures`` (the capture-like scenes, an hour)."""
+cpu profile's pans), ``unet-captures`` (the capture-like scenes, an hour), ``denoiser`` (the
+noise-level denoiser on the shipped model's scenes, 50 minutes)."""
 
 
 def _parse_value(text: str) -> Any:
@@ -180,12 +206,11 @@ def _ordering(spec: TrainSpec):
 def _measured_steps(spec: TrainSpec, ws: Workspace, probe: int = 6) -> tuple[int, float]:
     """Steps that fit ``spec.minutes`` on this machine: ``probe`` steps timed (after one warm-up
     step), not saved.  Returns ``(steps, seconds per step)``."""
-    ordering = _ordering(spec)
     quiet = replace(ws, checkpoints=None, progress=False, validation=0, compile=False)  # a compiler's first
     # steps would be timed too: the budget is set from the uncompiled rate
-    train_unet(spec.scheme, spec.unet(1), ordering, quiet)
+    spec.train(1, quiet)
     t0 = time.perf_counter()
-    train_unet(spec.scheme, spec.unet(probe), ordering, quiet)
+    spec.train(probe, quiet)
     per_step = (time.perf_counter() - t0) / probe
     return max(1, int(spec.minutes * 60 / per_step)), per_step
 
@@ -220,24 +245,17 @@ def train_model(spec: TrainSpec, out: str | Path, device="cpu", precision: str =
     if record is None and main:
         atomic_write_text(record_path, json.dumps({"spec": spec_dict, "steps": steps, "budget": budget,
                                                    "command": command}, indent=2) + "\n")
-    ordering = _ordering(spec)
     t0 = time.perf_counter()
-    model, history = train_unet(spec.scheme, spec.unet(steps), ordering, ws, init=spec.init_model())
+    model, history = spec.train(steps, ws, init=spec.init_model())
     seconds = time.perf_counter() - t0
     if not main:  # rank 0 scores and exports the model
         distributed.barrier()
         return out / "model.pt"
     test = spec.data.test_set(spec.n_test, ws.device, "train-command")
-    scores, blur = model_and_copy_ppsnr(with_match_blur(model, spec.match_blur), test)
-    mid = test.frames.shape[1] // 2
-    outer = [int(c[1:]) - 1 for c in OUTER if int(c[1:]) <= test.frames.shape[1]]
     notes = {
         "trained_by": command or "blur2vid train", "spec": spec_dict, "steps": steps, "budget": budget,
         "samples": steps * spec.batch, "train_seconds_this_session": round(seconds, 1),
-        "held_out": {"scenes": spec.n_test, "mean_ppsnr_db": round(float(scores.mean()), 2),
-                     "mean_over_blur_copy_db": round(float((scores - blur).mean()), 2),
-                     "middle_over_blur_db": round(float((scores[:, mid] - blur[:, mid]).mean()), 2),
-                     "frames_1_2_6_7_over_blur_copy_db": round(float((scores[:, outer] - blur[:, outer]).mean()), 2)},
+        "held_out": _held_out(spec, model, test),
         "last_loss": history[-1]["loss"] if history else None,
         **({"match_blur": True} if spec.match_blur else {}),  # so that predict holds its frames too
     }
@@ -245,6 +263,19 @@ def train_model(spec: TrainSpec, out: str | Path, device="cpu", precision: str =
     atomic_write_text(out / "model.json", json.dumps({"file": "model.pt", **notes}, indent=2) + "\n")
     distributed.barrier()
     return path
+
+
+def _held_out(spec: TrainSpec, model, test) -> dict[str, Any]:
+    """The trained network's scores on the held-out scenes, for its notes."""
+    if spec.scheme == DENOISE:
+        return denoiser_notes(model, test)
+    scores, blur = model_and_copy_ppsnr(with_match_blur(model, spec.match_blur), test)
+    mid = test.frames.shape[1] // 2
+    outer = [int(c[1:]) - 1 for c in OUTER if int(c[1:]) <= test.frames.shape[1]]
+    return {"scenes": spec.n_test, "mean_ppsnr_db": round(float(scores.mean()), 2),
+            "mean_over_blur_copy_db": round(float((scores - blur).mean()), 2),
+            "middle_over_blur_db": round(float((scores[:, mid] - blur[:, mid]).mean()), 2),
+            "frames_1_2_6_7_over_blur_copy_db": round(float((scores[:, outer] - blur[:, outer]).mean()), 2)}
 
 
 def _processor() -> str:

@@ -86,9 +86,11 @@ def sequence_scrubber(frames: torch.Tensor, blur: torch.Tensor | None = None):
     return W.VBox([t, image])
 
 
-def upload_predictor(model, device="cpu", max_side: int = 512):
+def upload_predictor(model, device="cpu", max_side: int = 512, denoiser=None):
     """An upload box: drop a photograph and see the frames the model extracts from it (images larger
-    than ``max_side`` are downscaled first, to keep it interactive)."""
+    than ``max_side`` are downscaled first, to keep it interactive), with a slider for the
+    photograph's noise level (``blur2vid predict --noise``; ``denoiser``: default the shipped one,
+    read when the slider first leaves 0)."""
     import tempfile
     from pathlib import Path
 
@@ -99,8 +101,11 @@ def upload_predictor(model, device="cpu", max_side: int = 512):
     from blur2vid.io import load_image
 
     upload = W.FileUpload(accept="image/*", multiple=False, description="photo")
+    noise = W.FloatSlider(value=0.0, min=0.0, max=10.0, step=0.5, description="noise",
+                          tooltip="the photograph's grain, in 8-bit levels (0: none, no denoiser)")
     status = W.Label("upload a motion-blurred photograph")
     strip = W.Image(format="png")
+    cleaner = {"net": denoiser}
 
     def on_upload(_=None) -> None:
         if not upload.value:
@@ -117,9 +122,20 @@ def upload_predictor(model, device="cpu", max_side: int = 512):
         scale = max_side / max(image.shape[-2:])
         if scale < 1:
             image = F.interpolate(image[None], scale_factor=scale, mode="bilinear", antialias=True)[0]
-        frames = predict_frames(model, image, device=device, progress=False, scale="auto")
+        if noise.value > 0 and cleaner["net"] is None:
+            from blur2vid.predict import load_denoiser
+
+            try:
+                cleaner["net"] = load_denoiser()
+            except (FileNotFoundError, ValueError) as exc:
+                status.value = str(exc)
+                return
+        frames = predict_frames(model, image, device=device, progress=False, scale="auto", noise=noise.value / 255,
+                                denoiser=cleaner["net"])
         strip.value = png_bytes([image, *frames], scale=1)
-        status.value = f"{item['name']}: blur, then {len(frames)} frames"
+        status.value = f"{item['name']}: blur, then {len(frames)} frames" + (
+            f" (held to it cleaned at noise level {noise.value:g})" if noise.value > 0 else "")
 
     upload.observe(on_upload, names="value")
-    return W.VBox([upload, status, strip])
+    noise.observe(on_upload, names="value")
+    return W.VBox([W.HBox([upload, noise]), status, strip])

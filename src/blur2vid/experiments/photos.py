@@ -20,7 +20,7 @@ from blur2vid.models.consistency import MatchBlur, with_match_blur
 from blur2vid.train import Workspace, plain
 from blur2vid.train_jin import JinTrainConfig
 
-__all__ = ["COLUMN_LABELS", "PhotosConfig", "image_to_video_model", "shipped_model", "models_to_compare", "PREDICT_SCALES", "card_summary",
+__all__ = ["COLUMN_LABELS", "PhotosConfig", "image_to_video_model", "shipped_model", "shipped_denoiser", "models_to_compare", "PREDICT_SCALES", "card_summary",
            "clock_motion_photo", "synthetic_photos", "extract_photos", "with_blur"]
 
 COLUMN_LABELS = ["blur", *(f"x[{k}]" for k in range(1, 8))]
@@ -58,6 +58,13 @@ def shipped_model() -> tuple[torch.nn.Module, dict]:
     held to the photograph (:mod:`blur2vid.models.consistency`) when its card says so."""
     model, notes = load_model(default_model_path())
     return with_match_blur(model.eval(), bool(notes.get("match_blur", False))), notes
+
+
+def shipped_denoiser() -> torch.nn.Module:
+    """The noise-level denoiser the package ships (``blur2vid predict --noise``)."""
+    from blur2vid.models.checkpoint import default_denoiser_path
+
+    return load_model(default_denoiser_path(), expect="NoiseLevelDenoiser")[0]
 
 
 PREDICT_SCALES = {"shipped": "auto"}

@@ -66,11 +66,13 @@ def video_windows(frames: torch.Tensor, n_frames: int = 7, stride: int = 1, crf:
 
 
 def score_on_video(model: torch.nn.Module, clips: Batch, device="cpu", precision: str = "fp32",
-                   scale: float | str = 1.0) -> pd.DataFrame:
+                   scale: float | str = 1.0, noise: float = 0.0, denoiser: torch.nn.Module | None = None
+                   ) -> pd.DataFrame:
     """Per window: the model's pPSNR per frame (``F1..F7``) and its mean, the same for the blur
-    copied to every frame, and the middle frame against the blur (``scale``: as :func:`predict_frames`)."""
+    copied to every frame, and the middle frame against the blur (``scale``, ``noise`` and
+    ``denoiser``: as :func:`predict_frames`)."""
     pred = torch.stack([predict_frames(model, clips.blur[i], device=device, progress=False, precision=precision,
-                                       scale=scale) for i in range(len(clips))])
+                                       scale=scale, noise=noise, denoiser=denoiser) for i in range(len(clips))])
     t = clips.frames.shape[1]
     model_scores = ppsnr_sequence(pred, clips.frames).clamp(max=100)
     copy = clips.blur[:, None].expand_as(clips.frames)

@@ -19,7 +19,8 @@ from torch import nn
 from blur2vid import __version__
 from blur2vid.io import atomic_path, load_plain
 
-__all__ = ["MODEL_FORMAT", "ARCHITECTURES", "default_model_path", "save_model", "load_model", "read_model_file"]
+__all__ = ["MODEL_FORMAT", "ARCHITECTURES", "default_model_path", "default_denoiser_path", "save_model", "load_model",
+           "read_model_file"]
 
 MODEL_FORMAT = "blur2vid-model/1"
 
@@ -40,7 +41,13 @@ def _unet(config: dict) -> nn.Module:
     return SequenceUNet(UNetConfig(**{k: v for k, v in config.items() if k != "arch"}))
 
 
-ARCHITECTURES = {"JinCascade": _jin, "SequenceUNet": _unet}
+def _denoiser(config: dict) -> nn.Module:
+    from blur2vid.models.denoise import DenoiserConfig, NoiseLevelDenoiser
+
+    return NoiseLevelDenoiser(DenoiserConfig(**config))
+
+
+ARCHITECTURES = {"JinCascade": _jin, "SequenceUNet": _unet, "NoiseLevelDenoiser": _denoiser}
 
 
 def _arch_and_config(model: nn.Module) -> tuple[str, dict]:
@@ -58,8 +65,14 @@ def default_model_path() -> Path:
     return Path(str(resources.files("blur2vid") / "assets" / "default_model.pt"))
 
 
+def default_denoiser_path() -> Path:
+    """The noise-level denoiser shipped with the package (``assets/default_denoiser.pt``, its card
+    ``assets/default_denoiser.json``), which ``blur2vid predict --noise`` holds the frames to."""
+    return default_model_path().with_name("default_denoiser.pt")
+
+
 def save_model(path: str | Path, model: nn.Module, notes: dict[str, Any] | None = None) -> Path:
-    """Write ``model`` (a :class:`JinCascade` or :class:`SequenceUNet`) with its configuration, atomically."""
+    """Write ``model`` (one of :data:`ARCHITECTURES`) with its configuration, atomically."""
     arch, config = _arch_and_config(model)
     state = {"format": MODEL_FORMAT, "blur2vid": __version__, "arch": arch, "config": config,
              "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}, "notes": notes or {}}

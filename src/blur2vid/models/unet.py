@@ -25,12 +25,13 @@ class UNetConfig:
     width: int = 32
     depth: int = 2  # number of 2x down-samplings
     hold_weight: int = 0  # width of a HoldWeight head (models.consistency) for the held frames; 0: none
+    inputs: int = 0  # extra input channels beside the image (a noise-level map: models.denoise); 0: none
 
     def __post_init__(self) -> None:
         for name in ("n_frames", "channels", "width"):
             if getattr(self, name) < 1:
                 raise ValueError(f"UNetConfig.{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("depth", "hold_weight"):
+        for name in ("depth", "hold_weight", "inputs"):
             if getattr(self, name) < 0:
                 raise ValueError(f"UNetConfig.{name} must be >= 0, got {getattr(self, name)}")
 
@@ -50,7 +51,7 @@ class SequenceUNet(nn.Module):
         self.config = config or UNetConfig(**overrides)
         c = self.config
         widths = [c.width * 2**i for i in range(c.depth + 1)]
-        self.inc = _double_conv(c.channels, widths[0])
+        self.inc = _double_conv(c.channels + c.inputs, widths[0])
         self.down = nn.ModuleList(
             nn.Sequential(nn.Conv2d(widths[i], widths[i + 1], 3, stride=2, padding=1), nn.LeakyReLU(0.1, inplace=True),
                           _double_conv(widths[i + 1], widths[i + 1]))
@@ -66,20 +67,27 @@ class SequenceUNet(nn.Module):
 
     def config_dict(self) -> dict:
         config = asdict(self.config)
-        if not config["hold_weight"]:  # as the files written before the head existed
-            del config["hold_weight"]
+        for name in ("hold_weight", "inputs"):  # as the files written before these existed
+            if not config[name]:
+                del config[name]
         return {"arch": "SequenceUNet", **config}
 
-    def features(self, blur: torch.Tensor) -> torch.Tensor:
-        """The decoder's last features ``[B, width, H', W']`` for ``blur [B, C, H, W]``, padded to
-        a multiple of ``2**depth`` (crop them to ``H, W`` after :attr:`out`)."""
+    def features(self, blur: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
+        """The decoder's last features ``[B, width, H', W']`` for ``blur [B, C, H, W]`` (and the
+        ``extra [B, inputs, H, W]`` channels of a network built with ``inputs``), padded to a
+        multiple of ``2**depth`` (crop them to ``H, W`` after :attr:`out`)."""
         c = self.config
         if blur.ndim != 4 or blur.shape[1] != c.channels:
             raise ValueError(f"SequenceUNet expects [B, {c.channels}, H, W], got {tuple(blur.shape)}")
+        if (extra is None) != (c.inputs == 0) or (extra is not None and (
+                extra.shape[1] != c.inputs or extra.shape[0] != blur.shape[0] or extra.shape[-2:] != blur.shape[-2:])):
+            raise ValueError(f"this SequenceUNet takes {c.inputs} extra input channel(s) [B, {c.inputs}, H, W], "
+                             f"got {None if extra is None else tuple(extra.shape)}")
         h, w = blur.shape[-2:]
         m = 2**c.depth
         ph, pw = (-h) % m, (-w) % m
-        x = F.pad(blur, (0, pw, 0, ph), mode="replicate") if ph or pw else blur
+        x = blur if extra is None else torch.cat([blur, extra.to(blur.dtype)], dim=1)
+        x = F.pad(x, (0, pw, 0, ph), mode="replicate") if ph or pw else x
         skips = [self.inc(x)]
         for down in self.down:
             skips.append(down(skips[-1]))
@@ -88,8 +96,8 @@ class SequenceUNet(nn.Module):
             y = self.dec[i](torch.cat([self.up[i](y), skips.pop()], dim=1))
         return y
 
-    def forward(self, blur: torch.Tensor) -> torch.Tensor:
+    def forward(self, blur: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
         c = self.config
         h, w = blur.shape[-2:]
-        residual = self.out(self.features(blur))[..., :h, :w]
+        residual = self.out(self.features(blur, extra))[..., :h, :w]
         return blur.unsqueeze(1) + residual.reshape(blur.shape[0], c.n_frames, c.channels, h, w)

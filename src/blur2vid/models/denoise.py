@@ -1,0 +1,72 @@
+"""A denoiser told the noise level, for frames held to a noisy photograph.
+
+Holding a network's frames to the photograph (:class:`~blur2vid.models.consistency.MatchBlur`)
+puts the photograph's sensor noise and JPEG back into every frame: on the held-out capture scenes
+the shipped model's frames gain +0.8 dB over the blurry input held to it, and +4.0 dB held to the
+same blur without noise (an oracle).  :class:`NoiseLevelDenoiser` stands between: it maps a
+photograph and its noise level ``sigma`` (the standard deviation of the noise, on the ``[0, 1]``
+scale of the image; a map of it is a fourth input channel, as in FFDNet, Zhang et al. 2018) to the
+photograph without its noise, and the frames are held to that.
+
+Told the level, it can leave a clean photograph alone, which a blind denoiser cannot: from one
+small image, fine detail and noise look alike (``benchmarks/denoise_before_holding.py``: a blind
+one cost the clean real footage 3.4 dB).  ``sigma = 0`` is not run at all
+(:func:`blur2vid.inference.predict_frames`), so a user who does not ask for denoising gets exactly
+the frames held to the photograph.  The network is the one-frame :class:`SequenceUNet` with one
+extra input channel, trained by ``blur2vid train --preset denoiser`` (:mod:`blur2vid.train_denoise`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from blur2vid.models.unet import SequenceUNet
+
+__all__ = ["DenoiserConfig", "NoiseLevelDenoiser", "SIGMA_SCALE", "noise_level"]
+
+SIGMA_SCALE = 255 / 10
+"""What the noise-level channel holds: ``sigma`` times this, the level in 8-bit steps over ten (a
+typical photograph's 2 to 8 steps read 0.2 to 0.8)."""
+
+
+@dataclass(frozen=True)
+class DenoiserConfig:
+    channels: int = 3
+    width: int = 32
+    depth: int = 2
+
+    def __post_init__(self) -> None:
+        for name in ("channels", "width"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"DenoiserConfig.{name} must be >= 1, got {getattr(self, name)}")
+        if self.depth < 0:
+            raise ValueError(f"DenoiserConfig.depth must be >= 0, got {self.depth}")
+
+
+def noise_level(photo: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
+    """The noise level of each photograph of ``photo [B, C, H, W]`` given the same without noise:
+    the standard deviation of their difference (sensor noise and JPEG together), ``[B]``."""
+    return (photo.float() - clean.float()).flatten(1).std(1)
+
+
+class NoiseLevelDenoiser(nn.Module):
+    """``(photo [B, C, H, W], sigma)`` -> ``[B, C, H, W]``, the photograph without its noise
+    (a residual on it: untrained, the photograph itself).  ``sigma`` is a number or one per image
+    ``[B]``, on the image's ``[0, 1]`` scale (4 levels of 8 bits: ``4 / 255``)."""
+
+    def __init__(self, config: DenoiserConfig | None = None, **overrides) -> None:
+        super().__init__()
+        self.config = config or DenoiserConfig(**overrides)
+        c = self.config
+        self.unet = SequenceUNet(n_frames=1, channels=c.channels, width=c.width, depth=c.depth, inputs=1)
+
+    def forward(self, photo: torch.Tensor, sigma: torch.Tensor | float) -> torch.Tensor:
+        b, _, h, w = photo.shape
+        sigma = torch.as_tensor(sigma, dtype=torch.float32, device=photo.device).reshape(-1)
+        if sigma.numel() not in (1, b) or not bool(torch.all(sigma >= 0)):
+            raise ValueError(f"sigma must be one level >= 0 or one per image ({b}), got {sigma.tolist()}")
+        level = (sigma * SIGMA_SCALE).expand(b).view(b, 1, 1, 1).expand(b, 1, h, w)
+        return self.unet(photo, level)[:, 0]
