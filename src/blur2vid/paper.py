@@ -189,7 +189,7 @@ REGISTRY: tuple[PaperItem, ...] = (
               from_claims("jin.fig4.premise", "jin.fig5.gt_middle_helps")),
     PaperItem("jin_fig1", "Jin 2018", "Fig. 1, Fig. 6", "frames extracted from real blurry photographs",
               "07_your_own_image", ("jin_fig1_clock", "jin_fig6_synthetic", "shipped_clock", "real_photos",
-                                    "real_footage", "held_out_gain", "held_out_at_scale"),
+                                    "real_footage", "held_out_gain", "held_out_at_scale", "with_denoiser"),
               "clock_motion.png (scikit-image) and synthetic photographs", "qualitative",
               _fixed("frames of the clock; synthetic pPSNR printed in the notebook", "not applicable here")),
     PaperItem("hypercut_fig1", "HyperCUT 2023", "Fig. 1", "sequences and their reverses on opposite sides",
