@@ -184,3 +184,8 @@ def test_blur2vid_train_trains_a_denoiser_and_refuses_scenes_without_a_noise_fre
     assert not (tmp_path / "o").exists()
     with pytest.raises(ValueError, match="match_blur and hold_weight are for frames networks"):
         load_spec("denoiser", overrides=["match_blur=true"])
+    start = load_spec("denoiser", overrides=["init=default"]).init_model()  # fine-tuning starts from the shipped one
+    assert isinstance(start, NoiseLevelDenoiser)
+    with pytest.raises(ValueError, match="cannot start from a denoiser of"):
+        train_model(load_spec("denoiser", overrides=["init=default", "width=4", "steps=1", "n_test=2"]),
+                    tmp_path / "ft", progress=False, precision="fp32")
