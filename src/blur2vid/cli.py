@@ -44,14 +44,21 @@ def _reproduce(args: argparse.Namespace) -> int:
     return 0
 
 
+def _checked(check):
+    """An argparse ``type`` that runs ``check`` on the text and reports its ``ValueError`` as argparse's."""
+    def parse(text: str):
+        try:
+            return check(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    return parse
+
+
 def _scale(text: str) -> float | str:
     """``--scale``: auto or a number >= 1."""
     from blur2vid.inference import working_scale
 
-    try:
-        working_scale(1, 1, text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+    working_scale(1, 1, text)
     return text if text == "auto" else float(text)
 
 
@@ -59,10 +66,7 @@ def _noise(text: str) -> float:
     """``--noise``: a level >= 0."""
     from blur2vid.inference import check_noise
 
-    try:
-        return check_noise(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+    return check_noise(text)
 
 
 def _predict(args: argparse.Namespace) -> int:
@@ -152,11 +156,11 @@ def main(argv: list[str] | None = None) -> int:
     pre.add_argument("--tile", type=int, default=1280,
                      help="process larger images in as few tiles of at most this size as cover them "
                           "(default 1280: a 1280x720 photograph whole, about 1 GB at fp32; smaller saves memory)")
-    pre.add_argument("--scale", default="auto", type=_scale,
+    pre.add_argument("--scale", default="auto", type=_checked(_scale),
                      help="shrink the photograph by this factor (>= 1) for the network and hold the enlarged frames "
                           "to it at full size (default auto: a shorter side of 96 px, near the 64 px the shipped model "
                           "was trained on; 1: the network at full size, where it loses on larger photographs)")
-    pre.add_argument("--noise", default=0.0, type=_noise, metavar="LEVELS",
+    pre.add_argument("--noise", default=0.0, type=_checked(_noise), metavar="LEVELS",
                      help="the photograph's noise level, the standard deviation of its grain in 8-bit levels "
                           "(default 0: none). Above 0 the frames are held to the photograph cleaned by a denoiser "
                           "told this level, so its grain is not put back into every frame; a phone photograph in "

@@ -23,15 +23,20 @@ at full size; shrunk to this side it gains on all of them, with the lower end of
 above zero, where a side of 128 or 160 px left some below (``benchmarks/scale_probe.py``)."""
 
 
+def _number(value) -> float:
+    """``value`` as a float, or nan where it is not a number (so that ``not x >= bound`` refuses it)."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
 def working_scale(h: int, w: int, scale: float | str = "auto") -> float:
     """The factor a photograph of ``h x w`` pixels is shrunk by before the network: ``scale`` itself
     (a number >= 1), or for ``"auto"`` its shorter side over :data:`WORKING_SIDE` (1 for smaller)."""
     if scale == "auto":
         return max(1.0, min(h, w) / WORKING_SIDE)
-    try:
-        value = float(scale)
-    except (TypeError, ValueError):
-        value = float("nan")
+    value = _number(scale)
     if not value >= 1.0:  # also refuses nan
         raise ValueError(f"scale must be 'auto' or a number >= 1, got {scale!r}")
     return value
@@ -39,10 +44,7 @@ def working_scale(h: int, w: int, scale: float | str = "auto") -> float:
 
 def check_noise(noise: float) -> float:
     """``noise`` as a float, refused unless it is a number >= 0 (``nan`` too)."""
-    try:
-        value = float(noise)
-    except (TypeError, ValueError):
-        value = float("nan")
+    value = _number(noise)
     if not value >= 0.0:
         raise ValueError(f"noise must be a level >= 0, got {noise!r}")
     return value

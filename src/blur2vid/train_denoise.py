@@ -16,7 +16,7 @@ import torch
 from blur2vid.data.config import CAPTURES, DataConfig
 from blur2vid.data.sample import Batch
 from blur2vid.metrics import psnr
-from blur2vid.models.denoise import NoiseLevelDenoiser, noise_level
+from blur2vid.models.denoise import NoiseLevelDenoiser, denoise_batched, noise_level
 from blur2vid.seeding import derive_seed
 from blur2vid.train import Workspace, fit, frozen_identity, run_config
 
@@ -62,7 +62,7 @@ def denoiser_scores(model: NoiseLevelDenoiser, scenes: Batch, chunk: int = 64) -
     if not noisy.any():
         return {"noisy_scenes": 0, "input_db": None, "denoised_db": None}
     clean, blur, level = clean[noisy], blur[noisy], level[noisy]
-    out = torch.cat([model(blur[i:i + chunk], level[i:i + chunk]).clamp(0, 1) for i in range(0, len(blur), chunk)])
+    out = denoise_batched(model, blur, level, chunk)
     return {"noisy_scenes": int(noisy.sum()), "input_db": psnr(blur, clean).mean().item(),
             "denoised_db": psnr(out, clean).mean().item()}
 

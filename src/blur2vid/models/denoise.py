@@ -25,7 +25,7 @@ from torch import nn
 
 from blur2vid.models.unet import SequenceUNet
 
-__all__ = ["DenoiserConfig", "NoiseLevelDenoiser", "SIGMA_SCALE", "noise_level"]
+__all__ = ["DenoiserConfig", "NoiseLevelDenoiser", "SIGMA_SCALE", "noise_level", "denoise_batched"]
 
 SIGMA_SCALE = 255 / 10
 """What the noise-level channel holds: ``sigma`` times this, the level in 8-bit steps over ten (a
@@ -70,3 +70,10 @@ class NoiseLevelDenoiser(nn.Module):
             raise ValueError(f"sigma must be one level >= 0 or one per image ({b}), got {sigma.tolist()}")
         level = (sigma * SIGMA_SCALE).expand(b).view(b, 1, 1, 1).expand(b, 1, h, w)
         return self.unet(photo, level)[:, 0]
+
+
+@torch.no_grad()
+def denoise_batched(denoiser: nn.Module, photos: torch.Tensor, sigma: torch.Tensor, chunk: int = 16) -> torch.Tensor:
+    """``denoiser`` on ``photos [N, C, H, W]`` at their levels ``sigma [N]``, ``chunk`` at a time, in ``[0, 1]``."""
+    return torch.cat([denoiser(photos[i:i + chunk], sigma[i:i + chunk]).clamp(0, 1)
+                      for i in range(0, len(photos), chunk)])
