@@ -298,3 +298,25 @@ def test_the_ordering_network_trains_in_fp32_whatever_the_run(tmp_path):
     train_ordering(cfg.build(), cfg, ws)
     (path,) = tmp_path.glob("hypercut-*.pt")
     assert load_checkpoint(path)["config"]["precision"] == "fp32"
+
+
+def test_workers_rendering_ahead_give_the_same_batches_and_weights(tmp_path):
+    cfg = {"exp": "t"}
+    inline = make()
+    fit(inline, _batch_at, _loss, steps=5, lr=1e-2, config=cfg, progress=False)
+    ahead = make()
+    ckpt = tmp_path / "run.pt"
+    def fails_at_3(step: int) -> Batch:
+        if step == 3:
+            raise OSError("a scene file went missing")
+        return _batch_at(step)
+
+    with pytest.raises(OSError, match="went missing"):  # a worker's failure reaches the training process
+        fit(ahead, fails_at_3, _loss, steps=5, lr=1e-2, config=cfg, checkpoint=ckpt, checkpoint_every=1,
+            progress=False, workers=2)
+    resumed = make()
+    fit(resumed, _batch_at, _loss, steps=5, lr=1e-2, config=cfg, checkpoint=ckpt, progress=False, workers=2)
+    for a, b in zip(inline.parameters(), resumed.parameters(), strict=True):
+        assert torch.allclose(a, b, atol=1e-6)
+    with pytest.raises(ValueError, match="workers"):
+        fit(make(), _batch_at, _loss, steps=1, lr=1e-2, progress=False, workers=-1)

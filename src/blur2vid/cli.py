@@ -62,6 +62,15 @@ def _scale(text: str) -> float | str:
     return text if text == "auto" else float(text)
 
 
+def _workers(text: str) -> int | str:
+    """``--workers``: auto or a whole number >= 0."""
+    if text == "auto":
+        return text
+    if not text.isdigit():
+        raise ValueError(f"workers must be 'auto' or a whole number >= 0, got {text!r}")
+    return int(text)
+
+
 def _noise(text: str) -> float:
     """``--noise``: a level >= 0."""
     from blur2vid.inference import check_noise
@@ -92,7 +101,7 @@ def _train(args: argparse.Namespace) -> int:
     chosen = distributed.init_from_env(args.device)  # under torchrun: join the group, one GPU per rank
     try:
         path = train_model(spec, args.out, device=chosen or resolve_device(args.device), precision=args.precision,
-                           compile=args.compile,
+                           compile=args.compile, workers=args.workers,
                            progress=not args.quiet, command="blur2vid " + " ".join(args.argv))
         if distributed.is_main():
             print(f"wrote {path} (notes in {path.with_suffix('.json')})"
@@ -186,6 +195,9 @@ def main(argv: list[str] | None = None) -> int:
     tra.add_argument("--precision", default="auto", choices=["fp32", "bf16", "auto"],
                      help="training precision (auto: bf16 where the processor or GPU does it natively)")
     tra.add_argument("--compile", action="store_true", help="run the training step through torch.compile")
+    tra.add_argument("--workers", default="auto", type=_checked(_workers),
+                     help="processes that render the training scenes ahead, on the CPU (auto: none on a CPU run, "
+                     "the CPU's cores but one, at most 16, on a GPU); the batches are the same whatever the number")
     tra.add_argument("--quiet", action="store_true", help="no progress bar")
     tra.set_defaults(func=_train)
     boo = sub.add_parser("book", help="build the static site of the last reference run's executed notebooks "

@@ -11,6 +11,8 @@ import dataclasses
 import hashlib
 import json
 import math
+import multiprocessing
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -91,12 +93,25 @@ class Workspace:
     """Scenes of the validation set (:meth:`DataConfig.validation_set`) each training run scores
     itself on, about ten times through the run (its learning curve, in the history); 0: none.  It
     does not change training, so it is not part of any key."""
+    workers: int = 0
+    """Processes that render the training batches ahead of the step, on the CPU (:func:`fit`'s
+    ``workers``): on a GPU the one training process otherwise spends most of its time rendering
+    scenes one by one.  The batches are the same whatever the number (each is a function of its
+    step), so it is not part of any key; 0: rendered in the training process, on its device."""
 
     def __post_init__(self) -> None:
+        if isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 0:
+            raise ValueError(f"workers={self.workers!r}: expected a number of processes >= 0")
         object.__setattr__(self, "device", torch.device(self.device))
         object.__setattr__(self, "precision", resolve_precision(self.precision, self.device))
         if self.checkpoints is not None:
             object.__setattr__(self, "checkpoints", Path(self.checkpoints))
+
+    @property
+    def render_device(self) -> torch.device:
+        """Where a trainer's ``batch_at`` renders: the CPU when workers render ahead (they must not
+        touch the GPU), else the training device."""
+        return torch.device("cpu") if self.workers else self.device
 
     def validator(self, data, score: Callable[[nn.Module, Batch], dict[str, float]]
                   ) -> Callable[[nn.Module], dict[str, float]] | None:
@@ -130,6 +145,41 @@ def frozen_identity(module: nn.Module) -> dict[str, Any]:
     (``config_dict()`` where it has one) and :func:`weights_digest`."""
     arch = module.config_dict() if hasattr(module, "config_dict") else {"class": type(module).__name__}
     return {**arch, "weights": weights_digest(module)}
+
+
+PREFETCH = 4
+"""Batches each of :func:`fit`'s workers renders ahead of the step."""
+
+
+class _StepBatches(torch.utils.data.Dataset):
+    """``batch_at`` as a dataset indexed by step (what :func:`prefetched`'s loader asks its workers for)."""
+
+    def __init__(self, batch_at: Callable[[int], Batch]) -> None:
+        self.batch_at = batch_at
+
+    def __getitem__(self, step: int) -> Batch:
+        return self.batch_at(step)
+
+
+def _render_worker(_: int) -> None:
+    from blur2vid.data.source import BATCH_CACHE_ENV
+
+    os.environ[BATCH_CACHE_ENV] = "0"  # each batch is asked for once: caching it would only fill memory
+
+
+def prefetched(batch_at: Callable[[int], Batch], start: int, steps: int, workers: int):
+    """An iterator over ``batch_at(step)`` for ``step`` in ``start..steps-1``, in order, rendered
+    ahead by ``workers`` forked processes; ``None`` for ``workers=0`` (or nothing to render)."""
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
+        raise ValueError(f"workers must be an integer >= 0, got {workers!r}")
+    if workers == 0 or start >= steps:
+        return None
+    if "fork" not in multiprocessing.get_all_start_methods():
+        raise ValueError("workers > 0 needs processes started by fork (Linux, macOS); use workers=0 here")
+    loader = torch.utils.data.DataLoader(_StepBatches(batch_at), batch_size=None, sampler=range(start, steps),
+                                         num_workers=workers, prefetch_factor=PREFETCH, worker_init_fn=_render_worker,
+                                         multiprocessing_context="fork")
+    return iter(loader)
 
 
 def save_checkpoint(path: str | Path, *, model: nn.Module, config: dict[str, Any], step: int,
@@ -280,6 +330,7 @@ def fit(
     validate: Callable[[nn.Module], dict[str, float]] | None = None,
     validate_every: int | None = None,
     compile: bool | str = False,
+    workers: int = 0,
 ) -> list[dict[str, float]]:
     """Train ``model`` with Adam (or ``optimizer="adamax"``, HyperCUT's choice) for ``steps`` steps and
     return the logged history.
@@ -315,6 +366,9 @@ def fit(
     the global batch.
     ``compile``: run the model and its loss through ``torch.compile`` (:func:`blur2vid.precision.compiled`;
     ``True`` for the default backend, or a backend's name).  Speed only: not part of ``config``.
+    ``workers``: processes (forked, one thread each, no batch cache) that call ``batch_at`` for the
+    coming steps while this one trains, :data:`PREFETCH` batches each ahead; ``batch_at`` must then
+    render on the CPU.  The batches and their order are those of ``workers=0``.  Speed only.
     """
     if steps < 0:
         raise ValueError(f"steps must be >= 0, got {steps}")
@@ -355,10 +409,11 @@ def fit(
     t0 = last_save = time.perf_counter()
     if checkpoint_seconds is not None and checkpoint_seconds < 0:
         raise ValueError(f"checkpoint_seconds must be >= 0 or None, got {checkpoint_seconds}")
+    ahead = prefetched(batch_at, start, steps, workers)
     for step in bar:
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, steps, lr, schedule)
-        batch = distributed.shard(batch_at(step)).to(device)
+        batch = distributed.shard(next(ahead) if ahead is not None else batch_at(step)).to(device)
         with autocast(precision, device):
             out = runner(batch)
         loss, logs = out if isinstance(out, tuple) else (out, {})

@@ -19,6 +19,7 @@ explicit order of ``scheme="hypercut"`` is the hand-made rule, ``ordering="motio
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -32,12 +33,12 @@ from blur2vid.experiments.tables import OUTER, model_and_copy_ppsnr
 from blur2vid.io import atomic_write_text
 from blur2vid.models.checkpoint import save_model
 from blur2vid.models.consistency import with_match_blur
-from blur2vid.train import OMIT_DEFAULT, Workspace, plain
+from blur2vid.train import OMIT_DEFAULT, PREFETCH, Workspace, plain
 from blur2vid.train_denoise import DenoiserTrainConfig, denoiser_notes, train_denoiser
 from blur2vid.train_jin import hand_made_order
 from blur2vid.train_unet import UNET_SCHEMES, UNetTrainConfig, train_unet
 
-__all__ = ["TrainSpec", "PRESETS", "DENOISE", "load_spec", "train_model"]
+__all__ = ["TrainSpec", "PRESETS", "DENOISE", "load_spec", "train_model", "auto_workers"]
 
 DENOISE = "denoise"
 """The scheme that trains the noise-level denoiser instead of a frames network."""
@@ -205,10 +206,12 @@ def _ordering(spec: TrainSpec):
 
 def _measured_steps(spec: TrainSpec, ws: Workspace, probe: int = 6) -> tuple[int, float]:
     """Steps that fit ``spec.minutes`` on this machine: ``probe`` steps timed (after one warm-up
-    step), not saved.  Returns ``(steps, seconds per step)``."""
+    step), not saved; with workers rendering ahead, ``PREFETCH`` more per worker, so that the rate
+    is the one they sustain, not the first batches they had ready.  Returns ``(steps, seconds per step)``."""
     quiet = replace(ws, checkpoints=None, progress=False, validation=0, compile=False)  # a compiler's first
     # steps would be timed too: the budget is set from the uncompiled rate
-    spec.train(1, quiet)
+    probe += PREFETCH * ws.workers
+    spec.train(1, replace(quiet, workers=0))
     t0 = time.perf_counter()
     spec.train(probe, quiet)
     per_step = (time.perf_counter() - t0) / probe
@@ -216,9 +219,11 @@ def _measured_steps(spec: TrainSpec, ws: Workspace, probe: int = 6) -> tuple[int
 
 
 def train_model(spec: TrainSpec, out: str | Path, device="cpu", precision: str = "auto", progress: bool = True,
-                compile: bool | str = False,
+                compile: bool | str = False, workers: int | str = 0,
                 command: str = "") -> Path:
-    """Train ``spec`` into the folder ``out`` (resuming what is there) and export ``out/model.pt``."""
+    """Train ``spec`` into the folder ``out`` (resuming what is there) and export ``out/model.pt``.
+    ``workers``: processes that render the batches ahead (:class:`~blur2vid.train.Workspace`), or
+    ``"auto"`` (:func:`auto_workers`)."""
     spec.data.source()  # a bad data folder or a bad model to start from is refused here, before anything is written
     spec.init_model()
     main = distributed.is_main()
@@ -227,7 +232,7 @@ def train_model(spec: TrainSpec, out: str | Path, device="cpu", precision: str =
     out = Path(out)
     (out / "checkpoints").mkdir(parents=True, exist_ok=True)
     ws = Workspace(checkpoints=out / "checkpoints", device=device, precision=precision, progress=progress, compile=compile,
-                   validation=min(64, spec.n_test))
+                   validation=min(64, spec.n_test), workers=auto_workers(device) if workers == "auto" else workers)
     record_path = out / "train_spec.json"
     spec_dict = json.loads(json.dumps(plain(spec), default=str))  # without the switches left at their default
     record = json.loads(record_path.read_text()) if record_path.is_file() else None
@@ -263,6 +268,14 @@ def train_model(spec: TrainSpec, out: str | Path, device="cpu", precision: str =
     atomic_write_text(out / "model.json", json.dumps({"file": "model.pt", **notes}, indent=2) + "\n")
     distributed.barrier()
     return path
+
+
+def auto_workers(device) -> int:
+    """How many processes render ahead under ``workers="auto"``: none on the CPU (they would take
+    the cores the training step uses), else all the CPU's cores but one (at most 16) for a GPU's run."""
+    if torch.device(device).type == "cpu":
+        return 0
+    return max(0, min(16, (os.cpu_count() or 1) - 1))
 
 
 def _held_out(spec: TrainSpec, model, test) -> dict[str, Any]:

@@ -95,10 +95,10 @@ def train_denoiser(cfg: DenoiserTrainConfig, ws: Workspace = Workspace(),
     source = cfg.data.source()
 
     def batch_at(step: int) -> Batch:
-        return source.batch(cfg.batch, derive_seed(cfg.seed, "denoise", step), ws.device)
+        return source.batch(cfg.batch, derive_seed(cfg.seed, "denoise", step), ws.render_device)
 
     history = fit(model, batch_at, _loss, steps=cfg.steps, lr=cfg.lr, device=ws.device, config=run_cfg,
                   validate=ws.validator(cfg.data, _validation),
                   checkpoint=ws.checkpoint("denoiser", run_cfg), progress=ws.progress, precision=ws.precision,
-                  compile=ws.compile, desc="denoiser")
+                  compile=ws.compile, desc="denoiser", workers=ws.workers)
     return model.eval(), history

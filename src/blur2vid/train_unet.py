@@ -142,7 +142,7 @@ def train_unet(scheme: str, cfg: UNetTrainConfig, ordering: torch.nn.Module | No
         assert all(k.startswith("weigh.") for k in missing), missing    # only a new head can be missing
 
     def batch_at(step: int) -> Batch:
-        batch = source.batch(cfg.batch, derive_seed(cfg.seed, "train", step), ws.device)
+        batch = source.batch(cfg.batch, derive_seed(cfg.seed, "train", step), ws.render_device)
         return random_direction(batch, torch.Generator().manual_seed(derive_seed(cfg.seed, "flip", step)))
 
     def frames(m: torch.nn.Module, blur: torch.Tensor) -> torch.Tensor:
@@ -152,7 +152,8 @@ def train_unet(scheme: str, cfg: UNetTrainConfig, ordering: torch.nn.Module | No
     history = fit(model, batch_at, lambda m, b: unet_loss(scheme, ordering, frames(m, b.blur), b.frames),
                   steps=cfg.steps, lr=cfg.lr, device=ws.device, config=run_cfg,
                   validate=ws.validator(cfg.data, lambda m, val: validation_ppsnr(m, val, cfg.match_blur)),
-                  checkpoint=ws.checkpoint(f"unet_{scheme}", run_cfg), progress=ws.progress, precision=ws.precision, compile=ws.compile, desc=f"U-Net {scheme}")
+                  checkpoint=ws.checkpoint(f"unet_{scheme}", run_cfg), progress=ws.progress, precision=ws.precision, compile=ws.compile, desc=f"U-Net {scheme}",
+                  workers=ws.workers)
     return model.eval(), history
 
 
