@@ -37,7 +37,7 @@ import torch
 from blur2vid.benchmark import device_name
 from blur2vid.data.config import DataConfig
 from blur2vid.losses import PerceptualLoss, best_order_pair_loss, middle_loss, pair_loss
-from blur2vid.metrics import psnr
+from blur2vid.metrics import capped, psnr
 from blur2vid.models.blocks import count_parameters
 from blur2vid.models.jin import JinCascade, JinConfig
 from blur2vid.ordering import canonical_order
@@ -127,7 +127,7 @@ def probe(stage: str, name: str, design: dict, seed: int, samples: int, n_val: i
 
         def score(m):
             est = batched(m, val.blur, 32, clamp=True).float()
-            return {"val_gain_db": psnr(est, val.frames[:, 3]).clamp(max=100).mean().item() - floor}
+            return {"val_gain_db": capped(psnr(est, val.frames[:, 3])).mean().item() - floor}
 
         stream = "middle"
     elif stage == "core":
@@ -156,7 +156,7 @@ def probe(stage: str, name: str, design: dict, seed: int, samples: int, n_val: i
         def score(m):
             x3 = m["net3"](val.blur, g4).float().clamp(0, 1)
             x5 = m["net5"](val.blur, g4, x3).float().clamp(0, 1)
-            return {"val_gain_db": _order_invariant_pair_psnr(x3, x5, g3, g5).clamp(max=100).mean().item() - floor}
+            return {"val_gain_db": capped(_order_invariant_pair_psnr(x3, x5, g3, g5)).mean().item() - floor}
 
         stream = "frames"
     else:

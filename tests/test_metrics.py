@@ -75,3 +75,12 @@ def test_shape_mismatch_and_bad_level_are_clear():
         psnr(torch.zeros(3, 4, 4), torch.zeros(3, 4, 5))
     with pytest.raises(ValueError, match="'frame'"):
         ppsnr(_seq(), _seq(), level="frame")
+
+
+def test_capped_reads_identical_images_as_the_cap():
+    from blur2vid.metrics import PSNR_CAP, capped
+    img = torch.rand(2, 3, 8, 8)
+    db = psnr(img, img)
+    assert torch.isinf(db).all() and (capped(db) == PSNR_CAP).all()
+    other = psnr(img, img.flip(-1))
+    assert torch.equal(capped(other), other)  # finite scores below the cap pass through

@@ -146,14 +146,14 @@ def test_the_shipped_default_model_predicts_without_a_checkpoint(tmp_path):
 def test_extract_photos_scores_each_photograph():
     from blur2vid.data.sample import Batch
     from blur2vid.experiments.photos import extract_photos
-    from blur2vid.metrics import ppsnr_sequence
+    from blur2vid.metrics import capped, ppsnr_sequence
 
     frames = torch.rand(2, 7, 3, 20, 26)
     pred, table = extract_photos(Local(), Batch(frames.mean(1), frames))
     assert list(table.index) == ["#0", "#1"] and list(table.columns)[-1] == "mean"
     for i in range(2):  # each photograph predicted on its own, as `blur2vid predict` does, and scored
         assert torch.equal(pred[i], predict_frames(Local(), frames.mean(1)[i], progress=False))
-        scores = ppsnr_sequence(pred[i:i + 1], frames[i:i + 1]).clamp(max=100)[0]
+        scores = capped(ppsnr_sequence(pred[i:i + 1], frames[i:i + 1]))[0]
         assert table.loc[f"#{i}", [f"F{k}" for k in range(1, 8)]].tolist() == pytest.approx(scores.tolist())
         assert table.loc[f"#{i}", "mean"] == pytest.approx(scores.mean().item())
     swapped, swapped_table = extract_photos(Local(), Batch(frames.mean(1).flip(0), frames.flip(0)))

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from skimage.metrics import structural_similarity
 
-__all__ = ["mse", "psnr", "ssim", "per_frame_psnr", "ppsnr_sequence", "ppsnr_pairs", "ppsnr"]
+__all__ = ["PSNR_CAP", "capped", "mse", "psnr", "ssim", "per_frame_psnr", "ppsnr_sequence", "ppsnr_pairs", "ppsnr"]
 
 
 def _check_same_shape(pred: torch.Tensor, target: torch.Tensor, min_dims: int) -> None:
@@ -31,6 +31,16 @@ def _check_same_shape(pred: torch.Tensor, target: torch.Tensor, min_dims: int) -
         raise ValueError(f"prediction {tuple(pred.shape)} and target {tuple(target.shape)} differ in shape")
     if pred.ndim < min_dims:
         raise ValueError(f"expected at least {min_dims} dimensions, got shape {tuple(pred.shape)}")
+
+
+PSNR_CAP = 100.0
+"""dB: where scores are averaged, a PSNR is read as at most this (identical images give ``inf``)."""
+
+
+def capped(db: torch.Tensor) -> torch.Tensor:
+    """PSNR values with ``inf`` (and anything above :data:`PSNR_CAP`) read as :data:`PSNR_CAP`, so
+    that a mean over images stays finite."""
+    return db.clamp(max=PSNR_CAP)
 
 
 def mse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -74,10 +84,10 @@ def per_frame_psnr(pred: torch.Tensor, target: torch.Tensor, data_range: float =
 def ppsnr_sequence(pred: torch.Tensor, target: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
     """Order-invariant per-frame PSNR, sequence level: ``[..., T]``, entry ``k`` the PSNR of
     ground-truth frame ``k`` against the prediction read in its better whole-sequence direction (the
-    one with the higher mean PSNR; infinite values are capped at 100 dB for the choice only)."""
+    one with the higher mean PSNR; infinite values are :func:`capped` for the choice only)."""
     fwd = per_frame_psnr(pred, target, data_range)
     bwd = per_frame_psnr(pred.flip(-4), target, data_range)
-    use_bwd = bwd.clamp(max=100).mean(-1) > fwd.clamp(max=100).mean(-1)
+    use_bwd = capped(bwd).mean(-1) > capped(fwd).mean(-1)
     return torch.where(use_bwd[..., None], bwd, fwd)
 
 
@@ -89,8 +99,8 @@ def ppsnr_pairs(pred: torch.Tensor, target: torch.Tensor, data_range: float = 1.
     bwd = per_frame_psnr(pred.flip(-4), target, data_range)
     # bwd[k] compares pred[T-1-k] with target[k]; the pair (k, T-1-k) is swapped when the sum of
     # its two swapped scores beats the sum of its two straight scores.
-    pair_fwd = (fwd + fwd.flip(-1)).clamp(max=200)
-    pair_bwd = (bwd + bwd.flip(-1)).clamp(max=200)
+    pair_fwd = (fwd + fwd.flip(-1)).clamp(max=2 * PSNR_CAP)
+    pair_bwd = (bwd + bwd.flip(-1)).clamp(max=2 * PSNR_CAP)
     return torch.where(pair_bwd > pair_fwd, bwd, fwd)
 
 

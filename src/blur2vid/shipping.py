@@ -44,7 +44,7 @@ from blur2vid.experiments.tables import model_and_copy_ppsnr
 from blur2vid.formation import match_blur as hold_to
 from blur2vid.inference import predict_frames
 from blur2vid.io import atomic_write_text
-from blur2vid.metrics import ppsnr, psnr
+from blur2vid.metrics import capped, ppsnr, psnr
 from blur2vid.models.checkpoint import (
     default_denoiser_path,
     default_model_path,
@@ -110,11 +110,11 @@ def held_out_scenes(model: nn.Module, size: int = 64, n: int = 64, motion: float
     mid = frames.shape[1] // 2
 
     def middle(pred: torch.Tensor) -> torch.Tensor:
-        return ppsnr(pred, frames).clamp(max=100)[:, mid].cpu()
+        return capped(ppsnr(pred, frames))[:, mid].cpu()
 
     copy = middle(blur.unsqueeze(1).expand_as(frames))
     return pd.DataFrame({"blur_db": copy.numpy(),
-                         "input_db": ppsnr(blur[:, None], clean[:, None]).clamp(max=100)[:, 0].cpu().numpy(),
+                         "input_db": capped(ppsnr(blur[:, None], clean[:, None]))[:, 0].cpu().numpy(),
                          "gain_db": (middle(shown) - copy).numpy(),
                          "gain_noise_free_db": (middle(hold_to(raw, clean)) - copy).numpy()},
                         index=pd.RangeIndex(n, name="scene"))
@@ -130,11 +130,11 @@ def held_out_at_scales(model: nn.Module, size: int = 256, motion: float = 48.0, 
     test = DataConfig(family=CAPTURES, size=size, max_shift=motion).test_set(n, device, "shipping")
     frames, blur = test.frames.float().cpu(), test.blur.float().cpu()
     mid = frames.shape[1] // 2
-    copy = ppsnr(blur[:, None].expand_as(frames), frames).clamp(max=100)
+    copy = capped(ppsnr(blur[:, None].expand_as(frames), frames))
     table = {}
     for scale in scales:
         pred = torch.stack([predict_frames(model, b, device=device, progress=False, scale=scale) for b in blur])
-        got = ppsnr(pred, frames).clamp(max=100)
+        got = capped(ppsnr(pred, frames))
         table[f"middle s={scale}"] = (got[:, mid] - copy[:, mid]).numpy()
         table[f"mean s={scale}"] = (got - copy).mean(1).numpy()
     return pd.DataFrame(table, index=pd.RangeIndex(n, name="scene"))
@@ -194,15 +194,15 @@ def with_denoiser(model: MatchBlur, denoiser: nn.Module, levels=None, n: int = 6
         raw = batched(model.net, test.blur, 16, clamp=True).float()
         frames, blur, clean = test.frames.float(), test.blur.float(), test.meta["blur_clean"].float()
         mid = frames.shape[1] // 2
-        copy = ppsnr(blur.unsqueeze(1).expand_as(frames), frames).clamp(max=100)[:, mid]
+        copy = capped(ppsnr(blur.unsqueeze(1).expand_as(frames), frames))[:, mid]
         own = noise_level(blur, clean)
         for label in rows:
             sigma = own if label == "own" else torch.full((len(blur),), float(label) / 255)
             target = blur if label == "0" else denoise_batched(denoiser, blur, sigma)
-            iv = _interval(ppsnr(model.hold(raw, target), frames).clamp(max=100)[:, mid].cpu() - copy.cpu())
+            iv = _interval(capped(ppsnr(model.hold(raw, target), frames))[:, mid].cpu() - copy.cpu())
             rows[label].update({name: iv["mean"], f"{name}_low": iv["low"], f"{name}_high": iv["high"]})
             if name == "moderate":
-                rows[label]["moderate_target_db"] = round(float(psnr(target, clean).clamp(max=100).mean()), 2)
+                rows[label]["moderate_target_db"] = round(float(capped(psnr(target, clean)).mean()), 2)
     clips = real.video_windows(real.real_video())
     clock = real.real_photos()["clock_motion.png"]
     on_real: dict[float, dict[str, float]] = {}  # by level: "own" is 0 there, measured once

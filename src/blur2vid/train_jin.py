@@ -75,7 +75,7 @@ from blur2vid.losses import (
     pair_losses,
     sequential_loss,
 )
-from blur2vid.metrics import ppsnr, psnr
+from blur2vid.metrics import capped, ppsnr, psnr
 from blur2vid.models.discriminator import PatchDiscriminator
 from blur2vid.models.jin import JinCascade, JinConfig
 from blur2vid.ordering import MotionDirectionOrder, canonical_order
@@ -256,7 +256,7 @@ def validation_middle_psnr(net: nn.Module, val: Batch) -> dict[str, float]:
     """A middle-frame network's learning-curve score: PSNR of its estimate of frame 4 on the
     validation batch."""
     est = batched(net, val.blur, 32, clamp=True)
-    return {"val_psnr": psnr(est.float(), val.frames[:, val.frames.shape[1] // 2]).clamp(max=100).mean().item()}
+    return {"val_psnr": capped(psnr(est.float(), val.frames[:, val.frames.shape[1] // 2])).mean().item()}
 
 
 def _middle_input(cascade: JinCascade, variant: JinVariant, batch: Batch) -> torch.Tensor:
@@ -442,7 +442,7 @@ def _validation_ppsnr(cascade: JinCascade, variant: str, val: Batch) -> dict[str
     """A frame stage's learning-curve score: the whole cascade's mean pPSNR on the validation batch
     (during step 2 the outer networks are still at their initial weights)."""
     pred = predict_variant(cascade, variant, val.blur)
-    return {"val_ppsnr": ppsnr(pred.float(), val.frames).clamp(max=100).mean().item()}
+    return {"val_ppsnr": capped(ppsnr(pred.float(), val.frames)).mean().item()}
 
 
 @torch.no_grad()

@@ -20,7 +20,7 @@ import torch
 from blur2vid.data.config import DataConfig
 from blur2vid.data.sample import Batch
 from blur2vid.losses import hypercut_regulariser, naive_loss, pair_losses
-from blur2vid.metrics import ppsnr
+from blur2vid.metrics import capped, ppsnr
 from blur2vid.models.consistency import held, hold_weigher
 from blur2vid.models.unet import SequenceUNet
 from blur2vid.ordering import canonical_order
@@ -163,7 +163,7 @@ def validation_ppsnr(model: torch.nn.Module, val: Batch, hold: bool = False) -> 
     pred = batched(model, val.blur, 64, clamp=True)
     if hold:
         pred = held(model, pred.float(), val.blur)
-    return {"val_ppsnr": ppsnr(pred.float(), val.frames).clamp(max=100).mean().item()}
+    return {"val_ppsnr": capped(ppsnr(pred.float(), val.frames)).mean().item()}
 
 
 def unet_test_set(cfg: UNetTrainConfig, n: int, device="cpu") -> Batch:

@@ -13,7 +13,7 @@ from blur2vid.data import toy
 from blur2vid.data.sample import Batch
 from blur2vid.experiments.claims import claims_table, fact, margin_claim
 from blur2vid.experiments.tables import rows_of, scene_table, summary
-from blur2vid.metrics import per_frame_psnr, ppsnr_sequence
+from blur2vid.metrics import capped, per_frame_psnr, ppsnr_sequence
 from blur2vid.tensors import batched
 from blur2vid.train import Workspace
 from blur2vid.train_unet import UNetTrainConfig, train_unet, unet_test_set
@@ -77,13 +77,13 @@ def naive_order_experiment(cfg: AmbiguityConfig, ws: Workspace = Workspace()) ->
     blur = test.blur.unsqueeze(1).expand_as(frames)
 
     def scores(p, t):
-        return per_frame_psnr(p, t).clamp(max=100).numpy()
+        return capped(per_frame_psnr(p, t)).numpy()
 
     scenes = scene_table({
         "vs_true_frame": ("prediction vs the true frame x_k", scores(pred, frames)),
         "vs_mirrored_frame": ("prediction vs the mirrored frame x_{T+1-k}", scores(pred, mirrored)),
         "vs_pair_mean": ("prediction vs the pair mean", scores(pred, (frames + mirrored) / 2)),
-        "ppsnr_sequence": ("pPSNR (sequence level)", ppsnr_sequence(pred, frames).clamp(max=100).numpy()),
+        "ppsnr_sequence": ("pPSNR (sequence level)", capped(ppsnr_sequence(pred, frames)).numpy()),
         "blur_vs_true_frame": ("the blur vs the true frame", scores(blur, frames)),
     }, mean=False)
     table = summary(scenes).drop(columns="label").T.rename_axis("frame")

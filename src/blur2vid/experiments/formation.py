@@ -11,7 +11,7 @@ import torch
 from blur2vid.data.scenes import SceneConfig, render_params, render_scenes, sample_params
 from blur2vid.experiments.claims import claims_table, fact, threshold_claim
 from blur2vid.formation import frames_for_shift, synthesize_blur
-from blur2vid.metrics import per_frame_psnr, psnr
+from blur2vid.metrics import capped, per_frame_psnr, psnr
 from blur2vid.seeding import derive_seed
 
 __all__ = ["FormationConfig", "formation_example", "blur_growth", "segment_blur", "claims",
@@ -63,8 +63,8 @@ def blur_growth(cfg: FormationConfig, crf: str = "gamma2.2", device: str | torch
             blur = synthesize_blur(clip, crf)
             rows.append({
                 "speed_px_per_frame": float(speed), "frames": t, "max_shift_px": float(speed) * t,
-                "psnr_blur_vs_middle": psnr(blur, frames[:, mid]).clamp(max=100).mean().item(),
-                "psnr_crf_vs_naive": psnr(blur, clip.mean(1)).clamp(max=100).mean().item(),
+                "psnr_blur_vs_middle": capped(psnr(blur, frames[:, mid])).mean().item(),
+                "psnr_crf_vs_naive": capped(psnr(blur, clip.mean(1))).mean().item(),
             })
     return pd.DataFrame(rows)
 
@@ -88,7 +88,7 @@ def segment_blur(cfg: FormationConfig, crf: str = "gamma2.2", device: str | torc
             _, instant = render_params(replace(base, n_frames=t, subframes=1), params, device)
             rows.append({
                 "delta_px": float(delta), "frames": t, "shift_per_frame_px": float(delta) / t,
-                "psnr_frame_vs_instant": per_frame_psnr(integrated, instant).clamp(max=100).mean().item(),
+                "psnr_frame_vs_instant": capped(per_frame_psnr(integrated, instant)).mean().item(),
                 "meets_rule": t >= frames_for_shift(float(delta)),
             })
     return pd.DataFrame(rows)

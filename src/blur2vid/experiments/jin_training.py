@@ -27,7 +27,7 @@ from blur2vid.experiments.tables import (
 )
 from blur2vid.io import atomic_write_text
 from blur2vid.losses import multiscale_loss
-from blur2vid.metrics import psnr
+from blur2vid.metrics import capped, psnr
 from blur2vid.models.blocks import pad_to_multiple
 from blur2vid.models.checkpoint import save_model
 from blur2vid.models.jin import JinCascade
@@ -163,7 +163,7 @@ def middle_psnr_table(nah: torch.nn.Module, middle: torch.nn.Module, test_sets: 
         for test in test_sets.values():
             pred = test.blur if model is None else batched(model, test.blur, 32, clamp=True)
             col = np.full(n, np.nan)
-            col[:len(test)] = psnr(pred, test.frames[:, 3]).clamp(max=100).numpy()
+            col[:len(test)] = capped(psnr(pred, test.frames[:, 3])).numpy()
             cols.append(col)
         rows[row_id] = (label, np.stack(cols, axis=1))
     return scene_table(rows, columns=list(test_sets), mean=False)

@@ -14,7 +14,7 @@ from blur2vid.data.source import open_source
 from blur2vid.experiments.jin_training import jin_cascade, jin_middle
 from blur2vid.experiments.tables import frame_labels
 from blur2vid.inference import predict_frames
-from blur2vid.metrics import ppsnr_sequence
+from blur2vid.metrics import capped, ppsnr_sequence
 from blur2vid.models.checkpoint import default_model_path, load_model
 from blur2vid.models.consistency import MatchBlur, with_match_blur
 from blur2vid.train import Workspace, plain
@@ -120,7 +120,7 @@ def extract_photos(model: torch.nn.Module, photos: Batch, device="cpu") -> tuple
     """Frames extracted from each photograph of ``photos`` (any size, tiled as ``blur2vid predict``
     does) and their per-frame pPSNR against the true frames: ``([N, T, C, H, W], table)``."""
     pred = torch.stack([predict_frames(model, photos.blur[i], device=device, progress=False) for i in range(len(photos))])
-    scores = ppsnr_sequence(pred, photos.frames).clamp(max=100)
+    scores = capped(ppsnr_sequence(pred, photos.frames))
     table = pd.DataFrame(scores.numpy(), columns=frame_labels(pred.shape[1]),
                          index=[f"#{i}" for i in range(len(photos))])
     return pred, table.assign(mean=table.mean(axis=1))

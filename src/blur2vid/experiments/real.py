@@ -26,7 +26,7 @@ from blur2vid.data.sample import Batch
 from blur2vid.formation import synthesize_blur
 from blur2vid.inference import predict_frames
 from blur2vid.io import load_image
-from blur2vid.metrics import per_frame_psnr, ppsnr_sequence, psnr
+from blur2vid.metrics import capped, per_frame_psnr, ppsnr_sequence, psnr
 
 __all__ = ["REAL_VIDEO", "REAL_PHOTOS", "real_video", "video_windows", "score_on_video", "reblur_psnr",
            "photo_check", "real_photos", "compare_on_video", "compare_on_photos", "frames_for"]
@@ -74,10 +74,10 @@ def score_on_video(model: torch.nn.Module, clips: Batch, device="cpu", precision
     pred = torch.stack([predict_frames(model, clips.blur[i], device=device, progress=False, precision=precision,
                                        scale=scale, noise=noise, denoiser=denoiser) for i in range(len(clips))])
     t = clips.frames.shape[1]
-    model_scores = ppsnr_sequence(pred, clips.frames).clamp(max=100)
+    model_scores = capped(ppsnr_sequence(pred, clips.frames))
     copy = clips.blur[:, None].expand_as(clips.frames)
-    copy_scores = per_frame_psnr(copy, clips.frames).clamp(max=100)
-    middle = psnr(pred[:, t // 2], clips.frames[:, t // 2]).clamp(max=100)  # the middle frame has no order
+    copy_scores = capped(per_frame_psnr(copy, clips.frames))
+    middle = capped(psnr(pred[:, t // 2], clips.frames[:, t // 2]))  # the middle frame has no order
     table = pd.DataFrame(model_scores.numpy(), columns=[f"F{k}" for k in range(1, t + 1)])
     table["mean"] = model_scores.mean(1).numpy()
     table["blur_copy_mean"] = copy_scores.mean(1).numpy()
@@ -91,7 +91,7 @@ def score_on_video(model: torch.nn.Module, clips: Batch, device="cpu", precision
 
 def reblur_psnr(frames: torch.Tensor, photo: torch.Tensor, crf: str = "srgb") -> float:
     """PSNR (dB) between ``photo [C, H, W]`` and ``frames [T, C, H, W]`` re-blurred by Jin Eq. 1."""
-    return float(psnr(synthesize_blur(frames, crf), photo).clamp(max=100))
+    return float(capped(psnr(synthesize_blur(frames, crf), photo)))
 
 
 def photo_check(frames: torch.Tensor, photo: torch.Tensor, crf: str = "srgb") -> dict[str, float]:
@@ -100,7 +100,7 @@ def photo_check(frames: torch.Tensor, photo: torch.Tensor, crf: str = "srgb") ->
     the photograph (infinite, capped at 100, for a model that returns the photograph)."""
     return {"reblur_psnr_db": reblur_psnr(frames, photo, crf),
             "first_last_difference": float((frames[0] - frames[-1]).abs().mean() * 255),
-            "frames_vs_photo_psnr_db": float(psnr(frames, photo.expand_as(frames)).clamp(max=100).mean())}
+            "frames_vs_photo_psnr_db": float(capped(psnr(frames, photo.expand_as(frames))).mean())}
 
 
 def real_photos(names: tuple[str, ...] = REAL_PHOTOS) -> dict[str, torch.Tensor]:

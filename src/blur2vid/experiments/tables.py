@@ -17,7 +17,7 @@ import pandas as pd
 import torch
 
 from blur2vid.data.sample import Batch
-from blur2vid.metrics import ppsnr
+from blur2vid.metrics import capped, ppsnr
 from blur2vid.tensors import batched
 
 __all__ = ["BASELINES", "OUTER", "model_and_copy_ppsnr", "scene_scores", "scene_table", "is_scene_table", "summary", "baseline_rows",
@@ -41,15 +41,15 @@ def model_and_copy_ppsnr(model: Callable[[torch.Tensor], torch.Tensor], test: Ba
     """Per scene and frame ``[N, T]``: the pPSNR of ``model``'s frames and of the blur copied to
     every frame, both capped at 100 dB (the margins a trained model is judged by)."""
     frames = test.frames.float()
-    scores = ppsnr(batched(model, test.blur, batch_size, clamp=True).float(), frames).clamp(max=100)
-    copy = ppsnr(test.blur.unsqueeze(1).expand_as(frames).float(), frames).clamp(max=100)
+    scores = capped(ppsnr(batched(model, test.blur, batch_size, clamp=True).float(), frames))
+    copy = capped(ppsnr(test.blur.unsqueeze(1).expand_as(frames).float(), frames))
     return scores, copy
 
 
 def scene_scores(pred: torch.Tensor, target: torch.Tensor, level: str = "sequence") -> np.ndarray:
     """Per-scene, per-frame pPSNR ``[N, T]`` (``level``: ``"sequence"`` or ``"pair"``, see
     :mod:`blur2vid.metrics`), capped at 100 dB (an exact frame)."""
-    return ppsnr(pred, target, level).clamp(max=100).cpu().numpy()
+    return capped(ppsnr(pred, target, level)).cpu().numpy()
 
 
 def scene_table(rows: dict[str, Row], columns: Sequence[str] | None = None, mean: bool = True) -> pd.DataFrame:
