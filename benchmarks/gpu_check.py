@@ -9,7 +9,8 @@ machine, ``--out /tmp/gpu-check --archive $OUT/gpu-check.tar.gz`` brings back th
 
 1. ``env.json``: torch, the device, and the measured dense matrix-product rate in fp32 and bf16
    (the yardstick of every share below);
-2. ``cuda_tests.txt``: the test suite's CUDA tests (``pytest -m cuda``), where pytest is installed;
+2. ``cuda_tests.txt``: the test suite's CUDA tests (``pytest -m gpu``, the project's marker for them), where
+   pytest is installed; the stage fails when pytest does (a failed test, or none selected);
 3. ``table3.csv``: Jin Table 3, Nah-style, Middle and Full at 320P/480P/720P in fp32, bf16 and
    (Full) bf16 compiled: milliseconds per image, FLOPs counted by ``torch.utils.flop_counter``, and
    the share of the measured rate they reach;
@@ -135,9 +136,11 @@ def main(argv: list[str] | None = None) -> int:
         except ImportError:
             (args.out / "cuda_tests.txt").write_text("pytest is not installed here: CUDA tests not run\n")
             return ["cuda_tests.txt"]
-        done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-m", "cuda", "tests", "-p", "no:cacheprovider"],
+        done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-m", "gpu", "tests", "-p", "no:cacheprovider"],
                               cwd=ROOT, capture_output=True, text=True, timeout=max(30, int(check.left() / 3)))
         (args.out / "cuda_tests.txt").write_text(done.stdout[-20000:] + done.stderr[-5000:])
+        if done.returncode != 0:  # 5: the marker selected nothing
+            raise RuntimeError(f"pytest -m gpu exited {done.returncode}: see cuda_tests.txt")
         return ["cuda_tests.txt"]
 
     def stage_table3():

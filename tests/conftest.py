@@ -28,6 +28,14 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+@pytest.fixture(params=["cpu", pytest.param("cuda", marks=pytest.mark.gpu)])
+def device(request) -> str:
+    """The device a test runs on: every test that takes this fixture runs on the CPU and again on
+    CUDA, that second run marked ``gpu`` (so skipped without a GPU, and what ``pytest -m gpu`` and
+    ``benchmarks/gpu_check.py`` select)."""
+    return request.param
+
+
 @pytest.fixture(autouse=True)
 def _figures_to_tmp(tmp_path, monkeypatch):
     """No test writes into the committed figures/ folder."""

@@ -199,7 +199,7 @@ def test_bad_settings_are_named():
         render_captures(CaptureConfig(**SMALL), 0, seed=0)
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.gpu
 def test_the_same_scenes_render_on_a_gpu():
     cfg = CaptureConfig(**SMALL, noise=False, jpeg=False)
     cpu, gpu = render_captures(cfg, 2, seed=7), render_captures(cfg, 2, seed=7, device="cuda")

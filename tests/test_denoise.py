@@ -16,7 +16,7 @@ from blur2vid.inference import predict_frames
 from blur2vid.models.checkpoint import default_denoiser_path, load_model, save_model
 from blur2vid.models.denoise import SIGMA_SCALE, NoiseLevelDenoiser, noise_level
 from blur2vid.models.unet import SequenceUNet
-from blur2vid.train_command import load_spec, train_model
+from blur2vid.train_command import load_recipe, train_model
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -48,11 +48,12 @@ def _image(seed=0, size=(40, 52)):
     return 0.2 + 0.6 * torch.rand(3, *size, generator=g)
 
 
-def test_an_untrained_denoiser_returns_the_photograph_and_checks_its_level():
-    photo = torch.rand(2, 3, 21, 30)
-    den = NoiseLevelDenoiser(width=4, depth=1)
+def test_an_untrained_denoiser_returns_the_photograph_and_checks_its_level(device):
+    photo = torch.rand(2, 3, 21, 30, device=device)
+    den = NoiseLevelDenoiser(width=4, depth=1).to(device)
     assert torch.equal(den(photo, 4 / 255), photo)  # a residual on the photograph, zero at the start
     assert torch.equal(den(photo, torch.tensor([0.0, 0.02])), photo)
+    assert torch.equal(den(photo, torch.tensor([0.0, 0.02], device=device)), photo)
     for bad in (-0.01, float("nan"), torch.tensor([0.01, 0.01, 0.01])):
         with pytest.raises(ValueError, match="sigma must be one level >= 0 or one per image"):
             den(photo, bad)
@@ -172,7 +173,7 @@ def test_the_shipped_denoiser_loads_and_says_how_it_was_made():
 
 
 def test_blur2vid_train_trains_a_denoiser_and_refuses_scenes_without_a_noise_free_blur(tmp_path, capsys):
-    spec = load_spec("denoiser", overrides=["steps=3", "data.size=16", "data.max_shift=4", "width=4", "depth=1", "batch=2", "n_test=4"])
+    spec = load_recipe("denoiser", overrides=["steps=3", "data.size=16", "data.max_shift=4", "width=4", "depth=1", "batch=2", "n_test=4"])
     path = train_model(spec, tmp_path / "run", progress=False, precision="fp32")
     den, notes = load_model(path, expect="NoiseLevelDenoiser")
     assert notes["steps"] == 3 and notes["spec"]["scheme"] == "denoise"
@@ -182,10 +183,23 @@ def test_blur2vid_train_trains_a_denoiser_and_refuses_scenes_without_a_noise_fre
                  "--out", str(tmp_path / "o"), "--quiet"])
     assert code == 2 and "the denoiser learns from scenes whose noise-free blur is known" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
-    with pytest.raises(ValueError, match="match_blur and hold_weight are for frames networks"):
-        load_spec("denoiser", overrides=["match_blur=true"])
-    start = load_spec("denoiser", overrides=["init=default"]).init_model()  # fine-tuning starts from the shipped one
+    with pytest.raises(ValueError, match="match_blur is for frames networks"):
+        load_recipe("denoiser", overrides=["match_blur=true"])
+    start = load_recipe("denoiser", overrides=["init=default"]).init_model()  # fine-tuning starts from the shipped one
     assert isinstance(start, NoiseLevelDenoiser)
     with pytest.raises(ValueError, match="cannot start from a denoiser of"):
-        train_model(load_spec("denoiser", overrides=["init=default", "width=4", "steps=1", "n_test=2"]),
+        train_model(load_recipe("denoiser", overrides=["init=default", "width=4", "steps=1", "n_test=2"]),
                     tmp_path / "ft", progress=False, precision="fp32")
+
+
+def test_the_denoiser_trains_on_batches_rendered_ahead_on_the_cpu(device):
+    """Its loss reads the noise-free blur from the batch's ``meta``: rendered by workers on the CPU
+    (as ``blur2vid train`` does for a GPU run), it must reach the device with the batch."""
+    from blur2vid.data.config import CAPTURES, DataConfig
+    from blur2vid.train import Workspace
+    from blur2vid.train_denoise import DenoiserTrainConfig, train_denoiser
+
+    cfg = DenoiserTrainConfig(data=DataConfig(family=CAPTURES, size=16, max_shift=4.0), width=4, depth=1, steps=2,
+                              batch=2)
+    model, history = train_denoiser(cfg, Workspace(device=device, progress=False, workers=1))
+    assert [h["step"] for h in history] == [0, 1] and next(model.parameters()).device.type == device

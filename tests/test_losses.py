@@ -53,8 +53,8 @@ def _seq(b: int = B, t: int = T) -> torch.Tensor:
 # ---- ordering invariance (Jin Sec. 5.1, 5.2) vs the order-dependent losses -------------------------
 
 
-def test_invariant_losses_ignore_reversal_and_the_others_do_not():
-    pred, target = _seq(), _seq()
+def test_invariant_losses_ignore_reversal_and_the_others_do_not(device):
+    pred, target = _seq().to(device), _seq().to(device)
     for loss in (global_loss, pair_losses):
         base = loss(pred, target)
         assert base > 0
@@ -222,9 +222,9 @@ def test_sequential_loss_orders_outer_frames_by_the_core_pairs_choice():
     assert given.total == 0
 
 
-def test_sequential_loss_gradients_reach_every_stage():
-    target = _seq()
-    pred = _seq().requires_grad_(True)
+def test_sequential_loss_gradients_reach_every_stage(device):
+    target = _seq().to(device)
+    pred = _seq().to(device).requires_grad_(True)
     sequential_loss(_stages(pred), target).total.backward()
     assert pred.grad is not None
     assert all(pred.grad[:, i].abs().sum() > 0 for i in range(T))
@@ -374,23 +374,24 @@ class _MeanScore(torch.nn.Module):
 
 
 @pytest.mark.parametrize("mode", ["nonsaturating", "lsgan"])
-def test_adversarial_losses_sign_behaviour(mode):
-    disc = _MeanScore()
-    bright, dark = torch.full((2, 3, 8, 8), 0.9), torch.full((2, 3, 8, 8), 0.1)
+def test_adversarial_losses_sign_behaviour(mode, device):
+    disc = _MeanScore().to(device)
+    bright, dark = torch.full((2, 3, 8, 8), 0.9, device=device), torch.full((2, 3, 8, 8), 0.1, device=device)
     g_good, d_good = adversarial_losses(disc, fake=dark, real=bright, mode=mode)  # D right
     g_bad, d_bad = adversarial_losses(disc, fake=bright, real=dark, mode=mode)  # D wrong
     assert d_good < d_bad  # real scored high (and fake low) lowers the discriminator loss
     assert g_bad < g_good  # a fake scored high lowers the generator loss
     # the generator loss trains the generator; the discriminator loss does not reach it
-    fake = torch.full((1, 3, 8, 8), 0.3, requires_grad=True)
+    fake = torch.full((1, 3, 8, 8), 0.3, device=device, requires_grad=True)
     g, d = adversarial_losses(disc, fake, bright[:1], mode=mode)
     (grad,) = torch.autograd.grad(g, fake, retain_graph=True)
     assert grad.mean() < 0  # brighter (more 'real') lowers L_G
     d.backward()
     assert fake.grad is None and disc.scale.grad is not None
     # a real PatchGAN: finite losses, gradients to both players
-    pd = PatchDiscriminator(width=8, depth=2)
-    g, d = adversarial_losses(pd, torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32), mode=mode)
+    pd = PatchDiscriminator(width=8, depth=2).to(device)
+    g, d = adversarial_losses(pd, torch.rand(2, 3, 32, 32, device=device), torch.rand(2, 3, 32, 32, device=device),
+                              mode=mode)
     assert torch.isfinite(g) and torch.isfinite(d) and d > 0
     with pytest.raises(ValueError, match="mode"):
         adversarial_losses(pd, dark, bright, mode="wgan")

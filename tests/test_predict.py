@@ -6,7 +6,7 @@ from torch import nn
 
 from blur2vid.cli import main
 from blur2vid.inference import predict_frames
-from blur2vid.models.checkpoint import load_model, save_model
+from blur2vid.models.checkpoint import default_model_path, load_model, save_model
 from blur2vid.models.jin import JinCascade, JinConfig
 from blur2vid.models.unet import SequenceUNet
 from blur2vid.predict import write_frames
@@ -20,11 +20,33 @@ class Local(nn.Module):
         return torch.stack([y * (t + 1) / 7 for t in range(7)], 1)
 
 
-def test_tiles_stitch_back_exactly():
+def test_tiles_stitch_back_exactly(device):
     image = torch.rand(3, 70, 45)
-    whole = predict_frames(Local(), image, tile=512, progress=False)
-    tiled = predict_frames(Local(), image, tile=40, overlap=8, progress=False)
+    whole = predict_frames(Local(), image, device=device, tile=512, progress=False)
+    tiled = predict_frames(Local(), image, device=device, tile=40, overlap=8, progress=False)
     assert tiled.shape == (7, 3, 70, 45) and torch.equal(whole, tiled)
+    assert tiled.device.type == "cpu"  # the frames come back to the host, whatever ran them
+
+
+@pytest.mark.gpu
+def test_tiled_prediction_waits_for_the_gpu_no_more_often_with_more_tiles():
+    """No tile reads anything back from the GPU: six tiles synchronise as often as one."""
+    import warnings
+
+    image = torch.rand(3, 70, 45, device="cuda")
+
+    def syncs(tile: int) -> int:
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            torch.cuda.set_sync_debug_mode("warn")
+            try:
+                predict_frames(Local(), image, device="cuda", tile=tile, overlap=8, progress=False)
+            finally:
+                torch.cuda.set_sync_debug_mode("default")
+        return sum("synchroniz" in str(w.message) for w in seen)
+
+    predict_frames(Local(), image, device="cuda", tile=40, overlap=8, progress=False)  # warm-up
+    assert syncs(40) == syncs(512)
 
 
 @pytest.mark.parametrize("size", [17, 100, 512, 513, 720, 1280, 1281, 1920, 4000])
@@ -43,7 +65,7 @@ def test_tiles_cover_the_side_with_as_few_as_fit_and_little_twice(size, tile, ov
     assert len(starts) * length <= size + 2 * overlap * len(starts) + len(starts)  # computed twice: the overlaps only
 
 
-def test_a_held_model_is_held_once_to_the_whole_photograph_and_its_tiles_agree():
+def test_a_held_model_is_held_once_to_the_whole_photograph_and_its_tiles_agree(device):
     """predict holds a MatchBlur model's frames after its tiles are joined: the frames re-blur to
     the whole photograph, equal the tiles held one by one (a per-pixel network), and the caller's
     tensors are not written into."""
@@ -53,7 +75,7 @@ def test_a_held_model_is_held_once_to_the_whole_photograph_and_its_tiles_agree()
     image = torch.rand(3, 70, 45, generator=torch.Generator().manual_seed(1)) * 0.5 + 0.1  # no clipping
     before = image.clone()
     held = with_match_blur(Local(), True)
-    tiled = predict_frames(held, image, tile=40, overlap=8, progress=False)
+    tiled = predict_frames(held, image, device=device, tile=40, overlap=8, progress=False)
     assert torch.equal(image, before)
     torch.testing.assert_close(synthesize_blur(tiled, "srgb"), image, atol=1e-5, rtol=0)
     torch.testing.assert_close(tiled, held(image[None])[0], atol=1e-6, rtol=0)
@@ -83,6 +105,22 @@ def test_model_file_round_trip_and_refusals(tmp_path):
     torch.save({"format": "blur2vid-model/1", "x": Local()}, tmp_path / "evil.pt")
     with pytest.raises(ValueError, match="evil.pt.*arbitrary"):
         load_model(tmp_path / "evil.pt")
+
+
+def test_a_file_of_the_removed_hold_weight_probe_loads_without_a_head_and_is_refused_with_one(tmp_path):
+    """Files written while the learnt hold weight existed store ``hold_weight: 0`` (the shipped model
+    among them); one that carried a head names what it is instead of failing on its keys."""
+    net = SequenceUNet(n_frames=7, width=4, depth=1)
+    save_model(tmp_path / "u.pt", net)
+    state = torch.load(tmp_path / "u.pt", weights_only=True)
+    torch.save({**state, "config": {**state["config"], "hold_weight": 0}}, tmp_path / "zero.pt")
+    y = torch.rand(1, 3, 12, 12)
+    assert torch.equal(load_model(tmp_path / "zero.pt")[0](y), net.eval()(y))
+    torch.save({**state, "config": {**state["config"], "hold_weight": 12}}, tmp_path / "head.pt")
+    with pytest.raises(ValueError, match="hold-weight head, a probe that did not ship"):
+        load_model(tmp_path / "head.pt")
+    shipped = torch.load(default_model_path(), weights_only=True)
+    assert shipped["config"].get("hold_weight") == 0 and load_model(default_model_path())[0].config.width == 32
 
 
 def test_writers(tmp_path):
@@ -124,9 +162,9 @@ class Flippy(nn.Module):
         return frames.flip(1) if y.mean() > 0.5 else frames
 
 
-def test_tiles_are_played_in_one_direction():
+def test_tiles_are_played_in_one_direction(device):
     image = torch.cat([torch.full((3, 40, 30), 0.2), torch.full((3, 40, 30), 0.9)], dim=-1)  # left dark, right bright
-    tiled = predict_frames(Flippy(), image, tile=40, overlap=8, progress=False)
+    tiled = predict_frames(Flippy(), image, device=device, tile=40, overlap=8, progress=False)
     first = tiled[0]
     # frame 1 is the dimmest everywhere: one direction across the whole image
     assert (first <= tiled[-1]).all()

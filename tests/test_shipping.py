@@ -10,11 +10,12 @@ from blur2vid import shipping
 from blur2vid.data.config import CAPTURES, DataConfig
 from blur2vid.experiments.photos import card_summary
 from blur2vid.metrics import capped, ppsnr
+from blur2vid.models.card import ModelCard
 from blur2vid.models.checkpoint import load_model, save_model
 from blur2vid.models.consistency import MatchBlur
 from blur2vid.models.unet import SequenceUNet
 from blur2vid.plots import held_out_gain_figure
-from blur2vid.shipping import LICENCE, MOTIONS, RETRAIN, evaluate, install, main, retrain_command
+from blur2vid.shipping import LICENCE, MOTIONS, RETRAIN, evaluate, install, retrain_command
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -92,12 +93,12 @@ def test_install_writes_the_model_and_its_card(tmp_path):
     (run / "model.json").write_text(json.dumps({"file": "model.pt", "trained_by": "a test", "steps": 3}))
     notes = install(run, assets)
     card = json.loads((assets / "default_model.json").read_text())
-    assert card == notes
+    assert card == notes.to_dict() and ModelCard.read(assets / "default_model.json") == notes
     assert card["file"] == "default_model.pt" and card["steps"] == 3 and card["trained_by"] == "a test"
     assert card["retrain"] == RETRAIN and card["licence"] == LICENCE
     assert card["evaluation"]["real_video"]["over_blur_copy"]["mean"] == pytest.approx(
         evaluate(model, n=2)["real_video"]["over_blur_copy"]["mean"])
-    summary = card_summary(card)  # notebook 07's few lines of it
+    summary = card_summary(notes)  # notebook 07's few lines of it
     assert summary["retrain"] == RETRAIN and summary["steps x batch"].startswith("3 x")
     full = card["evaluation"]["held_out"]["full"]["middle_over_blur_db"]
     assert summary["held-out full motion: middle over blur (dB)"] == f"{full['mean']:+.2f} [{full['low']:+.2f}, {full['high']:+.2f}]"
@@ -107,10 +108,19 @@ def test_install_writes_the_model_and_its_card(tmp_path):
         assert torch.equal(a, b), k
 
 
-def test_the_command_measures_a_run_without_installing(tmp_path, capsys):
+def test_blur2vid_ship_measures_a_run_without_installing_and_its_older_spelling_agrees(tmp_path, capsys):
+    import subprocess
+    import sys
+
+    from blur2vid.cli import main
+
     save_model(tmp_path / "model.pt", _copy_model())
-    assert main([str(tmp_path)]) == 0
-    assert "real_video" in json.loads(capsys.readouterr().out)
+    assert main(["ship", str(tmp_path)]) == 0
+    measured = json.loads(capsys.readouterr().out)
+    assert "real_video" in measured and set(measured["held_out"]) == set(MOTIONS)
+    old = subprocess.run([sys.executable, "-m", "blur2vid.shipping", str(tmp_path)], capture_output=True, text=True,
+                         check=True)  # as the committed cards' retrain commands call it
+    assert json.loads(old.stdout) == measured
 
 
 def test_the_retrain_command_remakes_every_step():
@@ -118,12 +128,12 @@ def test_the_retrain_command_remakes_every_step():
     model it started from (its card's recipe), so the chain holds end to end."""
     ours = {"trained_by": "blur2vid train --preset unet-captures --out runs/a", "spec": {}}
     assert retrain_command("runs/a", ours) == ("blur2vid train --preset unet-captures --out runs/a && "
-                                               "python -m blur2vid.shipping runs/a --install")
+                                               "blur2vid ship runs/a --install")
     tuned = {"trained_by": "blur2vid train --preset unet-captures --set init=default --out runs/b",
              "spec": {"init": "default"}}
-    chain = retrain_command("runs/b", tuned, {"retrain": "X && Y"})
+    chain = retrain_command("runs/b", tuned, ModelCard(file="f", retrain="X && Y", licence="L", evaluation={}))
     assert chain == ("X && Y && blur2vid train --preset unet-captures --set init=default --out runs/b && "
-                     "python -m blur2vid.shipping runs/b --install")
+                     "blur2vid ship runs/b --install")
     with pytest.raises(ValueError, match="whose card has no retrain command"):
         retrain_command("runs/b", tuned, None)
     assert retrain_command("runs/c", {"trained_by": "a test"}) == RETRAIN
@@ -142,15 +152,15 @@ def test_a_model_shipped_held_to_the_photograph_says_so_and_keeps_the_network_al
     save_model(run / "model.pt", model)
     (run / "model.json").write_text(json.dumps({"file": "model.pt", "trained_by": "a test", "steps": 3}))
     card = install(run, assets, match_blur=True)
-    assert card["match_blur"] is True and card["retrain"].endswith("--install --match-blur")
-    alone, held = card["evaluation_network_alone"], card["evaluation"]
+    assert card.match_blur is True and card.retrain.endswith("--install --match-blur")
+    alone, held = card.evaluation_network_alone, card.evaluation
     # the tint is common to all frames: held to the blur, the model is the blur copy again
     assert alone["real_video"]["over_blur_copy"]["mean"] < -1
     assert abs(held["real_video"]["over_blur_copy"]["mean"]) < 0.05
     assert card_summary(card)["frames held to the photograph"].startswith("yes")
     monkeypatch.setattr("blur2vid.experiments.photos.default_model_path", lambda: assets / "default_model.pt")
-    net, notes = shipped_model()
-    assert isinstance(net, MatchBlur) and notes["match_blur"] is True
+    net, shipped_card = shipped_model()
+    assert isinstance(net, MatchBlur) and shipped_card == card
     # notebook 07 then shows the network alone beside it, so that what match_blur adds is seen
     cascade = torch.nn.Identity()
     assert list(models_to_compare(net, cascade)) == ["shipped", "shipped, full size", "shipped, network alone",
@@ -167,9 +177,9 @@ def test_a_run_trained_held_to_the_blur_ships_held_unless_told_otherwise(tmp_pat
     (run / "model.json").write_text(json.dumps({"file": "model.pt", "trained_by": "a test --set match_blur=true",
                                                 "steps": 3, "match_blur": True}))
     card = install(run, assets)
-    assert card["match_blur"] is True and "evaluation_network_alone" in card
-    assert not card["retrain"].endswith("--match-blur")  # the training command already says it
-    assert install(run, assets, match_blur=False)["match_blur"] is False
+    assert card.match_blur is True and card.evaluation_network_alone is not None
+    assert not card.retrain.endswith("--match-blur")  # the training command already says it
+    assert install(run, assets, match_blur=False).match_blur is False
 
 
 def test_a_denoiser_run_installs_beside_the_model_and_an_untrained_one_changes_nothing(tmp_path, monkeypatch):
@@ -187,12 +197,26 @@ def test_a_denoiser_run_installs_beside_the_model_and_an_untrained_one_changes_n
     (run / "model.json").write_text(json.dumps({"file": "model.pt", "trained_by": command, "steps": 2}))
     monkeypatch.setattr(shipping, "NOISE_LEVELS", (0.0, 2.0))
     notes = install_denoiser(run, assets, n=4)
-    assert json.loads((assets / "default_denoiser.json").read_text()) == notes
-    assert notes["retrain"] == f"{command} && python -m blur2vid.shipping {run} --install"
-    levels = notes["evaluation"]["by_noise_level"]
+    assert json.loads((assets / "default_denoiser.json").read_text()) == notes.to_dict()
+    assert notes.retrain == f"{command} && blur2vid ship {run} --install"
+    levels = notes.evaluation["by_noise_level"]
     assert set(levels) == {"0", "2", "own"}
     for level, row in levels.items():
         assert row == levels["0"], level
     loaded, _ = load_model(assets / "default_denoiser.pt", expect="NoiseLevelDenoiser")
     for (k, a), b in zip(den.state_dict().items(), loaded.state_dict().values(), strict=True):
         assert torch.equal(a, b), k
+
+
+@pytest.mark.parametrize("name", ["default_model.json", "default_denoiser.json"])
+def test_the_committed_cards_read_and_write_unchanged(name, tmp_path):
+    from blur2vid.models.checkpoint import default_model_path
+
+    path = default_model_path().with_name(name)
+    card = ModelCard.read(path)
+    assert card.to_json() == path.read_text()
+    assert ModelCard.read(card.write(tmp_path / name)) == card
+    with pytest.raises(ValueError, match=r"unknown key\(s\) \['licens'\]"):
+        ModelCard.from_dict({**card.to_dict(), "licens": "x"})
+    with pytest.raises(ValueError, match=r"missing key\(s\) \['retrain'\]"):
+        ModelCard.from_dict({k: v for k, v in card.to_dict().items() if k != "retrain"})

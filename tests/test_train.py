@@ -55,19 +55,23 @@ def test_unet_starts_as_identity_on_the_blur_and_handles_odd_sizes():
     assert torch.equal(out, blur.unsqueeze(1).expand_as(out))
 
 
-def test_interrupted_run_resumes_to_the_same_weights(tmp_path):
+def test_interrupted_run_resumes_to_the_same_weights(tmp_path, device, monkeypatch):
+    """Also on a GPU: the optimiser's state, saved from the device and read back on the CPU, is
+    put back beside the weights."""
+    monkeypatch.setattr(torch.backends.cudnn, "deterministic", True)  # the same sums in both runs
     cfg = {"exp": "t"}
 
     straight = make()
-    fit(straight, _batch_at, _loss, steps=6, lr=1e-2, config=cfg, progress=False)
+    fit(straight, _batch_at, _loss, steps=6, lr=1e-2, config=cfg, progress=False, device=device)
     ckpt = tmp_path / "run.pt"
     first = make()
     with pytest.raises(KeyboardInterrupt):
         fit(first, _interrupted_at(3), _loss, steps=6, lr=1e-2, config=cfg, checkpoint=ckpt, checkpoint_every=3,
-            progress=False)
+            progress=False, device=device)
     assert load_checkpoint(ckpt)["step"] == 3
     resumed = make()
-    history = fit(resumed, _batch_at, _loss, steps=6, lr=1e-2, config=cfg, checkpoint=ckpt, progress=False)
+    history = fit(resumed, _batch_at, _loss, steps=6, lr=1e-2, config=cfg, checkpoint=ckpt, progress=False,
+                  device=device)
     for a, b in zip(straight.parameters(), resumed.parameters(), strict=True):
         assert torch.allclose(a, b, atol=1e-6)
     assert load_checkpoint(ckpt)["step"] == 6 and history[-1]["step"] == 5
@@ -118,11 +122,34 @@ def test_unsafe_or_foreign_checkpoints_are_refused(tmp_path):
         load_checkpoint(tmp_path / "other.pt")
 
 
-def test_training_reduces_the_loss():
+def test_training_reduces_the_loss(device):
     torch.manual_seed(0)
     net = SequenceUNet(n_frames=3, width=8, depth=1)
-    hist = fit(net, lambda s: _batch_at(0), _loss, steps=80, lr=3e-3, progress=False, log_every=1, schedule="constant")
+    hist = fit(net, lambda s: _batch_at(0), _loss, steps=80, lr=3e-3, progress=False, log_every=1, schedule="constant",
+               device=device)
     assert hist[-1]["loss"] < 0.5 * hist[0]["loss"]  # it can fit one batch
+    assert next(net.parameters()).device.type == device
+
+
+def test_a_loss_that_stops_being_finite_stops_the_run_before_the_weights_take_it():
+    torch.manual_seed(0)
+    net = SequenceUNet(n_frames=3, width=4, depth=1)
+    seen = {}
+
+    def exploding(model, batch):
+        loss = _loss(model, batch)
+        if batch.meta["bad"]:
+            seen["weights"] = {k: v.clone() for k, v in model.state_dict().items()}
+            loss = loss * float("inf")
+        return loss
+
+    def batch_at(step):
+        batch = _batch_at(step)
+        return Batch(batch.blur, batch.frames, {"bad": step == 2})
+
+    with pytest.raises(FloatingPointError, match="loss became (inf|nan) at step 2"):
+        fit(net, batch_at, exploding, steps=4, lr=1e-2, progress=False, schedule="constant")
+    assert all(torch.equal(v, seen["weights"][k]) for k, v in net.state_dict().items())
 
 
 def test_extra_state_such_as_a_second_optimiser_resumes_exactly(tmp_path):

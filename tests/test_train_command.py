@@ -8,7 +8,8 @@ import torch
 
 from blur2vid.cli import main
 from blur2vid.models.checkpoint import load_model
-from blur2vid.train_command import TrainSpec, load_spec, train_model
+from blur2vid.train_command import Recipe, load_recipe, train_model
+from blur2vid.train_unet import UNetTrainConfig
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -27,7 +28,7 @@ def test_a_smoke_run_exports_a_model_with_its_notes(tmp_path, capsys):
 
 
 def test_a_killed_run_resumes_to_the_same_weights(tmp_path, monkeypatch):
-    spec = load_spec("smoke", overrides=["steps=6"])
+    spec = load_recipe("smoke", overrides=["steps=6"])
     straight = train_model(spec, tmp_path / "straight", progress=False, precision="fp32")
     import blur2vid.train as train
     import blur2vid.train_unet as train_unet
@@ -61,7 +62,7 @@ def test_a_budget_in_minutes_is_converted_once_and_recorded(tmp_path, monkeypatc
     import blur2vid.train_command as tc
 
     monkeypatch.setattr(tc, "_measured_steps", lambda spec, ws: (3, 0.5))
-    spec = load_spec("smoke", overrides=["minutes=0.025"])
+    spec = load_recipe("smoke", overrides=["minutes=0.025"])
     assert spec.steps is None and spec.minutes == 0.025
     train_model(spec, tmp_path / "run", progress=False, precision="fp32")
     record = json.loads((tmp_path / "run" / "train_spec.json").read_text())
@@ -69,30 +70,31 @@ def test_a_budget_in_minutes_is_converted_once_and_recorded(tmp_path, monkeypatc
     assert record["budget"]["measured_s_per_step"] == 0.5
     monkeypatch.setattr(tc, "_measured_steps", lambda spec, ws: pytest.fail("measured again"))
     train_model(spec, tmp_path / "run", progress=False, precision="fp32")  # resumed: the recorded steps
-    other = load_spec("smoke", overrides=["steps=5"])
+    other = load_recipe("smoke", overrides=["steps=5"])
     with pytest.raises(ValueError, match="another configuration"):
         train_model(other, tmp_path / "run", progress=False, precision="fp32")
 
 
 def test_bad_configs_name_the_key_and_the_value(tmp_path, capsys):
     with pytest.raises(ValueError, match=r"unknown setting\(s\) \['widht'\]"):
-        load_spec("smoke", overrides=["widht=3"])
+        load_recipe("smoke", overrides=["widht=3"])
     with pytest.raises(ValueError, match="scheme='fancy'"):
-        load_spec("smoke", overrides=["scheme=fancy"])
+        load_recipe("smoke", overrides=["scheme=fancy"])
     with pytest.raises(ValueError, match=r"unknown data setting\(s\) \['szie'\]"):
-        load_spec("smoke", overrides=["data.szie=3"])
+        load_recipe("smoke", overrides=["data.szie=3"])
     with pytest.raises(ValueError, match="steps=0"):
-        load_spec("smoke", overrides=["steps=0"])
-    with pytest.raises(ValueError, match="unknown preset 'huge'"):
-        load_spec("huge")
+        load_recipe("smoke", overrides=["steps=0"])
+    with pytest.raises(ValueError, match="unknown recipe 'huge'"):
+        load_recipe("huge")
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
     with pytest.raises(ValueError, match="bad.json: not valid JSON"):
-        load_spec(config=bad)
+        load_recipe(config=bad)
     cfg = tmp_path / "cfg.json"
     cfg.write_text(json.dumps({"width": 4, "depth": 1, "batch": 2, "minutes": 1.0}))
-    spec = load_spec(config=cfg)
-    assert spec == TrainSpec(width=4, depth=1, batch=2, steps=None, minutes=1.0)
+    spec = load_recipe(config=cfg)
+    assert spec == Recipe.from_settings(dict(width=4, depth=1, batch=2, steps=None, minutes=1.0))
+    assert spec.run == UNetTrainConfig(width=4, depth=1, batch=2, steps=1) and spec.minutes == 1.0
     assert main(["train", "--config", str(tmp_path / "missing.json"), "--out", str(tmp_path / "o")]) == 2
     assert "missing.json: no such config file" in capsys.readouterr().err
 
@@ -108,14 +110,14 @@ def test_help_lists_every_setting(capsys):
     from dataclasses import fields
 
     from blur2vid.data.config import DataConfig
-    from blur2vid.train_command import PRESETS
+    from blur2vid.train_command import RECIPES, SETTINGS
 
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     text = capsys.readouterr().out
-    missing = [f.name for f in fields(TrainSpec) if f.name != "data" and f.name not in text]
+    missing = [name for name in SETTINGS if name != "data" and name not in text]
     missing += [f"data.{f.name}" for f in fields(DataConfig) if f"data.{f.name}" not in text]
-    missing += [p for p in PRESETS if p not in text]
+    missing += [p for p in RECIPES if p not in text]
     assert not missing, missing
 
 
@@ -127,21 +129,21 @@ def test_capture_switches_reach_the_scenes_and_leave_other_keys_alone(tmp_path):
     from blur2vid.data.config import DataConfig
     from blur2vid.train import config_key, plain
 
-    spec = load_spec("smoke", overrides=["data.capture.minify=[1,8]", "data.capture.clean=0.25"])
+    spec = load_recipe("smoke", overrides=["data.capture.minify=[1,8]", "data.capture.clean=0.25"])
     assert spec.data.capture == (("clean", 0.25), ("minify", (1, 8)))
     captures = spec.data.source().captures
     assert isinstance(captures, CaptureConfig) and captures.minify == (1, 8) and captures.clean == 0.25
     assert captures.size == 16 and captures.max_motion == 4.0  # the DataConfig's own fields still rule
-    plain_default = plain(load_spec("smoke").data)
-    assert "capture" not in plain_default and "capture" not in load_spec("smoke").data.identity()
+    plain_default = plain(load_recipe("smoke").data)
+    assert "capture" not in plain_default and "capture" not in load_recipe("smoke").data.identity()
     assert plain(spec.data)["capture"] == [["clean", 0.25], ["minify", [1, 8]]]
     assert spec.data.identity()["capture"] == {"clean": 0.25, "minify": (1, 8)}
-    assert config_key("x", plain(spec)) != config_key("x", plain(load_spec("smoke")))
+    assert config_key("x", plain(spec.run)) != config_key("x", plain(load_recipe("smoke").run))
     # a config file spells them as an object; the record (lists of pairs) reads back to the same data
     path = tmp_path / "spec.json"
     path.write_text(json.dumps({"data": {"family": "captures", "size": 16, "max_shift": 4.0,
                                          "capture": {"minify": [1, 8], "clean": 0.25}}, "steps": 2}))
-    from_file = load_spec(config=path)
+    from_file = load_recipe(config=path)
     assert from_file.data == spec.data
     assert DataConfig(**json.loads(json.dumps(plain(spec.data)))) == spec.data
 
@@ -155,29 +157,29 @@ def test_capture_switches_reach_the_scenes_and_leave_other_keys_alone(tmp_path):
 ])
 def test_bad_capture_switches_are_named(overrides, message):
     with pytest.raises(ValueError, match=message):
-        load_spec("smoke", overrides=overrides)
+        load_recipe("smoke", overrides=overrides)
 
 
 def test_a_run_can_start_from_a_trained_model(tmp_path):
     """`init=model.pt` fine-tunes: the run starts from those weights (a learning rate too small to
     move them leaves them where they were), its key is another run's, and a model of another size
     or a missing file is refused before anything is written."""
-    first = train_model(load_spec("smoke"), tmp_path / "first", progress=False, precision="fp32")
+    first = train_model(load_recipe("smoke"), tmp_path / "first", progress=False, precision="fp32")
     start, _ = load_model(first)
-    spec = load_spec("smoke", overrides=[f"init={first}", "steps=2", "lr=1e-12"])
+    spec = load_recipe("smoke", overrides=[f"init={first}", "steps=2", "lr=1e-12"])
     tuned, _ = load_model(train_model(spec, tmp_path / "tuned", progress=False, precision="fp32"))
     for (name, a), b in zip(start.state_dict().items(), tuned.state_dict().values(), strict=True):
         torch.testing.assert_close(a, b, atol=1e-6, rtol=0, msg=name)
-    fresh, _ = load_model(train_model(load_spec("smoke", overrides=["steps=2", "lr=1e-12"]), tmp_path / "fresh",
+    fresh, _ = load_model(train_model(load_recipe("smoke", overrides=["steps=2", "lr=1e-12"]), tmp_path / "fresh",
                                       progress=False, precision="fp32"))
     first_weights = [next(iter(m.state_dict().values())) for m in (fresh, start)]
     assert not torch.allclose(*first_weights)  # a run without init starts elsewhere
     notes = json.loads((tmp_path / "tuned" / "model.json").read_text())
     assert notes["spec"]["init"] == str(first.resolve())
     with pytest.raises(ValueError, match=r"cannot start from a .*'width': 4.*this run trains a .*'width': 8"):
-        train_model(load_spec("smoke", overrides=[f"init={first}", "width=8"]), tmp_path / "wide", progress=False)
+        train_model(load_recipe("smoke", overrides=[f"init={first}", "width=8"]), tmp_path / "wide", progress=False)
     with pytest.raises(FileNotFoundError, match=r"init='.*nothing.pt': no such model file"):
-        train_model(load_spec("smoke", overrides=[f"init={tmp_path / 'nothing.pt'}"]), tmp_path / "x", progress=False)
+        train_model(load_recipe("smoke", overrides=[f"init={tmp_path / 'nothing.pt'}"]), tmp_path / "x", progress=False)
     assert not (tmp_path / "x").exists()
 
 
@@ -189,10 +191,10 @@ def test_a_run_trained_held_to_the_blur_reblurs_to_it_and_predict_holds_it_too(t
     from blur2vid.predict import load_predictor
     from blur2vid.train import config_key, plain
 
-    spec = load_spec("smoke", overrides=["match_blur=true"])
-    assert spec.unet(4).match_blur and not load_spec("smoke").unet(4).match_blur
-    assert config_key("x", plain(spec.unet(4))) != config_key("x", plain(load_spec("smoke").unet(4)))
-    assert "match_blur" not in plain(load_spec("smoke").unet(4))  # old runs keep their keys
+    spec = load_recipe("smoke", overrides=["match_blur=true"])
+    assert spec.run.match_blur and not load_recipe("smoke").run.match_blur
+    assert config_key("x", plain(spec.run)) != config_key("x", plain(load_recipe("smoke").run))
+    assert "match_blur" not in plain(load_recipe("smoke").run)  # old runs keep their keys
     path = train_model(spec, tmp_path / "held", progress=False, precision="fp32")
     notes = json.loads((tmp_path / "held" / "model.json").read_text())
     assert notes["match_blur"] is True and notes["spec"]["match_blur"] is True
@@ -205,4 +207,53 @@ def test_a_run_trained_held_to_the_blur_reblurs_to_it_and_predict_holds_it_too(t
         alone, _ = load_predictor(path, match_blur=False)  # asked for: allowed, but said what it is
     assert not isinstance(alone, MatchBlur)
     with pytest.raises(ValueError, match="match_blur='yes': expected true or false"):
-        load_spec("smoke", overrides=["match_blur=yes"])
+        load_recipe("smoke", overrides=["match_blur=yes"])
+
+
+@pytest.mark.parametrize("override, message", [
+    ("lr=abc", "lr='abc': expected a number"),
+    ("lr=0", "lr=0: expected a positive learning rate"),
+    ("width=2.5", "width=2.5: expected an integer"),
+    ("batch=0", "batch=0: expected a positive integer"),
+    ("n_test=many", "n_test='many': expected an integer"),
+    ("minutes=-1", "minutes=-1: expected a positive number of minutes"),
+    ("data.size=abc", "data.size='abc': expected an integer"),
+    ("data.max_shift=far", "data.max_shift='far': expected a number"),
+    ("match_blur=1", "match_blur=1: expected true or false"),
+    ("seed=null", "seed=None: expected an integer"),
+])
+def test_a_bad_value_names_its_setting_and_what_it_expects(override, message):
+    with pytest.raises(ValueError, match=f"recipe 'smoke': {message}"):
+        load_recipe("smoke", overrides=[override])
+
+
+def test_a_recipe_is_a_budget_and_the_training_config_it_runs():
+    """The recipe holds the training configuration itself (not a copy of its fields): the run it
+    trains is that configuration with the budget's steps, so its checkpoint key is the one the
+    configuration gives."""
+    from blur2vid.train_denoise import DenoiserTrainConfig
+
+    recipe = load_recipe("unet-pans", overrides=["steps=7", "lr=2e-4"])
+    assert recipe.run == UNetTrainConfig(data=recipe.data, batch=32, steps=7, lr=2e-4)
+    assert recipe.steps == 7 and recipe.minutes is None
+    timed = load_recipe("unet-captures")
+    assert timed.steps is None and timed.minutes == 60.0 and isinstance(timed.run, UNetTrainConfig)
+    assert isinstance(load_recipe("denoiser").run, DenoiserTrainConfig)
+    with pytest.raises(ValueError, match="match_blur is for frames networks"):
+        load_recipe("denoiser", overrides=["match_blur=true"])
+
+
+@pytest.mark.parametrize("card", ["default_model.json", "default_denoiser.json"])
+def test_the_committed_cards_recipes_read_back_to_the_same_settings(card):
+    from importlib import resources
+
+    spec = json.loads((resources.files("blur2vid") / "assets" / card).read_text())["spec"]
+    assert Recipe.from_settings(spec).settings() == spec
+
+
+def test_a_run_in_progress_recorded_before_recipes_were_composed_resumes(tmp_path):
+    """``train_spec.json`` as the flat spec of earlier versions wrote it is the same run."""
+    old = {"data": {"family": "captures", "size": 16, "max_shift": 4.0, "n_frames": 7, "data_root": None},
+           "scheme": "hypercut", "ordering": "motion_rule", "width": 4, "depth": 1, "batch": 2, "lr": 0.001,
+           "steps": 4, "minutes": None, "seed": 0, "n_test": 4}
+    assert load_recipe("smoke").settings() == old

@@ -19,15 +19,15 @@ TRAIN_SETTINGS = """settings (a config file's keys, or --set KEY=VALUE):
              the shipped model (with scheme=denoise: the shipped denoiser)
   match_blur true: train (and export) the frames held to the blur, every frame moved alike until
              they re-blur to the input, as predict --match-blur runs them (default false)
-  hold_weight  with match_blur: the width of a small learnt head that says per pixel how much of
-             the difference from the input to put back (leaving out what looks like noise);
-             0: all of it (default 0); starting from a model without one, the head starts at 1
   data.family   pans | sprites | captures (capture-like: camera shake, objects, noise, JPEG)
   data.size, data.max_shift, data.n_frames, data.data_root
   data.capture.NAME   a switch of the capture-like scenes (data/captures.py CaptureConfig), e.g.
                       data.capture.minify=[1,8] data.capture.clean=0.3 data.capture.photons=[1000,20000]
-presets: smoke (seconds), unet-pans (notebook 06's U-Net), unet-captures (an hour),
-         denoiser (the denoiser predict --noise uses, 50 minutes)"""
+recipes (--preset NAME):
+  smoke          seconds, for tests
+  unet-pans      notebook 06's U-Net on the cpu profile's pans
+  unet-captures  the capture-like scenes, an hour: where the shipped model started
+  denoiser       the noise-level denoiser that predict --noise uses, 50 minutes"""
 
 
 def _reproduce(args: argparse.Namespace) -> int:
@@ -93,14 +93,14 @@ def _predict(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     from blur2vid import distributed
     from blur2vid.runs import resolve_device
-    from blur2vid.train_command import load_spec, train_model
+    from blur2vid.train_command import load_recipe, train_model
 
-    spec = load_spec(args.preset, args.config, args.set or [], args.data_root)
+    recipe = load_recipe(args.preset, args.config, args.set or [], args.data_root)
     if args.preset is None and args.config is None and not args.set and distributed.is_main():
         print("blur2vid train: no --preset or --config: training the defaults (see --help)")
     chosen = distributed.init_from_env(args.device)  # under torchrun: join the group, one GPU per rank
     try:
-        path = train_model(spec, args.out, device=chosen or resolve_device(args.device), precision=args.precision,
+        path = train_model(recipe, args.out, device=chosen or resolve_device(args.device), precision=args.precision,
                            compile=args.compile, workers=args.workers,
                            progress=not args.quiet, command="blur2vid " + " ".join(args.argv))
         if distributed.is_main():
@@ -108,6 +108,15 @@ def _train(args: argparse.Namespace) -> int:
                   + (f", {distributed.world_size()} processes" if distributed.is_distributed() else ""))
     finally:
         distributed.shutdown()
+    return 0
+
+
+def _ship(args: argparse.Namespace) -> int:
+    import json
+
+    from blur2vid.shipping import ship
+
+    print(json.dumps(ship(args.run, args.install, args.match_blur, args.device), indent=2))
     return 0
 
 
@@ -179,11 +188,12 @@ def main(argv: list[str] | None = None) -> int:
     pre.add_argument("--fps", type=float, default=7.0, help="frames per second of the GIF or MP4")
     pre.add_argument("--quiet", action="store_true", help="no progress bar")
     pre.set_defaults(func=_predict)
-    tra = sub.add_parser("train", help="train a model from a preset or a JSON config, resumably, and export a model "
+    tra = sub.add_parser("train", help="train a model from a recipe or a JSON config, resumably, and export a model "
                          "file for predict --checkpoint", epilog=TRAIN_SETTINGS,
                          formatter_class=argparse.RawDescriptionHelpFormatter)
-    tra.add_argument("--preset", default=None, help="a named starting point: smoke | unet-pans | unet-captures")
-    tra.add_argument("--config", default=None, help="a JSON file of settings (the keys of train_command.TrainSpec; "
+    tra.add_argument("--preset", default=None, metavar="RECIPE", help="a named training recipe to start from: "
+                     "smoke | unet-pans | unet-captures | denoiser (below)")
+    tra.add_argument("--config", default=None, help="a JSON file of settings (the keys listed below; "
                      "data as a nested object)")
     tra.add_argument("--set", action="append", metavar="KEY=VALUE",
                      help="override one setting, e.g. steps=2000, minutes=30, data.size=64 (repeatable)")
@@ -200,6 +210,15 @@ def main(argv: list[str] | None = None) -> int:
                      "the CPU's cores but one, at most 16, on a GPU); the batches are the same whatever the number")
     tra.add_argument("--quiet", action="store_true", help="no progress bar")
     tra.set_defaults(func=_train)
+    shi = sub.add_parser("ship", help="measure a blur2vid train run as the shipped model is measured, and install "
+                         "it with its card (python -m blur2vid.shipping is the same command)")
+    shi.add_argument("run", help="a blur2vid train --out folder (holding model.pt and model.json); a denoiser's "
+                     "run (scheme denoise) is measured with the shipped model and installs as its denoiser")
+    shi.add_argument("--install", action="store_true", help="write it as the package's default model (or denoiser)")
+    shi.add_argument("--match-blur", action=argparse.BooleanOptionalAction, default=None,
+                     help="measure (and ship) the frames moved to re-blur to the input (default: as the run was trained)")
+    shi.add_argument("--device", default="cpu")
+    shi.set_defaults(func=_ship)
     boo = sub.add_parser("book", help="build the static site of the last reference run's executed notebooks "
                          "(docs/book/); runs nothing")
     boo.add_argument("--profile", default="cpu", choices=["smoke", "cpu", "gpu"], help="whose reference run")

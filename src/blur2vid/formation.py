@@ -16,7 +16,6 @@ values in ``[0, 1]``; time is dimension ``-4``.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -118,51 +117,32 @@ def synthesize_blur(frames: torch.Tensor, crf: str | float | CameraResponse = "g
     return g(g.inverse(frames).mean(dim=TIME_DIM))
 
 
-def match_blur(frames: torch.Tensor, blur: torch.Tensor, crf: str | float | CameraResponse = "srgb",
-               weigh: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
+def match_blur(frames: torch.Tensor, blur: torch.Tensor, crf: str | float | CameraResponse = "srgb") -> torch.Tensor:
     """The frames ``[..., T, C, H, W]`` moved, all by the same amount per pixel in linear units, so
     that Jin Eq. 1 gives back ``blur [..., C, H, W]`` (up to clipping to ``[0, 1]``): what a
     network changed in every frame alike (its smoothing of detail it took for noise, a tint) is
     undone, what differs between the frames (the motion) is kept.  A projection onto the frames
-    the blur allows; its re-blur PSNR is then no evidence of anything.
-
-    ``weigh(blur, residual)``: how much of the move to make, per pixel, ``[..., 1, H, W]`` in
-    ``[0, 1]``, from the photograph and what it differs by from the frames' re-blur (both
-    ``[..., C, H, W]``, in the photograph's units); 1 everywhere is the full hold.  A learnt weight
-    (:class:`blur2vid.models.consistency.HoldWeight`) holds less where the difference is the
-    photograph's noise rather than detail the frames lack."""
+    the blur allows (the re-blur projection); its re-blur PSNR is then no evidence of anything."""
     _check_sequence(frames)
     g = get_crf(crf)
-    if torch.is_grad_enabled() and (frames.requires_grad or blur.requires_grad or weigh is not None):
-        return _match_blur(frames, blur, g, weigh)
-    return _match_blur_banded(frames, blur, g, weigh)
+    if torch.is_grad_enabled() and (frames.requires_grad or blur.requires_grad):
+        linear = g.inverse(frames.clamp(0, 1))
+        residual = g.inverse(blur.clamp(0, 1)) - linear.mean(dim=TIME_DIM)
+        return g((linear + residual.unsqueeze(TIME_DIM)).clamp(0, 1))
+    return _match_blur_banded(frames, blur, g)
 
 
-def _match_blur_banded(frames: torch.Tensor, blur: torch.Tensor, g: CameraResponse,
-                       weigh: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None) -> torch.Tensor:
+def _match_blur_banded(frames: torch.Tensor, blur: torch.Tensor, g: CameraResponse) -> torch.Tensor:
     """:func:`match_blur` without a gradient, in bands of 16 rows that stay in the cache, each band's
-    steps done in place (every step but the weight is per pixel, and the arithmetic is the same, so
-    the result is too, up to the last bit of a sum's rounding): a fifth of the time of the whole
-    tensors at once on a CPU for a photograph's frames.  With a weight, the frames' linear mean is
-    made first, band by band, the weight then sees the whole photograph, and the frames are moved
-    band by band."""
+    steps done in place (every step is per pixel and the arithmetic is the same, so the result is
+    too, up to the last bit of a sum's rounding): far faster on a CPU for a photograph's frames
+    than the whole tensors at once."""
     out = torch.empty_like(frames)
-    bands = [(..., slice(y, y + 16), slice(None)) for y in range(0, frames.shape[-2], 16)]
-    if weigh is None:
-        for b in bands:
-            linear = _inverse_(g, frames[b].clamp(0, 1))
-            residual = _inverse_(g, blur[b].clamp(0, 1)).sub_(linear.mean(dim=TIME_DIM))
-            out[b] = _forward_(g, linear.add_(residual.unsqueeze(TIME_DIM)).clamp_(0, 1))
-        return out
-    photo = blur.clamp(0, 1)
-    mean = torch.empty_like(photo)
-    for b in bands:
-        out[b] = linear = _inverse_(g, frames[b].clamp(0, 1))  # moved below
-        mean[b] = linear.mean(dim=TIME_DIM)
-    weight = _checked_weight(weigh(photo, photo - g(mean.clamp(0, 1))), blur)
-    for b in bands:
-        residual = _inverse_(g, photo[b].clone()).sub_(mean[b]).mul_(weight[b])
-        out[b] = _forward_(g, out[b].add_(residual.unsqueeze(TIME_DIM)).clamp_(0, 1))
+    for y in range(0, frames.shape[-2], 16):
+        b = (..., slice(y, y + 16), slice(None))
+        linear = _inverse_(g, frames[b].clamp(0, 1))
+        residual = _inverse_(g, blur[b].clamp(0, 1)).sub_(linear.mean(dim=TIME_DIM))
+        out[b] = _forward_(g, linear.add_(residual.unsqueeze(TIME_DIM)).clamp_(0, 1))
     return out
 
 
@@ -181,24 +161,6 @@ def _forward_(g: CameraResponse, x: torch.Tensor) -> torch.Tensor:
         return g(x)
     curve = x.pow(1 / 2.4).mul_(1.055).sub_(0.055)
     return torch.where(x <= 0.0031308, x.mul_(12.92), curve, out=curve)
-
-
-def _match_blur(frames: torch.Tensor, blur: torch.Tensor, g: CameraResponse,
-                weigh: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
-    linear = g.inverse(frames.clamp(0, 1))
-    mean = linear.mean(dim=TIME_DIM)
-    photo = blur.clamp(0, 1)
-    residual = g.inverse(photo) - mean
-    if weigh is not None:
-        residual = _checked_weight(weigh(photo, photo - g(mean.clamp(0, 1))), blur) * residual
-    return g((linear + residual.unsqueeze(TIME_DIM)).clamp(0, 1))
-
-
-def _checked_weight(weight: torch.Tensor, blur: torch.Tensor) -> torch.Tensor:
-    if weight.shape[-3] != 1 or weight.shape[-2:] != blur.shape[-2:]:
-        raise ValueError(f"a hold weight must be [..., 1, H, W] for a blur of {tuple(blur.shape)}, "
-                         f"got {tuple(weight.shape)}")
-    return weight
 
 
 def average_subframes(instants: torch.Tensor, factor: int, crf: str | float | CameraResponse = "gamma2.2") -> torch.Tensor:

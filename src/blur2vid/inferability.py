@@ -143,7 +143,7 @@ def train_side_reader(ordering: nn.Module, cfg: SideReaderConfig, ws: Workspace 
         with torch.no_grad():
             ends = canonical_ends(batch.frames.float(), ordering)
         loss = (model(batch.blur) - ends).abs().mean()
-        return loss, {"l1": float(loss.detach())}
+        return loss, {"l1": loss.detach()}  # read by fit on the steps it logs only
 
     def validation(model: EndReader, val: Batch) -> dict[str, float]:
         return {"val_side": float(side_scores(model, ordering, val).mean())}

@@ -17,10 +17,9 @@ from blur2vid.precision import autocast, compiled
 __all__ = ["WORKING_SIDE", "working_scale", "check_noise", "predict_frames"]
 
 WORKING_SIDE = 96
-"""The shorter side, in pixels, at which ``scale="auto"`` runs the network.  The shipped model
-(trained on 64 px crops) loses to the blurry input on held-out capture scenes of 192 to 384 px seen
-at full size; shrunk to this side it gains on all of them, with the lower end of every 95% interval
-above zero, where a side of 128 or 160 px left some below (``benchmarks/scale_probe.py``)."""
+"""The shorter side, in pixels, at which ``scale="auto"`` runs the network: near the 64 px crops the
+shipped model was trained on, which loses to the blurry input on larger photographs seen at full
+size.  Chosen by ``benchmarks/scale_probe.py`` (its record: ``docs/probes.md``)."""
 
 
 def _number(value) -> float:
@@ -78,15 +77,14 @@ def _tiles(size: int, tile: int, overlap: int) -> tuple[list[int], int]:
 def _match_direction(frames: torch.Tensor, out: torch.Tensor, written: torch.Tensor, y0: int, x0: int) -> torch.Tensor:
     """A network picks the direction of time per input, so two tiles can come out in opposite
     orders: keep a tile as it is or reversed, whichever agrees better with the frames already
-    written where the tiles overlap."""
+    written where the tiles overlap (as it is where nothing is written yet).  Decided on the
+    device, without waiting for it: no ``if`` on a tensor, no boolean indexing."""
     th, tw = frames.shape[-2:]
     seen = written[y0:y0 + th, x0:x0 + tw]
-    if not seen.any():
-        return frames
     done = out[:, :, y0:y0 + th, x0:x0 + tw]
-    err = ((frames - done) ** 2).mean(dim=(0, 1))[seen].mean()
-    err_rev = ((frames.flip(0) - done) ** 2).mean(dim=(0, 1))[seen].mean()
-    return frames.flip(0) if err_rev < err else frames
+    err = torch.where(seen, ((frames - done) ** 2).mean(dim=(0, 1)), 0).sum()  # out is empty where unseen
+    err_rev = torch.where(seen, ((frames.flip(0) - done) ** 2).mean(dim=(0, 1)), 0).sum()
+    return torch.where(err_rev < err, frames.flip(0), frames)
 
 
 @torch.no_grad()
@@ -98,10 +96,10 @@ def predict_frames(model: nn.Module, image: torch.Tensor, device: torch.device |
 
     Images larger than ``tile`` on a side are cut into as few tiles of at most ``tile`` pixels as
     cover them, overlapping by ``overlap`` on each side (the default, 1280, takes a 1280x720
-    photograph whole: about 1 GB of memory at fp32 on a CPU for the shipped model, 1.6 times
-    faster than tiles of 512); each tile's centre is kept, played in the direction that agrees with
-    its already-written neighbours.  A network held to its photograph (:class:`MatchBlur`) is held
-    once, to the whole image, after its tiles are joined.  ``precision`` (:mod:`blur2vid.precision`) runs the network's
+    photograph whole, where smaller tiles would compute their overlaps twice); each tile's centre is kept, played in the direction that agrees with
+    its already-written neighbours.  The tiles are joined on ``device`` (nothing is read back
+    from it tile by tile) and the frames come back to the CPU once.  A network held to its
+    photograph (:class:`MatchBlur`) is held once, to the whole image, after its tiles are joined.  ``precision`` (:mod:`blur2vid.precision`) runs the network's
     forward in bf16 where asked; the frames come back in fp32; ``compile`` runs it through
     ``torch.compile`` (:func:`blur2vid.precision.compiled`).  Running out of memory raises a
     ``MemoryError`` that says how to go on (a smaller ``tile``).
@@ -129,6 +127,7 @@ def predict_frames(model: nn.Module, image: torch.Tensor, device: torch.device |
     if noise > 0 and held is None:  # only the hold brings the denoised photograph in
         held = MatchBlur(model)
     model = compiled((model if held is None else held.net).to(device).eval(), compile)
+    image = image.to(device)  # once: a copy from the host per tile would wait for the device each time
     photo = image
     if factor > 1:
         held = held if held is not None else MatchBlur(model)
@@ -141,13 +140,13 @@ def predict_frames(model: nn.Module, image: torch.Tensor, device: torch.device |
     try:
         for y0 in ys:
             for x0 in xs:
-                crop = image[:, y0:y0 + th, x0:x0 + tw].unsqueeze(0).to(device)
+                crop = image[:, y0:y0 + th, x0:x0 + tw].unsqueeze(0)
                 with autocast(precision, device):
                     frames = model(crop)[0]
-                frames = frames.float().clamp(0, 1).cpu()
+                frames = frames.float().clamp(0, 1)  # joined on the device: one copy back, at the end
                 if out is None:
-                    out = torch.empty(frames.shape[0], c, h, w)
-                    written = torch.zeros(h, w, dtype=torch.bool)
+                    out = torch.empty(frames.shape[0], c, h, w, device=device)
+                    written = torch.zeros(h, w, dtype=torch.bool, device=device)
                 frames = _match_direction(frames, out, written, y0, x0)
                 # keep the centre of the tile; at the image border keep the edge too
                 top = 0 if y0 == 0 else overlap
@@ -162,8 +161,9 @@ def predict_frames(model: nn.Module, image: torch.Tensor, device: torch.device |
         if held is not None:
             if noise > 0:
                 photo = predict_frames(_AtLevel(denoiser, noise), photo, device=device, tile=tile,
-                                       overlap=overlap, progress=False, precision=precision)[0]
+                                       overlap=overlap, progress=False, precision=precision)[0].to(device)
             out = held.hold(out, photo)
+        out = out.cpu()
     except (torch.OutOfMemoryError, MemoryError, RuntimeError) as exc:
         if isinstance(exc, RuntimeError) and "memory" not in str(exc).lower():
             raise

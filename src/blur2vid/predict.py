@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 import os
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +26,7 @@ from tqdm.auto import tqdm
 from blur2vid.inference import check_noise, predict_frames, working_scale
 from blur2vid.io import atomic_path, forward_then_back, load_image, save_gif, save_image, to_uint8
 from blur2vid.models.checkpoint import default_denoiser_path, default_model_path, load_model
-from blur2vid.models.consistency import with_match_blur
+from blur2vid.models.consistency import held_as_noted
 
 __all__ = ["OUTPUT_FORMATS", "PHOTO_EXTENSIONS", "default_model_path", "load_predictor", "load_denoiser", "check_output",
            "photos_in", "write_frames", "predict_file", "predict_many"]
@@ -43,13 +42,7 @@ def load_predictor(checkpoint: str | Path | None = None, match_blur: bool | None
     weights), or the shipped default model when it is ``None``; with ``match_blur`` its frames
     are moved to re-blur to the photograph (:mod:`blur2vid.models.consistency`; ``None``: as the
     model file's notes say, off when they say nothing)."""
-    model, notes = _load(checkpoint)
-    on = bool(notes.get("match_blur", False)) if match_blur is None else match_blur
-    if not on and (notes.get("spec") or {}).get("match_blur"):
-        warnings.warn(f"{checkpoint or 'the shipped model'} was trained held to the blur (match_blur): its network "
-                      "alone was never asked for the photograph's brightness, only for what differs between frames, "
-                      "so its frames without --match-blur are not a deblurred video", stacklevel=2)
-    return with_match_blur(model, on), dict(notes, match_blur=on)
+    return held_as_noted(*_load(checkpoint), match_blur, name=str(checkpoint or "the shipped model"))
 
 
 def load_denoiser(path: str | Path | None = None) -> nn.Module:

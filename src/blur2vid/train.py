@@ -28,7 +28,7 @@ from blur2vid.data.sample import Batch
 from blur2vid.io import atomic_path, load_plain
 from blur2vid.precision import autocast, compiled, resolve_precision
 
-__all__ = ["fit", "learning_rate", "SpikeClip", "save_checkpoint", "load_checkpoint", "config_key", "plain", "run_config", "weights_digest",
+__all__ = ["fit", "learning_rate", "check_run", "SpikeClip", "save_checkpoint", "load_checkpoint", "config_key", "plain", "run_config", "weights_digest",
            "frozen_identity", "Workspace", "CHECKPOINT_FORMAT", "KEY_FORMAT"]
 
 CHECKPOINT_FORMAT = "blur2vid-checkpoint/1"
@@ -37,7 +37,9 @@ KEY_FORMAT = 3
 changes without its fields changing: every run then trains anew (old checkpoints are left alone,
 under other names), instead of anyone preserving old keys by hand.  3: gradients clipped relative
 to the run's own (:class:`SpikeClip`) by default."""
-LossFn = Callable[[nn.Module, Batch], "torch.Tensor | tuple[torch.Tensor, dict[str, float]]"]
+LossFn = Callable[[nn.Module, Batch], "torch.Tensor | tuple[torch.Tensor, dict[str, float | torch.Tensor]]"]
+"""A loss function's logs may be 0-dim tensors (detached): :func:`fit` reads them on the steps it
+logs, so a loss function that does not read them itself does not wait for the device every step."""
 
 
 OMIT_DEFAULT = {"plain": "omit_default"}
@@ -59,6 +61,19 @@ def plain(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     return value
+
+
+def check_run(config: Any) -> None:
+    """The checks every training configuration shares, on the fields it has: a positive ``width``
+    and ``batch``, ``depth`` and ``steps`` >= 0, a positive learning rate ``lr``."""
+    for name, low, what in (("width", 1, "a positive integer"), ("batch", 1, "a positive integer"),
+                            ("depth", 0, "an integer >= 0"), ("steps", 0, "an integer >= 0")):
+        value = getattr(config, name, low)
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ValueError(f"{name}={value!r}: expected {what}")
+    lr = getattr(config, "lr", 1.0)
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0:
+        raise ValueError(f"lr={lr!r}: expected a positive learning rate")
 
 
 def run_config(config: Any, **extra: Any) -> dict[str, Any]:
@@ -417,14 +432,16 @@ def fit(
         with autocast(precision, device):
             out = runner(batch)
         loss, logs = out if isinstance(out, tuple) else (out, {})
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"{desc}: loss became {loss.item()} at step {step}; lower the learning rate")
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if spike is not None:
-            spike(model.parameters())
+            spike(model.parameters())  # reads the gradient norm: the step's one wait for the device
         elif grad_clip:
             nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        # checked after the backward (not between it and the forward, which would stall the device
+        # there) and before the update: a non-finite loss never reaches the weights
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"{desc}: loss became {loss.item()} at step {step}; lower the learning rate")
         optimizer.step()
         validating = validate is not None and ((step + 1) % every == 0 or step == steps - 1)
         if step % log_every == 0 or step == steps - 1 or validating:

@@ -18,7 +18,7 @@ from blur2vid.data.sample import Batch
 from blur2vid.metrics import psnr
 from blur2vid.models.denoise import NoiseLevelDenoiser, denoise_batched, noise_level
 from blur2vid.seeding import derive_seed
-from blur2vid.train import Workspace, fit, frozen_identity, run_config
+from blur2vid.train import Workspace, check_run, fit, frozen_identity, run_config
 
 __all__ = ["DenoiserTrainConfig", "train_denoiser", "denoiser_scores", "denoiser_notes"]
 
@@ -36,6 +36,7 @@ class DenoiserTrainConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        check_run(self)
         if self.data.family != CAPTURES or self.data.data_root is not None:
             raise ValueError("the denoiser learns from scenes whose noise-free blur is known: the capture-like "
                              f"scenes (data.family={CAPTURES!r}, no data_root), got family={self.data.family!r}"

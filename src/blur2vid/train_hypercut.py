@@ -139,11 +139,13 @@ def crop_consistency_loss(hypercut: HyperCUT, frames: torch.Tensor, boxes: list[
 def ordering_step_loss(hypercut: HyperCUT, frames: torch.Tensor, nested_weight: float = 1.0,
                        normalize: bool = False, temperature: float = 1.0, crop_weight: float = 0.0,
                        boxes: list[tuple[int, int, int, int]] | None = None
-                       ) -> tuple[torch.Tensor, dict[str, float]]:
+                       ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """The training loss of one batch of sequences ``[B, T, C, H, W]`` and its logs (``hit`` and
     ``score_abs`` of the order-deciding score; ``con2`` / ``con3`` in pair mode; ``crop_loss`` with
-    ``crop_weight > 0``, which needs the batch's crop ``boxes``)."""
-    logs: dict[str, float] = {}
+    ``crop_weight > 0``, which needs the batch's crop ``boxes``).  The logs are detached 0-dim
+    tensors, read by :func:`~blur2vid.train.fit` on the steps it logs only: reading them here would
+    make every step wait for the device."""
+    logs: dict[str, torch.Tensor] = {}
     if hypercut.mode == "pair":
         pairs = hypercut.pairs(frames)                      # [B, K, 2, C, H, W]
         b, k = pairs.shape[:2]
@@ -157,12 +159,12 @@ def ordering_step_loss(hypercut: HyperCUT, frames: torch.Tensor, nested_weight: 
         if combos:
             nested = sum(nested_consistency_loss(same[:, i], same[:, j]) for i, j in combos) / len(combos)
         loss = order + nested_weight * nested
-        logs["nested_loss"] = float(nested.detach())
+        logs["nested_loss"] = nested.detach()
         with torch.no_grad():
             sides = fwd >= 0
             for kk in (2, 3):
                 if kk <= k:
-                    logs[f"con{kk}"] = float((sides[:, :kk] == sides[:, :1]).all(dim=1).float().mean())
+                    logs[f"con{kk}"] = (sides[:, :kk] == sides[:, :1]).all(dim=1).float().mean()
         outer_f, outer_r = fwd[:, 0], rev[:, 0]
     else:
         outer_f, outer_r = hypercut.score_both(frames)
@@ -173,16 +175,16 @@ def ordering_step_loss(hypercut: HyperCUT, frames: torch.Tensor, nested_weight: 
             raise ValueError("crop_weight > 0 needs the batch's crop boxes (see ordering_batches)")
         crop = crop_consistency_loss(hypercut, frames, boxes, outer_f)
         loss = loss + crop_weight * crop
-        logs["crop_loss"] = float(crop.detach())
-    logs["order_loss"] = float(order.detach())
+        logs["crop_loss"] = crop.detach()
+    logs["order_loss"] = order.detach()
     with torch.no_grad():
-        logs["hit"] = float((outer_f * outer_r < 0).float().mean())
-        logs["score_abs"] = float(outer_f.abs().mean())
+        logs["hit"] = (outer_f * outer_r < 0).float().mean()
+        logs["score_abs"] = outer_f.abs().mean()
     return loss, logs
 
 
 def read_loss(hypercut: HyperCUT, reader: EndReader, frames: torch.Tensor, blur: torch.Tensor
-              ) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
+              ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
     """Ours: the readable term of one batch, ``(reader_loss, agreement, logs)``.
 
     ``reader_loss``: the per-frame L1 of the reader's two ends, from ``blur``, against the first
@@ -190,7 +192,8 @@ def read_loss(hypercut: HyperCUT, reader: EndReader, frames: torch.Tensor, blur:
     ``agreement``: ``mean softplus(-sigma h(s))`` over the sequences the reader reads a side of,
     where ``sigma = +1`` when its ends are nearer to ``(x_1, x_T)`` than to ``(x_T, x_1)``
     (:func:`~blur2vid.inferability.side_reads`), ``-1`` when farther; a tie pulls nowhere.  Logs:
-    ``read_agree``, the fraction of sequences whose side the reader reads as ``H`` puts it."""
+    ``read_agree``, the fraction of sequences whose side the reader reads as ``H`` puts it (detached
+    tensors, as :func:`ordering_step_loss`'s)."""
     score = hypercut.score(frames)
     ends = frames[:, [0, frames.shape[1] - 1]]
     with torch.no_grad():
@@ -200,7 +203,7 @@ def read_loss(hypercut: HyperCUT, reader: EndReader, frames: torch.Tensor, blur:
     with torch.no_grad():
         sigma = 2 * side_reads(pred.detach(), ends) - 1          # +1, -1, or 0 on a tie
     agreement = (torch.nn.functional.softplus(-sigma * score) * sigma.abs()).sum() / sigma.abs().sum().clamp_min(1)
-    logs = {"reader_loss": float(reader_loss.detach()), "read_agree": float(((sigma * score) > 0).float().mean())}
+    logs = {"reader_loss": reader_loss.detach(), "read_agree": ((sigma * score) > 0).float().mean()}
     return reader_loss, agreement, logs
 
 

@@ -309,10 +309,10 @@ def _stage_loss(cascade: JinCascade, variant: JinVariant, stage: str, module: _F
                 d_opt, cfg: JinTrainConfig, batch: Batch, ordering: nn.Module | None = None):
     x4 = _middle_input(cascade, variant, batch)
     y, target = batch.blur, batch.frames
-    logs: dict[str, float] = {}
+    logs: dict[str, torch.Tensor] = {}  # detached tensors: fit reads them on the steps it logs only
     if variant.loss in ("hypercut", "hand_made"):  # every target in the ordering's canonical order
         target, flipped = canonical_order(target, ordering)
-        logs["flipped"] = float(flipped.float().mean())
+        logs["flipped"] = flipped.float().mean()
     per_frame = variant.loss in ("naive", "hypercut", "hand_made")
     if stage == "outer":  # step 3 of a staged variant: the core pair is frozen
         with torch.no_grad():
@@ -351,17 +351,17 @@ def _stage_loss(cascade: JinCascade, variant: JinVariant, stage: str, module: _F
                 loss = pair_losses(pred, target)
             fake = pred[:, keep].flatten(0, 1)
             predicted = pred
-    logs["reconstruction"] = float(loss.detach())
+    logs["reconstruction"] = loss.detach()
     if variant.loss == "table1_reg":  # the public code's variant: predictions pushed to one side
         reg = hypercut_regulariser(ordering, predicted, weight=REGULARISER_WEIGHT, pairs=REGULARISED_PAIRS)
-        logs["regulariser"] = float(reg.detach())
+        logs["regulariser"] = reg.detach()
         loss = loss + reg
     if module.disc is not None and cfg.adv_weight > 0:
         real = target[:, [0, 1, 2, 4, 5, 6]].flatten(0, 1)
         pick = torch.randperm(len(real), generator=torch.Generator().manual_seed(int(batch.meta.get("seed", 0))))
         real = real[pick.to(real.device)[: len(fake)]]
         adv = _adversarial(module, d_opt, fake, real)
-        logs["adversarial"] = float(adv.detach())
+        logs["adversarial"] = adv.detach()
         loss = loss + cfg.adv_weight * adv
     return loss, logs
 

@@ -19,14 +19,14 @@ import torch
 
 from blur2vid.data.config import DataConfig
 from blur2vid.data.sample import Batch
+from blur2vid.formation import match_blur
 from blur2vid.losses import hypercut_regulariser, naive_loss, pair_losses
 from blur2vid.metrics import capped, ppsnr
-from blur2vid.models.consistency import held, hold_weigher
 from blur2vid.models.unet import SequenceUNet
 from blur2vid.ordering import canonical_order
 from blur2vid.seeding import derive_seed
 from blur2vid.tensors import batched, reverse_where
-from blur2vid.train import OMIT_DEFAULT, Workspace, fit, frozen_identity, run_config
+from blur2vid.train import OMIT_DEFAULT, Workspace, check_run, fit, frozen_identity, run_config
 from blur2vid.train_jin import REGULARISED_PAIRS
 
 __all__ = ["UNetTrainConfig", "UNET_SCHEMES", "UNetScheme", "unet_scheme", "random_direction", "unet_loss",
@@ -48,17 +48,15 @@ class UNetTrainConfig:
     # train (and validate) the frames held to the blur (formation.match_blur, Jin Eq. 1), as
     # blur2vid predict --match-blur runs them: the network learns only what differs between frames
     match_blur: bool = field(default=False, metadata=OMIT_DEFAULT)
-    # with match_blur: the width of a learnt hold weight (models.consistency.HoldWeight); 0: the full hold
-    hold_weight: int = field(default=0, metadata=OMIT_DEFAULT)
 
     def __post_init__(self) -> None:
-        if self.hold_weight and not self.match_blur:
-            raise ValueError(f"hold_weight={self.hold_weight}: a hold weight needs match_blur (the frames held to the blur)")
+        check_run(self)
+        if not isinstance(self.match_blur, bool):
+            raise ValueError(f"match_blur={self.match_blur!r}: expected true or false")
 
     def build(self) -> SequenceUNet:
         """The network, initialised from the global RNG (seeded by :func:`train_unet`)."""
-        return SequenceUNet(n_frames=self.data.n_frames, width=self.width, depth=self.depth,
-                            hold_weight=self.hold_weight)
+        return SequenceUNet(n_frames=self.data.n_frames, width=self.width, depth=self.depth)
 
 
 @dataclass(frozen=True)
@@ -98,12 +96,12 @@ def unet_loss(scheme: str, ordering, pred: torch.Tensor, frames: torch.Tensor):
     if scheme == "hypercut":
         with torch.no_grad():
             canonical, flipped = canonical_order(frames, ordering)
-        return naive_loss(pred, canonical), {"flipped": flipped.float().mean().item()}
+        return naive_loss(pred, canonical), {"flipped": flipped.float().mean()}  # fit reads logs when it logs
     invariant = torch.mean((pred[:, mid] - frames[:, mid]) ** 2) + pair_losses(pred, frames)
     if scheme == "order_invariant":
         return invariant
     reg = hypercut_regulariser(ordering, pred, pairs=REGULARISED_PAIRS)  # as on the Jin cascade
-    return invariant + reg, {"regulariser": reg.item()}
+    return invariant + reg, {"regulariser": reg.detach()}
 
 
 def train_unet(scheme: str, cfg: UNetTrainConfig, ordering: torch.nn.Module | None = None,
@@ -112,16 +110,13 @@ def train_unet(scheme: str, cfg: UNetTrainConfig, ordering: torch.nn.Module | No
     of the schemes that need one (a :class:`~blur2vid.models.hypercut.HyperCUT` or the hand-made
     :class:`~blur2vid.ordering.MotionDirectionOrder`), and its weights are part of the run's key.
     ``init``: a trained U-Net of the same architecture to start from (fine-tuning) instead of a
-    random initialisation; its weights are part of the key too.  A U-Net without a hold weight may
-    start a run that trains one: the head starts untrained (the full hold).  Returns ``(model in eval mode,
+    random initialisation; its weights are part of the key too.  Returns ``(model in eval mode,
     history)``."""
     s = unet_scheme(scheme)
     depends = {"data": cfg.data.identity()}
     if init is not None:
-        built = cfg.build()
-        theirs, ours = init.config_dict(), built.config_dict()
-        grows_a_head = hold_weigher(init) is None and theirs == {k: v for k, v in ours.items() if k != "hold_weight"}
-        if theirs != ours and not grows_a_head:
+        theirs, ours = init.config_dict(), cfg.build().config_dict()
+        if theirs != ours:
             raise ValueError(f"cannot start from a {theirs}: this run trains a {ours}")
         depends["init"] = frozen_identity(init)
     if s.needs_ordering:
@@ -138,8 +133,7 @@ def train_unet(scheme: str, cfg: UNetTrainConfig, ordering: torch.nn.Module | No
     torch.manual_seed(cfg.seed)
     model = cfg.build()
     if init is not None:
-        missing, _ = model.load_state_dict(init.state_dict(), strict=False)  # the config check above:
-        assert all(k.startswith("weigh.") for k in missing), missing    # only a new head can be missing
+        model.load_state_dict(init.state_dict())
 
     def batch_at(step: int) -> Batch:
         batch = source.batch(cfg.batch, derive_seed(cfg.seed, "train", step), ws.render_device)
@@ -147,7 +141,7 @@ def train_unet(scheme: str, cfg: UNetTrainConfig, ordering: torch.nn.Module | No
 
     def frames(m: torch.nn.Module, blur: torch.Tensor) -> torch.Tensor:
         pred = m(blur)
-        return held(m, pred.float(), blur) if cfg.match_blur else pred
+        return match_blur(pred.float(), blur.float()) if cfg.match_blur else pred
 
     history = fit(model, batch_at, lambda m, b: unet_loss(scheme, ordering, frames(m, b.blur), b.frames),
                   steps=cfg.steps, lr=cfg.lr, device=ws.device, config=run_cfg,
@@ -159,10 +153,10 @@ def train_unet(scheme: str, cfg: UNetTrainConfig, ordering: torch.nn.Module | No
 
 def validation_ppsnr(model: torch.nn.Module, val: Batch, hold: bool = False) -> dict[str, float]:
     """A sequence network's learning-curve score: its mean pPSNR on the validation batch (its frames
-    held to the blur first when ``hold``, weighed by its hold weight if it has one)."""
+    held to the blur first when ``hold``)."""
     pred = batched(model, val.blur, 64, clamp=True)
     if hold:
-        pred = held(model, pred.float(), val.blur)
+        pred = match_blur(pred.float(), val.blur.float())
     return {"val_ppsnr": capped(ppsnr(pred.float(), val.frames)).mean().item()}
 
 

@@ -77,13 +77,13 @@ def naive_order_experiment(cfg: AmbiguityConfig, ws: Workspace = Workspace()) ->
     blur = test.blur.unsqueeze(1).expand_as(frames)
 
     def scores(p, t):
-        return capped(per_frame_psnr(p, t)).numpy()
+        return capped(per_frame_psnr(p, t)).cpu().numpy()
 
     scenes = scene_table({
         "vs_true_frame": ("prediction vs the true frame x_k", scores(pred, frames)),
         "vs_mirrored_frame": ("prediction vs the mirrored frame x_{T+1-k}", scores(pred, mirrored)),
         "vs_pair_mean": ("prediction vs the pair mean", scores(pred, (frames + mirrored) / 2)),
-        "ppsnr_sequence": ("pPSNR (sequence level)", capped(ppsnr_sequence(pred, frames)).numpy()),
+        "ppsnr_sequence": ("pPSNR (sequence level)", capped(ppsnr_sequence(pred, frames)).cpu().numpy()),
         "blur_vs_true_frame": ("the blur vs the true frame", scores(blur, frames)),
     }, mean=False)
     table = summary(scenes).drop(columns="label").T.rename_axis("frame")

@@ -163,7 +163,7 @@ def middle_psnr_table(nah: torch.nn.Module, middle: torch.nn.Module, test_sets: 
         for test in test_sets.values():
             pred = test.blur if model is None else batched(model, test.blur, 32, clamp=True)
             col = np.full(n, np.nan)
-            col[:len(test)] = capped(psnr(pred, test.frames[:, 3])).numpy()
+            col[:len(test)] = capped(psnr(pred, test.frames[:, 3])).cpu().numpy()
             cols.append(col)
         rows[row_id] = (label, np.stack(cols, axis=1))
     return scene_table(rows, columns=list(test_sets), mean=False)

@@ -150,10 +150,10 @@ def embedding_projection(hypercut: torch.nn.Module, frames: torch.Tensor, seed: 
     other = other / other.norm()
     rows = []
     for label, e in (("forward", emb_f), ("reversed", emb_r)):
-        dist = hypercut.hyperplane(e)
+        dist = hypercut.hyperplane(e).tolist()  # read from the device once, not twice per sequence
+        along = torch.stack([e[i] @ other for i in range(len(e))]).tolist()
         for i in range(len(e)):
-            rows.append({"sequence": i, "direction": label, "signed_distance": dist[i].item(),
-                         "other_direction": (e[i] @ other).item()})
+            rows.append({"sequence": i, "direction": label, "signed_distance": dist[i], "other_direction": along[i]})
     return pd.DataFrame(rows)
 
 
@@ -192,7 +192,7 @@ def hit_table(orderings: dict[str, torch.nn.Module], frames: torch.Tensor) -> pd
     """Per held-out sequence and ordering: 1 when the sequence and its reverse fall on opposite sides
     (the scenes behind the table's ``Hit``; a scene table of :mod:`~blur2vid.experiments.tables`)."""
     return scene_table({oid: (ORDERINGS[oid].label if oid in ORDERINGS else oid,
-                              hits(hc, frames).float().numpy()[:, None]) for oid, hc in orderings.items()},
+                              hits(hc, frames).float().cpu().numpy()[:, None]) for oid, hc in orderings.items()},
                        columns=["Hit"], mean=False)
 
 

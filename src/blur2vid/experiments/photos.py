@@ -15,8 +15,9 @@ from blur2vid.experiments.jin_training import jin_cascade, jin_middle
 from blur2vid.experiments.tables import frame_labels
 from blur2vid.inference import predict_frames
 from blur2vid.metrics import capped, ppsnr_sequence
+from blur2vid.models.card import ModelCard
 from blur2vid.models.checkpoint import default_model_path, load_model
-from blur2vid.models.consistency import MatchBlur, with_match_blur
+from blur2vid.models.consistency import MatchBlur, held_as_noted
 from blur2vid.train import Workspace, plain
 from blur2vid.train_jin import JinTrainConfig
 
@@ -53,11 +54,11 @@ def image_to_video_model(cfg: PhotosConfig, ws: Workspace, checkpoint: str | Non
                                 "config": plain(cfg.jin)}
 
 
-def shipped_model() -> tuple[torch.nn.Module, dict]:
-    """The model the package ships (``blur2vid predict`` without ``--checkpoint``) and its card,
-    held to the photograph (:mod:`blur2vid.models.consistency`) when its card says so."""
-    model, notes = load_model(default_model_path())
-    return with_match_blur(model.eval(), bool(notes.get("match_blur", False))), notes
+def shipped_model() -> tuple[torch.nn.Module, ModelCard]:
+    """The model the package ships (``blur2vid predict`` without ``--checkpoint``), held to the
+    photograph (:mod:`blur2vid.models.consistency`) when its card says so, and its card."""
+    model, notes = held_as_noted(*load_model(default_model_path()), name="the shipped model")
+    return model, ModelCard.from_dict(notes, str(default_model_path()))
 
 
 def shipped_denoiser() -> torch.nn.Module:
@@ -81,19 +82,19 @@ def models_to_compare(shipped: torch.nn.Module, cascade: torch.nn.Module) -> dic
     return {"shipped": shipped, "shipped, full size": shipped, **alone, "Jin cascade": cascade}
 
 
-def card_summary(card: dict) -> pd.Series:
+def card_summary(card: ModelCard) -> pd.Series:
     """What the shipped model's card says in a few lines: how it was trained and what it scored."""
-    budget = card.get("budget", {})
-    spec = card.get("spec", {})
+    budget = card.budget or {}
+    spec = card.spec or {}
     data = spec.get("data", {})
-    rows = {"trained by": card.get("trained_by"), "retrain": card.get("retrain"),
-            "architecture": f"{card.get('arch')} (width {spec.get('width')}, depth {spec.get('depth')})",
+    rows = {"trained by": card.trained_by, "retrain": card.retrain,
+            "architecture": f"U-Net of width {spec.get('width')}, depth {spec.get('depth')}",
             "data": f"{data.get('family')} scenes, {data.get('size')} px, motion up to {data.get('max_shift')} px",
-            "steps x batch": f"{card.get('steps')} x {spec.get('batch')} = {card.get('samples')} samples",
+            "steps x batch": f"{card.steps} x {spec.get('batch')} = {card.samples} samples",
             "budget": f"{budget.get('minutes')} min on {budget.get('processor')}" if "minutes" in budget else budget,
             "frames held to the photograph": "yes (match_blur: every frame moved alike until they re-blur to the "
-                                             "input; re-blur PSNR is then no evidence)" if card.get("match_blur") else "no"}
-    for name, row in card.get("evaluation", {}).get("held_out", {}).items():
+                                             "input; re-blur PSNR is then no evidence)" if card.match_blur else "no"}
+    for name, row in card.evaluation.get("held_out", {}).items():
         m = row["middle_over_blur_db"]
         rows[f"held-out {name} motion: middle over blur (dB)"] = f"{m['mean']:+.2f} [{m['low']:+.2f}, {m['high']:+.2f}]"
     return pd.Series(rows, name="shipped model")

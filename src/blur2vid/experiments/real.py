@@ -23,10 +23,11 @@ import pandas as pd
 import torch
 
 from blur2vid.data.sample import Batch
+from blur2vid.experiments.tables import blur_copy_ppsnr
 from blur2vid.formation import synthesize_blur
 from blur2vid.inference import predict_frames
 from blur2vid.io import load_image
-from blur2vid.metrics import capped, per_frame_psnr, ppsnr_sequence, psnr
+from blur2vid.metrics import capped, ppsnr_sequence, psnr
 
 __all__ = ["REAL_VIDEO", "REAL_PHOTOS", "real_video", "video_windows", "score_on_video", "reblur_psnr",
            "photo_check", "real_photos", "compare_on_video", "compare_on_photos", "frames_for"]
@@ -75,8 +76,7 @@ def score_on_video(model: torch.nn.Module, clips: Batch, device="cpu", precision
                                        scale=scale, noise=noise, denoiser=denoiser) for i in range(len(clips))])
     t = clips.frames.shape[1]
     model_scores = capped(ppsnr_sequence(pred, clips.frames))
-    copy = clips.blur[:, None].expand_as(clips.frames)
-    copy_scores = capped(per_frame_psnr(copy, clips.frames))
+    copy_scores = blur_copy_ppsnr(clips.blur, clips.frames)
     middle = capped(psnr(pred[:, t // 2], clips.frames[:, t // 2]))  # the middle frame has no order
     table = pd.DataFrame(model_scores.numpy(), columns=[f"F{k}" for k in range(1, t + 1)])
     table["mean"] = model_scores.mean(1).numpy()

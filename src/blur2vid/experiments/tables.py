@@ -20,7 +20,7 @@ from blur2vid.data.sample import Batch
 from blur2vid.metrics import capped, ppsnr
 from blur2vid.tensors import batched
 
-__all__ = ["BASELINES", "OUTER", "model_and_copy_ppsnr", "scene_scores", "scene_table", "is_scene_table", "summary", "baseline_rows",
+__all__ = ["BASELINES", "OUTER", "blur_copy_ppsnr", "over_blur_copy", "model_and_copy_ppsnr", "scene_scores", "scene_table", "is_scene_table", "summary", "baseline_rows",
            "rows_of", "premise_margin", "outer_gain", "ppsnr_table", "gain_long", "frame_labels"]
 
 BASELINES = {
@@ -36,14 +36,27 @@ OUTER = ["F1", "F2", "F6", "F7"]
 Row = tuple[str, np.ndarray]  # (label, scores [scenes, columns])
 
 
+def blur_copy_ppsnr(blur: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
+    """Per scene and frame ``[N, T]``: the (capped) pPSNR of the blur ``[N, C, H, W]`` copied to
+    every frame of ``frames [N, T, C, H, W]``, the prediction that learns nothing."""
+    frames = frames.float()
+    return capped(ppsnr(blur.unsqueeze(1).expand_as(frames).float(), frames))
+
+
+def over_blur_copy(pred: torch.Tensor, frames: torch.Tensor, blur: torch.Tensor) -> torch.Tensor:
+    """Per scene and frame ``[N, T]``: the (capped) pPSNR of ``pred`` over that of the blur copied to
+    every frame, in dB: what a model gains over learning nothing.  Its middle column ``[:, T // 2]``
+    is "the middle frame over the blurry input" (the middle frame has no order)."""
+    return capped(ppsnr(pred.float(), frames.float())) - blur_copy_ppsnr(blur, frames)
+
+
 def model_and_copy_ppsnr(model: Callable[[torch.Tensor], torch.Tensor], test: Batch, batch_size: int = 32
                          ) -> tuple[torch.Tensor, torch.Tensor]:
     """Per scene and frame ``[N, T]``: the pPSNR of ``model``'s frames and of the blur copied to
-    every frame, both capped at 100 dB (the margins a trained model is judged by)."""
+    every frame, both capped (the margins a trained model is judged by)."""
     frames = test.frames.float()
-    scores = capped(ppsnr(batched(model, test.blur, batch_size, clamp=True).float(), frames))
-    copy = capped(ppsnr(test.blur.unsqueeze(1).expand_as(frames).float(), frames))
-    return scores, copy
+    return capped(ppsnr(batched(model, test.blur, batch_size, clamp=True).float(), frames)), \
+        blur_copy_ppsnr(test.blur, frames)
 
 
 def scene_scores(pred: torch.Tensor, target: torch.Tensor, level: str = "sequence") -> np.ndarray:

@@ -38,7 +38,11 @@ def _jin(config: dict) -> nn.Module:
 def _unet(config: dict) -> nn.Module:
     from blur2vid.models.unet import SequenceUNet, UNetConfig
 
-    return SequenceUNet(UNetConfig(**{k: v for k, v in config.items() if k != "arch"}))
+    config = {k: v for k, v in config.items() if k != "arch"}
+    if config.pop("hold_weight", 0):  # files written while the learnt hold weight existed store 0 without one
+        raise ValueError("this SequenceUNet carries a learnt hold-weight head, a probe that did not ship and "
+                         "that this version of blur2vid no longer builds (docs/probes.md says which commit does)")
+    return SequenceUNet(UNetConfig(**config))
 
 
 def _denoiser(config: dict) -> nn.Module:
@@ -106,7 +110,10 @@ def load_model(path: str | Path, expect: str | None = None) -> tuple[nn.Module, 
                          f"(known: {sorted(ARCHITECTURES)})")
     if expect is not None and arch != expect:
         raise ValueError(f"{path}: holds a {arch}, but a {expect} was asked for")
-    model = ARCHITECTURES[arch](state["config"])
+    try:
+        model = ARCHITECTURES[arch](state["config"])
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{path}: {exc}") from exc
     try:
         model.load_state_dict(state["state_dict"])
     except RuntimeError as exc:

@@ -1,16 +1,16 @@
 """A denoiser told the noise level, for frames held to a noisy photograph.
 
 Holding a network's frames to the photograph (:class:`~blur2vid.models.consistency.MatchBlur`)
-puts the photograph's sensor noise and JPEG back into every frame: on the held-out capture scenes
-the shipped model's frames gain +0.8 dB over the blurry input held to it, and +4.0 dB held to the
-same blur without noise (an oracle).  :class:`NoiseLevelDenoiser` stands between: it maps a
+puts the photograph's sensor noise and JPEG back into every frame: held to the same blur without
+noise (an oracle no user has), the shipped model's frames gain several times more over the blurry
+input (its card and notebook 07 give the numbers).  :class:`NoiseLevelDenoiser` stands between: it maps a
 photograph and its noise level ``sigma`` (the standard deviation of the noise, on the ``[0, 1]``
 scale of the image; a map of it is a fourth input channel, as in FFDNet, Zhang et al. 2018) to the
 photograph without its noise, and the frames are held to that.
 
 Told the level, it can leave a clean photograph alone, which a blind denoiser cannot: from one
-small image, fine detail and noise look alike (``benchmarks/denoise_before_holding.py``: a blind
-one cost the clean real footage 3.4 dB).  ``sigma = 0`` is not run at all
+small image, fine detail and noise look alike (a blind one cost the clean real footage several dB:
+``docs/probes.md``, denoise before holding).  ``sigma = 0`` is not run at all
 (:func:`blur2vid.inference.predict_frames`), so a user who does not ask for denoising gets exactly
 the frames held to the photograph.  The network is the one-frame :class:`SequenceUNet` with one
 extra input channel, trained by ``blur2vid train --preset denoiser`` (:mod:`blur2vid.train_denoise`).
@@ -65,8 +65,18 @@ class NoiseLevelDenoiser(nn.Module):
 
     def forward(self, photo: torch.Tensor, sigma: torch.Tensor | float) -> torch.Tensor:
         b, _, h, w = photo.shape
-        sigma = torch.as_tensor(sigma, dtype=torch.float32, device=photo.device).reshape(-1)
-        if sigma.numel() not in (1, b) or not bool(torch.all(sigma >= 0)):
+        if isinstance(sigma, (int, float)):
+            # one number (as tiled inference passes it, tile after tile): checked on the host and
+            # made on the device, so that no tile waits for a copy or a check there
+            ok = float(sigma) >= 0  # nan too is refused
+            sigma = torch.full((1,), float(sigma), dtype=torch.float32, device=photo.device)
+        else:
+            sigma = torch.as_tensor(sigma, dtype=torch.float32).reshape(-1)
+            # levels on the CPU are checked; levels already on an accelerator (noise_level of a batch
+            # there, at every training step) are not read back: that would make each step wait
+            ok = sigma.numel() in (1, b) and (sigma.device.type != "cpu" or bool(torch.all(sigma >= 0)))
+            sigma = sigma.to(photo.device)
+        if not ok:
             raise ValueError(f"sigma must be one level >= 0 or one per image ({b}), got {sigma.tolist()}")
         level = (sigma * SIGMA_SCALE).expand(b).view(b, 1, 1, 1).expand(b, 1, h, w)
         return self.unet(photo, level)[:, 0]

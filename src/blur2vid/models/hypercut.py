@@ -222,8 +222,8 @@ class HyperCUT(nn.Module):
     def pairs(self, frames: torch.Tensor) -> torch.Tensor:
         """The symmetric pairs ``(x_k, x_{T+1-k})``, ``k = 1 .. T // 2``: ``[B, T // 2, 2, C, H, W]``."""
         t = self._check_frames(frames)
-        idx = torch.tensor([[k, t - 1 - k] for k in range(t // 2)], device=frames.device)
-        return frames[:, idx]
+        k = t // 2  # x_1..x_K beside x_T..x_{T+1-K}, sliced: an index tensor would be copied to the device every step
+        return torch.stack([frames[:, :k], frames.flip(1)[:, :k]], 2)
 
     def score(self, frames: torch.Tensor, pair: int = 1) -> torch.Tensor:
         """The order-deciding score of each sequence ``[B, T, C, H, W] -> [B]``.  In pair mode it is

@@ -139,9 +139,8 @@ class JinConfig(Presets):
         """Narrow and shallow: trains on a laptop CPU on 40 px crops (about 0.67M parameters).
 
         Layer norm instead of the paper's instance norm: on the 10x10 and 8x8 maps of 40 px crops an
-        instance norm's statistics come from 100 or 64 values per channel, and the middle network
-        trained with it ended +0.02 dB over the blurry input, with layer norm +0.35 dB, without any
-        -0.17 dB (25.6k samples, the validation set, ``benchmarks/jin_design.py``)."""
+        instance norm's statistics come from 100 or 64 values per channel, too few to normalise
+        by (``benchmarks/jin_design.py`` measured the choice; its record is in ``docs/probes.md``)."""
         base = cls(
             norm="layer",
             middle_features=32,

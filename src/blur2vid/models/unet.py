@@ -13,8 +13,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from blur2vid.models.consistency import HoldWeight
-
 __all__ = ["UNetConfig", "SequenceUNet"]
 
 
@@ -24,14 +22,13 @@ class UNetConfig:
     channels: int = 3
     width: int = 32
     depth: int = 2  # number of 2x down-samplings
-    hold_weight: int = 0  # width of a HoldWeight head (models.consistency) for the held frames; 0: none
     inputs: int = 0  # extra input channels beside the image (a noise-level map: models.denoise); 0: none
 
     def __post_init__(self) -> None:
         for name in ("n_frames", "channels", "width"):
             if getattr(self, name) < 1:
                 raise ValueError(f"UNetConfig.{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("depth", "hold_weight", "inputs"):
+        for name in ("depth", "inputs"):
             if getattr(self, name) < 0:
                 raise ValueError(f"UNetConfig.{name} must be >= 0, got {getattr(self, name)}")
 
@@ -62,14 +59,11 @@ class SequenceUNet(nn.Module):
         self.out = nn.Conv2d(widths[0], c.n_frames * c.channels, 3, padding=1)
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
-        if c.hold_weight:  # used by models.consistency.held, after the frames (of a whole photograph)
-            self.weigh = HoldWeight(c.channels, c.hold_weight)
 
     def config_dict(self) -> dict:
         config = asdict(self.config)
-        for name in ("hold_weight", "inputs"):  # as the files written before these existed
-            if not config[name]:
-                del config[name]
+        if not config["inputs"]:  # as the files written before it existed
+            del config["inputs"]
         return {"arch": "SequenceUNet", **config}
 
     def features(self, blur: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:

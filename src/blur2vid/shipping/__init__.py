@@ -2,8 +2,9 @@
 it ships, and how a ``blur2vid train`` run becomes the shipped model with its card
 (``assets/default_model.json``).
 
-``python -m blur2vid.shipping RUN_FOLDER`` measures the run's ``model.pt`` (:func:`evaluate`) and,
-with ``--install``, writes it and its card into the package's assets.  The card holds the command
+``blur2vid ship RUN_FOLDER`` (also spelt ``python -m blur2vid.shipping``, as the committed cards'
+retrain commands do) measures the run's ``model.pt`` (:func:`evaluate`) and, with ``--install``,
+writes it and its card (:class:`~blur2vid.models.card.ModelCard`) into the package's assets.  The card holds the command
 that trained it, its data switches and budget, what it was measured on, and its licence, so
 anyone can retrain and re-measure it.
 
@@ -21,18 +22,18 @@ What a model is measured on (none of it seen in training):
 The noise-level denoiser (``assets/default_denoiser.pt``, what ``blur2vid predict --noise`` holds
 the frames to) is measured with the shipped model by :func:`with_denoiser`, at several levels
 given for every scene and at each scene's own level, on the held-out scenes (which are noisy) and
-the real footage (which is clean: any level above 0 is a wrong one there); ``python -m
-blur2vid.shipping RUN`` of a ``blur2vid train --preset denoiser`` run measures and installs it.
+the real footage (which is clean: any level above 0 is a wrong one there); ``blur2vid ship RUN``
+of a ``blur2vid train --preset denoiser`` run measures and installs it.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import torch
 from torch import nn
@@ -40,11 +41,11 @@ from torch import nn
 from blur2vid.data.config import CAPTURES, DataConfig
 from blur2vid.experiments import real
 from blur2vid.experiments.intervals import hierarchical_bootstrap
-from blur2vid.experiments.tables import model_and_copy_ppsnr
-from blur2vid.formation import match_blur as hold_to
+from blur2vid.experiments.tables import blur_copy_ppsnr, over_blur_copy
+from blur2vid.formation import match_blur
 from blur2vid.inference import predict_frames
-from blur2vid.io import atomic_write_text
-from blur2vid.metrics import capped, ppsnr, psnr
+from blur2vid.metrics import capped, psnr
+from blur2vid.models.card import ModelCard
 from blur2vid.models.checkpoint import (
     default_denoiser_path,
     default_model_path,
@@ -52,7 +53,7 @@ from blur2vid.models.checkpoint import (
     read_model_file,
     save_model,
 )
-from blur2vid.models.consistency import MatchBlur, with_match_blur
+from blur2vid.models.consistency import MatchBlur, held_as_noted
 from blur2vid.models.denoise import denoise_batched, noise_level
 from blur2vid.predict import load_predictor
 from blur2vid.tensors import batched
@@ -60,16 +61,16 @@ from blur2vid.train_denoise import denoiser_notes
 
 __all__ = ["LICENCE", "RETRAIN", "DENOISER_RETRAIN", "MOTIONS", "NOISE_LEVELS", "held_out", "held_out_scenes", "held_out_at_scales",
            "intervals", "by_motion", "evaluate", "with_denoiser", "retrain_command", "card", "install",
-           "install_denoiser"]
+           "install_denoiser", "ship"]
 
 LICENCE = ("weights: MIT, as the code of blur2vid; trained only on images that ship with scikit-image "
            "(skimage/data/README.txt gives each image's source and licence), never on clock_motion.png or "
            "no_time_for_that_tiny.gif, which are kept for evaluation")
 RETRAIN = ("blur2vid train --preset unet-captures --out results/train/default && "
-           "python -m blur2vid.shipping results/train/default --install")
+           "blur2vid ship results/train/default --install")
 """How the shipped model is remade (an hour on a 2-core CPU)."""
 DENOISER_RETRAIN = ("blur2vid train --preset denoiser --out results/train/denoiser && "
-                    "python -m blur2vid.shipping results/train/denoiser --install")
+                    "blur2vid ship results/train/denoiser --install")
 """How the shipped denoiser is remade (50 minutes' budget on a 2-core CPU)."""
 MOTIONS = {"full": 24.0, "moderate": 12.0}
 """The held-out scenes' motion over the exposure (pixels at 64 px): the training maximum, and half."""
@@ -78,7 +79,7 @@ NOISE_LEVELS = (0.0, 1.0, 2.0, 4.0, 6.0)
 
 
 def _interval(values: torch.Tensor) -> dict[str, float]:
-    iv = hierarchical_bootstrap([values.double().numpy()])
+    iv = hierarchical_bootstrap([values.double().cpu().numpy()])
     return {"mean": round(iv.estimate, 2), "low": round(iv.low, 2), "high": round(iv.high, 2)}
 
 
@@ -87,11 +88,10 @@ def held_out(model: nn.Module, size: int = 64, n: int = 64, motion: float = 24.0
     pixels (every scene's share of it drawn as in training): the middle frame over the blurry input
     and the mean pPSNR over the blur copied to every frame, with 95% intervals over the scenes."""
     test = DataConfig(family=CAPTURES, size=size, max_shift=motion).test_set(n, device, "shipping")
-    scores, blur = model_and_copy_ppsnr(model.to(device), test, 16)
-    mid = scores.shape[1] // 2
+    gain = over_blur_copy(batched(model.to(device), test.blur, 16, clamp=True), test.frames, test.blur)
     return {"scenes": n, "size": size, "max_motion": motion,
-            "middle_over_blur_db": _interval(scores[:, mid] - blur[:, mid]),
-            "mean_over_blur_copy_db": _interval((scores - blur).mean(1))}
+            "middle_over_blur_db": _interval(gain[:, gain.shape[1] // 2]),
+            "mean_over_blur_copy_db": _interval(gain.mean(1))}
 
 
 def held_out_scenes(model: nn.Module, size: int = 64, n: int = 64, motion: float = 12.0, device="cpu"
@@ -109,14 +109,12 @@ def held_out_scenes(model: nn.Module, size: int = 64, n: int = 64, motion: float
     shown = model.hold(raw, blur) if isinstance(model, MatchBlur) else raw
     mid = frames.shape[1] // 2
 
-    def middle(pred: torch.Tensor) -> torch.Tensor:
-        return capped(ppsnr(pred, frames))[:, mid].cpu()
+    def gain(pred: torch.Tensor) -> np.ndarray:
+        return over_blur_copy(pred, frames, blur)[:, mid].cpu().numpy()
 
-    copy = middle(blur.unsqueeze(1).expand_as(frames))
-    return pd.DataFrame({"blur_db": copy.numpy(),
-                         "input_db": capped(ppsnr(blur[:, None], clean[:, None]))[:, 0].cpu().numpy(),
-                         "gain_db": (middle(shown) - copy).numpy(),
-                         "gain_noise_free_db": (middle(hold_to(raw, clean)) - copy).numpy()},
+    return pd.DataFrame({"blur_db": blur_copy_ppsnr(blur, frames)[:, mid].cpu().numpy(),
+                         "input_db": capped(psnr(blur, clean)).cpu().numpy(),
+                         "gain_db": gain(shown), "gain_noise_free_db": gain(match_blur(raw, clean))},
                         index=pd.RangeIndex(n, name="scene"))
 
 
@@ -130,13 +128,12 @@ def held_out_at_scales(model: nn.Module, size: int = 256, motion: float = 48.0, 
     test = DataConfig(family=CAPTURES, size=size, max_shift=motion).test_set(n, device, "shipping")
     frames, blur = test.frames.float().cpu(), test.blur.float().cpu()
     mid = frames.shape[1] // 2
-    copy = capped(ppsnr(blur[:, None].expand_as(frames), frames))
     table = {}
     for scale in scales:
         pred = torch.stack([predict_frames(model, b, device=device, progress=False, scale=scale) for b in blur])
-        got = capped(ppsnr(pred, frames))
-        table[f"middle s={scale}"] = (got[:, mid] - copy[:, mid]).numpy()
-        table[f"mean s={scale}"] = (got - copy).mean(1).numpy()
+        gain = over_blur_copy(pred, frames, blur)
+        table[f"middle s={scale}"] = gain[:, mid].numpy()
+        table[f"mean s={scale}"] = gain.mean(1).numpy()
     return pd.DataFrame(table, index=pd.RangeIndex(n, name="scene"))
 
 
@@ -194,12 +191,11 @@ def with_denoiser(model: MatchBlur, denoiser: nn.Module, levels=None, n: int = 6
         raw = batched(model.net, test.blur, 16, clamp=True).float()
         frames, blur, clean = test.frames.float(), test.blur.float(), test.meta["blur_clean"].float()
         mid = frames.shape[1] // 2
-        copy = capped(ppsnr(blur.unsqueeze(1).expand_as(frames), frames))[:, mid]
         own = noise_level(blur, clean)
         for label in rows:
-            sigma = own if label == "own" else torch.full((len(blur),), float(label) / 255)
+            sigma = own if label == "own" else torch.full((len(blur),), float(label) / 255, device=blur.device)
             target = blur if label == "0" else denoise_batched(denoiser, blur, sigma)
-            iv = _interval(capped(ppsnr(model.hold(raw, target), frames))[:, mid].cpu() - copy.cpu())
+            iv = _interval(over_blur_copy(model.hold(raw, target), frames, blur)[:, mid])
             rows[label].update({name: iv["mean"], f"{name}_low": iv["low"], f"{name}_high": iv["high"]})
             if name == "moderate":
                 rows[label]["moderate_target_db"] = round(float(capped(psnr(target, clean)).mean()), 2)
@@ -219,7 +215,7 @@ def with_denoiser(model: MatchBlur, denoiser: nn.Module, levels=None, n: int = 6
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("noise level")
 
 
-def retrain_command(run: str | Path, notes: dict[str, Any], shipped: dict[str, Any] | None = None,
+def retrain_command(run: str | Path, notes: dict[str, Any], shipped: ModelCard | None = None,
                     default: str = RETRAIN) -> str:
     """How to remake the model of ``run``: its own ``blur2vid train`` command, then the install;
     a fine-tune of the shipped model (``init="default"``) starts with the recipe of the model it
@@ -228,62 +224,70 @@ def retrain_command(run: str | Path, notes: dict[str, Any], shipped: dict[str, A
     command = str(notes.get("trained_by") or "")
     if not command.startswith("blur2vid train"):
         return default
-    own = f"{command} && python -m blur2vid.shipping {run} --install"
+    own = f"{command} && blur2vid ship {run} --install"
     if notes.get("spec", {}).get("init") == "default":
-        if not shipped or not shipped.get("retrain"):
+        if not shipped or not shipped.retrain:
             raise ValueError(f"{run}: fine-tuned from the shipped model, whose card has no retrain command")
-        return f"{shipped['retrain']} && {own}"
+        return f"{shipped.retrain} && {own}"
     return own
 
 
-def card(run: str | Path, evaluation: dict[str, Any], shipped: dict[str, Any] | None = None) -> dict[str, Any]:
+def _run_notes(run: Path) -> dict[str, Any]:
+    if not (run / "model.pt").is_file() or not (run / "model.json").is_file():
+        raise FileNotFoundError(f"{run}: no model.pt and model.json (is the blur2vid train run finished?)")
+    return json.loads((run / "model.json").read_text())
+
+
+def card(run: str | Path, evaluation: dict[str, Any], shipped: ModelCard | None = None,
+         match_blur: bool | None = None) -> ModelCard:
     """The shipped model's card: the run's own notes (command, spec, budget, samples) with the
     evaluation, the retrain command (:func:`retrain_command`; ``shipped``: the card of the model
-    shipped now) and the licence."""
-    notes = json.loads((Path(run) / "model.json").read_text())
-    switches = {}
+    shipped now) and the licence; ``match_blur``: whether it ships held (``None``: as trained)."""
+    notes = _run_notes(Path(run))
     data = notes.get("spec", {}).get("data")
     if data and data.get("family") == CAPTURES:  # every switch of the training scenes, defaults included
-        switches = {"data_switches": json.loads(json.dumps(asdict(DataConfig(**data).captures())))}
-    extra = {"fine_tuned_from": {k: shipped.get(k) for k in ("trained_by", "steps", "samples", "budget")}} \
-        if notes.get("spec", {}).get("init") == "default" and shipped else {}
-    return {**notes, **switches, **extra, "file": "default_model.pt", "retrain": retrain_command(run, notes, shipped),
-            "licence": LICENCE, "evaluation": evaluation}
+        notes["data_switches"] = json.loads(json.dumps(asdict(DataConfig(**data).captures())))
+    if notes.get("spec", {}).get("init") == "default" and shipped:
+        notes["fine_tuned_from"] = {k: getattr(shipped, k) for k in ("trained_by", "steps", "samples", "budget")}
+    if match_blur is not None:
+        notes["match_blur"] = match_blur
+    return ModelCard.from_dict({**notes, "file": "default_model.pt", "retrain": retrain_command(run, notes, shipped),
+                                "licence": LICENCE, "evaluation": evaluation}, f"{run}/model.json")
+
+
+def _shipped_card(path: Path) -> ModelCard | None:
+    return ModelCard.read(path) if path.is_file() else None
 
 
 def install(run: str | Path, assets: str | Path | None = None, device="cpu", match_blur: bool | None = None
-            ) -> dict[str, Any]:
+            ) -> ModelCard:
     """Measure ``run/model.pt`` and write it, with its card, as the package's default model;
     with ``match_blur`` it ships with its frames moved to re-blur to the photograph
     (:mod:`blur2vid.models.consistency`, what ``blur2vid predict`` then does by default), and the
     card holds the network alone's measurements too (``evaluation_network_alone``).  ``None``: as
     the run was trained (``blur2vid train --set match_blur=true`` trains the frames held)."""
     run = Path(run)
-    if not (run / "model.pt").is_file() or not (run / "model.json").is_file():
-        raise FileNotFoundError(f"{run}: no model.pt and model.json (is the blur2vid train run finished?)")
-    model, trained = load_model(run / "model.pt")
-    held_in_training = bool(trained.get("match_blur", False))
-    match_blur = held_in_training if match_blur is None else match_blur
+    _run_notes(run)
+    network, trained = load_model(run / "model.pt")
+    model, shipped_as = held_as_noted(network, trained, match_blur, name=str(run))
     assets = default_model_path().parent if assets is None else Path(assets)
-    current = assets / "default_model.json"
-    shipped = json.loads(current.read_text()) if current.is_file() else None
-    notes = card(run, evaluate(with_match_blur(model, match_blur), device=device), shipped)
-    notes["match_blur"] = match_blur
-    if match_blur and not held_in_training:  # the last install of the chain is this one
-        notes["retrain"] += " --match-blur"
-    if match_blur:
-        notes["evaluation_network_alone"] = evaluate(model, device=device, scale=1)  # a scaled run is held
-    save_model(assets / "default_model.pt", model, notes)
-    atomic_write_text(assets / "default_model.json", json.dumps(notes, indent=2) + "\n")
-    return notes
+    shipped = _shipped_card(assets / "default_model.json")
+    made = card(run, evaluate(model, device=device), shipped, match_blur=shipped_as["match_blur"])
+    if made.match_blur and not trained.get("match_blur"):  # held here, not in training: this install says so
+        made = replace(made, retrain=made.retrain + " --match-blur")
+    if made.match_blur:  # a scaled run is held: the network alone is measured at full size
+        made = replace(made, evaluation_network_alone=evaluate(network, device=device, scale=1))
+    save_model(assets / "default_model.pt", network, made.to_dict())
+    made.write(assets / "default_model.json")
+    return made
 
 
 def _denoiser_card(run: Path, denoiser: nn.Module, device="cpu", n: int = 64,
-                   shipped: dict[str, Any] | None = None) -> dict[str, Any]:
+                   shipped: ModelCard | None = None) -> ModelCard:
     """A denoiser run's card: its notes, the retrain command (:func:`retrain_command`; ``shipped``:
     the card of the denoiser shipped now, which a fine-tune of it starts from), the licence, and
     :func:`with_denoiser` with the shipped model (``evaluation``: one entry per noise level)."""
-    notes = json.loads((run / "model.json").read_text())
+    notes = _run_notes(run)
     spec = notes.get("spec") or {}
     if spec.get("data"):  # scored as this version scores a denoiser (over the test scenes that have noise)
         data = DataConfig(**spec["data"])
@@ -291,55 +295,35 @@ def _denoiser_card(run: Path, denoiser: nn.Module, device="cpu", n: int = 64,
     model, _ = load_predictor()  # the shipped model, held as its card says
     table = with_denoiser(model, denoiser, n=n, device=device)
     retrain = retrain_command(run, notes, shipped, default=DENOISER_RETRAIN)
-    return {**notes, "file": "default_denoiser.pt", "retrain": retrain, "licence": LICENCE,
-            "evaluation": {"with": "the shipped model (default_model.pt), as blur2vid predict --noise LEVEL runs it",
-                           "by_noise_level": {str(k): {c: float(v) for c, v in row.items()}
-                                              for k, row in table.iterrows()}}}
+    return ModelCard.from_dict({
+        **notes, "file": "default_denoiser.pt", "retrain": retrain, "licence": LICENCE,
+        "evaluation": {"with": "the shipped model (default_model.pt), as blur2vid predict --noise LEVEL runs it",
+                       "by_noise_level": {str(k): {c: float(v) for c, v in row.items()} for k, row in table.iterrows()}},
+    }, f"{run}/model.json")
 
 
-def install_denoiser(run: str | Path, assets: str | Path | None = None, device="cpu", n: int = 64) -> dict[str, Any]:
+def install_denoiser(run: str | Path, assets: str | Path | None = None, device="cpu", n: int = 64) -> ModelCard:
     """Measure the denoiser of ``run/model.pt`` with the shipped model and write it, with its card,
     as the package's denoiser (``default_denoiser.pt`` and ``.json``)."""
     run = Path(run)
-    if not (run / "model.pt").is_file() or not (run / "model.json").is_file():
-        raise FileNotFoundError(f"{run}: no model.pt and model.json (is the blur2vid train run finished?)")
+    _run_notes(run)
     denoiser, _ = load_model(run / "model.pt", expect="NoiseLevelDenoiser")
     assets = default_denoiser_path().parent if assets is None else Path(assets)
-    current = assets / "default_denoiser.json"
-    notes = _denoiser_card(run, denoiser, device, n, json.loads(current.read_text()) if current.is_file() else None)
-    save_model(assets / "default_denoiser.pt", denoiser, notes)
-    atomic_write_text(assets / "default_denoiser.json", json.dumps(notes, indent=2) + "\n")
-    return notes
+    made = _denoiser_card(run, denoiser, device, n, _shipped_card(assets / "default_denoiser.json"))
+    save_model(assets / "default_denoiser.pt", denoiser, made.to_dict())
+    made.write(assets / "default_denoiser.json")
+    return made
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m blur2vid.shipping",
-                                     description="measure a blur2vid train run for shipping, and install it")
-    parser.add_argument("run", help="a blur2vid train --out folder (holding model.pt and model.json); a denoiser's "
-                        "run (scheme denoise) is measured with the shipped model and installs as its denoiser")
-    parser.add_argument("--install", action="store_true", help="write it as the package's default model (or denoiser)")
-    parser.add_argument("--match-blur", action=argparse.BooleanOptionalAction, default=None,
-                        help="measure (and ship) the frames moved to re-blur to the input "
-                             "(default: as the run was trained)")
-    parser.add_argument("--device", default="cpu")
-    args = parser.parse_args(argv)
-    if read_model_file(Path(args.run) / "model.pt").get("arch") == "NoiseLevelDenoiser":
-        if args.install:
-            notes = install_denoiser(args.run, device=args.device)
-        else:
-            denoiser, _ = load_model(Path(args.run) / "model.pt")
-            notes = _denoiser_card(Path(args.run), denoiser, args.device)
-        print(json.dumps(notes["evaluation"], indent=2))
-        return 0
-    if args.install:
-        notes = install(args.run, device=args.device, match_blur=args.match_blur)
-        print(json.dumps(notes["evaluation"], indent=2))
-    else:
-        model, trained = load_model(Path(args.run) / "model.pt")
-        held = bool(trained.get("match_blur", False)) if args.match_blur is None else args.match_blur
-        print(json.dumps(evaluate(with_match_blur(model, held), device=args.device), indent=2))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+def ship(run: str | Path, install_it: bool = False, match_blur: bool | None = None, device="cpu") -> dict[str, Any]:
+    """``blur2vid ship``: what :func:`evaluate` (or, for a denoiser's run, :func:`with_denoiser`)
+    measures on the run's model, and with ``install_it`` the model installed with its card."""
+    run = Path(run)
+    if read_model_file(run / "model.pt").get("arch") == "NoiseLevelDenoiser":
+        if install_it:
+            return install_denoiser(run, device=device).evaluation
+        return _denoiser_card(run, load_model(run / "model.pt")[0], device).evaluation
+    if install_it:
+        return install(run, device=device, match_blur=match_blur).evaluation
+    model, _ = held_as_noted(*load_model(run / "model.pt"), match_blur, name=str(run))
+    return evaluate(model, device=device)
