@@ -10,7 +10,7 @@ __all__ = ["main"]
 TRAIN_SETTINGS = """settings (a config file's keys, or --set KEY=VALUE):
   scheme     naive | order_invariant | hypercut | order_invariant_reg   (default hypercut), or
              denoise: the noise-level denoiser of predict --noise (capture-like scenes only)
-  ordering   motion_rule: the explicit order of hypercut, "the content moves right"
+  ordering   motion_rule: the explicit order of hypercut, the hand-made order (the content moves right)
   width, depth, batch, lr, seed           the U-Net (frames or denoiser) and its optimiser
   steps | minutes                         the budget: one of them (minutes are converted once to
                                           steps on this machine and recorded)
