@@ -5,7 +5,7 @@
     python benchmarks/bench_predict.py --scale auto       # as blur2vid predict runs by default
     python benchmarks/bench_predict.py --scale auto --noise 4   # held to the denoised photograph
 
-Times :func:`blur2vid.inference.predict_frames` after one warm-up call, with CUDA synchronisation,
+Times :func:`blur2vid.models.inference.predict_frames` after one warm-up call, with CUDA synchronisation,
 at fp32 and bf16, and reports megapixels of input per second.  ``--scale`` defaults to 1 (the
 network on every pixel: the measure that compares models); ``blur2vid predict`` runs ``auto``.
 Name the processor beside any time.
@@ -19,8 +19,8 @@ import time
 
 import torch
 
-from blur2vid.inference import predict_frames
-from blur2vid.predict import load_denoiser, load_predictor
+from blur2vid.app.predict import load_denoiser, load_predictor
+from blur2vid.models.inference import predict_frames
 
 
 def main() -> None:

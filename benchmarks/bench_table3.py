@@ -5,7 +5,7 @@ baseline, the middle network and the full cascade, next to the paper's Titan X n
     python benchmarks/bench_table3.py --device cuda --repeats 10
 
 Resolutions are 16:9 frames (320P = 568x320, 480P = 854x480, 720P = 1280x720); see
-:mod:`blur2vid.benchmark` for why.
+:mod:`blur2vid.models.timing` for why.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import sys
 
 import torch
 
-from blur2vid.benchmark import RESOLUTIONS, table3, table3_models
+from blur2vid.models.timing import RESOLUTIONS, table3, table3_models
 
 
 def main(argv: list[str] | None = None) -> int:

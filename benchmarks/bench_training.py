@@ -1,8 +1,8 @@
-"""Training speed per network and precision: samples per second of ``blur2vid.train.fit``.
+"""Training speed per network and precision: samples per second of ``blur2vid.training.loop.fit``.
 
 Each network trains on one fixed batch of procedural scenes (rendered once, so the data generator
 is not timed) for ``--warmup`` untimed steps, then ``--steps`` timed ones, in each precision
-(``fp32`` and ``bf16`` autocast; see :mod:`blur2vid.precision`), memory format (the default
+(``fp32`` and ``bf16`` autocast; see :mod:`blur2vid.core.precision`), memory format (the default
 contiguous NCHW, and ``channels_last``: NHWC, which some CPU and GPU convolution kernels prefer),
 and with ``--compile`` also through ``torch.compile``; on CUDA with ``--device cuda``.
 Run it on a quiet machine: two trainings at once on 2 cores slow each other down several times.
@@ -19,15 +19,15 @@ import time
 import pandas as pd
 import torch
 
-from blur2vid.benchmark import device_name
+from blur2vid.core.precision import cpu_has_native_bf16
 from blur2vid.data.config import DataConfig
-from blur2vid.experiments.ordering import ORDERINGS
+from blur2vid.experiments.hypercut_ordering import ORDERINGS
 from blur2vid.losses import middle_loss, naive_loss, ordering_loss
 from blur2vid.models.jin import JinCascade, JinConfig
-from blur2vid.precision import cpu_has_native_bf16
-from blur2vid.train import fit
-from blur2vid.train_hypercut import HyperCUTTrainConfig
-from blur2vid.train_unet import UNetTrainConfig
+from blur2vid.models.timing import device_name
+from blur2vid.training.hyperplane import HyperCUTTrainConfig
+from blur2vid.training.loop import fit
+from blur2vid.training.unet_schemes import UNetTrainConfig
 
 
 def _networks(size: int, batch: int):

@@ -17,7 +17,7 @@ machine, ``--out /tmp/gpu-check --archive $OUT/gpu-check.tar.gz`` brings back th
 4. ``training.csv``: training samples per second per network, precision and compile
    (``benchmarks/bench_training.py``);
 5. ``capped_02.csv``, ``capped_04.csv``: notebooks 02 and 04 at the `gpu` profile with every loop
-   capped (:func:`blur2vid.profiles.get_profile` ``max_steps``), run through the library.
+   capped (:func:`blur2vid.reproduction.profiles.get_profile` ``max_steps``), run through the library.
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from blur2vid.benchmark import _sync, device_name, table3_models, time_forward  # noqa: E402
-from blur2vid.precision import autocast, compiled  # noqa: E402
+from blur2vid.core.precision import autocast, compiled  # noqa: E402
+from blur2vid.models.timing import _sync, device_name, table3_models, time_forward  # noqa: E402
 
 RESOLUTIONS = {"320P": (320, 568), "480P": (480, 854), "720P": (720, 1280)}
 
@@ -171,9 +171,9 @@ def main(argv: list[str] | None = None) -> int:
 
     def stage_capped():
         from blur2vid.experiments import jin_training
-        from blur2vid.experiments.ambiguity import naive_order_experiment
-        from blur2vid.profiles import get_profile
-        from blur2vid.train import Workspace
+        from blur2vid.experiments.order_ambiguity import naive_order_experiment
+        from blur2vid.reproduction.profiles import get_profile
+        from blur2vid.training.loop import Workspace
 
         p = get_profile("gpu", max_steps=2 if dry else args.capped_steps, max_size=40 if dry else None)
         import tempfile

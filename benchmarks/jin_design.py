@@ -34,17 +34,17 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from blur2vid.benchmark import device_name
+from blur2vid.core.metrics import capped, psnr
+from blur2vid.core.ordering import canonical_order
+from blur2vid.core.seeding import derive_seed
+from blur2vid.core.tensors import batched
 from blur2vid.data.config import DataConfig
 from blur2vid.losses import PerceptualLoss, best_order_pair_loss, middle_loss, pair_loss
-from blur2vid.metrics import capped, psnr
 from blur2vid.models.blocks import count_parameters
 from blur2vid.models.jin import JinCascade, JinConfig
-from blur2vid.ordering import canonical_order
-from blur2vid.seeding import derive_seed
-from blur2vid.tensors import batched
-from blur2vid.train import fit
-from blur2vid.train_jin import JinTrainConfig, hand_made_order, training_batches
+from blur2vid.models.timing import device_name
+from blur2vid.training.cascade import JinTrainConfig, hand_made_order, training_batches
+from blur2vid.training.loop import fit
 
 DESIGNS: dict[str, dict] = {
     "base": dict(size=32),

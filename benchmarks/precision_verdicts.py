@@ -25,15 +25,15 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from blur2vid.benchmark import device_name
 from blur2vid.experiments.claims import claims_table, margin_claim
-from blur2vid.experiments.hypercut import row_id, row_label, unet_table, unet_test
-from blur2vid.experiments.ordering import train_orderings
+from blur2vid.experiments.hypercut_blur2vid import row_id, row_label, unet_table, unet_test
+from blur2vid.experiments.hypercut_ordering import train_orderings
 from blur2vid.experiments.tables import OUTER, outer_gain, summary
-from blur2vid.profiles import get_profile
-from blur2vid.runs import results_root
-from blur2vid.train import Workspace
-from blur2vid.train_unet import train_unet
+from blur2vid.models.timing import device_name
+from blur2vid.reproduction.profiles import get_profile
+from blur2vid.reproduction.runs import results_root
+from blur2vid.training.loop import Workspace
+from blur2vid.training.unet_schemes import train_unet
 
 
 def main(argv: list[str] | None = None) -> int:

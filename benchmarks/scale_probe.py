@@ -2,11 +2,11 @@
 
 The shipped model was trained on 64 px crops.  For held-out capture scenes of several sizes
 (their motion in pixels as given, so a larger scene can blur as much of its frame as a small one
-or as many pixels), this runs :func:`blur2vid.inference.predict_frames` at each ``scale`` (the
+or as many pixels), this runs :func:`blur2vid.models.inference.predict_frames` at each ``scale`` (the
 photograph shrunk by that factor for the network, its frames enlarged back and held to the
 photograph at full size) and prints the middle frame over the blurry input and the mean pPSNR
 over the blur copied to every frame, each with a 95% interval over the scenes, and ``auto``
-(:func:`blur2vid.inference.working_scale`) paired against full size.  ``sideN`` in ``--scales`` is
+(:func:`blur2vid.models.inference.working_scale`) paired against full size.  ``sideN`` in ``--scales`` is
 the factor that brings the shorter side to N pixels (``auto`` is ``side128``).
 
     python benchmarks/scale_probe.py                       # the shipped model, 32 scenes a size
@@ -22,17 +22,17 @@ import time
 import pandas as pd
 import torch
 
-from blur2vid.benchmark import device_name
+from blur2vid.app.predict import load_predictor
+from blur2vid.app.shipping import held_out_at_scales, intervals
 from blur2vid.data.config import CAPTURES, DataConfig
-from blur2vid.inference import predict_frames, working_scale
-from blur2vid.predict import load_predictor
-from blur2vid.shipping import held_out_at_scales, intervals
+from blur2vid.models.inference import predict_frames, working_scale
+from blur2vid.models.timing import device_name
 
 CASES = ((64, 12), (64, 24), (128, 24), (128, 48), (192, 24), (192, 72), (256, 24), (256, 96), (384, 48))
 
 
 def scores(model, size: int, motion: float, scales: list, n: int) -> pd.DataFrame:
-    """:func:`blur2vid.shipping.held_out_at_scales` per scene, its columns named by the ``scales``
+    """:func:`blur2vid.app.shipping.held_out_at_scales` per scene, its columns named by the ``scales``
     asked for (``sideN`` turned into the factor for this size)."""
     factors = [max(1.0, size / float(s[4:])) if str(s).startswith("side") else s for s in scales]
     table = held_out_at_scales(model, size, motion, list(dict.fromkeys(factors)), n)  # each factor once

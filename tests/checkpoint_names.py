@@ -1,7 +1,7 @@
 """The checkpoint names (``config_key``) of every training stage of every profile, found without training.
 
 Each stage's training function is called as a notebook calls it, with
-:meth:`blur2vid.train.Workspace.checkpoint` replaced by a recorder that notes the name and stops the
+:meth:`blur2vid.training.loop.Workspace.checkpoint` replaced by a recorder that notes the name and stops the
 function before it trains; the networks a stage depends on (the middle network, an ordering
 network) are untrained and seeded, so their digests are the same on every run.  A reorganisation
 of the code must leave every name as it was: ``tests/golden/checkpoint_names.json`` holds them,
@@ -26,7 +26,7 @@ class _Recorded(Exception):
 
 
 def _stage(names: dict[str, str], label: str, train, *args, **kwargs) -> None:
-    from blur2vid.train import Workspace
+    from blur2vid.training.loop import Workspace
 
     real = Workspace.checkpoint
 
@@ -53,16 +53,16 @@ def _seeded(build):
 def checkpoint_names() -> dict[str, str]:
     """``{"<profile>/<stage>": "<name>-<hash>"}`` for every stage of every profile (seed 0, fp32, and
     one stage at bf16: the precision is part of the key)."""
+    from blur2vid.app.recipes import RECIPES, load_recipe
     from blur2vid.experiments.jin_training import nah_baseline
-    from blur2vid.inferability import train_side_reader
     from blur2vid.models.jin import JinCascade
-    from blur2vid.profiles import get_profile
-    from blur2vid.train import Workspace
-    from blur2vid.train_command import RECIPES, load_recipe
-    from blur2vid.train_denoise import DenoiserTrainConfig, train_denoiser
-    from blur2vid.train_hypercut import train_ordering
-    from blur2vid.train_jin import JIN_VARIANTS, train_frames, train_middle
-    from blur2vid.train_unet import UNET_SCHEMES, train_unet
+    from blur2vid.reproduction.profiles import get_profile
+    from blur2vid.training.cascade import JIN_VARIANTS, train_frames, train_middle
+    from blur2vid.training.denoiser import DenoiserTrainConfig, train_denoiser
+    from blur2vid.training.hyperplane import train_ordering
+    from blur2vid.training.inferability import train_side_reader
+    from blur2vid.training.loop import Workspace
+    from blur2vid.training.unet_schemes import UNET_SCHEMES, train_unet
 
     names: dict[str, str] = {}
     ws = Workspace(checkpoints=Path("/nonexistent/checkpoints"), precision="fp32", progress=False, validation=0)

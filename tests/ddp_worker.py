@@ -1,5 +1,5 @@
 """Launched by tests/test_distributed.py under ``torchrun --nproc_per_node 2`` (or alone, as the
-single-process reference): trains a small network with :func:`blur2vid.train.fit` and writes each
+single-process reference): trains a small network with :func:`blur2vid.training.loop.fit` and writes each
 rank's final weights to ``OUT/rank<r>.pt``.
 
 ``python ddp_worker.py unet OUT [--steps N] [--stop-at K]``: a SequenceUNet on random batches of 4
@@ -14,13 +14,13 @@ from pathlib import Path
 
 import torch
 
-from blur2vid import distributed
 from blur2vid.data.config import DataConfig
 from blur2vid.data.sample import Batch
 from blur2vid.models.jin import JinCascade
 from blur2vid.models.unet import SequenceUNet
-from blur2vid.train import Workspace, fit
-from blur2vid.train_jin import JinTrainConfig, train_frames
+from blur2vid.training import distributed
+from blur2vid.training.cascade import JinTrainConfig, train_frames
+from blur2vid.training.loop import Workspace, fit
 
 
 def unet(out: Path, steps: int, stop_at: int | None) -> dict:

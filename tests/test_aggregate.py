@@ -1,4 +1,4 @@
-"""Pooling the outputs of several training seeds (blur2vid.aggregate)."""
+"""Pooling the outputs of several training seeds (blur2vid.reproduction.aggregate)."""
 
 import json
 
@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from blur2vid.aggregate import aggregate, read_scene_table
 from blur2vid.experiments.tables import scene_table
-from blur2vid.runs import start_run
+from blur2vid.reproduction.aggregate import aggregate, read_scene_table
+from blur2vid.reproduction.runs import start_run
 
 
 def _seed_run(monkeypatch, tmp_path, seed: int, offset: float):

@@ -7,9 +7,9 @@ import itertools
 import pytest
 import torch
 
+from blur2vid.core.formation import synthesize_blur
 from blur2vid.data.augment import augment, rotation_choices
 from blur2vid.data.sample import Batch
-from blur2vid.formation import synthesize_blur
 
 
 def _consistent_batch(b: int = 6, t: int = 5, c: int = 3, h: int = 8, w: int = 8, seed: int = 0) -> Batch:

@@ -13,9 +13,9 @@ import pytest
 import torch
 from torch import nn
 
-from blur2vid.benchmark import RESOLUTIONS, device_name, table3, table3_models, time_forward
+from blur2vid.core.published import JIN_TABLE3, JIN_TABLE3_DEVICE
 from blur2vid.models import JinConfig, MiddleNet, count_parameters
-from blur2vid.published import JIN_TABLE3, JIN_TABLE3_DEVICE
+from blur2vid.models.timing import RESOLUTIONS, device_name, table3, table3_models, time_forward
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -1,4 +1,4 @@
-"""The book (blur2vid.book): a static site of executed notebooks, built without running any.
+"""The book (blur2vid.reproduction.book): a static site of executed notebooks, built without running any.
 
 Unit tests build it from notebooks made here, with every kind of output a run leaves; the slow test
 builds it from a real smoke run's executed notebooks and checks that every notebook has a page,
@@ -8,14 +8,15 @@ import base64
 import io
 import json
 import re
+from pathlib import Path
 
 import nbformat
 import numpy as np
 import pytest
 from PIL import Image
 
-from blur2vid import book, notebook_html
-from blur2vid.paper import REGISTRY
+from blur2vid.reproduction import book, book_render
+from blur2vid.reproduction.registry import REGISTRY
 
 README = """# blur2vid
 
@@ -202,7 +203,7 @@ def test_the_book_of_a_smoke_run(tmp_path, monkeypatch):
     """Every notebook executed at smoke by `reproduce`, then the book: a page per notebook, an
     anchor for every registry item on the page the front page links, notebook 04's tables and
     figures inline, every image on disk, and no traceback anywhere."""
-    from blur2vid.reproduce import executed_dir, notebook_paths, reproduce
+    from blur2vid.reproduction.reproduce import executed_dir, notebook_paths, reproduce
 
     monkeypatch.setenv("BLUR2VID_RESULTS", str(tmp_path / "results"))
     outputs = tmp_path / "figures"  # conftest points BLUR2VID_FIGURES here
@@ -229,7 +230,7 @@ def test_the_book_of_a_smoke_run(tmp_path, monkeypatch):
 
 
 def test_markdown_keeps_prose_dollars_code_and_heading_ids_apart():
-    md = notebook_html.Markdown(used={"cell-3"})
+    md = book_render.Markdown(used={"cell-3"})
     html_ = md.render("It costs $5 and $10, frame $\\hat x_3$ moves.\n\n`a$b` and ``c $x`` stay code.\n\n"
                       "```\necho $HOME $PATH\n```\n\n## The `<video>` tag\n\n## Cell 3\n\n$$\nB = g(x)\n$$")
     assert "costs $5 and $10" in html_ and r'<span class="math">\(\hat x_3\)</span>' in html_
@@ -255,7 +256,7 @@ def test_progress_bars_split_over_outputs_end_as_their_last_state(tmp_path):
     cell.outputs = [v4.new_output("stream", name="stderr", text=f"\rstep {k:3d}%") for k in (10, 50, 100)]
     cell.outputs.append(v4.new_output("stream", name="stderr", text="\n"))
     cell.outputs.append(v4.new_output("stream", name="stdout", text="a\rb\r\n"))
-    html_ = notebook_html.cell_outputs(cell, "x.ipynb, cell 0", notebook_html.Images(tmp_path / "img"), notebook_html.Markdown())
+    html_ = book_render.cell_outputs(cell, "x.ipynb, cell 0", book_render.Images(tmp_path / "img"), book_render.Markdown())
     assert html_.count("<pre") == 2 and "step 100%" in html_ and "50%" not in html_ and ">b\n<" in html_
 
 
@@ -263,14 +264,14 @@ def test_images_keep_their_depth_their_timing_and_plots_stay_exact():
     ramp = (np.arange(64 * 64, dtype=np.uint16).reshape(64, 64) * 16)
     buffer = io.BytesIO()
     Image.fromarray(ramp).save(buffer, format="PNG")
-    data, ext = notebook_html.encode_image(buffer.getvalue(), "deep")
+    data, ext = book_render.encode_image(buffer.getvalue(), "deep")
     decoded = np.asarray(Image.open(io.BytesIO(data)).convert("L"), dtype=float)
     assert abs(decoded.mean() - ramp.mean() / 257) < 2 and decoded.std() > 50  # scaled, not clipped white
     rng = np.random.default_rng(1)  # noise: a GIF that WebP beats, so the re-encoded file is read back
     frames = [Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)) for _ in range(3)]
     buffer = io.BytesIO()
     frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:], duration=[100, 500, 900], loop=1)
-    data, ext = notebook_html.encode_image(buffer.getvalue(), "gif")
+    data, ext = book_render.encode_image(buffer.getvalue(), "gif")
     gif = Image.open(io.BytesIO(data))
     assert gif.n_frames == 3 and ext == "webp"
     if ext == "webp":
@@ -285,7 +286,7 @@ def test_images_keep_their_depth_their_timing_and_plots_stay_exact():
     plot[::7, :, :] = (31, 95, 168)
     buffer = io.BytesIO()
     Image.fromarray(plot).save(buffer, format="PNG")
-    data, ext = notebook_html.encode_image(buffer.getvalue(), "plot")
+    data, ext = book_render.encode_image(buffer.getvalue(), "plot")
     assert np.array_equal(np.asarray(Image.open(io.BytesIO(data)).convert("RGB")), plot)
 
 
@@ -312,7 +313,7 @@ def test_a_progress_bar_widget_shows_its_last_saved_state(tmp_path):
               "b": {"model_name": "FloatProgressModel", "state": {"value": 8.0, "max": 8.0}},
               "c": {"model_name": "HTMLModel", "state": {"value": "\u20078/8\u2007[00:02&lt;00:00]"}},
               "slider": {"model_name": "IntSliderModel", "state": {"value": 3}}}
-    html_ = notebook_html.cell_outputs(cell, "x.ipynb, cell 0", notebook_html.Images(tmp_path / "img"), notebook_html.Markdown(), states)
+    html_ = book_render.cell_outputs(cell, "x.ipynb, cell 0", book_render.Images(tmp_path / "img"), book_render.Markdown(), states)
     assert "step: 100% |██████████|  8/8 [00:02&lt;00:00]" in html_ and "0/8" not in html_
     assert html_.count("interactive widget") == 1
 
@@ -353,3 +354,24 @@ def test_a_rebuild_from_one_notebook_keeps_the_other_pages_of_the_book(tmp_path)
     assert manifest["carried"] == [first] and manifest["titles"][second] == "07 · Your own image, again"
     front = (out / "index.html").read_text()
     assert f"{second} run again at commit bbb" in front and "commit aaa" in front
+
+
+def test_the_builder_says_how_to_install_what_it_needs(monkeypatch):
+    """The builder's packages are an optional extra: without them the book is refused with the
+    command that installs them, before anything is read or written."""
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "pygments" else real(name, *a))
+    with pytest.raises(book.BookError, match=r"needs pygments: pip install 'blur2vid\[book\]'"):
+        book.build(source=Path("/nonexistent"))
+
+
+def test_the_library_imports_without_the_builders_packages():
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['markdown_it'] = sys.modules['pygments'] = None\n"
+            "import blur2vid.app.predict, blur2vid.app.recipes, blur2vid.app.shipping, blur2vid.cli\n"
+            "import blur2vid.reproduction.reproduce")
+    subprocess.run([sys.executable, "-c", code], check=True)

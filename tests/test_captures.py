@@ -5,6 +5,7 @@ import math
 import pytest
 import torch
 
+from blur2vid.core.formation import get_crf, synthesize_blur
 from blur2vid.data.captures import (
     CaptureConfig,
     camera_path,
@@ -14,7 +15,6 @@ from blur2vid.data.captures import (
     render_captures,
     soft_mask,
 )
-from blur2vid.formation import get_crf, synthesize_blur
 
 SMALL = dict(size=24, n_frames=7, subframes=2, max_motion=8.0)
 

@@ -51,7 +51,7 @@ def test_one_point_has_no_slope_and_no_curve_is_a_clear_error():
 def test_a_curve_table_read_back_from_csv_keeps_its_slopes(tmp_path):
     import pandas as pd
 
-    from blur2vid.aggregate import read_curve_table
+    from blur2vid.reproduction.aggregate import read_curve_table
 
     slope = 2e-5
     curve_table({"rising": _history(6, slope=slope)}, "val_psnr").to_csv(tmp_path / "c.csv")  # with row numbers

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from blur2vid.core.formation import synthesize_blur
 from blur2vid.data.frame_folders import FrameFolderDataset, frame_number
 from blur2vid.data.rb2v import RB2VDataset
 from blur2vid.data.sample import Batch
@@ -26,7 +27,6 @@ from blur2vid.data.windows import (
     dataset_table,
     natural_key,
 )
-from blur2vid.formation import synthesize_blur
 from minidata import arrays as _arrays
 from minidata import pixels as _pixels
 from minidata import rb2v as _rb2v

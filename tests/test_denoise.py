@@ -10,13 +10,13 @@ import torch
 from PIL import Image
 from torch import nn
 
+from blur2vid.app.recipes import load_recipe, train_model
 from blur2vid.cli import main
-from blur2vid.formation import synthesize_blur
-from blur2vid.inference import predict_frames
+from blur2vid.core.formation import synthesize_blur
 from blur2vid.models.checkpoint import default_denoiser_path, load_model, save_model
 from blur2vid.models.denoise import SIGMA_SCALE, NoiseLevelDenoiser, noise_level
+from blur2vid.models.inference import predict_frames
 from blur2vid.models.unet import SequenceUNet
-from blur2vid.train_command import load_recipe, train_model
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -124,7 +124,7 @@ def _photo(path, size=(30, 44)):
 
 
 def test_cli_noise_refusals_come_before_any_work(tmp_path, capsys, monkeypatch):
-    import blur2vid.predict as predict
+    import blur2vid.app.predict as predict
 
     calls = []
     monkeypatch.setattr(predict, "load_image", lambda p: calls.append(p))
@@ -196,8 +196,8 @@ def test_the_denoiser_trains_on_batches_rendered_ahead_on_the_cpu(device):
     """Its loss reads the noise-free blur from the batch's ``meta``: rendered by workers on the CPU
     (as ``blur2vid train`` does for a GPU run), it must reach the device with the batch."""
     from blur2vid.data.config import CAPTURES, DataConfig
-    from blur2vid.train import Workspace
-    from blur2vid.train_denoise import DenoiserTrainConfig, train_denoiser
+    from blur2vid.training.denoiser import DenoiserTrainConfig, train_denoiser
+    from blur2vid.training.loop import Workspace
 
     cfg = DenoiserTrainConfig(data=DataConfig(family=CAPTURES, size=16, max_shift=4.0), width=4, depth=1, steps=2,
                               batch=2)

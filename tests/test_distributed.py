@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-import blur2vid.distributed as distributed
+import blur2vid.training.distributed as distributed
 from blur2vid.data.sample import Batch
 
 WORKER = Path(__file__).parent / "ddp_worker.py"

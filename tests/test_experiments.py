@@ -7,7 +7,14 @@ import pytest
 import torch
 
 from blur2vid.data.sample import Batch
-from blur2vid.experiments import ambiguity, formation, hypercut, jin_losses, jin_training, ordering
+from blur2vid.experiments import (
+    blur_formation,
+    hypercut_blur2vid,
+    hypercut_ordering,
+    jin_losses,
+    jin_training,
+    order_ambiguity,
+)
 from blur2vid.experiments.claims import (
     Claim,
     aggregate_claims,
@@ -19,7 +26,7 @@ from blur2vid.experiments.claims import (
     threshold_claim,
 )
 from blur2vid.experiments.tables import BASELINES, gain_long, scene_table, summary
-from blur2vid.train_jin import JIN_VARIANTS
+from blur2vid.training.cascade import JIN_VARIANTS
 
 FRAMES = ["F1", "F2", "F3", "F4", "F5", "F6", "F7"]
 SCENE_OFFSETS = np.array([-0.2, 0.2, -0.1, 0.1])  # four test scenes around each row's mean
@@ -87,7 +94,7 @@ def test_the_oracle_is_a_reference_beside_the_six_schemes_not_their_premise():
 
 
 def test_table3_is_timed_once_per_processor_and_read_back(tmp_path, monkeypatch):
-    from blur2vid import benchmark
+    from blur2vid.models import timing
 
     calls = []
 
@@ -96,8 +103,8 @@ def test_table3_is_timed_once_per_processor_and_read_back(tmp_path, monkeypatch)
         return pd.DataFrame({"320P_s": [2.0, 0.2, 0.6], "params": [3, 1, 2], "device": ["cpu"] * 3},
                             index=pd.Index(["Nah", "Middle", "Full"], name="model"))
 
-    monkeypatch.setattr(benchmark, "table3", fake)
-    monkeypatch.setattr(benchmark, "table3_models", lambda scale: {})
+    monkeypatch.setattr(timing, "table3", fake)
+    monkeypatch.setattr(timing, "table3_models", lambda scale: {})
     cfg = jin_training.JinExperimentConfig()
     first = jin_training.table3(cfg, cache=tmp_path)
     again = jin_training.table3(cfg, cache=tmp_path)
@@ -116,7 +123,7 @@ def test_one_test_set_leaves_the_larger_blur_claim_unheld():
 
 
 def test_hypercut_claims_read_the_rows_by_id():
-    claims = hypercut.claims(_hypercut_table(), _hypercut_table(baselines=True), "antisymmetric_crop")
+    claims = hypercut_blur2vid.claims(_hypercut_table(), _hypercut_table(baselines=True), "antisymmetric_crop")
     value = claims["value"]
     assert claims.loc["hypercut.ppsnr.unet.order_beats_naive_outer", "verdict"] == "reproduced"
     assert claims.loc["hypercut.ppsnr.unet.regulariser_helps", "verdict"] == "contradicted"
@@ -128,7 +135,7 @@ def test_hypercut_claims_read_the_rows_by_id():
     assert claims.loc["hypercut.ppsnr.unet.reference.motion_rule", "kind"] == "reference"
     # the learned order gains 0.3 dB where the hand-made one gains 1.0: it keeps 30%, not 70%
     kept = claims.loc["hypercut.ppsnr.unet.order_keeps_hand_made_gain"]
-    assert kept["value"] == pytest.approx(0.3 - hypercut.HAND_MADE_SHARE * 1.0) and kept["verdict"] == "contradicted"
+    assert kept["value"] == pytest.approx(0.3 - hypercut_blur2vid.HAND_MADE_SHARE * 1.0) and kept["verdict"] == "contradicted"
     assert kept["kind"] == "reference"
     assert "hypercut.ppsnr.unet.premise" not in claims.index  # no baseline rows, no premise
     assert value["hypercut.ppsnr.jin.premise"] == pytest.approx(23.0 - 22.5)
@@ -139,10 +146,10 @@ def test_hypercut_claims_read_the_rows_by_id():
 
 
 def test_row_ids_and_labels_of_the_ppsnr_table():
-    assert hypercut.row_id("naive") == "naive" and hypercut.row_id("hypercut", "motion_rule") == "hypercut:motion_rule"
-    assert hypercut.row_label("hypercut", "motion_rule") == "HyperCUT order [motion rule (hand-made)]"
-    cfg = hypercut.HyperCUTExperimentConfig(orderings=("antisymmetric_crop", "motion_rule"), main="antisymmetric_crop")
-    assert [hypercut.row_id(s, o) for s, o in hypercut._rows(cfg)] == [
+    assert hypercut_blur2vid.row_id("naive") == "naive" and hypercut_blur2vid.row_id("hypercut", "motion_rule") == "hypercut:motion_rule"
+    assert hypercut_blur2vid.row_label("hypercut", "motion_rule") == "HyperCUT order [motion rule (hand-made)]"
+    cfg = hypercut_blur2vid.HyperCUTExperimentConfig(orderings=("antisymmetric_crop", "motion_rule"), main="antisymmetric_crop")
+    assert [hypercut_blur2vid.row_id(s, o) for s, o in hypercut_blur2vid._rows(cfg)] == [
         "naive", "order_invariant", "hypercut:antisymmetric_crop", "order_invariant_reg:antisymmetric_crop",
         "hypercut:motion_rule"]
 
@@ -150,11 +157,11 @@ def test_row_ids_and_labels_of_the_ppsnr_table():
 def test_formation_claims_follow_the_numbers():
     growth = pd.DataFrame({"speed_px_per_frame": [1.0] * 3, "frames": [1, 3, 5], "psnr_blur_vs_middle": [99, 30, 25]})
     rule = pd.DataFrame({"delta_px": [4.0, 8.0], "shift_per_frame_px": [1.0, 1.0], "psnr_frame_vs_instant": [45, 44]})
-    claims = formation.claims(growth, rule)
+    claims = blur_formation.claims(growth, rule)
     assert claims["holds"].all() and claims.loc["jin.eq1.blur_grows_with_frames", "value"] == -5
     growth.loc[2, "psnr_blur_vs_middle"] = 31  # the blur of 5 frames sharper than that of 3: not a growth
     rule.loc[1, "psnr_frame_vs_instant"] = 42  # the curves of the two Deltas 3 dB apart
-    claims = formation.claims(growth, rule)
+    claims = blur_formation.claims(growth, rule)
     assert not claims.loc["jin.eq1.blur_grows_with_frames", "holds"]
     assert claims.loc["jin.sec3.sharp_at_rule", "holds"] and not claims.loc["jin.sec3.depends_on_ratio", "holds"]
 
@@ -166,8 +173,8 @@ def _eq2_scenes(true, pair):
 
 def test_eq2_claims_need_every_outer_frame_closer_to_the_pair_mean():
     scenes = _eq2_scenes([20, 22, 24, 27, 24, 22, 20.0], [26, 27, 28, 27, 28, 27, 19.5])
-    fig2 = ambiguity.figure2(ambiguity.AmbiguityConfig(toy_size=16))
-    claims = ambiguity.claims(fig2, scenes)
+    fig2 = order_ambiguity.figure2(order_ambiguity.AmbiguityConfig(toy_size=16))
+    claims = order_ambiguity.claims(fig2, scenes)
     assert claims.loc["hypercut.eq2.closer_to_pair_mean", "value"] == pytest.approx(-0.5)
     assert "F7" in claims.loc["hypercut.eq2.closer_to_pair_mean", "claim"]  # the frame it was judged on
     assert not claims.loc["hypercut.eq2.closer_to_pair_mean", "holds"] and claims.loc["hypercut.eq2.middle_best", "holds"]
@@ -189,18 +196,18 @@ def test_ordering_claims():
     table = pd.DataFrame({"label": ["g", "a", "c", "m"], "Hit": [0.96, 1.0, 1.0, 1.0]},
                          index=pd.Index(["generic", "antisymmetric", "antisymmetric_crop", "motion_rule"], name="id"))
     hits = scene_table({"generic": ("g", np.ones((200, 1)))}, columns=["Hit"], mean=False)
-    claims = ordering.claims(table, hits)
+    claims = hypercut_ordering.claims(table, hits)
     assert list(claims.index) == ["hypercut.ordering.generic_hit", "hypercut.ordering.antisymmetric_hit",
                                   "hypercut.ordering.antisymmetric_crop_hit"]
-    assert claims["holds"].all() and claims.loc["hypercut.ordering.generic_hit", "threshold"] == ordering.GENERIC_HIT
+    assert claims["holds"].all() and claims.loc["hypercut.ordering.generic_hit", "threshold"] == hypercut_ordering.GENERIC_HIT
     missed = np.ones((200, 1))
     missed[:8] = 0  # Hit 0.96 on 200 sequences: the interval reaches below 0.95, so not shown
-    claims = ordering.claims(table, scene_table({"generic": ("g", missed)}, columns=["Hit"], mean=False))
+    claims = hypercut_ordering.claims(table, scene_table({"generic": ("g", missed)}, columns=["Hit"], mean=False))
     assert claims.loc["hypercut.ordering.generic_hit", "value"] == pytest.approx(0.96)
     assert claims.loc["hypercut.ordering.generic_hit", "verdict"] == "not shown"
     table.loc["antisymmetric", "Hit"] = 0.99
     with pytest.raises(AssertionError, match="antisymmetric_hit"):
-        assert_facts(ordering.claims(table, hits))
+        assert_facts(hypercut_ordering.claims(table, hits))
 
 
 def test_margin_claims_are_judged_by_their_interval():
@@ -257,9 +264,9 @@ def test_grids_of_fig3_and_fig5():
 
 def test_the_registry_cites_only_claims_the_experiments_make():
     """Every claim id the registry judges an item by is produced by some experiment's claims function."""
-    from blur2vid import paper
+    from blur2vid.reproduction import registry
 
-    fig2 = ambiguity.figure2(ambiguity.AmbiguityConfig(toy_size=16))
+    fig2 = order_ambiguity.figure2(order_ambiguity.AmbiguityConfig(toy_size=16))
     eq2 = _eq2_scenes([20.0] * 7, [21.0] * 7)
     growth = pd.DataFrame({"speed_px_per_frame": [1.0] * 2, "frames": [3, 5], "psnr_blur_vs_middle": [30, 25]})
     rule = pd.DataFrame({"delta_px": [4.0], "shift_per_frame_px": [1.0], "psnr_frame_vs_instant": [45]})
@@ -268,11 +275,11 @@ def test_the_registry_cites_only_claims_the_experiments_make():
                        index=pd.Index(["generic", "antisymmetric", "antisymmetric_crop"], name="id"))
     hits = scene_table({"generic": ("g", np.ones((10, 1)))}, columns=["Hit"], mean=False)
     made = set().union(*(set(t.index) for t in [
-        formation.claims(growth, rule), ambiguity.claims(fig2, eq2),
+        blur_formation.claims(growth, rule), order_ambiguity.claims(fig2, eq2),
         jin_losses.claims(jin_losses.loss_invariance_table(cfg), jin_losses.pair_swap_example(cfg)),
-        jin_training.claims(*_jin_tables(23.0)), ordering.claims(hit, hits),
-        hypercut.claims(_hypercut_table(), _hypercut_table(baselines=True), "antisymmetric_crop")]))
-    cited = {i for item in paper.REGISTRY for i in getattr(item.verdict, "claim_ids", ())}
+        jin_training.claims(*_jin_tables(23.0)), hypercut_ordering.claims(hit, hits),
+        hypercut_blur2vid.claims(_hypercut_table(), _hypercut_table(baselines=True), "antisymmetric_crop")]))
+    cited = {i for item in registry.REGISTRY for i in getattr(item.verdict, "claim_ids", ())}
     assert cited, "the registry cites no claim ids"
     assert cited <= made, f"cited but never made: {sorted(cited - made)}"
 
@@ -281,12 +288,12 @@ def test_the_naive_loss_on_a_reversible_toy_learns_the_pair_mean():
     """HyperCUT Eq. 2, with a trained network: the toy's blur is the same for a sequence and its
     reverse, so a network trained with the per-frame L2 loss on sequences of random direction ends
     predicting the mean of each symmetric pair (x_k + x_{T+1-k}) / 2 rather than either frame."""
+    from blur2vid.core.metrics import per_frame_psnr
     from blur2vid.data import toy
     from blur2vid.losses import naive_loss
-    from blur2vid.metrics import per_frame_psnr
     from blur2vid.models.unet import SequenceUNet
-    from blur2vid.train import fit
-    from blur2vid.train_unet import random_direction
+    from blur2vid.training.loop import fit
+    from blur2vid.training.unet_schemes import random_direction
 
     sequences, _ = toy.ambiguity_scenarios(n_objects=1, n_frames=5, size=16)
     frames = sequences[:1].float().expand(8, -1, -1, -1, -1)

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from blur2vid.formation import (
+from blur2vid.core.formation import (
     CameraResponse,
     add_noise,
     average_subframes,

@@ -7,10 +7,10 @@ import json
 import pytest
 import torch
 
-from blur2vid.experiments import hypercut, jin_training, ordering
-from blur2vid.experiments.ambiguity import naive_order_experiment
-from blur2vid.profiles import SCALES, capped_scale, get_profile, resolved
-from blur2vid.train import Workspace
+from blur2vid.experiments import hypercut_blur2vid, hypercut_ordering, jin_training
+from blur2vid.experiments.order_ambiguity import naive_order_experiment
+from blur2vid.reproduction.profiles import SCALES, capped_scale, get_profile, resolved
+from blur2vid.training.loop import Workspace
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -54,11 +54,11 @@ def test_every_training_stage_of_the_gpu_profile_runs_two_steps_on_cpu(tmp_path)
     assert jin_training.ablation_table(cascades, test).notna().all().all()
     assert len(jin_training.table3(p.jin)) > 0
     # 05: every ordering network and its side reader
-    orderings, _ = ordering.train_orderings(p.ordering.train, p.ordering.orderings, ws)
-    otest = ordering.ordering_test_set(p.ordering.train, p.ordering.n_test)
-    sides, _ = ordering.side_table(orderings, p.ordering.reader, otest, ws)
+    orderings, _ = hypercut_ordering.train_orderings(p.ordering.train, p.ordering.orderings, ws)
+    otest = hypercut_ordering.ordering_test_set(p.ordering.train, p.ordering.n_test)
+    sides, _ = hypercut_ordering.side_table(orderings, p.ordering.reader, otest, ws)
     assert len(sides) > 0
     # 06: the U-Net every way, and Jin's cascade HyperCUT's ways (reusing 04's middle network)
-    models = hypercut.unet_models(p.hypercut, orderings, ws)
-    assert hypercut.unet_table(models, hypercut.unet_test(p.hypercut)).notna().all().all()
-    assert hypercut.jin_models(p.hypercut, orderings, ws)
+    models = hypercut_blur2vid.unet_models(p.hypercut, orderings, ws)
+    assert hypercut_blur2vid.unet_table(models, hypercut_blur2vid.unet_test(p.hypercut)).notna().all().all()
+    assert hypercut_blur2vid.jin_models(p.hypercut, orderings, ws)

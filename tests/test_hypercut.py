@@ -5,17 +5,8 @@ import pytest
 import torch
 from torch import nn
 
-from blur2vid.data.config import DataConfig
-from blur2vid.data.scenes import SceneConfig, render_scenes
-from blur2vid.formation import add_noise
-from blur2vid.losses import (
-    hypercut_regulariser,
-    nested_consistency_loss,
-    ordering_loss,
-    standardize_scores,
-)
-from blur2vid.models.hypercut import LEAKY_SLOPE, HyperCUT, HyperCUTConfig, Hyperplane, OrderEmbedding
-from blur2vid.ordering import (
+from blur2vid.core.formation import add_noise
+from blur2vid.core.ordering import (
     canonical_order,
     con_at_k,
     flip_fraction,
@@ -24,8 +15,17 @@ from blur2vid.ordering import (
     random_crop,
     random_shift,
 )
-from blur2vid.train import Workspace, load_checkpoint
-from blur2vid.train_hypercut import HyperCUTTrainConfig, ordering_batches, train_ordering
+from blur2vid.data.config import DataConfig
+from blur2vid.data.scenes import SceneConfig, render_scenes
+from blur2vid.losses import (
+    hypercut_regulariser,
+    nested_consistency_loss,
+    ordering_loss,
+    standardize_scores,
+)
+from blur2vid.models.hypercut import LEAKY_SLOPE, HyperCUT, HyperCUTConfig, Hyperplane, OrderEmbedding
+from blur2vid.training.hyperplane import HyperCUTTrainConfig, ordering_batches, train_ordering
+from blur2vid.training.loop import Workspace, load_checkpoint
 
 TINY = dict(width=4, depth=1, dim=8)
 
@@ -289,7 +289,7 @@ QUIET = Workspace(progress=False)
 
 
 def test_interrupted_training_resumes_to_the_same_weights(tmp_path, monkeypatch):
-    import blur2vid.train_hypercut as th
+    import blur2vid.training.hyperplane as th
 
     cfg = HyperCUTTrainConfig(**TINY_RUN, steps=4)
     straight = cfg.build()
@@ -371,7 +371,7 @@ def _moving_texture(dx: int, dy: int, n: int = 7, size: int = 20, seed: int = 0)
 
 
 def test_motion_direction_order_follows_the_motion_not_the_content():
-    from blur2vid.ordering import MotionDirectionOrder
+    from blur2vid.core.ordering import MotionDirectionOrder
 
     right = MotionDirectionOrder()
     down = MotionDirectionOrder(direction=(0, 1))
@@ -389,9 +389,9 @@ def test_motion_direction_order_follows_the_motion_not_the_content():
 
 
 def test_crop_consistency_term():
-    from blur2vid.ordering import MotionDirectionOrder
-    from blur2vid.tensors import apply_crop_boxes
-    from blur2vid.train_hypercut import crop_boxes, crop_consistency_loss, ordering_step_loss
+    from blur2vid.core.ordering import MotionDirectionOrder
+    from blur2vid.core.tensors import apply_crop_boxes
+    from blur2vid.training.hyperplane import crop_boxes, crop_consistency_loss, ordering_step_loss
 
     frames = torch.cat([_moving_texture(1, 0, seed=s) for s in range(3)])
     boxes = crop_boxes(frames.shape, 0.75, seed=5)
@@ -419,9 +419,9 @@ def test_crop_consistency_training_logs_the_term_and_resumes_the_same_crops():
 
 
 def test_read_loss_pulls_the_ordering_toward_the_side_the_reader_reads():
-    from blur2vid.inferability import EndReader
-    from blur2vid.ordering import MotionDirectionOrder
-    from blur2vid.train_hypercut import read_loss
+    from blur2vid.core.ordering import MotionDirectionOrder
+    from blur2vid.training.hyperplane import read_loss
+    from blur2vid.training.inferability import EndReader
 
     frames = torch.cat([_moving_texture(1, 0, seed=s) for s in range(4)])
     blur = frames.mean(1)
@@ -448,8 +448,8 @@ def test_read_loss_pulls_the_ordering_toward_the_side_the_reader_reads():
 
 
 def test_read_loss_gives_the_reader_no_gradient_path_into_the_ordering_targets():
-    from blur2vid.inferability import EndReader
-    from blur2vid.train_hypercut import read_loss
+    from blur2vid.training.hyperplane import read_loss
+    from blur2vid.training.inferability import EndReader
 
     net = _net(mode="pair", antisymmetric=True)
     frames = torch.cat([_moving_texture(1, 0, seed=s) for s in range(2)])
@@ -461,7 +461,7 @@ def test_read_loss_gives_the_reader_no_gradient_path_into_the_ordering_targets()
 
 
 def test_readable_training_logs_its_term_and_leaves_the_keys_of_other_runs_alone(tmp_path):
-    from blur2vid.train import run_config
+    from blur2vid.training.loop import run_config
 
     plain_cfg = HyperCUTTrainConfig(**TINY_RUN, steps=2, antisymmetric=True)
     ws = Workspace(checkpoints=tmp_path, progress=False)

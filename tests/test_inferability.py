@@ -5,8 +5,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from blur2vid.core.ordering import MotionDirectionOrder
 from blur2vid.data.sample import Batch
-from blur2vid.inferability import (
+from blur2vid.models.hypercut import HyperCUT, HyperCUTConfig
+from blur2vid.training.inferability import (
     EndReader,
     SideReaderConfig,
     canonical_ends,
@@ -15,9 +17,7 @@ from blur2vid.inferability import (
     side_scores,
     train_side_reader,
 )
-from blur2vid.models.hypercut import HyperCUT, HyperCUTConfig
-from blur2vid.ordering import MotionDirectionOrder
-from blur2vid.train import Workspace
+from blur2vid.training.loop import Workspace
 
 SIZE = 20
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 from PIL import Image
 
-from blur2vid.io import (
+from blur2vid.core.io import (
     atomic_path,
     atomic_write_json,
     forward_then_back,

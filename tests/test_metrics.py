@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from blur2vid.metrics import per_frame_psnr, ppsnr, ppsnr_pairs, ppsnr_sequence, psnr, ssim
+from blur2vid.core.metrics import per_frame_psnr, ppsnr, ppsnr_pairs, ppsnr_sequence, psnr, ssim
 
 
 def test_psnr_known_values():
@@ -78,7 +78,7 @@ def test_shape_mismatch_and_bad_level_are_clear():
 
 
 def test_capped_reads_identical_images_as_the_cap():
-    from blur2vid.metrics import PSNR_CAP, capped
+    from blur2vid.core.metrics import PSNR_CAP, capped
     img = torch.rand(2, 3, 8, 8)
     db = psnr(img, img)
     assert torch.isinf(db).all() and (capped(db) == PSNR_CAP).all()

@@ -4,14 +4,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from blur2vid import paper, published
+from blur2vid.core import published
 from blur2vid.experiments.claims import claims_table, fact, margin_claim
+from blur2vid.reproduction import registry
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _item(key: str) -> paper.PaperItem:
-    return next(i for i in paper.REGISTRY if i.key == key)
+def _item(key: str) -> registry.PaperItem:
+    return next(i for i in registry.REGISTRY if i.key == key)
 
 
 def _write(folder: Path, stem: str, claims) -> None:
@@ -20,14 +21,14 @@ def _write(folder: Path, stem: str, claims) -> None:
 
 def test_every_item_names_an_existing_notebook_and_the_papers_numbers():
     notebooks = {p.stem for p in (ROOT / "notebooks").glob("*.ipynb")}
-    assert {item.notebook for item in paper.REGISTRY if item.outputs} <= notebooks
-    keys = [item.key for item in paper.REGISTRY]
+    assert {item.notebook for item in registry.REGISTRY if item.outputs} <= notebooks
+    keys = [item.key for item in registry.REGISTRY]
     assert len(keys) == len(set(keys))
-    assert all(item.paper_value for item in paper.REGISTRY)
+    assert all(item.paper_value for item in registry.REGISTRY)
 
 
 def test_the_papers_numbers_are_quoted_from_published():
-    """The registry's text is made from the tables of blur2vid.published, not typed in again: the
+    """The registry's text is made from the tables of blur2vid.core.published, not typed in again: the
     Purohit baseline's mean is the mean of its seven frames (25.48 dB)."""
     assert _item("jin_tab2").paper_value == published.jin_table2_text()
     text = _item("hypercut_ppsnr_purohit").paper_value
@@ -47,7 +48,7 @@ def test_verdicts_read_the_claims_by_id(tmp_path):
     ours, verdict = _item("jin_fig4").verdict(tmp_path)
     assert verdict == "partly reproduced" and "a: +1.00 dB [+1.00, +1.00] (reproduced)" in ours
     assert "b: -0.50 dB [-0.50, -0.50] (contradicted)" in ours
-    table = paper.summary_table(tmp_path)
+    table = registry.summary_table(tmp_path)
     assert table.loc["Jin 2018: Table 2", "verdict"] == "not run"  # its claims are not in the file
 
 
@@ -82,15 +83,15 @@ def test_missing_and_stray_files(tmp_path):
     (tmp_path / "jin_fig2_ambiguity.png").write_bytes(b"")
     (tmp_path / "stray.png").write_bytes(b"")
     (tmp_path / "manifest.json").write_text("{}")
-    assert paper.unregistered_files(tmp_path) == ["stray.png"]
-    assert "jin_fig2" in paper.missing_outputs(tmp_path)  # the identities table is missing
-    assert "jin_fig2_ambiguity" not in paper.missing_outputs(tmp_path)["jin_fig2"]
+    assert registry.unregistered_files(tmp_path) == ["stray.png"]
+    assert "jin_fig2" in registry.missing_outputs(tmp_path)  # the identities table is missing
+    assert "jin_fig2_ambiguity" not in registry.missing_outputs(tmp_path)["jin_fig2"]
 
 
 def test_gallery_is_spliced_between_markers(tmp_path):
     readme = tmp_path / "README.md"
-    readme.write_text(f"intro\n{paper.GALLERY_START}\nold\n{paper.GALLERY_END}\noutro\n")
-    assert paper.update_readme_gallery(readme, tmp_path)
+    readme.write_text(f"intro\n{registry.GALLERY_START}\nold\n{registry.GALLERY_END}\noutro\n")
+    assert registry.update_readme_gallery(readme, tmp_path)
     text = readme.read_text()
     assert "old" not in text and "| paper item |" in text and text.endswith("outro\n")
 
@@ -98,7 +99,7 @@ def test_gallery_is_spliced_between_markers(tmp_path):
 def test_load_claims_concatenates_every_claims_file(tmp_path):
     _write(tmp_path, "a_claims", [fact("x.one", "one", True)])
     _write(tmp_path, "b_claims", [margin_claim("x.two", "two", [-0.1, 0.2])])
-    claims = paper.load_claims(tmp_path)
+    claims = registry.load_claims(tmp_path)
     assert list(claims.index) == ["x.one", "x.two"] and claims["holds"].tolist() == [True, False]
     assert isinstance(claims, pd.DataFrame)
 
@@ -115,7 +116,7 @@ def test_threshold_items_keep_their_words_and_every_item_names_its_rule(tmp_path
                                     margin_claim("jin.tab2.nah_better_on_large_blur", "Table 2: n", [0.2, 0.3])])
     assert _item("jin_tab3").verdict(tmp_path)[1] == "direction only"
     assert _item("jin_tab2").verdict(tmp_path)[1] == "reproduced"
-    table = paper.summary_table(tmp_path)
+    table = registry.summary_table(tmp_path)
     assert table.loc["Jin 2018: Table 3", "rule"] == "threshold"
     assert table.loc["Jin 2018: Table 2", "rule"].startswith("95% interval, two-level bootstrap over 1 training seed")
     assert table.loc["Jin 2018: Table 1", "rule"].startswith("fixed")
@@ -125,4 +126,4 @@ def test_pooled_files_belong_to_their_table(tmp_path):
     for name in ("jin_fig4_ablation.csv", "jin_fig4_ablation_scenes.csv", "jin_fig4_ablation_per_seed.csv",
                  "jin_claims_evidence.csv", "hypercut_seed_spread.png"):
         (tmp_path / name).write_text("")
-    assert paper.unregistered_files(tmp_path) == []
+    assert registry.unregistered_files(tmp_path) == []

@@ -4,9 +4,9 @@ import pytest
 import torch
 from torch import nn
 
+from blur2vid.core.precision import autocast, cpu_has_native_bf16, resolve_precision
 from blur2vid.data.sample import Batch
-from blur2vid.precision import autocast, cpu_has_native_bf16, resolve_precision
-from blur2vid.train import Workspace, fit, load_checkpoint
+from blur2vid.training.loop import Workspace, fit, load_checkpoint
 
 
 def test_resolve_precision():
@@ -63,9 +63,9 @@ def test_fit_trains_under_bf16_and_keeps_fp32_weights(tmp_path):
 def test_compile_changes_the_speed_not_the_run(tmp_path):
     """``compile`` (here the ``eager`` backend, which traces the model without generating code) trains
     the same weights, keeps the same checkpoint key, and predicts the same frames."""
-    from blur2vid.inference import predict_frames
+    from blur2vid.core.precision import compiled
+    from blur2vid.models.inference import predict_frames
     from blur2vid.models.unet import SequenceUNet
-    from blur2vid.precision import compiled
 
     weights, keys = {}, {}
     for mode in (False, "eager"):

@@ -4,13 +4,13 @@ import torch
 from PIL import Image
 from torch import nn
 
+from blur2vid.app.predict import write_frames
 from blur2vid.cli import main
-from blur2vid.inference import predict_frames
 from blur2vid.models.checkpoint import default_model_path, load_model, save_model
+from blur2vid.models.inference import predict_frames
 from blur2vid.models.jin import JinCascade, JinConfig
 from blur2vid.models.unet import SequenceUNet
-from blur2vid.predict import write_frames
-from blur2vid.train import save_checkpoint
+from blur2vid.training.loop import save_checkpoint
 
 
 class Local(nn.Module):
@@ -52,7 +52,7 @@ def test_tiled_prediction_waits_for_the_gpu_no_more_often_with_more_tiles():
 @pytest.mark.parametrize("size", [17, 100, 512, 513, 720, 1280, 1281, 1920, 4000])
 @pytest.mark.parametrize("tile,overlap", [(512, 32), (1280, 32), (40, 8)])
 def test_tiles_cover_the_side_with_as_few_as_fit_and_little_twice(size, tile, overlap):
-    from blur2vid.inference import _tiles
+    from blur2vid.models.inference import _tiles
 
     starts, length = _tiles(size, tile, overlap)
     assert length <= tile and starts[0] == 0 and starts[-1] + length == size
@@ -69,8 +69,8 @@ def test_a_held_model_is_held_once_to_the_whole_photograph_and_its_tiles_agree(d
     """predict holds a MatchBlur model's frames after its tiles are joined: the frames re-blur to
     the whole photograph, equal the tiles held one by one (a per-pixel network), and the caller's
     tensors are not written into."""
-    from blur2vid.formation import match_blur, synthesize_blur
-    from blur2vid.models.consistency import with_match_blur
+    from blur2vid.core.formation import match_blur, synthesize_blur
+    from blur2vid.models.match_blur import with_match_blur
 
     image = torch.rand(3, 70, 45, generator=torch.Generator().manual_seed(1)) * 0.5 + 0.1  # no clipping
     before = image.clone()
@@ -171,7 +171,7 @@ def test_tiles_are_played_in_one_direction(device):
 
 
 def test_the_shipped_default_model_predicts_without_a_checkpoint(tmp_path):
-    from blur2vid.predict import default_model_path, load_predictor
+    from blur2vid.app.predict import default_model_path, load_predictor
 
     assert default_model_path().is_file(), "the package must ship assets/default_model.pt"
     model, notes = load_predictor(None)
@@ -182,9 +182,9 @@ def test_the_shipped_default_model_predicts_without_a_checkpoint(tmp_path):
 
 
 def test_extract_photos_scores_each_photograph():
+    from blur2vid.core.metrics import capped, ppsnr_sequence
     from blur2vid.data.sample import Batch
-    from blur2vid.experiments.photos import extract_photos
-    from blur2vid.metrics import capped, ppsnr_sequence
+    from blur2vid.experiments.your_own_image import extract_photos
 
     frames = torch.rand(2, 7, 3, 20, 26)
     pred, table = extract_photos(Local(), Batch(frames.mean(1), frames))
@@ -215,7 +215,7 @@ def _photo(path, value=120, size=(19, 27)):
 
 
 def test_a_bad_output_is_refused_before_any_work(tmp_path, monkeypatch, capsys):
-    import blur2vid.predict as predict
+    import blur2vid.app.predict as predict
 
     Counting.calls = 0
     monkeypatch.setattr(predict, "load_predictor", lambda checkpoint=None: (Counting(), {}))
@@ -283,7 +283,7 @@ def test_bf16_inference_stays_close_to_fp32():
 
 
 def test_device_auto_prefers_cuda_then_mps_for_predict(monkeypatch):
-    from blur2vid.runs import resolve_device
+    from blur2vid.reproduction.runs import resolve_device
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
@@ -296,8 +296,8 @@ def test_device_auto_prefers_cuda_then_mps_for_predict(monkeypatch):
 
 
 def test_match_blur_holds_the_frames_to_the_photograph_as_the_model_file_says(tmp_path):
-    from blur2vid.formation import get_crf, synthesize_blur
-    from blur2vid.predict import load_predictor
+    from blur2vid.app.predict import load_predictor
+    from blur2vid.core.formation import get_crf, synthesize_blur
 
     torch.manual_seed(0)
     net = SequenceUNet(n_frames=7, width=4, depth=1)
@@ -328,7 +328,7 @@ def test_match_blur_holds_the_frames_to_the_photograph_as_the_model_file_says(tm
 
 
 def test_working_scale_auto_brings_the_shorter_side_to_the_working_size_and_refuses_bad_factors():
-    from blur2vid.inference import WORKING_SIDE, working_scale
+    from blur2vid.models.inference import WORKING_SIDE, working_scale
 
     assert working_scale(25, 14) == 1.0 and working_scale(WORKING_SIDE, 4000) == 1.0  # never enlarged
     assert working_scale(256, 512) == 256 / WORKING_SIDE and working_scale(720, 1280) == 720 / WORKING_SIDE
@@ -352,7 +352,7 @@ def test_a_scaled_prediction_runs_the_network_small_and_holds_its_frames_to_the_
     """scale=2: the network sees the photograph at half size; the frames come back at full size and
     re-blur to the photograph (held, though the model was not), so its detail is back; and they
     differ from each other as the network's frames do."""
-    from blur2vid.formation import synthesize_blur
+    from blur2vid.core.formation import synthesize_blur
 
     g = torch.Generator().manual_seed(2)
     smooth = torch.nn.functional.interpolate(torch.rand(1, 3, 9, 6, generator=g), size=(70, 46), mode="bilinear")[0]
@@ -380,7 +380,7 @@ def test_cli_predict_takes_a_scale_and_refuses_a_bad_one(tmp_path, capsys):
 
 
 def test_no_match_blur_runs_at_full_size_and_refuses_a_scale_that_would_hold(tmp_path, monkeypatch):
-    import blur2vid.predict as predict
+    import blur2vid.app.predict as predict
 
     Recording.seen = []
     monkeypatch.setattr(predict, "load_predictor", lambda checkpoint=None, match_blur=None: (Recording(), {}))

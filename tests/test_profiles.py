@@ -8,18 +8,18 @@ from pathlib import Path
 import pytest
 
 from blur2vid.data.config import DataConfig
-from blur2vid.experiments.ambiguity import AmbiguityConfig
-from blur2vid.experiments.formation import FormationConfig
-from blur2vid.experiments.hypercut import HyperCUTExperimentConfig
+from blur2vid.experiments.blur_formation import FormationConfig
+from blur2vid.experiments.hypercut_blur2vid import HyperCUTExperimentConfig
+from blur2vid.experiments.hypercut_ordering import OrderingExperimentConfig
 from blur2vid.experiments.jin_losses import LossesConfig
 from blur2vid.experiments.jin_training import JinExperimentConfig
-from blur2vid.experiments.ordering import OrderingExperimentConfig
-from blur2vid.experiments.photos import PhotosConfig
-from blur2vid.profiles import NOTEBOOK_SECTIONS, PROFILE_NAMES, get_profile, resolved
-from blur2vid.train import config_key, run_config
-from blur2vid.train_hypercut import HyperCUTTrainConfig
-from blur2vid.train_jin import JinTrainConfig, middle_run_config
-from blur2vid.train_unet import UNetTrainConfig
+from blur2vid.experiments.order_ambiguity import AmbiguityConfig
+from blur2vid.experiments.your_own_image import PhotosConfig
+from blur2vid.reproduction.profiles import NOTEBOOK_SECTIONS, PROFILE_NAMES, get_profile, resolved
+from blur2vid.training.cascade import JinTrainConfig, middle_run_config
+from blur2vid.training.hyperplane import HyperCUTTrainConfig
+from blur2vid.training.loop import config_key, run_config
+from blur2vid.training.unet_schemes import UNetTrainConfig
 
 GOLDEN = Path(__file__).parent / "golden" / "profiles.json"
 
@@ -100,7 +100,7 @@ def test_configs_refuse_what_cannot_run():
 
 
 def test_the_key_format_version_changes_every_key():
-    import blur2vid.train as train
+    import blur2vid.training.loop as train
 
     cfg = UNetTrainConfig()
     before = config_key("u", run_config(cfg))

@@ -5,8 +5,8 @@ import pytest
 import torch
 from torch import nn
 
+from blur2vid.core.formation import synthesize_blur
 from blur2vid.experiments import real
-from blur2vid.formation import synthesize_blur
 
 
 class BlurCopy(nn.Module):
@@ -74,7 +74,7 @@ def test_models_are_compared_on_the_same_windows_and_photos():
 
 
 def test_the_before_after_figure_has_a_row_per_model():
-    from blur2vid import plots
+    from blur2vid.reproduction import plots
 
     photo = torch.rand(3, 12, 16)
     fig = plots.before_after(photo, {"a": torch.stack([photo] * 7), "b": torch.rand(7, 3, 12, 16)})

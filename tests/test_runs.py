@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 
-from blur2vid.runs import (
+from blur2vid.reproduction.runs import (
     REFERENCE_ENV,
     check_parameters,
     is_reference_run,
@@ -143,8 +143,8 @@ def test_a_batch_of_seeds_runs_the_trained_notebooks_per_seed_and_pools_them(mon
     import numpy as np
     import papermill
 
-    from blur2vid import reproduce as rep
     from blur2vid.experiments.claims import claims_table, margin_claim
+    from blur2vid.reproduction import reproduce as rep
 
     calls = []
 
@@ -186,8 +186,8 @@ def test_seeds_train_side_by_side_each_in_order_with_its_share_of_threads(monkey
 
     import papermill
 
-    from blur2vid import reproduce as rep
     from blur2vid.data.source import BATCH_CACHE_ENV, cache_budget
+    from blur2vid.reproduction import reproduce as rep
 
     barrier, calls, order = threading.Barrier(3, timeout=20), [], []
 
@@ -218,7 +218,7 @@ def test_seeds_train_side_by_side_each_in_order_with_its_share_of_threads(monkey
 
 
 def test_jobs_are_checked_and_never_more_than_the_seeds():
-    from blur2vid.reproduce import _jobs
+    from blur2vid.reproduction.reproduce import _jobs
 
     assert _jobs(4, [0, 1], "cpu") == 2 and _jobs("1", [0, 1, 2], "cpu") == 1
     assert _jobs("auto", [0, 1, 2], "cpu") == (3 if (os.cpu_count() or 1) > 1 else 1)
@@ -228,8 +228,8 @@ def test_jobs_are_checked_and_never_more_than_the_seeds():
 
 
 def test_the_reference_run_is_a_batch_of_seeds():
-    from blur2vid.reproduce import default_seeds
-    from blur2vid.runs import REFERENCE_SEEDS, is_reference_batch
+    from blur2vid.reproduction.reproduce import default_seeds
+    from blur2vid.reproduction.runs import REFERENCE_SEEDS, is_reference_batch
 
     assert default_seeds("cpu") == list(REFERENCE_SEEDS) == [0, 1, 2] and default_seeds("smoke") == [0]
     assert is_reference_batch("cpu", [2, 0, 1], None) and not is_reference_batch("cpu", [0], None)

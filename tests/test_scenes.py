@@ -5,6 +5,8 @@ import math
 import pytest
 import torch
 
+from blur2vid.core.formation import average_subframes, get_crf, synthesize_blur
+from blur2vid.core.seeding import derive_seed
 from blur2vid.data.sample import Batch
 from blur2vid.data.scenes import (
     SCENE_FAMILIES,
@@ -20,8 +22,6 @@ from blur2vid.data.scenes import (
     scene_set,
     texture_bank,
 )
-from blur2vid.formation import average_subframes, get_crf, synthesize_blur
-from blur2vid.seeding import derive_seed
 
 SMALL = SceneConfig(height=32, width=40, n_frames=5, subframes=3, max_shift=8.0)
 

@@ -6,16 +6,16 @@ import json
 import pytest
 import torch
 
-from blur2vid import shipping
+from blur2vid.app import shipping
+from blur2vid.app.shipping import LICENCE, MOTIONS, RETRAIN, evaluate, install, retrain_command
+from blur2vid.core.metrics import capped, ppsnr
 from blur2vid.data.config import CAPTURES, DataConfig
-from blur2vid.experiments.photos import card_summary
-from blur2vid.metrics import capped, ppsnr
+from blur2vid.experiments.your_own_image import card_summary
 from blur2vid.models.card import ModelCard
 from blur2vid.models.checkpoint import load_model, save_model
-from blur2vid.models.consistency import MatchBlur
+from blur2vid.models.match_blur import MatchBlur
 from blur2vid.models.unet import SequenceUNet
-from blur2vid.plots import held_out_gain_figure
-from blur2vid.shipping import LICENCE, MOTIONS, RETRAIN, evaluate, install, retrain_command
+from blur2vid.reproduction.plots import held_out_gain_figure
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -140,8 +140,8 @@ def test_the_retrain_command_remakes_every_step():
 
 
 def test_a_model_shipped_held_to_the_photograph_says_so_and_keeps_the_network_alone_numbers(tmp_path, monkeypatch):
-    from blur2vid.experiments.photos import models_to_compare, shipped_model
-    from blur2vid.models.consistency import MatchBlur
+    from blur2vid.experiments.your_own_image import models_to_compare, shipped_model
+    from blur2vid.models.match_blur import MatchBlur
 
     run, assets = tmp_path / "run", tmp_path / "assets"
     run.mkdir()
@@ -158,7 +158,7 @@ def test_a_model_shipped_held_to_the_photograph_says_so_and_keeps_the_network_al
     assert alone["real_video"]["over_blur_copy"]["mean"] < -1
     assert abs(held["real_video"]["over_blur_copy"]["mean"]) < 0.05
     assert card_summary(card)["frames held to the photograph"].startswith("yes")
-    monkeypatch.setattr("blur2vid.experiments.photos.default_model_path", lambda: assets / "default_model.pt")
+    monkeypatch.setattr("blur2vid.experiments.your_own_image.default_model_path", lambda: assets / "default_model.pt")
     net, shipped_card = shipped_model()
     assert isinstance(net, MatchBlur) and shipped_card == card
     # notebook 07 then shows the network alone beside it, so that what match_blur adds is seen
@@ -185,8 +185,8 @@ def test_a_run_trained_held_to_the_blur_ships_held_unless_told_otherwise(tmp_pat
 def test_a_denoiser_run_installs_beside_the_model_and_an_untrained_one_changes_nothing(tmp_path, monkeypatch):
     """An untrained denoiser returns the photograph: at every level the frames are those of level 0,
     and the card (with its retrain command) and the weights land in the assets."""
+    from blur2vid.app.shipping import install_denoiser
     from blur2vid.models.denoise import NoiseLevelDenoiser
-    from blur2vid.shipping import install_denoiser
 
     run, assets = tmp_path / "run", tmp_path / "assets"
     run.mkdir()

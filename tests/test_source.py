@@ -12,20 +12,20 @@ import pandas as pd
 import pytest
 import torch
 
+from blur2vid.core.formation import synthesize_blur
 from blur2vid.data.config import DataConfig
 from blur2vid.data.sample import Batch
 from blur2vid.data.scenes import SceneConfig, render_scenes, scene_set
 from blur2vid.data.source import DatasetError, FolderSource, SceneSource, detect_kind, open_source
-from blur2vid.experiments.ambiguity import AmbiguityConfig, naive_order_experiment
 from blur2vid.experiments.jin_training import claims as jin_claims
 from blur2vid.experiments.jin_training import jin_test_sets
+from blur2vid.experiments.order_ambiguity import AmbiguityConfig, naive_order_experiment
 from blur2vid.experiments.tables import BASELINES, scene_table
-from blur2vid.formation import synthesize_blur
-from blur2vid.runs import run_name
-from blur2vid.train import Workspace, config_key, load_checkpoint, run_config
-from blur2vid.train_hypercut import HyperCUTTrainConfig, ordering_batches
-from blur2vid.train_jin import JIN_VARIANTS, JinTrainConfig, middle_run_config, training_batches
-from blur2vid.train_unet import UNetTrainConfig, unet_test_set
+from blur2vid.reproduction.runs import run_name
+from blur2vid.training.cascade import JIN_VARIANTS, JinTrainConfig, middle_run_config, training_batches
+from blur2vid.training.hyperplane import HyperCUTTrainConfig, ordering_batches
+from blur2vid.training.loop import Workspace, config_key, load_checkpoint, run_config
+from blur2vid.training.unet_schemes import UNetTrainConfig, unet_test_set
 from minidata import pixels, rb2v, smooth_frames, write_seq, write_video
 
 SCENES = SceneConfig(height=12, width=14, n_frames=7)

@@ -1,9 +1,9 @@
-"""The shared tensor helpers (blur2vid.tensors)."""
+"""The shared tensor helpers (blur2vid.core.tensors)."""
 
 import pytest
 import torch
 
-from blur2vid.tensors import apply_crop_boxes, batched, crop_boxes, reverse_where
+from blur2vid.core.tensors import apply_crop_boxes, batched, crop_boxes, reverse_where
 
 
 def _seq(b=4, t=5, c=2, h=9, w=11):

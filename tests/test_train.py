@@ -4,7 +4,7 @@ import torch
 from blur2vid.data.sample import Batch
 from blur2vid.losses import naive_loss
 from blur2vid.models.unet import SequenceUNet
-from blur2vid.train import fit, load_checkpoint, save_checkpoint
+from blur2vid.training.loop import fit, load_checkpoint, save_checkpoint
 
 
 def _batch_at(step: int) -> Batch:
@@ -33,7 +33,7 @@ def make():
 
 
 def test_learning_rate_schedules():
-    from blur2vid.train import learning_rate
+    from blur2vid.training.loop import learning_rate
 
     assert [learning_rate(s, 10, 0.1, "constant") for s in (0, 9)] == [0.1, 0.1]
     steps = 1000  # warm-up over 50 steps, then a half cosine to 0
@@ -191,7 +191,7 @@ def test_extra_state_such_as_a_second_optimiser_resumes_exactly(tmp_path):
 
 
 def test_weights_digest_tells_weights_apart():
-    from blur2vid.train import weights_digest
+    from blur2vid.training.loop import weights_digest
 
     a, b = SequenceUNet(n_frames=3, width=4, depth=1), SequenceUNet(n_frames=3, width=4, depth=1)
     b.load_state_dict(a.state_dict())
@@ -207,7 +207,7 @@ def test_run_config_is_plain_and_survives_a_checkpoint(tmp_path):
     from dataclasses import dataclass
     from pathlib import Path
 
-    from blur2vid.train import KEY_FORMAT, run_config
+    from blur2vid.training.loop import KEY_FORMAT, run_config
 
     @dataclass(frozen=True)
     class Inner:
@@ -228,8 +228,8 @@ def test_run_config_is_plain_and_survives_a_checkpoint(tmp_path):
 
 
 def test_config_keys_and_workspace_paths(tmp_path, monkeypatch):
-    import blur2vid.train as train
-    from blur2vid.train import Workspace, config_key, run_config
+    import blur2vid.training.loop as train
+    from blur2vid.training.loop import Workspace, config_key, run_config
 
     a, b = {"lr": 0.1, "data": {"size": 16, "root": None}}, {"data": {"root": None, "size": 16}, "lr": 0.1}
     assert config_key("run", a) == config_key("run", b)  # the order of the fields does not matter
@@ -250,7 +250,7 @@ def test_config_keys_and_workspace_paths(tmp_path, monkeypatch):
 
 def test_frozen_identity_names_architecture_and_weights():
     from blur2vid.models.hypercut import HyperCUT, HyperCUTConfig
-    from blur2vid.train import frozen_identity, weights_digest
+    from blur2vid.training.loop import frozen_identity, weights_digest
 
     torch.manual_seed(0)
     a = HyperCUT(HyperCUTConfig(width=4, depth=1, dim=8))
@@ -268,7 +268,7 @@ def test_frozen_identity_names_architecture_and_weights():
 def test_spike_clip_cuts_a_gradient_far_above_the_runs_own():
     """After its warm-up, SpikeClip clips a gradient 1000x the recent ones to 5x their median, leaves
     ordinary ones alone, and its state round-trips (a resumed run clips the same)."""
-    from blur2vid.train import SpikeClip
+    from blur2vid.training.loop import SpikeClip
 
     p = torch.nn.Parameter(torch.zeros(4))
     clip = SpikeClip(factor=5.0, window=50, warmup=20)
@@ -317,8 +317,8 @@ def test_the_ordering_network_trains_in_fp32_whatever_the_run(tmp_path):
     """bf16 autocast collapses the generic ordering embedding (Hit 0 at the cpu profile), so its
     training ignores the Workspace's precision: the checkpoint says fp32."""
     from blur2vid.data.config import DataConfig
-    from blur2vid.train import Workspace
-    from blur2vid.train_hypercut import HyperCUTTrainConfig, train_ordering
+    from blur2vid.training.hyperplane import HyperCUTTrainConfig, train_ordering
+    from blur2vid.training.loop import Workspace
 
     cfg = HyperCUTTrainConfig(data=DataConfig(size=16, max_shift=4.0), steps=2, batch=2, dim=8, width=4, depth=2)
     ws = Workspace(tmp_path, precision="bf16", progress=False)

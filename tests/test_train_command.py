@@ -6,10 +6,10 @@ import json
 import pytest
 import torch
 
+from blur2vid.app.recipes import Recipe, load_recipe, train_model
 from blur2vid.cli import main
 from blur2vid.models.checkpoint import load_model
-from blur2vid.train_command import Recipe, load_recipe, train_model
-from blur2vid.train_unet import UNetTrainConfig
+from blur2vid.training.unet_schemes import UNetTrainConfig
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -30,8 +30,8 @@ def test_a_smoke_run_exports_a_model_with_its_notes(tmp_path, capsys):
 def test_a_killed_run_resumes_to_the_same_weights(tmp_path, monkeypatch):
     spec = load_recipe("smoke", overrides=["steps=6"])
     straight = train_model(spec, tmp_path / "straight", progress=False, precision="fp32")
-    import blur2vid.train as train
-    import blur2vid.train_unet as train_unet
+    import blur2vid.training.loop as train
+    import blur2vid.training.unet_schemes as train_unet
 
     real = train.save_checkpoint
 
@@ -59,7 +59,7 @@ def _with_checkpoints_every_step(fit):
 
 
 def test_a_budget_in_minutes_is_converted_once_and_recorded(tmp_path, monkeypatch):
-    import blur2vid.train_command as tc
+    import blur2vid.app.recipes as tc
 
     monkeypatch.setattr(tc, "_measured_steps", lambda spec, ws: (3, 0.5))
     spec = load_recipe("smoke", overrides=["minutes=0.025"])
@@ -109,8 +109,8 @@ def test_a_bad_data_root_is_refused_before_training(tmp_path, capsys):
 def test_help_lists_every_setting(capsys):
     from dataclasses import fields
 
+    from blur2vid.app.recipes import RECIPES, SETTINGS
     from blur2vid.data.config import DataConfig
-    from blur2vid.train_command import RECIPES, SETTINGS
 
     with pytest.raises(SystemExit):
         main(["train", "--help"])
@@ -127,7 +127,7 @@ def test_capture_switches_reach_the_scenes_and_leave_other_keys_alone(tmp_path):
     them gets another; the recorded spec reads back to the same data."""
     from blur2vid.data.captures import CaptureConfig
     from blur2vid.data.config import DataConfig
-    from blur2vid.train import config_key, plain
+    from blur2vid.training.loop import config_key, plain
 
     spec = load_recipe("smoke", overrides=["data.capture.minify=[1,8]", "data.capture.clean=0.25"])
     assert spec.data.capture == (("clean", 0.25), ("minify", (1, 8)))
@@ -186,10 +186,10 @@ def test_a_run_can_start_from_a_trained_model(tmp_path):
 def test_a_run_trained_held_to_the_blur_reblurs_to_it_and_predict_holds_it_too(tmp_path):
     """`match_blur=true` trains the frames held to the blur: the held-out scores, the exported notes
     and predict all use the held frames (which re-blur to the input), and the key is another run's."""
-    from blur2vid.formation import synthesize_blur
-    from blur2vid.models.consistency import MatchBlur
-    from blur2vid.predict import load_predictor
-    from blur2vid.train import config_key, plain
+    from blur2vid.app.predict import load_predictor
+    from blur2vid.core.formation import synthesize_blur
+    from blur2vid.models.match_blur import MatchBlur
+    from blur2vid.training.loop import config_key, plain
 
     spec = load_recipe("smoke", overrides=["match_blur=true"])
     assert spec.run.match_blur and not load_recipe("smoke").run.match_blur
@@ -231,7 +231,7 @@ def test_a_recipe_is_a_budget_and_the_training_config_it_runs():
     """The recipe holds the training configuration itself (not a copy of its fields): the run it
     trains is that configuration with the budget's steps, so its checkpoint key is the one the
     configuration gives."""
-    from blur2vid.train_denoise import DenoiserTrainConfig
+    from blur2vid.training.denoiser import DenoiserTrainConfig
 
     recipe = load_recipe("unet-pans", overrides=["steps=7", "lr=2e-4"])
     assert recipe.run == UNetTrainConfig(data=recipe.data, batch=32, steps=7, lr=2e-4)

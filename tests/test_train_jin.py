@@ -5,7 +5,9 @@ import pytest
 import torch
 from torch import nn
 
-import blur2vid.train_jin as tj
+import blur2vid.training.cascade as tj
+from blur2vid.core.ordering import MotionDirectionOrder
+from blur2vid.core.seeding import derive_seed
 from blur2vid.data.config import DataConfig
 from blur2vid.data.sample import Batch
 from blur2vid.data.scenes import render_scenes
@@ -13,10 +15,7 @@ from blur2vid.experiments.jin_losses import table1
 from blur2vid.models.blocks import count_parameters
 from blur2vid.models.hypercut import HyperCUT, HyperCUTConfig
 from blur2vid.models.jin import JinCascade
-from blur2vid.ordering import MotionDirectionOrder
-from blur2vid.seeding import derive_seed
-from blur2vid.train import Workspace, load_checkpoint, weights_digest
-from blur2vid.train_jin import (
+from blur2vid.training.cascade import (
     JIN_VARIANTS,
     JinTrainConfig,
     jin_variant,
@@ -25,6 +24,7 @@ from blur2vid.train_jin import (
     train_middle,
     training_batches,
 )
+from blur2vid.training.loop import Workspace, load_checkpoint, weights_digest
 
 DATA = DataConfig(size=16, max_shift=4.0)
 CFG = JinTrainConfig(data=DATA, model="smoke", batch_middle=2, batch_frames=2, steps_middle=2, steps_core=2,

@@ -3,7 +3,7 @@ import io
 import torch
 from PIL import Image
 
-from blur2vid.widgets import blur_explorer, png_bytes, sequence_scrubber
+from blur2vid.app.widgets import blur_explorer, png_bytes, sequence_scrubber
 
 
 def test_png_bytes_lays_images_side_by_side():
@@ -34,7 +34,7 @@ def test_upload_predictor_shows_the_frames_and_holds_them_to_the_cleaned_photogr
 
     from torch import nn
 
-    from blur2vid.widgets import upload_predictor
+    from blur2vid.app.widgets import upload_predictor
 
     class Brightening(nn.Module):
         def forward(self, y):

@@ -31,7 +31,7 @@ recipes (--preset NAME):
 
 
 def _reproduce(args: argparse.Namespace) -> int:
-    from blur2vid.reproduce import reproduce
+    from blur2vid.reproduction.reproduce import reproduce
 
     seeds = args.seeds if args.seeds is not None else ([args.seed] if args.seed is not None else None)
     seconds = reproduce(profile=args.profile, device=args.device, seeds=seeds, only=args.only or None,
@@ -56,7 +56,7 @@ def _checked(check):
 
 def _scale(text: str) -> float | str:
     """``--scale``: auto or a number >= 1."""
-    from blur2vid.inference import working_scale
+    from blur2vid.models.inference import working_scale
 
     working_scale(1, 1, text)
     return text if text == "auto" else float(text)
@@ -73,14 +73,14 @@ def _workers(text: str) -> int | str:
 
 def _noise(text: str) -> float:
     """``--noise``: a level >= 0."""
-    from blur2vid.inference import check_noise
+    from blur2vid.models.inference import check_noise
 
     return check_noise(text)
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from blur2vid.predict import predict_file
-    from blur2vid.runs import resolve_device
+    from blur2vid.app.predict import predict_file
+    from blur2vid.reproduction.runs import resolve_device
 
     out = predict_file(args.photo, args.out, checkpoint=args.checkpoint, device=resolve_device(args.device, mps=True),
                        tile=args.tile, fps=args.fps, progress=not args.quiet, precision=args.precision, fmt=args.format,
@@ -91,9 +91,9 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from blur2vid import distributed
-    from blur2vid.runs import resolve_device
-    from blur2vid.train_command import load_recipe, train_model
+    from blur2vid.app.recipes import load_recipe, train_model
+    from blur2vid.reproduction.runs import resolve_device
+    from blur2vid.training import distributed
 
     recipe = load_recipe(args.preset, args.config, args.set or [], args.data_root)
     if args.preset is None and args.config is None and not args.set and distributed.is_main():
@@ -114,14 +114,14 @@ def _train(args: argparse.Namespace) -> int:
 def _ship(args: argparse.Namespace) -> int:
     import json
 
-    from blur2vid.shipping import ship
+    from blur2vid.app.shipping import ship
 
     print(json.dumps(ship(args.run, args.install, args.match_blur, args.device), indent=2))
     return 0
 
 
 def _book(args: argparse.Namespace) -> int:
-    from blur2vid.book import BookError, build
+    from blur2vid.reproduction.book import BookError, build
 
     try:
         book = build(args.source, args.out, outputs=args.outputs, profile=args.profile)

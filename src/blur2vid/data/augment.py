@@ -12,7 +12,7 @@
   the temporal order of the frames);
 * **noise**: white Gaussian noise of standard deviation ``noise`` (default 0.01, "1%" of the
   ``[0, 1]`` range) on the blurry image only -- the targets stay clean -- clamped to ``[0, 1]``
-  (:func:`~blur2vid.formation.add_noise`).
+  (:func:`~blur2vid.core.formation.add_noise`).
 
 Choices the paper leaves open, and what this module does:
 
@@ -35,8 +35,8 @@ from __future__ import annotations
 
 import torch
 
+from blur2vid.core.formation import add_noise
 from blur2vid.data.sample import Batch
-from blur2vid.formation import add_noise
 
 __all__ = ["augment", "rotation_choices"]
 

@@ -5,7 +5,7 @@ model meant for real photographs (the shipped model; not yet used by any noteboo
 A scene is an exposure ``t in [-1/2, 1/2]`` of
 
 * a **background**: a crop of a photograph that ships with scikit-image
-  (:data:`~blur2vid.data.textures.TEXTURE_NAMES`; never ``clock_motion.png`` or
+  (:data:`~blur2vid.data.scenes.TEXTURE_NAMES`; never ``clock_motion.png`` or
   ``no_time_for_that_tiny.gif``, which are kept for evaluation), seen by a **camera** that moves
   along a trajectory: a translation of ``camera_motion * m * max_motion`` pixels over the exposure in a
   random direction, a shake (two sinusoids per axis, amplitude ``shake`` times the translation), a
@@ -44,10 +44,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from blur2vid.core.formation import CameraResponse, get_crf
+from blur2vid.core.seeding import derive_seed
 from blur2vid.data.sample import Batch
-from blur2vid.data.textures import texture_bank
-from blur2vid.formation import CameraResponse, get_crf
-from blur2vid.seeding import derive_seed
+from blur2vid.data.scenes import texture_bank
 
 __all__ = ["CaptureConfig", "render_captures", "poisson_gaussian", "jpeg", "composite", "soft_mask",
            "camera_path", "scene_crf"]

@@ -40,7 +40,7 @@ TEST_SEED = 20181118
 def split_seed(split: str, purpose: str = "") -> int:
     """The seed of evaluation set ``split`` (``"validation"`` or ``"test"``) for ``purpose`` (a
     separate set, e.g. ``"large"`` for Table 2's larger blur, or ``"ordering"``)."""
-    from blur2vid.seeding import derive_seed
+    from blur2vid.core.seeding import derive_seed
 
     seeds = {"validation": VALIDATION_SEED, "test": TEST_SEED}
     if split not in seeds:

@@ -29,6 +29,7 @@ import os
 import random
 from pathlib import Path
 
+from blur2vid.core.seeding import derive_seed
 from blur2vid.data.windows import (
     SPLITS,
     DatasetError,
@@ -43,7 +44,6 @@ from blur2vid.data.windows import (
     is_int,
     load_stack,
 )
-from blur2vid.seeding import derive_seed
 
 __all__ = ["RB2VDataset"]
 

@@ -39,7 +39,7 @@ class Batch:
     def to(self, device: torch.device | str) -> Batch:
         """The batch on ``device``, with the tensors of ``meta`` (a capture's ``blur_clean``, say):
         a loss that reads them gets them where the batch is, also when the batch was rendered on
-        the CPU (:func:`blur2vid.train.fit`'s ``workers``)."""
+        the CPU (:func:`blur2vid.training.loop.fit`'s ``workers``)."""
         meta = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in self.meta.items()}
         return Batch(self.blur.to(device), self.frames.to(device), meta)
 

@@ -52,13 +52,13 @@ import numpy as np
 import pandas as pd
 import torch
 
+from blur2vid.core.formation import get_crf
 from blur2vid.data.frame_folders import IMAGE_EXTENSIONS, FrameFolderDataset
 from blur2vid.data.rb2v import RB2VDataset
 from blur2vid.data.sample import Batch
 from blur2vid.data.scenes import SceneConfig, render_scenes, scene_set
 from blur2vid.data.video import VIDEO_EXTENSIONS, VideoDataset
 from blur2vid.data.windows import DatasetError, MissingFileError, Sample, Window, collate, dataset_table
-from blur2vid.formation import get_crf
 
 __all__ = ["SceneSource", "CaptureSource", "FolderSource", "open_source", "detect_kind", "DatasetError", "MissingFileError",
            "BATCH_CACHE", "BATCH_CACHE_ENV", "cache_budget"]

@@ -17,7 +17,7 @@ import string
 
 import torch
 
-from blur2vid.formation import synthesize_blur
+from blur2vid.core.formation import synthesize_blur
 
 __all__ = ["BALL_COLOURS", "direction_combinations", "ambiguity_scenarios", "figure2_columns", "column_meanings", "identical_across_rows"]
 

@@ -18,7 +18,7 @@ is a window of ``n_frames`` frame *numbers* ``s, s+k, ..., s+(n-1)k`` (``k = fra
 to exist.  A number missing inside a window is an error (:class:`MissingFileError`, naming the
 expected file) unless ``on_gap="skip"``, which drops the windows that cross the gap.  A sequence
 shorter than a window is an error unless ``skip_short=True``.  The blur of a window is
-:func:`~blur2vid.formation.synthesize_blur` of its (downsampled) frames through ``crf`` (Jin
+:func:`~blur2vid.core.formation.synthesize_blur` of its (downsampled) frames through ``crf`` (Jin
 Eq. 1).  Frame rate matters: consecutive frames of a 240 fps capture (GoPro, Adobe240) average to
 a realistic blur, REDS's 24 fps frames to a ghosted one.
 
@@ -47,10 +47,10 @@ import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 
+from blur2vid.core.formation import get_crf, synthesize_blur
+from blur2vid.core.io import load_image
+from blur2vid.core.seeding import derive_seed
 from blur2vid.data.sample import Batch
-from blur2vid.formation import get_crf, synthesize_blur
-from blur2vid.io import load_image
-from blur2vid.seeding import derive_seed
 
 __all__ = [
     "DatasetError",
@@ -140,7 +140,7 @@ def downsample_images(images: torch.Tensor, factor: float) -> torch.Tensor:
 
 
 def load_frame(path: Path, where: str) -> torch.Tensor:
-    """:func:`blur2vid.io.load_image` with the sample named in the error."""
+    """:func:`blur2vid.core.io.load_image` with the sample named in the error."""
     try:
         return load_image(path)
     except FileNotFoundError as exc:

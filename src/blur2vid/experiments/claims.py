@@ -1,7 +1,7 @@
 """Claims: what a notebook concludes, each with a stable id, a measured value and a verdict.
 
 A claim is computed once, here in the library, from the notebook's tables; the notebook saves the
-claims table (``<topic>_claims.csv``) and the registry (:mod:`blur2vid.paper`) reads its verdicts
+claims table (``<topic>_claims.csv``) and the registry (:mod:`blur2vid.reproduction.registry`) reads its verdicts
 from those files by id.  Labels are for people; code finds a claim by its id only.
 
 Kinds:
@@ -28,7 +28,7 @@ Rules (the ``rule`` column), which decide a claim's ``verdict``:
 * ``fact``: an identity.  Verdict ``holds`` or ``fails``.
 
 A claims table keeps the evidence of its interval claims in ``table.attrs["evidence"]`` (a long
-table ``claim, scene, value``); :meth:`blur2vid.runs.NotebookRun.save` writes it beside the claims
+table ``claim, scene, value``); :meth:`blur2vid.reproduction.runs.NotebookRun.save` writes it beside the claims
 as ``<stem>_evidence.csv`` with the run's seed, which is what :func:`aggregate_claims` reads.
 """
 

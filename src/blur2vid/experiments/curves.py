@@ -1,5 +1,5 @@
 """Learning curves: the validation score of every trained network against the training samples it
-had seen (logged by :func:`blur2vid.train.fit` about ten times a run, on the validation set), as a
+had seen (logged by :func:`blur2vid.training.loop.fit` about ten times a run, on the validation set), as a
 table a notebook saves and plots, and each curve's final slope, which says whether a run had
 converged when its budget ran out."""
 

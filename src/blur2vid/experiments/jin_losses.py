@@ -13,7 +13,7 @@ from blur2vid.data.scenes import SceneConfig, render_scenes
 from blur2vid.experiments.claims import claims_table, fact
 from blur2vid.losses import global_loss, independent_loss, naive_loss, pair_loss, pair_losses
 from blur2vid.models.jin import JinCascade
-from blur2vid.train_jin import REGULARISER_WEIGHT, JinTrainConfig, jin_variant
+from blur2vid.training.cascade import REGULARISER_WEIGHT, JinTrainConfig, jin_variant
 
 __all__ = ["LossesConfig", "LOSSES", "pixel_swap", "loss_invariance_table", "pair_swap_example", "table1", "claims",
            "INVARIANCE_TOLERANCE"]

@@ -11,7 +11,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from blur2vid import benchmark, published
+from blur2vid.core import published
+from blur2vid.core.io import atomic_write_text
+from blur2vid.core.metrics import capped, psnr
+from blur2vid.core.seeding import derive_seed
+from blur2vid.core.tensors import batched
 from blur2vid.data.config import split_seed
 from blur2vid.data.sample import Batch
 from blur2vid.data.source import DatasetError
@@ -25,17 +29,13 @@ from blur2vid.experiments.tables import (
     scene_scores,
     scene_table,
 )
-from blur2vid.io import atomic_write_text
 from blur2vid.losses import multiscale_loss
-from blur2vid.metrics import capped, psnr
+from blur2vid.models import timing
 from blur2vid.models.blocks import pad_to_multiple
 from blur2vid.models.checkpoint import save_model
 from blur2vid.models.jin import JinCascade
 from blur2vid.models.nah import NahConfig, NahMultiScale
-from blur2vid.seeding import derive_seed
-from blur2vid.tensors import batched
-from blur2vid.train import Workspace, config_key, fit, plain
-from blur2vid.train_jin import (
+from blur2vid.training.cascade import (
     JIN_VARIANTS,
     MIDDLE_UNUSED,
     JinTrainConfig,
@@ -46,6 +46,7 @@ from blur2vid.train_jin import (
     training_batches,
     validation_middle_psnr,
 )
+from blur2vid.training.loop import Workspace, config_key, fit, plain
 
 __all__ = ["JinExperimentConfig", "ABLATION", "ORACLE", "jin_middle", "nah_config", "nah_baseline", "jin_test_set",
            "jin_test_sets", "middle_psnr_table", "middle_grid", "jin_cascade", "ablation_table",
@@ -53,7 +54,7 @@ __all__ = ["JinExperimentConfig", "ABLATION", "ORACLE", "jin_middle", "nah_confi
            "jin_cascades", "ablation_frames"]
 
 ABLATION = ("independent", "global", "pair_no_middle", "pair", "sequential", "teacher_forcing")
-"""The six training schemes of Jin Fig. 4, by id (:data:`~blur2vid.train_jin.JIN_VARIANTS`)."""
+"""The six training schemes of Jin Fig. 4, by id (:data:`~blur2vid.training.cascade.JIN_VARIANTS`)."""
 ORACLE = "hand_made_order"
 """Ours, beside the six: the cascade trained against the hand-made order, exactly like them."""
 
@@ -249,20 +250,20 @@ def middle_feed_grid(cascade: JinCascade, variant: str, test: Batch, n: int = 2)
 
 
 def table3(cfg: JinExperimentConfig, device="cpu", cache: str | Path | None = None) -> pd.DataFrame:
-    """Jin Table 3 at the configured network sizes and resolutions (:func:`blur2vid.benchmark.table3`).
+    """Jin Table 3 at the configured network sizes and resolutions (:func:`blur2vid.models.timing.table3`).
 
     With ``cache`` (a folder; notebook 04 passes its checkpoint folder) the timing is made once per
     processor, torch version and configuration, saved there, and read back by later runs: it does
     not depend on the training seed, and at the ``cpu`` profile it took about a sixth of notebook
     04.  ``attrs["cached"]`` names the file a table was read from; delete it to time again."""
     def measure() -> pd.DataFrame:
-        return benchmark.table3(benchmark.table3_models(cfg.bench_scale), resolutions=dict(cfg.bench_resolutions),
+        return timing.table3(timing.table3_models(cfg.bench_scale), resolutions=dict(cfg.bench_resolutions),
                                 device=device, repeats=cfg.bench_repeats)
 
     if cache is None:
         return measure()
     key = config_key("jin_table3", {"scale": cfg.bench_scale, "resolutions": dict(cfg.bench_resolutions),
-                                    "repeats": cfg.bench_repeats, "device": benchmark.device_name(device),
+                                    "repeats": cfg.bench_repeats, "device": timing.device_name(device),
                                     "torch": torch.__version__})
     path = Path(cache) / f"{key}.csv"
     if path.is_file():

@@ -22,12 +22,12 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from blur2vid.core.formation import synthesize_blur
+from blur2vid.core.io import load_image
+from blur2vid.core.metrics import capped, ppsnr_sequence, psnr
 from blur2vid.data.sample import Batch
 from blur2vid.experiments.tables import blur_copy_ppsnr
-from blur2vid.formation import synthesize_blur
-from blur2vid.inference import predict_frames
-from blur2vid.io import load_image
-from blur2vid.metrics import capped, ppsnr_sequence, psnr
+from blur2vid.models.inference import predict_frames
 
 __all__ = ["REAL_VIDEO", "REAL_PHOTOS", "real_video", "video_windows", "score_on_video", "reblur_psnr",
            "photo_check", "real_photos", "compare_on_video", "compare_on_photos", "frames_for"]

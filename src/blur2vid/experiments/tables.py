@@ -4,7 +4,7 @@ that learn nothing, the premise and the gains (per scene: the evidence of a clai
 A *scene table* has one row per (row id, test scene), index ``(id, scene)``, a ``label`` column for
 people and the score columns (``F1``...``F7`` and ``mean`` for a pPSNR table); its :func:`summary`
 is the table a paper shows, indexed by row id, with the means over scenes.  Code looks rows up by id.
-:meth:`blur2vid.runs.NotebookRun.save` writes a scene table as ``<stem>_scenes.csv`` and its summary
+:meth:`blur2vid.reproduction.runs.NotebookRun.save` writes a scene table as ``<stem>_scenes.csv`` and its summary
 as ``<stem>.csv`` / ``.md``.
 """
 
@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 import torch
 
+from blur2vid.core.metrics import capped, ppsnr
+from blur2vid.core.tensors import batched
 from blur2vid.data.sample import Batch
-from blur2vid.metrics import capped, ppsnr
-from blur2vid.tensors import batched
 
 __all__ = ["BASELINES", "OUTER", "blur_copy_ppsnr", "over_blur_copy", "model_and_copy_ppsnr", "scene_scores", "scene_table", "is_scene_table", "summary", "baseline_rows",
            "rows_of", "premise_margin", "outer_gain", "ppsnr_table", "gain_long", "frame_labels"]
@@ -61,7 +61,7 @@ def model_and_copy_ppsnr(model: Callable[[torch.Tensor], torch.Tensor], test: Ba
 
 def scene_scores(pred: torch.Tensor, target: torch.Tensor, level: str = "sequence") -> np.ndarray:
     """Per-scene, per-frame pPSNR ``[N, T]`` (``level``: ``"sequence"`` or ``"pair"``, see
-    :mod:`blur2vid.metrics`), capped at 100 dB (an exact frame)."""
+    :mod:`blur2vid.core.metrics`), capped at 100 dB (an exact frame)."""
     return capped(ppsnr(pred, target, level)).cpu().numpy()
 
 
@@ -150,7 +150,7 @@ def ppsnr_table(models: dict[str, tuple[str, Callable[[torch.Tensor], torch.Tens
 def gain_long(table: pd.DataFrame, row: str) -> pd.DataFrame:
     """Per-scene, per-frame gain (dB) of every other row of a pPSNR scene table over ``row``, long:
     columns ``model`` (the label), ``frame``, ``gain`` (and ``seed`` if the table has one): the data of
-    :func:`blur2vid.plots.gain_figure`."""
+    :func:`blur2vid.reproduction.plots.gain_figure`."""
     frames = [c for c in table.columns if c.startswith("F")]
     base = rows_of(table, row)[frames].to_numpy(dtype=float)
     parts = []

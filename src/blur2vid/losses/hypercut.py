@@ -69,7 +69,7 @@ def ordering_loss(score_fwd: torch.Tensor, score_rev: torch.Tensor, *, normalize
     antisymmetric=True)``, plane offset ``b = 0``): Hit = 1 by construction, and either form of this
     loss then only widens the margin (the plain form is the paper's and the default).  A generic
     embedding (an ablation) should be trained with ``normalize=True``, which helps but does not
-    solve it.  Measured with :func:`blur2vid.train_hypercut.train_ordering` on 16 x 16 scenes (pair
+    solve it.  Measured with :func:`blur2vid.training.hyperplane.train_ordering` on 16 x 16 scenes (pair
     mode, width 8, depth 2, d = 16, batch 16, Adamax lr 5e-4, nested weight 1), held-out Hit over
     256 sequences, seeds 0 / 1: after 150 steps plain 0.03 / 0.00, normalised 0.00 / 0.70; after 600
     steps plain 0.00 / 0.60, normalised 0.42 / 0.70; antisymmetric 1.00 / 1.00 from step 0 with
@@ -105,10 +105,10 @@ def hypercut_regulariser(hypercut: nn.Module, pred_pair: torch.Tensor, weight: f
     summed over every symmetric pair (``pairs="all"``; the whole input if ``T = 2``), as in the public
     code, whose networks predict one pair at a time and regularise each; ``pairs="outer"`` takes the
     outermost pair alone, the one whose side defines the canonical order
-    (:func:`blur2vid.ordering.canonical_order`), for a third of the cost on 7 frames.  With a
+    (:func:`blur2vid.core.ordering.canonical_order`), for a third of the cost on 7 frames.  With a
     sequence-mode ``hypercut`` it is the score of the whole sequence.  Averaged over the batch.
 
-    Sign convention: :func:`blur2vid.ordering.canonical_order` keeps sequences with ``h >= 0`` and
+    Sign convention: :func:`blur2vid.core.ordering.canonical_order` keeps sequences with ``h >= 0`` and
     reverses the others, so canonical targets lie on the positive side and the default ``side=+1``
     gives ``softplus(-h)``.  The public code writes ``softplus(+h)`` next to its order-invariant loss
     (no target reversal there), pushing predictions to the negative side: ``side=-1`` here.  Which

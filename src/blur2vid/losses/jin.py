@@ -14,9 +14,9 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
+from blur2vid.core.tensors import reverse_where
 from blur2vid.losses._shapes import check_same
 from blur2vid.losses.perceptual import PerceptualLoss
-from blur2vid.tensors import reverse_where
 
 __all__ = [
     "middle_loss",
@@ -206,7 +206,7 @@ def best_order_pair_loss(pred3: torch.Tensor, pred5: torch.Tensor, target_seq: t
     (each squared norm a mean over the sample's pixels).
 
     Ours, not the paper's: the symmetry breaker of step 2 at small scale
-    (:attr:`~blur2vid.train_jin.JinTrainConfig.core_warmup`).  Like Eq. 5 it is invariant to
+    (:attr:`~blur2vid.training.cascade.JinTrainConfig.core_warmup`).  Like Eq. 5 it is invariant to
     reversing the sequence, so the network still chooses the direction, but it chooses it for the
     whole image: Eq. 5 is also blind to swapping the pair pixel by pixel, and at zero initialisation
     (``x_hat3 = x_hat5``) its ``|x_hat3 - x_hat5|`` term has no gradient, so the direction each pixel

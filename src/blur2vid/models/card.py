@@ -3,7 +3,7 @@
 The card is the JSON beside a shipped model file (``assets/default_model.json``,
 ``assets/default_denoiser.json``) and the notes inside it.  :class:`ModelCard` reads and writes
 that JSON unchanged (the same keys, in the same order), so code reads a card by attribute and a
-typo is an error, not a silent ``None``.  :mod:`blur2vid.shipping` writes cards.
+typo is an error, not a silent ``None``.  :mod:`blur2vid.app.shipping` writes cards.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from blur2vid.io import atomic_write_text
+from blur2vid.core.io import atomic_write_text
 
 __all__ = ["ModelCard"]
 
@@ -33,7 +33,7 @@ class ModelCard:
     trained_by: str | None = None
     """The ``blur2vid train`` command that trained it."""
     spec: dict[str, Any] | None = None
-    """The training recipe's settings (:meth:`blur2vid.train_command.Recipe.settings`)."""
+    """The training recipe's settings (:meth:`blur2vid.app.recipes.Recipe.settings`)."""
     steps: int | None = None
     budget: dict[str, Any] | None = None
     """Its budget: ``steps``, or ``minutes`` with the measured seconds per step and the processor."""
@@ -52,7 +52,7 @@ class ModelCard:
     """The commands that remake it, from nothing."""
     licence: str
     evaluation: dict[str, Any]
-    """What :mod:`blur2vid.shipping` measured it on."""
+    """What :mod:`blur2vid.app.shipping` measured it on."""
     evaluation_network_alone: dict[str, Any] | None = None
     """For a model shipped held: the same measurements of its network alone."""
 

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from blur2vid import __version__
-from blur2vid.io import atomic_path, load_plain
+from blur2vid.core.io import atomic_path, load_plain
 
 __all__ = ["MODEL_FORMAT", "ARCHITECTURES", "default_model_path", "default_denoiser_path", "save_model", "load_model",
            "read_model_file"]
@@ -63,7 +63,7 @@ def _arch_and_config(model: nn.Module) -> tuple[str, dict]:
 
 def default_model_path() -> Path:
     """The model shipped with the package (``assets/default_model.pt``; its card, how it was trained
-    and what it scored, is ``assets/default_model.json``, written by :mod:`blur2vid.shipping`)."""
+    and what it scored, is ``assets/default_model.json``, written by :mod:`blur2vid.app.shipping`)."""
     from importlib import resources
 
     return Path(str(resources.files("blur2vid") / "assets" / "default_model.pt"))

@@ -1,6 +1,6 @@
 """A denoiser told the noise level, for frames held to a noisy photograph.
 
-Holding a network's frames to the photograph (:class:`~blur2vid.models.consistency.MatchBlur`)
+Holding a network's frames to the photograph (:class:`~blur2vid.models.match_blur.MatchBlur`)
 puts the photograph's sensor noise and JPEG back into every frame: held to the same blur without
 noise (an oracle no user has), the shipped model's frames gain several times more over the blurry
 input (its card and notebook 07 give the numbers).  :class:`NoiseLevelDenoiser` stands between: it maps a
@@ -11,9 +11,9 @@ photograph without its noise, and the frames are held to that.
 Told the level, it can leave a clean photograph alone, which a blind denoiser cannot: from one
 small image, fine detail and noise look alike (a blind one cost the clean real footage several dB:
 ``docs/probes.md``, denoise before holding).  ``sigma = 0`` is not run at all
-(:func:`blur2vid.inference.predict_frames`), so a user who does not ask for denoising gets exactly
+(:func:`blur2vid.models.inference.predict_frames`), so a user who does not ask for denoising gets exactly
 the frames held to the photograph.  The network is the one-frame :class:`SequenceUNet` with one
-extra input channel, trained by ``blur2vid train --preset denoiser`` (:mod:`blur2vid.train_denoise`).
+extra input channel, trained by ``blur2vid train --preset denoiser`` (:mod:`blur2vid.training.denoiser`).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 A network ``H`` maps a frame sequence ``s`` to a vector in ``R^d``; a fixed, random hyperplane
 ``{v : w.v + b = 0}`` cuts that space in two.  ``H`` is trained (:func:`blur2vid.losses.ordering_loss`)
 so that ``s`` and its reverse land on opposite sides, and the side of ``s`` then names its order:
-:func:`blur2vid.ordering.canonical_order` plays every sequence on the negative side backwards.
+:func:`blur2vid.core.ordering.canonical_order` plays every sequence on the negative side backwards.
 
 What is embedded (``mode``)
 ---------------------------

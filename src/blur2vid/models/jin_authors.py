@@ -32,7 +32,7 @@ from pathlib import Path
 
 import torch
 
-from blur2vid.io import load_plain
+from blur2vid.core.io import load_plain
 from blur2vid.models.jin import JinCascade, JinConfig
 
 __all__ = ["AUTHORS_FILES", "AUTHORS_NETWORKS", "is_authors_folder", "key_table", "trunk_permutation",

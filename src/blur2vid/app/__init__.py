@@ -1,0 +1,1 @@
+"""The deblurring tool: `predict`, training recipes, measuring and shipping a model, widgets."""

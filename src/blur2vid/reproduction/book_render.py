@@ -1,0 +1,315 @@
+"""Executed notebook cells as HTML, for the book (:mod:`blur2vid.reproduction.book`): Markdown (CommonMark with
+tables, TeX kept for MathJax by Pandoc's dollar rule, heading ids unique on a page, link targets
+rewritten by the caller), code through Pygments, and every kind of output a run leaves: streams as
+a terminal shows them (ANSI colours dropped, ``\\r`` honoured, consecutive writes joined), images
+re-encoded as WebP and stored once by content hash, pandas tables without their inline styles,
+widgets from the notebook's saved widget state (a tqdm bar as its last state), errors refused."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import io
+import re
+from pathlib import Path
+
+__all__ = ["BookError", "Markdown", "Images", "encode_image", "read_notebook", "notebook_title", "cell_outputs",
+           "widget_states", "highlight_code", "slug"]
+
+_WIDGET = "application/vnd.jupyter.widget-view+json"
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+class BookError(RuntimeError):
+    """The book cannot be built: no executed notebooks, a broken one, or one that failed."""
+
+# ---------------------------------------------------------------------------------------------
+# text
+
+
+def slug(text: str) -> str:
+    """An id from plain text (a heading's words, code included: `<video>` gives "video")."""
+    text = text.lower()
+    return re.sub(r"[^a-z0-9]+", "-", text).strip("-") or "section"
+
+
+def _unique(slug: str, used: set[str]) -> str:
+    base, k = slug, 2
+    while slug in used:
+        slug, k = f"{base}-{k}", k + 1
+    used.add(slug)
+    return slug
+
+
+def _math_rule(state, silent: bool) -> bool:
+    """markdown-it inline rule: ``$$tex$$`` (display) and ``$tex$`` (inline, Pandoc's rule: no space
+    inside either dollar, no digit right after the closing one, so "costs $5 and $10" stays prose).
+    Code spans and code blocks never reach it (their own rules take them first)."""
+    src, pos = state.src, state.pos
+    if src[pos] != "$" or (pos > 0 and src[pos - 1] == "\\"):
+        return False
+    if src.startswith("$$", pos):
+        end = src.find("$$", pos + 2)
+        if end < 0 or not src[pos + 2:end].strip():
+            return False
+        kind, content, stop = "math_display", src[pos + 2:end], end + 2
+    else:
+        if pos + 1 >= len(src) or src[pos + 1].isspace() or src[pos + 1] == "$":
+            return False
+        end = pos + 1
+        while True:
+            end = src.find("$", end)
+            if end < 0:
+                return False
+            if src[end - 1] != "\\":
+                break
+            end += 1
+        content = src[pos + 1:end]
+        if content[-1].isspace() or "\n\n" in content or (end + 1 < len(src) and src[end + 1].isdigit()):
+            return False
+        kind, stop = "math_inline", end + 1
+    if not silent:
+        state.push(kind, "", 0).content = content
+    state.pos = stop
+    return True
+
+
+class Markdown:
+    """CommonMark with tables; TeX kept for MathJax; heading ids unique on the page (``used``,
+    shared with the page's other ids); the targets of links and images rewritten by ``link``."""
+
+    def __init__(self, link=None, used: set[str] | None = None):
+        from markdown_it import MarkdownIt
+
+        self.md = MarkdownIt("commonmark", {"html": True}).enable("table").enable("strikethrough")
+        self.md.inline.ruler.before("escape", "math", _math_rule)
+        self.link = link
+        self.used = used if used is not None else set()
+        self.math = False
+        outer = self
+
+        def math(self, tokens, idx, options, env):
+            outer.math = True
+            display = tokens[idx].type == "math_display"
+            opening, closing = ("\\[", "\\]") if display else ("\\(", "\\)")
+            tex = html.escape(opening + tokens[idx].content + closing)
+            return f'<span class="math{" display" if display else ""}">{tex}</span>'
+
+        def heading_open(self, tokens, idx, options, env):
+            inline = tokens[idx + 1]
+            text = "".join(t.content for t in (inline.children or []) if t.type in ("text", "code_inline",
+                                                                                     "math_inline"))
+            tokens[idx].attrSet("id", _unique(slug(text or inline.content), outer.used))
+            return self.renderToken(tokens, idx, options, env)
+
+        def heading_close(self, tokens, idx, options, env):
+            slug = tokens[idx - 2].attrGet("id")
+            return f'<a class="pilcrow" href="#{slug}">#</a>' + self.renderToken(tokens, idx, options, env)
+
+        def target(attr):
+            def rule(self, tokens, idx, options, env):
+                if outer.link is not None and tokens[idx].attrGet(attr) is not None:
+                    tokens[idx].attrSet(attr, outer.link(tokens[idx].attrGet(attr)))
+                if tokens[idx].type == "image":
+                    return self.image(tokens, idx, options, env)
+                return self.renderToken(tokens, idx, options, env)
+            return rule
+
+        for name, rule in (("math_inline", math), ("math_display", math), ("heading_open", heading_open),
+                           ("heading_close", heading_close), ("link_open", target("href")),
+                           ("image", target("src"))):
+            self.md.add_render_rule(name, rule)
+
+    def render(self, text: str) -> str:
+        return self.md.render(text)
+
+
+def _stream_text(text: str) -> str:
+    """A stream as a terminal would show it: ANSI colours dropped, each ``\\r`` overwriting its line
+    (a progress bar ends as its last state)."""
+    text = _ANSI.sub("", text)
+    return "\n".join(line.rstrip("\r").rsplit("\r", 1)[-1] for line in text.split("\n"))
+
+
+def highlight_code(code: str) -> str:
+    from pygments import highlight
+    from pygments.formatters import HtmlFormatter
+    from pygments.lexers import PythonLexer
+
+    return highlight(code, PythonLexer(), HtmlFormatter(nowrap=False, cssclass="highlight"))
+
+
+# ---------------------------------------------------------------------------------------------
+# images
+
+
+class Images:
+    """Every image of the site, re-encoded once and stored once under ``img/`` by content hash."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.names: dict[str, str] = {}
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def add(self, data: bytes, what: str) -> str:
+        key = hashlib.sha256(data).hexdigest()[:16]
+        if key not in self.names:
+            encoded, ext = encode_image(data, what)
+            name = f"{key}.{ext}"
+            (self.folder / name).write_bytes(encoded)
+            self.names[key] = name
+        return f"img/{self.names[key]}"
+
+    def add_file(self, path: Path) -> str:
+        return self.add(path.read_bytes(), str(path))
+
+
+def encode_image(data: bytes, what: str) -> tuple[bytes, str]:
+    """``data`` (PNG, JPEG or GIF) as WebP: lossless, unless lossy at quality 90 is under 1/1.3 of
+    its size (photographs; a plot's thin lines stay exact); an animated GIF as an animated WebP with
+    its frame times and loop count; 16-bit and float images scaled to 8 bits first.  The original
+    where it is smaller."""
+    import numpy as np
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        image = Image.open(io.BytesIO(data))
+        image.load()
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise BookError(f"{what}: an image output that is not a readable image ({exc})") from None
+    original_ext = {"PNG": "png", "JPEG": "jpg", "GIF": "gif", "WEBP": "webp"}.get(image.format or "", "png")
+    frames = getattr(image, "n_frames", 1)
+    if frames > 1:
+        durations = []
+        for k in range(frames):
+            image.seek(k)
+            durations.append(int(image.info.get("duration", 100)))
+        image.seek(0)
+        out = io.BytesIO()
+        image.save(out, format="WEBP", save_all=True, quality=85, method=4, duration=durations,
+                   loop=int(image.info.get("loop", 0)))
+        candidates = [out.getvalue()]
+    else:
+        if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):  # deep images: scaled, never clipped
+            values = np.asarray(image, dtype=np.float64)
+            top = 255.0 if values.max() <= 255 else 65535.0
+            image = Image.fromarray(np.clip(values / top * 255 + 0.5, 0, 255).astype(np.uint8))
+        if image.mode not in ("RGB", "RGBA"):
+            image = image.convert("RGBA" if "A" in image.getbands() or "transparency" in image.info else "RGB")
+        if image.mode == "RGBA" and image.getchannel("A").getextrema() == (255, 255):
+            image = image.convert("RGB")
+        lossless, lossy = io.BytesIO(), io.BytesIO()
+        image.save(lossless, format="WEBP", lossless=True, quality=100, method=4)
+        image.save(lossy, format="WEBP", quality=90, method=4)
+        candidates = [lossless.getvalue() if len(lossless.getvalue()) <= 1.3 * len(lossy.getvalue())
+                      else lossy.getvalue()]
+    encoded = candidates[0]
+    return (encoded, "webp") if len(encoded) < len(data) else (data, original_ext)
+
+
+# ---------------------------------------------------------------------------------------------
+# notebooks
+
+
+def read_notebook(path: Path):
+    import nbformat
+
+    try:
+        return nbformat.read(str(path), as_version=4)
+    except (OSError, ValueError, nbformat.reader.NotJSONError) as exc:
+        raise BookError(f"{path}: not a readable notebook ({type(exc).__name__}: {exc})") from None
+
+
+def notebook_title(nb, fallback: str) -> str:
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if line.startswith("# "):
+                    return line[2:].strip()
+    return fallback
+
+
+def widget_states(nb) -> dict:
+    """The widget models a notebook saved (``metadata.widgets``): model id -> model."""
+    saved = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
+    return saved.get("state", {}) if isinstance(saved, dict) else {}
+
+
+def _widget_text(model_id: str, states: dict, depth: int = 0) -> str | None:
+    """A saved widget as text, where it is made of labels and progress bars (tqdm's bar is an HBox
+    of an HTML label, a FloatProgress and an HTML count): its last state; None for anything else
+    (a slider, an upload box), which only a kernel can show."""
+    model = states.get(model_id)
+    if model is None or depth > 4:
+        return None
+    name, state = model.get("model_name"), model.get("state", {})
+    if name in ("HTMLModel", "LabelModel"):
+        return html.unescape(re.sub(r"<[^>]+>", "", str(state.get("value", "")))).replace("\u2007", " ")
+    if name in ("FloatProgressModel", "IntProgressModel"):
+        top = float(state.get("max") or 0) or 1.0
+        filled = max(0, min(10, round(10 * float(state.get("value") or 0) / top)))
+        return "|" + "█" * filled + " " * (10 - filled) + "|"
+    if name in ("HBoxModel", "VBoxModel"):
+        texts = [_widget_text(str(c).replace("IPY_MODEL_", ""), states, depth + 1) for c in state.get("children", [])]
+        return None if any(t is None for t in texts) or not texts else (" " if name == "HBoxModel" else "\n").join(texts)
+    return None
+
+
+def cell_outputs(cell, where: str, images: Images, md: Markdown, states: dict | None = None) -> str:
+    parts, widgets, outputs = [], 0, []
+    for out in cell.get("outputs", []):  # consecutive writes to one stream are one text (nbclient
+        # keeps every flush of a progress bar as its own output)
+        if (out.get("output_type") == "stream" and outputs and outputs[-1].get("output_type") == "stream"
+                and outputs[-1].get("name") == out.get("name")):
+            outputs[-1] = {**outputs[-1], "text": outputs[-1]["text"] + _join(out.get("text", ""))}
+        else:
+            outputs.append(dict(out, text=_join(out["text"])) if out.get("output_type") == "stream" else out)
+    for out in outputs:
+        kind = out.get("output_type")
+        if kind == "stream":
+            text = _stream_text(out.get("text", ""))
+            if text.strip():
+                parts.append(f'<pre class="stream {html.escape(out.get("name", "stdout"))}">{html.escape(text)}</pre>')
+        elif kind == "error":
+            raise BookError(f"{where}: the executed notebook holds an error ({out.get('ename')}: {out.get('evalue')}); "
+                            "the book shows finished runs only: run `make reproduce` again")
+        elif kind in ("display_data", "execute_result"):
+            data = out.get("data", {})
+            if _WIDGET in data:
+                view = data[_WIDGET]
+                text = _widget_text(str(view.get("model_id", "")), states or {}) if isinstance(view, dict) else None
+                if text is None:
+                    widgets += 1
+                else:
+                    parts.append(f'<pre class="stream stderr">{html.escape(text)}</pre>')
+                continue
+            parts.append(_mime(data, where, images, md))
+    if widgets:
+        parts.append('<p class="note">An interactive widget stood here: open the notebook in JupyterLab to use it.</p>')
+    return "\n".join(p for p in parts if p)
+
+
+def _mime(data: dict, where: str, images: Images, md: Markdown) -> str:
+    for mime in ("image/gif", "image/png", "image/jpeg"):
+        if mime in data:
+            raw = data[mime]
+            try:
+                payload = base64.b64decode("".join(raw) if isinstance(raw, list) else raw)
+            except ValueError as exc:
+                raise BookError(f"{where}: an {mime} output that is not base64 ({exc})") from None
+            return f'<img src="{images.add(payload, where)}" alt="output of {html.escape(where)}" loading="lazy">'
+    if "image/svg+xml" in data:
+        return f'<div class="svg">{_join(data["image/svg+xml"])}</div>'
+    if "text/html" in data:
+        body = re.sub(r"<style[^>]*>.*?</style>", "", _join(data["text/html"]), flags=re.DOTALL)
+        return f'<div class="html-output">{body}</div>'
+    if "text/markdown" in data:
+        return md.render(_join(data["text/markdown"]))
+    if "text/plain" in data:
+        return f'<pre class="result">{html.escape(_stream_text(_join(data["text/plain"])))}</pre>'
+    return ""
+
+
+def _join(value) -> str:
+    return "".join(value) if isinstance(value, list) else str(value)

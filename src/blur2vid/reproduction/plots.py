@@ -1,0 +1,362 @@
+"""Figure functions.  Each returns a matplotlib Figure and draws nothing it was not given."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib
+
+matplotlib.use(matplotlib.get_backend())  # keep the notebook's backend; Agg when headless
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+import torch  # noqa: E402
+
+from blur2vid.core.io import to_uint8  # noqa: E402
+
+__all__ = ["image_grid", "show_sequence", "figure2_grid", "line_plot", "projection_plot", "sequence_comparison",
+           "formation_figure", "growth_figure", "rule_figure", "curves_figure", "learning_curve", "per_frame_figure",
+           "gain_figure", "held_out_gain_figure", "scale_figure", "noise_figure", "seed_spread_figure", "seed_curves_figure", "ablation_figure", "ppsnr_gain_figure"]
+
+
+def _as_image(img: torch.Tensor | np.ndarray) -> np.ndarray:
+    arr = to_uint8(img)
+    return arr
+
+
+def image_grid(
+    rows: Sequence[Sequence[torch.Tensor | np.ndarray | None]],
+    row_labels: Sequence[str] | None = None,
+    col_labels: Sequence[str] | None = None,
+    cell_size: float = 1.4,
+    title: str | None = None,
+) -> plt.Figure:
+    """A grid of ``[C, H, W]`` images (``None`` leaves a cell empty), labelled by row and column."""
+    n_rows, n_cols = len(rows), max(len(r) for r in rows)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(cell_size * n_cols, cell_size * n_rows + (0.4 if title else 0)),
+                             squeeze=False, gridspec_kw=dict(wspace=0.04, hspace=0.08))
+    for r, row in enumerate(rows):
+        for c in range(n_cols):
+            ax = axes[r][c]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            img = row[c] if c < len(row) else None
+            if img is None:
+                ax.axis("off")
+                continue
+            ax.imshow(_as_image(img), interpolation="nearest", cmap="gray", vmin=0, vmax=255)
+            if r == 0 and col_labels is not None:
+                ax.set_title(col_labels[c], fontsize=9)
+            if c == 0 and row_labels is not None:
+                ax.set_ylabel(row_labels[r], fontsize=9, rotation=0, ha="right", va="center")
+    if title:
+        fig.suptitle(title, fontsize=11)
+    return fig
+
+
+def show_sequence(frames: torch.Tensor, blur: torch.Tensor | None = None, label: str | None = None,
+                  cell_size: float = 1.6) -> plt.Figure:
+    """One sequence ``[T, C, H, W]`` as a strip, with its blur first when given."""
+    row = ([blur] if blur is not None else []) + list(frames)
+    cols = (["blur"] if blur is not None else []) + [f"x[{t + 1}]" for t in range(len(frames))]
+    return image_grid([row], row_labels=[label] if label else None, col_labels=cols, cell_size=cell_size)
+
+
+def before_after(photo: torch.Tensor, frames: dict[str, torch.Tensor], motion_gain: float = 4.0,
+                 cell_size: float = 2.2) -> plt.Figure:
+    """A real photograph and what each model makes of it, one row per model (``{label: [T, C, H, W]}``):
+    the photograph, the first, middle and last frame, and ``|x[1] - x[T]|`` amplified ``motion_gain``
+    times (black where the frames show no motion)."""
+    rows, labels = [], []
+    for label, seq in frames.items():
+        t = len(seq)
+        motion = ((seq[0] - seq[-1]).abs() * motion_gain).clamp(0, 1)
+        rows.append([photo, seq[0], seq[t // 2], seq[-1], motion])
+        labels.append(label)
+    t = len(next(iter(frames.values())))
+    cols = ["photo", "x[1]", f"x[{t // 2 + 1}]", f"x[{t}]", f"|x[1] − x[{t}]| ×{motion_gain:g}"]
+    return image_grid(rows, row_labels=labels, col_labels=cols, cell_size=cell_size)
+
+
+def figure2_grid(columns: dict[str, torch.Tensor], directions: Sequence[Sequence[int]],
+                 meanings: dict[str, str] | None = None) -> plt.Figure:
+    """Jin Fig. 2: one row per motion scenario, one column per key of ``columns``."""
+    keys = list(columns)
+    arrows = {1: "→", -1: "←"}
+    row_labels = [" ".join(arrows[d] for d in dirs) for dirs in directions]
+    rows = [[columns[k][r] for k in keys] for r in range(len(directions))]
+    col_labels = [f"({k})" for k in keys]
+    fig = image_grid(rows, row_labels=row_labels, col_labels=col_labels, cell_size=1.25)
+    if meanings:
+        caption = ";  ".join(f"({k}) {meanings[k]}" for k in keys)
+        fig.text(0.5, 0.06, caption, ha="center", va="top", fontsize=7, wrap=True)
+    return fig
+
+
+def line_plot(df: pd.DataFrame, x: str, ys: Sequence[str], *, hue: str | None = None, xlabel: str | None = None,
+              ylabel: str | None = None, title: str | None = None, ax: plt.Axes | None = None,
+              markers: bool = True, logx: bool = False) -> plt.Figure:
+    """Lines of ``ys`` against ``x``; with ``hue`` one line per value of that column for each y."""
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5.2, 3.4))
+    else:
+        fig = ax.figure
+    groups = [(None, df)] if hue is None else list(df.groupby(hue, sort=True))
+    for y in ys:
+        for key, part in groups:
+            label = y if key is None else (f"{hue}={key}" if len(ys) == 1 else f"{y}, {hue}={key}")
+            ax.plot(part[x], part[y], marker="o" if markers else None, ms=3.5, label=label)
+    if logx:
+        ax.set_xscale("log", base=2)
+    ax.set_xlabel(xlabel or x)
+    ax.set_ylabel(ylabel or (ys[0] if len(ys) == 1 else ""))
+    if title:
+        ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    if len(ys) * len(groups) > 1:
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def projection_plot(df: pd.DataFrame, title: str | None = None) -> plt.Figure:
+    """HyperCUT Fig. 1: sequences (●) and their reverses (×) by signed distance to the hyperplane
+    (x) and one other direction (y); a line joins each sequence to its reverse."""
+    fig, ax = plt.subplots(figsize=(5.2, 3.8))
+    fwd = df[df.direction == "forward"].set_index("sequence")
+    rev = df[df.direction == "reversed"].set_index("sequence").loc[fwd.index]
+    for i in fwd.index:
+        ax.plot([fwd.signed_distance[i], rev.signed_distance[i]], [fwd.other_direction[i], rev.other_direction[i]],
+                color="0.8", lw=0.6, zorder=1)
+    ax.scatter(fwd.signed_distance, fwd.other_direction, s=14, label="sequence", zorder=2)
+    ax.scatter(rev.signed_distance, rev.other_direction, s=18, marker="x", label="its reverse", zorder=2)
+    ax.axvline(0.0, color="k", lw=1.2, label="hyperplane")
+    ax.set_xlabel("signed distance to the hyperplane, h(s)")
+    ax.set_ylabel("another direction")
+    if title:
+        ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def sequence_comparison(groups: dict[str, torch.Tensor], samples: Sequence[int], col_labels: Sequence[str] | None = None,
+                        cell_size: float = 1.3) -> plt.Figure:
+    """Several versions of the same sequences, one row each: for every sample ``i`` a row per group
+    (``{label: [N, T, C, H, W]}``), labelled ``#i label``."""
+    rows, labels = [], []
+    for i in samples:
+        for label, seqs in groups.items():
+            rows.append(list(seqs[i]))
+            labels.append(f"#{i} {label}")
+    return image_grid(rows, row_labels=labels, col_labels=col_labels, cell_size=cell_size)
+
+
+def formation_figure(example: dict[str, torch.Tensor]) -> plt.Figure:
+    """Jin Eq. 1 on one scene: its frames, the blur, the naive mean and their difference (x4), from
+    :func:`blur2vid.experiments.blur_formation.formation_example`."""
+    frames = list(example["frames"])
+    labels = [f"x[{t + 1}]" for t in range(len(frames))] + ["blur (Eq. 1)", "naive mean", "|diff| ×4"]
+    return image_grid([[*frames, example["blur"], example["naive"], example["difference"] * 4]], col_labels=labels,
+                      cell_size=1.5)
+
+
+def growth_figure(growth: pd.DataFrame) -> plt.Figure:
+    """PSNR of the blur against the middle frame as the exposure grows, one line per speed."""
+    return line_plot(growth[growth.frames > 1], "frames", ["psnr_blur_vs_middle"], hue="speed_px_per_frame",
+                     xlabel="frames averaged T (exposure)", ylabel="PSNR of blur vs middle frame (dB)",
+                     title="Blur grows with exposure and speed")
+
+
+def rule_figure(rule: pd.DataFrame) -> plt.Figure:
+    """The residual blur inside each frame against the shift per frame, one line per Delta, with
+    the rule T = Delta marked."""
+    fig = line_plot(rule, "shift_per_frame_px", ["psnr_frame_vs_instant"], hue="delta_px", logx=True,
+                    xlabel="largest shift within one frame, Δ / T (pixels)",
+                    ylabel="PSNR frame vs its central instant (dB)", title="Residual blur inside each frame")
+    fig.axes[0].axvline(1.0, color="k", ls="--", lw=1, label="T = Δ")
+    fig.axes[0].legend(fontsize=8)
+    return fig
+
+
+def curves_figure(histories: dict[str, list[dict]], y: str = "loss", ylabel: str | None = None,
+                  title: str | None = None, x: str = "step") -> plt.Figure:
+    """Training curves: ``y`` of each logged history against ``x`` (``step``, or ``samples`` seen),
+    one line per name; only the entries that logged ``y`` (validation scores come about ten times
+    a run)."""
+    curves = pd.concat([pd.DataFrame(h).assign(run=name) for name, h in histories.items() if h])
+    if y not in curves.columns:
+        raise ValueError(f"the histories logged no {y!r} (logged: {sorted(curves.columns)}); a run trained "
+                         "without a validation set (Workspace(validation=0)) has no validation curve")
+    curves = curves.dropna(subset=[y])
+    return line_plot(curves, x, [y], hue="run", markers=True, ylabel=ylabel or y, title=title,
+                     xlabel="training samples seen" if x == "samples" else None)
+
+
+def learning_curve(history: list[dict], y: str, ylabel: str, title: str) -> plt.Figure:
+    """One run's validation score against the training samples it had seen."""
+    return curves_figure({"validation": history}, y=y, ylabel=ylabel, title=title, x="samples")
+
+
+def _interval_note(data: pd.DataFrame) -> str:
+    seeds = data["seed"].nunique() if "seed" in data.columns else 1
+    return (f"95% intervals: bootstrap over {seeds} training seeds, then test scenes" if seeds > 1
+            else "95% intervals: bootstrap over test scenes (one training seed)")
+
+
+def _pointplot(data: pd.DataFrame, x: str, y: str, hue: str, ylabel: str, title: str, zero_line: bool) -> plt.Figure:
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    units = "seed" if "seed" in data.columns and data["seed"].nunique() > 1 else None
+    dodge = 0.4 if data[hue].nunique() > 1 else False  # seaborn divides by (levels - 1)
+    sns.pointplot(data=data, x=x, y=y, hue=hue, units=units, errorbar=("ci", 95), seed=0, dodge=dodge,
+                  markersize=4, linewidth=1.2, err_kws={"linewidth": 1.0}, capsize=0.1, ax=ax)
+    if zero_line:
+        ax.axhline(0, color="k", lw=0.8)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.text(0.01, 0.01, _interval_note(data), transform=ax.transAxes, fontsize=7, color="0.4")
+    ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    return fig
+
+
+def per_frame_figure(table: pd.DataFrame, ylabel: str, title: str, zero_line: bool = False) -> plt.Figure:
+    """Per-frame scores of every row of a per-scene pPSNR table (index ``(id, scene)``, a ``label``
+    and frames ``F1``...; a ``seed`` column when it pools several training runs), each frame's
+    mean with its 95% interval (seaborn; a two-level bootstrap over seeds then scenes where there
+    are several seeds)."""
+    frames = [c for c in table.columns if c.startswith("F")]
+    keep = ["label", *frames] + (["seed"] if "seed" in table.columns else [])
+    long = table[keep].melt(id_vars=[c for c in ("label", "seed") if c in keep], var_name="frame", value_name="value")
+    return _pointplot(long, "frame", "value", "label", ylabel, title, zero_line)
+
+
+def gain_figure(gains: pd.DataFrame, ylabel: str, title: str) -> plt.Figure:
+    """Per-frame gains with 95% intervals, from the long table of
+    :func:`blur2vid.experiments.tables.gain_long` (``model``, ``frame``, ``gain``, maybe ``seed``)."""
+    return _pointplot(gains, "frame", "gain", "model", ylabel, title, zero_line=True)
+
+
+def held_out_gain_figure(scenes: pd.DataFrame, title: str = "Held-out scenes: the middle frame over the blurry input"
+                         ) -> plt.Figure:
+    """Each held-out scene's gain against how blurred it is, from
+    :func:`blur2vid.app.shipping.held_out_scenes`: the model's frames (held to the noisy input when it
+    ships held) and the same frames held to the noise-free blur (the oracle), one point each."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    for column, label, marker in (("gain_db", "the model's frames", "o"),
+                                  ("gain_noise_free_db", "held to the noise-free blur (oracle)", "^")):
+        ax.scatter(scenes["blur_db"], scenes[column], s=14, marker=marker, alpha=0.75,
+                   label=f"{label}: mean {scenes[column].mean():+.2f} dB")
+    ax.axhline(0, color="k", lw=0.8)
+    ax.set_xlabel("blur copied to every frame, middle-frame pPSNR (dB; left: more motion)")
+    ax.set_ylabel("gain over the blurry input (dB)")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    return fig
+
+
+def scale_figure(table: pd.DataFrame, title: str = "Larger held-out scenes, seen at several sizes") -> plt.Figure:
+    """Gains over the blurry input per ``scale`` with 95% intervals over the scenes, from the
+    per-scene table of :func:`blur2vid.app.shipping.held_out_at_scales` (columns ``middle s=K``,
+    ``mean s=K``)."""
+    names = {"middle": "middle frame over the blurry input", "mean": "mean pPSNR over the blur copy"}
+    long = table.reset_index().melt(id_vars="scene", var_name="column", value_name="gain")
+    long[["measure", "scale"]] = long["column"].str.split(" s=", n=1, expand=True)
+    long["measure"] = long["measure"].map(names)
+    return _pointplot(long, "scale", "gain", "measure", "gain (dB)", title, zero_line=True)
+
+
+def noise_figure(table: pd.DataFrame, title: str = "Frames held to the photograph cleaned at a noise level") -> plt.Figure:
+    """:func:`blur2vid.app.shipping.with_denoiser` drawn: on the left the noisy held-out scenes' middle
+    frame over the blurry input against the noise level given to every scene (95% intervals over
+    the scenes; dashed, each scene told its own level), on the right the clean real footage's
+    margins over the blur copy against the same levels."""
+    given = table.drop(index="own", errors="ignore")
+    levels = given.index.astype(float)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
+    for (name, label), colour in zip({"moderate": "moderate motion", "full": "full motion"}.items(), ("C0", "C1"), strict=True):
+        left.errorbar(levels, given[name], yerr=[given[name] - given[f"{name}_low"], given[f"{name}_high"] - given[name]],
+                      marker="o", ms=4, lw=1.2, capsize=3, color=colour, label=f"held-out, {label}")
+        if "own" in table.index:
+            left.axhline(table.loc["own", name], color=colour, ls="--", lw=0.9, label=f"{label}, own level each")
+    left.set_title("noisy held-out scenes (64 px)", fontsize=9)
+    for column, label, marker in (("video_over_blur_copy", "mean pPSNR over the blur copy", "o"),
+                                  ("video_middle_over_blur", "middle frame over the blur", "s")):
+        right.plot(levels, given[column], marker=marker, ms=4, lw=1.2, label=label)
+    right.set_title("clean real footage (no_time_for_that_tiny.gif)", fontsize=9)
+    for ax in (left, right):
+        ax.axhline(0, color="k", lw=0.8)
+        ax.set_xlabel("noise level given (8-bit levels; 0: no denoiser)")
+        ax.set_ylabel("gain (dB)")
+        ax.legend(fontsize=7, loc="best")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def seed_spread_figure(table: pd.DataFrame, title: str) -> plt.Figure:
+    """Each training seed's mean of a pPSNR scene table that pools seeds (``seed`` column), one dot per
+    seed and row: how far the runs of the same configuration land apart."""
+    means = table.groupby(["label", "seed"], sort=False)["mean"].mean().reset_index()
+    fig, ax = plt.subplots(figsize=(7.5, 0.45 * means["label"].nunique() + 1.2))
+    sns.stripplot(data=means, x="mean", y="label", hue="seed", size=7, jitter=False, ax=ax, palette="deep")
+    ax.set_xlabel("mean pPSNR over the test scenes (dB)")
+    ax.set_ylabel("")
+    ax.set_title(title, fontsize=10)
+    ax.legend(title="seed", fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def seed_curves_figure(curves: pd.DataFrame, title: str = "Learning curves") -> plt.Figure:
+    """Learning curves pooled over training seeds (a curve table with a ``seed`` column): each run's
+    validation score against the samples seen, the mean over seeds with its 95% interval."""
+    y = next(c for c in curves.columns if c not in ("run", "stage", "samples", "seed"))
+    seeds = curves["seed"].nunique() if "seed" in curves.columns else 1
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    sns.lineplot(data=curves, x="samples", y=y, hue="run", marker="o", markersize=4, linewidth=1.2, seed=0,
+                 errorbar=("ci", 95) if seeds > 1 else None, ax=ax)
+    ax.set_xlabel("training samples seen")
+    ax.set_ylabel(y)
+    ax.set_title(title, fontsize=10)
+    ax.text(0.01, 0.01, f"mean over {seeds} training seed{'s' if seeds != 1 else ''}"
+            + (", 95% interval" if seeds > 1 else ""), transform=ax.transAxes, fontsize=7, color="0.4")
+    ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    return fig
+
+
+def ablation_figure(table: pd.DataFrame) -> plt.Figure:
+    """Jin Fig. 4 as numbers: every scheme's per-frame pPSNR (the per-scene ``ablation_table``)."""
+    return per_frame_figure(table, "pPSNR (dB)", "Fig. 4 as numbers: per-frame pPSNR of each scheme")
+
+
+def ppsnr_gain_figure(table: pd.DataFrame, over: str = "naive") -> plt.Figure:
+    """HyperCUT's table as gains: every row's per-frame pPSNR gain over row ``over`` (the naive
+    loss), from a per-scene pPSNR table."""
+    from blur2vid.experiments.tables import gain_long
+
+    return gain_figure(gain_long(table, over), "pPSNR gain over naive (dB)", "Per-frame gain over the naive loss (U-Net)")
+
+
+def side_figure(table: pd.DataFrame, column: str = "side from blur") -> plt.Figure:
+    """Ours: how well a small network reads each ordering's side from the blur alone, from the
+    per-scene table of :func:`blur2vid.experiments.hypercut_ordering.side_table` (a ``seed`` column when it
+    pools several runs): the mean with its 95% interval; 0.5 is a coin, 1 a side the blur decides."""
+    data = table.reset_index()
+    units = "seed" if "seed" in data.columns and data["seed"].nunique() > 1 else None
+    fig, ax = plt.subplots(figsize=(7.5, 0.5 * data["label"].nunique() + 1.4))
+    sns.pointplot(data=data, x=column, y="label", units=units, errorbar=("ci", 95), seed=0, linestyle="none",
+                  markersize=5, capsize=0.2, err_kws={"linewidth": 1.0}, ax=ax)
+    ax.axvline(0.5, color="0.3", lw=0.8, ls="--")
+    ax.text(0.5, 0.99, " a coin", fontsize=7, color="0.3", va="top", transform=ax.get_xaxis_transform())
+    ax.set_xlim(0.3, 1.02)
+    ax.set_xlabel("side accuracy from the blur (held-out scenes)")
+    ax.set_ylabel("")
+    ax.set_title("Can a network read the ordering's side from the blur?", fontsize=10)
+    ax.text(0.01, 0.01, _interval_note(data), transform=ax.transAxes, fontsize=7, color="0.4")
+    fig.tight_layout()
+    return fig

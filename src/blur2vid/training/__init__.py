@@ -1,0 +1,1 @@
+"""Training: the one loop (`loop.fit`), run identity and checkpoints, and each network's training procedure."""
