@@ -120,6 +120,25 @@ def _ship(args: argparse.Namespace) -> int:
     return 0
 
 
+def _evaluate(args: argparse.Namespace) -> int:
+    from blur2vid.app.evaluate import EvalConfig, evaluate
+    from blur2vid.core.precision import resolve_precision
+    from blur2vid.reproduction.runs import resolve_device
+
+    device = resolve_device(args.device)
+    crop = None if args.crop == "full" else tuple(int(v) for v in args.crop.lower().split("x"))
+    cfg = EvalConfig(frames=args.frames, stride=args.stride, max_windows=args.max_windows,
+                     crop=crop if crop is None or len(crop) == 2 else crop * 2, crf=args.crf, split=args.split,
+                     n_scenes=args.scenes, bare=args.bare, ssim=not args.no_ssim, batch=args.batch, device=str(device),
+                     precision=resolve_precision(args.precision, device))
+    result = evaluate(args.footage, args.model or ["default"], args.out, cfg, lpips_weights=args.lpips,
+                      vgg16=args.vgg16, command="blur2vid " + " ".join(args.argv), progress=not args.quiet)
+    print((result.out / "summary.md").read_text())
+    print(f"wrote {result.out} (windows.csv, summary.csv, summary.md, paired.csv, per_frame.png, conventions.png, "
+          f"evaluation.json)")
+    return 0
+
+
 def _book(args: argparse.Namespace) -> int:
     from blur2vid.reproduction.book import BookError, build
 
@@ -219,6 +238,38 @@ def main(argv: list[str] | None = None) -> int:
                      help="measure (and ship) the frames moved to re-blur to the input (default: as the run was trained)")
     shi.add_argument("--device", default="cpu")
     shi.set_defaults(func=_ship)
+    eva = sub.add_parser("evaluate", help="score models on footage by every convention of the field, with "
+                         "intervals over sequences (the blur copied to every frame is always a row)")
+    eva.add_argument("footage", help="a dataset folder (frame folders, videos, RB2V), a video file, a folder of "
+                     "videos, or: real (the video scikit-image ships), scenes, captures (the synthetic test scenes)")
+    eva.add_argument("--model", action="append", metavar="MODEL",
+                     help="default (the shipped model), a blur2vid model file, or a folder of Jin et al.'s four "
+                     "weight files; repeatable (default: the shipped model)")
+    eva.add_argument("--out", required=True, help="the folder of the tables, figures and windows.csv (a killed "
+                     "run resumes from it)")
+    eva.add_argument("--frames", type=int, default=7, help="frames per blur (odd; default 7)")
+    eva.add_argument("--stride", type=int, default=None, help="frames between window starts (default: windows "
+                     "do not overlap)")
+    eva.add_argument("--max-windows", type=int, default=None, help="at most this many windows, spread evenly")
+    eva.add_argument("--crop", default="full", help="a centre crop, SIZE or HEIGHTxWIDTH (e.g. 160x240), or "
+                     "full (default)")
+    eva.add_argument("--crf", default="srgb", help="camera response of the synthesised blur: srgb | linear | "
+                     "gamma<g> (not used for RB2V, whose blur is captured)")
+    eva.add_argument("--split", default="all", choices=["all", "train", "val", "test"],
+                     help="which split of a dataset folder (default all)")
+    eva.add_argument("--scenes", type=int, default=64, help="how many synthetic test scenes (scenes, captures)")
+    eva.add_argument("--bare", action="store_true", help="the networks alone at full size, not as predict runs "
+                     "them (working scale, held to the photograph)")
+    eva.add_argument("--no-ssim", action="store_true", help="leave SSIM out (most of the scoring's time)")
+    eva.add_argument("--lpips", default=None, metavar="FILE", help="LPIPS's VGG weights (vgg.pth of the lpips "
+                     "package); with a VGG16 file (--vgg16 or $BLUR2VID_VGG16); otherwise no LPIPS column")
+    eva.add_argument("--vgg16", default=None, metavar="FILE", help="torchvision's VGG16 weights, for LPIPS")
+    eva.add_argument("--batch", type=int, default=16, help="windows through a network at a time")
+    eva.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    eva.add_argument("--precision", default="auto", choices=["fp32", "bf16", "auto"],
+                     help="auto: bf16 where the processor or GPU does it natively")
+    eva.add_argument("--quiet", action="store_true", help="no progress bar")
+    eva.set_defaults(func=_evaluate)
     boo = sub.add_parser("book", help="build the static site of the last reference run's executed notebooks "
                          "(docs/book/); runs nothing")
     boo.add_argument("--profile", default="cpu", choices=["smoke", "cpu", "gpu"], help="whose reference run")

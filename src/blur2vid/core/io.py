@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-__all__ = [
+__all__ = ["save_figure",
     "load_plain",
     "atomic_path",
     "atomic_write_bytes",
@@ -173,3 +173,14 @@ def load_plain(path: str | os.PathLike, what: str = "file") -> object:
             first = text.strip().splitlines()[0].split(". ")[0] if text.strip() else ""
             reason = "the file is damaged or not a PyTorch file (truncated?)" + (f": {first}" if len(first) > 8 else "")
         raise ValueError(f"{path}: not a loadable {what}: {reason}") from None
+
+
+def save_figure(fig, path: str | os.PathLike, dpi: int = 120) -> Path:
+    """A matplotlib figure written atomically (its format from the suffix), then closed."""
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+    return path

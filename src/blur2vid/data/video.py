@@ -43,7 +43,7 @@ from blur2vid.data.windows import (
     natural_key,
 )
 
-__all__ = ["VIDEO_EXTENSIONS", "VideoDataset", "VideoInfo", "probe_video", "read_video"]
+__all__ = ["VIDEO_EXTENSIONS", "VideoDataset", "VideoInfo", "probe_video", "read_video", "find_videos"]
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv", ".webm")
 # first video stream, every decoded frame (no rate conversion); read_frames adds rgb24 rawvideo
@@ -158,7 +158,7 @@ def read_video(path: str | os.PathLike, info: VideoInfo | None = None) -> np.nda
     return frames
 
 
-def _find_videos(folder: Path) -> list[Path]:
+def find_videos(folder: Path) -> list[Path]:
     videos = [p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS
               and not any(part.startswith(".") for part in p.relative_to(folder).parts)]
     return sorted(videos, key=lambda p: natural_key(p.relative_to(folder).as_posix()))
@@ -213,10 +213,10 @@ class VideoDataset(SlidingWindowDataset):
         elif any((self.root / s).is_dir() for s in ("train", "test")):
             self.layout = "split"
             found = [(f"{s}/{v.relative_to(self.root / s).with_suffix('').as_posix()}", s, v)
-                     for s in ("train", "test") if (self.root / s).is_dir() for v in _find_videos(self.root / s)]
+                     for s in ("train", "test") if (self.root / s).is_dir() for v in find_videos(self.root / s)]
         else:
             self.layout = "folder"
-            found = [(v.relative_to(self.root).with_suffix("").as_posix(), None, v) for v in _find_videos(self.root)]
+            found = [(v.relative_to(self.root).with_suffix("").as_posix(), None, v) for v in find_videos(self.root)]
         if not found:
             raise DatasetError(f"{self.root}: empty folder: no video files ({' '.join(VIDEO_EXTENSIONS)})")
         names = [n for n, _, _ in found]

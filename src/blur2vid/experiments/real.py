@@ -22,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from blur2vid.core import metrics
 from blur2vid.core.formation import synthesize_blur
 from blur2vid.core.io import load_image
 from blur2vid.core.metrics import capped, ppsnr_sequence, psnr
@@ -90,8 +91,8 @@ def score_on_video(model: torch.nn.Module, clips: Batch, device="cpu", precision
 
 
 def reblur_psnr(frames: torch.Tensor, photo: torch.Tensor, crf: str = "srgb") -> float:
-    """PSNR (dB) between ``photo [C, H, W]`` and ``frames [T, C, H, W]`` re-blurred by Jin Eq. 1."""
-    return float(capped(psnr(synthesize_blur(frames, crf), photo)))
+    """PSNR (dB, capped) between ``photo [C, H, W]`` and ``frames [T, C, H, W]`` re-blurred by Jin Eq. 1."""
+    return float(capped(metrics.reblur_psnr(frames, photo, crf)))
 
 
 def photo_check(frames: torch.Tensor, photo: torch.Tensor, crf: str = "srgb") -> dict[str, float]:

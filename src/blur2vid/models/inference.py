@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 from blur2vid.core.precision import autocast, compiled
 from blur2vid.models.match_blur import MatchBlur
 
-__all__ = ["WORKING_SIDE", "working_scale", "check_noise", "predict_frames"]
+__all__ = ["WORKING_SIDE", "working_scale", "check_noise", "predict_frames", "predict_batch"]
 
 WORKING_SIDE = 96
 """The shorter side, in pixels, at which ``scale="auto"`` runs the network: near the 64 px crops the
@@ -172,3 +172,35 @@ def predict_frames(model: nn.Module, image: torch.Tensor, device: torch.device |
     finally:
         bar.close()
     return out
+
+
+@torch.no_grad()
+def predict_batch(model: nn.Module, blur: torch.Tensor, device: torch.device | str = "cpu", scale: float | str = 1.0,
+                  precision: str = "fp32", batch_size: int = 16, tile: int = 1280) -> torch.Tensor:
+    """:func:`predict_frames` for a batch of photographs of one size ``blur [B, C, H, W]`` ->
+    ``[B, T, C, H, W]`` on the CPU: the same steps (shrunk by the working scale, the network,
+    enlarged, held once at full size), ``batch_size`` photographs through the network at a time, so
+    that many small ones (the windows of an evaluation) cost one forward instead of one each.
+    Photographs larger than ``tile`` go one by one through :func:`predict_frames`'s tiles."""
+    if blur.ndim != 4:
+        raise ValueError(f"expected a batch of images [B, C, H, W], got shape {tuple(blur.shape)}")
+    device = torch.device(device)
+    factor = working_scale(*blur.shape[-2:], scale)
+    size = [max(1, round(n / factor)) for n in blur.shape[-2:]]
+    if max(size) > tile:
+        return torch.stack([predict_frames(model, b, device=device, progress=False, precision=precision, scale=scale,
+                                           tile=tile) for b in blur])
+    held = model if isinstance(model, MatchBlur) else (MatchBlur(model) if factor > 1 else None)
+    net = (model if held is None else held.net).to(device).eval()
+    out = []
+    for chunk in blur.split(batch_size):
+        photo = chunk.to(device).float()
+        image = F.interpolate(photo, size=size, mode="area") if factor > 1 else photo
+        with autocast(precision, device):
+            frames = net(image)
+        frames = frames.float().clamp(0, 1)
+        if factor > 1:
+            frames = F.interpolate(frames.flatten(0, 1), size=photo.shape[-2:], mode="bilinear",
+                                   align_corners=False).clamp(0, 1).unflatten(0, frames.shape[:2])
+        out.append((frames if held is None else held.hold(frames, photo)).cpu())
+    return torch.cat(out)

@@ -360,3 +360,40 @@ def side_figure(table: pd.DataFrame, column: str = "side from blur") -> plt.Figu
     ax.text(0.01, 0.01, _interval_note(data), transform=ax.transAxes, fontsize=7, color="0.4")
     fig.tight_layout()
     return fig
+
+
+def evaluation_per_frame(summary: pd.DataFrame, title: str = "pPSNR per frame (sequence level)") -> plt.Figure:
+    """``blur2vid evaluate``'s per-frame pPSNR of each model (a summary row per model: ``F1..FT``
+    with ``_low`` / ``_high``), with its 95% interval as a band where there is one."""
+    frames = [c for c in summary.columns if c.startswith("F") and c[1:].isdigit()]
+    fig, ax = plt.subplots(figsize=(7.5, 4))
+    x = np.arange(1, len(frames) + 1)
+    for name, row in summary.iterrows():
+        y = row[frames].to_numpy(float)
+        line, = ax.plot(x, y, marker="o", label=f"{name}")
+        low = row[[f"{c}_low" for c in frames]].to_numpy(float)
+        if np.isfinite(low).all():
+            ax.fill_between(x, low, row[[f"{c}_high" for c in frames]].to_numpy(float), alpha=0.2, color=line.get_color())
+    ax.set(xticks=x, xticklabels=frames, xlabel="frame", ylabel="pPSNR (dB)", title=title)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+    return fig
+
+
+def conventions_figure(summary: pd.DataFrame, conventions: dict[str, str],
+                       title: str = "The same frames, scored by each convention") -> plt.Figure:
+    """How much the choice of convention flatters a model: one row per convention (``conventions``:
+    column -> what it is), one marker per model, with its 95% interval where there is one."""
+    shown = [c for c in conventions if c in summary.columns]
+    fig, ax = plt.subplots(figsize=(8, 0.55 * len(shown) + 1.2))
+    offsets = np.linspace(-0.2, 0.2, len(summary)) if len(summary) > 1 else [0.0]
+    for off, (name, row) in zip(offsets, summary.iterrows(), strict=True):
+        y = np.arange(len(shown)) + off
+        x = row[shown].to_numpy(float)
+        low = row[[f"{c}_low" for c in shown]].to_numpy(float)
+        high = row[[f"{c}_high" for c in shown]].to_numpy(float)
+        err = np.where(np.isfinite(low), [x - low, high - x], 0.0)
+        ax.errorbar(x, y, xerr=err, fmt="o", capsize=3, label=name)
+    ax.set(yticks=range(len(shown)), yticklabels=[conventions[c] for c in shown], xlabel="dB", title=title)
+    ax.invert_yaxis()
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+    return fig

@@ -1,0 +1,221 @@
+"""``blur2vid evaluate``: every convention against its definition on arrays with a known answer, the
+interval over sequences on clustered data, bad input named, a killed run resumed, and a miniature
+dataset of each layout end to end."""
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from blur2vid.app.evaluate import BLUR_COPY, EvalConfig, evaluate, open_footage, score_windows, summarise
+from blur2vid.cli import main
+from blur2vid.core import metrics
+from blur2vid.core.formation import synthesize_blur
+from blur2vid.experiments.intervals import hierarchical_bootstrap
+from blur2vid.models.checkpoint import save_model
+from blur2vid.models.unet import SequenceUNet
+from minidata import rb2v, smooth_frames, write_seq, write_video
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def _truth(n=2, t=7, h=24, w=32, seed=0):
+    return torch.rand(n, t, 3, h, w, generator=torch.Generator().manual_seed(seed)) * 0.8 + 0.1
+
+
+def test_the_truth_reversed_is_perfect_under_every_order_free_convention():
+    truth = _truth()
+    rev = truth.flip(1)
+    assert torch.isinf(metrics.ppsnr_sequence(rev, truth)).all()
+    assert torch.isinf(metrics.ppsnr_pairs(rev, truth)).all()
+    assert torch.isinf(metrics.pwpsnr(rev, truth)).all()
+    assert torch.isinf(metrics.middle_psnr(rev, truth)).all()
+    assert torch.isfinite(metrics.per_frame_psnr(rev, truth)[:, 0]).all()  # in the order predicted it is wrong
+    assert torch.allclose(metrics.ssim_sequence(rev, truth), torch.ones(2, 7, dtype=torch.float64))
+
+
+def test_reversed_in_one_half_only_is_perfect_per_pixel_and_not_per_sequence():
+    truth = _truth()
+    half = truth.clone()
+    half[..., :, :16] = truth.flip(1)[..., :, :16]  # the left half plays backwards
+    assert torch.isinf(metrics.pwpsnr(half, truth)).all()
+    seq = metrics.ppsnr_sequence(half, truth)
+    assert torch.isfinite(seq[:, 0]).all() and torch.isinf(seq[:, 3]).all()  # the middle frame is right either way
+
+
+def test_a_constant_shift_and_the_blur_copy_have_known_scores():
+    truth = _truth()
+    shifted = truth + 0.05  # every pixel off by 0.05: MSE 0.0025, 26.02 dB whatever the convention
+    expected = -20 * math.log10(0.05)
+    for value in (metrics.ppsnr_sequence(shifted, truth), metrics.ppsnr_pairs(shifted, truth),
+                  metrics.pwpsnr(shifted, truth), metrics.middle_psnr(shifted, truth)):
+        assert torch.allclose(value, torch.full_like(value, expected), atol=1e-6)
+    blur = synthesize_blur(truth, "srgb")
+    copy = blur[:, None].expand_as(truth)
+    assert (metrics.reblur_psnr(copy, blur, "srgb") > 120).all()  # the copy re-blurs to the blur (to rounding): no evidence
+    assert torch.equal(metrics.ppsnr_sequence(copy, truth), metrics.per_frame_psnr(copy, truth))  # no order to choose
+
+
+def test_pwpsnr_is_never_below_the_whole_sequence_in_either_direction():
+    truth, pred = _truth(seed=1), _truth(seed=2)
+    whole = [10 * torch.log10(1 / (p - truth).double().pow(2).mean(dim=(1, 2, 3, 4))) for p in (pred, pred.flip(1))]
+    assert (metrics.pwpsnr(pred, truth) >= torch.maximum(*whole) - 1e-9).all()
+
+
+def test_ssim_is_scikit_images_default():
+    from skimage.metrics import structural_similarity
+
+    a = torch.rand(3, 3, 20, 27, generator=torch.Generator().manual_seed(3))
+    b = (a + 0.1 * torch.randn(a.shape, generator=torch.Generator().manual_seed(4))).clamp(0, 1)
+    ref = [structural_similarity(x.double().numpy(), y.double().numpy(), data_range=1.0, channel_axis=0)
+           for x, y in zip(a, b, strict=True)]
+    np.testing.assert_allclose(metrics.ssim(a, b).numpy(), ref, atol=1e-6)
+    with pytest.raises(ValueError, match="at least 7x7"):
+        metrics.ssim(a[..., :6], b[..., :6])
+
+
+def test_every_convention_at_once_equals_its_definition():
+    truth, pred = _truth(seed=5), _truth(seed=6)
+    pred[0] = truth[0].flip(0) + 0.01
+    got = metrics.conventions(pred, truth)
+    for name, definition in (("forward", metrics.per_frame_psnr), ("sequence", metrics.ppsnr_sequence),
+                             ("pairs", metrics.ppsnr_pairs), ("pwpsnr", metrics.pwpsnr), ("middle", metrics.middle_psnr)):
+        torch.testing.assert_close(got[name], definition(pred, truth), atol=1e-5, rtol=0, msg=name)
+    assert torch.equal(got["reversed"], metrics.sequence_reversed(pred, truth))
+
+
+def test_the_interval_over_sequences_covers_clustered_data():
+    """Windows of one video share its offset: resampling sequences, then windows, covers the true
+    mean about 95% of the time, where treating windows as independent would not."""
+    rng = np.random.default_rng(0)
+    hits = naive_hits = 0
+    trials = 100
+    for _ in range(trials):
+        groups = [rng.normal(rng.normal(0, 1), 0.3, 20) for _ in range(8)]  # 8 videos of 20 windows
+        iv = hierarchical_bootstrap(groups, n_resamples=1000, seed=int(rng.integers(1 << 30)))
+        hits += iv.low <= 0 <= iv.high
+        flat = np.concatenate(groups)
+        se = flat.std(ddof=1) / math.sqrt(flat.size)
+        naive_hits += abs(flat.mean()) <= 1.96 * se
+    assert hits >= 0.88 * trials and naive_hits <= 0.6 * trials
+
+
+def test_summary_reports_sequence_means_with_counts_and_paired_differences():
+    rows = []
+    for seq, offset in (("a", 0.0), ("b", 2.0), ("c", 4.0)):
+        for k, extra in enumerate((0, 0, 0, 9)):  # sequence c has a fourth window; a's mean must weigh the same
+            if seq != "c" and k == 3:
+                continue
+            for model, gain in ((BLUR_COPY, 0.0), ("m", 1.0)):
+                rows.append({"model": model, "sequence": seq, "window": str(k), "mean": 20 + offset + gain + extra,
+                             "middle": 1.0, "outer": 1.0})
+    summary, paired = summarise(pd.DataFrame(rows), [BLUR_COPY, "m"])
+    assert summary.loc["m", "sequences"] == 3 and summary.loc["m", "windows"] == 10
+    assert summary.loc["m", "mean"] == pytest.approx((21 + 23 + (25 * 3 + 34) / 4) / 3)  # the mean of sequence means
+    diff = paired.set_index(["model", "minus"]).loc[("m", BLUR_COPY)]
+    assert diff["mean"] == pytest.approx(1.0) and diff["mean_low"] == pytest.approx(1.0)  # the same gain everywhere
+    one, _ = summarise(pd.DataFrame([r for r in rows if r["sequence"] == "a"]), [BLUR_COPY, "m"])
+    assert math.isnan(one.loc["m", "mean_low"])  # one sequence: no interval
+
+
+def _model_file(tmp_path):
+    torch.manual_seed(0)
+    net = SequenceUNet(n_frames=7, width=4, depth=1)
+    with torch.no_grad():
+        net.out.bias.normal_(0, 0.02)
+    return save_model(tmp_path / "tiny.pt", net)
+
+
+def test_a_frame_folder_end_to_end_resumes_without_scoring_again(tmp_path, monkeypatch):
+    for seq in ("s1", "s2", "s3"):
+        write_seq(tmp_path / "data" / seq, range(1, 15), size=(20, 24))
+    model = _model_file(tmp_path)
+    cfg = EvalConfig(batch=4)
+    first = evaluate(str(tmp_path / "data"), [str(model)], tmp_path / "out", cfg, progress=False, command="x")
+    assert first.info["sequences"] == 3 and first.info["windows"] == 6
+    assert set(first.windows["model"]) == {BLUR_COPY, "tiny"} and len(first.windows) == 12
+    for name in ("windows.csv", "summary.csv", "summary.md", "paired.csv", "per_frame.png", "conventions.png",
+                 "evaluation.json"):
+        assert (tmp_path / "out" / name).is_file(), name
+    info = json.loads((tmp_path / "out" / "evaluation.json").read_text())
+    assert info["models"]["tiny"]["sha256"] and info["mean"].startswith("the mean of the sequences' means")
+    assert "LPIPS: absent" in (tmp_path / "out" / "summary.md").read_text()
+    blur_rows = first.windows[first.windows["model"] == BLUR_COPY]
+    assert (blur_rows["reblur_db"] > 60).all()
+    # killed after the first batch: the second run scores only what is missing
+    (tmp_path / "out" / "windows.csv").write_text(first.windows.iloc[:5].to_csv(index=False))
+    calls = []
+    import blur2vid.app.evaluate as ev
+
+    real = ev.score_windows
+    monkeypatch.setattr(ev, "score_windows", lambda pred, *a, **k: calls.append(len(pred)) or real(pred, *a, **k))
+    again = evaluate(str(tmp_path / "data"), [str(model)], tmp_path / "out", cfg, progress=False, command="x")
+    assert sum(calls) == 7 and len(again.windows) == 12
+    pd.testing.assert_frame_equal(again.summary, first.summary)
+    with pytest.raises(ValueError, match="other settings"):
+        evaluate(str(tmp_path / "data"), [str(model)], tmp_path / "out", EvalConfig(frames=5), progress=False)
+
+
+def test_videos_rb2v_and_the_named_footage_end_to_end(tmp_path):
+    write_video(tmp_path / "vids" / "a.mp4", smooth_frames(15, 24, 32))
+    write_video(tmp_path / "vids" / "b.mp4", smooth_frames(15, 24, 32))
+    (tmp_path / "vids" / "broken.mp4").write_bytes(b"not a video")
+    videos = evaluate(str(tmp_path / "vids"), ["default"], tmp_path / "v", EvalConfig(crop=(16, 16)), progress=False)
+    assert videos.info["sequences"] == 2 and str(tmp_path / "vids" / "broken.mp4") in videos.info["skipped"]
+    assert "Skipped 1 unreadable file(s)" in (tmp_path / "v" / "summary.md").read_text()
+    rb2v(tmp_path / "rb", [("S1/0001", "ignore", "test"), ("S1/0002", "ignore", "test"), ("S2/0001", "ignore", "test")],
+         size=(20, 20))
+    footage = open_footage(str(tmp_path / "rb"), EvalConfig())
+    assert footage.captured_blur and len(footage.windows) == 3
+    with pytest.raises(ValueError, match="RB2V samples have 7 frames; pass --frames 7"):
+        open_footage(str(tmp_path / "rb"), EvalConfig(frames=5))
+    scenes = evaluate("scenes", ["default"], tmp_path / "s", EvalConfig(n_scenes=4, size=32), progress=False)
+    assert scenes.info["sequences"] == 4 and scenes.summary.loc["shipped", "mean_low"] <= scenes.summary.loc["shipped", "mean"]
+
+
+def test_bad_input_is_named(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    write_seq(tmp_path / "short" / "s1", range(1, 4), size=(20, 20))
+    assert main(["evaluate", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    assert "nowhere: no such file or folder" in capsys.readouterr().err
+    assert main(["evaluate", str(tmp_path / "empty"), "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    assert "empty" in capsys.readouterr().err
+    assert main(["evaluate", str(tmp_path / "short"), "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    assert "s1" in capsys.readouterr().err  # a sequence shorter than a window
+    (tmp_path / "broken.pt").write_bytes(b"junk")
+    assert main(["evaluate", "real", "--model", str(tmp_path / "broken.pt"), "--out", str(tmp_path / "o"),
+                 "--quiet"]) == 2
+    assert "broken.pt" in capsys.readouterr().err
+    assert main(["evaluate", "real", "--frames", "31", "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    assert "fewer than --frames 31" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="frames=6: expected an odd number"):
+        EvalConfig(frames=6)
+    with pytest.raises(ValueError, match="smaller than the crop"):
+        evaluate("real", ["default"], tmp_path / "c", EvalConfig(crop=(32, 32)), progress=False)
+
+
+def test_the_real_footage_has_one_sequence_and_says_there_is_no_interval(tmp_path, capsys):
+    assert main(["evaluate", "real", "--out", str(tmp_path / "r"), "--quiet", "--stride", "1"]) == 0
+    text = capsys.readouterr().out
+    assert "1 sequence(s), 18 window(s)" in text and "none: one sequence" in text
+    table = pd.read_csv(tmp_path / "r" / "summary.csv", index_col=0)
+    assert table.loc[BLUR_COPY, "mean"] == pytest.approx(table.loc[BLUR_COPY, "forward_db"])
+
+
+def test_lpips_is_a_column_only_with_its_weights(tmp_path):
+    from blur2vid.models.lpips import LPIPS_CHANNELS, VGG16LPIPSFeatures, load_lpips
+
+    truth = _truth(n=1, h=32, w=32)
+    without = score_windows(truth, truth, truth.mean(1), "srgb")
+    assert "lpips" not in without.columns
+    torch.manual_seed(1)  # random weights of the right layout: a VGG16 to relu5_3 and LPIPS's five linear layers
+    vgg, lin = tmp_path / "vgg16.pth", tmp_path / "lpips_vgg.pth"
+    torch.save(VGG16LPIPSFeatures().state_dict(), vgg)
+    torch.save({f"lin{k}.model.1.weight": torch.rand(1, c, 1, 1) for k, c in enumerate(LPIPS_CHANNELS)}, lin)
+    scored = score_windows(truth.flip(1), truth, truth.mean(1), "srgb", lpips=load_lpips(lin, vgg))
+    assert scored["lpips"].iloc[0] == pytest.approx(0.0, abs=1e-6)  # read in its sequence direction: the truth
+    noisy = score_windows((truth + 0.1).clamp(0, 1), truth, truth.mean(1), "srgb", lpips=load_lpips(lin, vgg))
+    assert noisy["lpips"].iloc[0] > 0
