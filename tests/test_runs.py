@@ -234,3 +234,33 @@ def test_the_reference_run_is_a_batch_of_seeds():
     assert default_seeds("cpu") == list(REFERENCE_SEEDS) == [0, 1, 2] and default_seeds("smoke") == [0]
     assert is_reference_batch("cpu", [2, 0, 1], None) and not is_reference_batch("cpu", [0], None)
     assert not is_reference_batch("cpu", [0, 1, 2], "/data") and not is_reference_batch("smoke", [0, 1, 2], None)
+
+
+def test_a_cell_that_ends_with_a_save_shows_file_names_not_machine_paths(tmp_path, monkeypatch):
+    from IPython.lib.pretty import pretty
+
+    monkeypatch.setenv("BLUR2VID_RESULTS", str(tmp_path))
+    run = start_run("08_paper_tables_and_figures", profile="smoke", quiet=True)
+    saved = run.save(pd.DataFrame({"a": [1.0]}), "table_x")
+    assert [p.name for p in saved] == ["table_x.csv", "table_x.md"] and all(p.is_absolute() for p in saved)
+    assert pretty(saved) == repr(saved) == "saved table_x.csv, table_x.md"
+    assert str(tmp_path) not in pretty(saved)
+
+
+def test_the_perceptual_stand_in_is_said_once_as_a_note_not_an_error_box(tmp_path, monkeypatch, capsys):
+    import warnings
+
+    from blur2vid.losses.perceptual import MissingVGGWeightsWarning
+    from blur2vid.models.vgg import VGG16_ENV_VAR
+
+    monkeypatch.setenv("BLUR2VID_RESULTS", str(tmp_path))
+    monkeypatch.delenv(VGG16_ENV_VAR, raising=False)
+    with warnings.catch_warnings():
+        start_run("04_jin_training", profile="smoke")
+        out = capsys.readouterr().out
+        assert "note: no VGG16 weights" in out
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.warn("stand-in", MissingVGGWeightsWarning)
+        assert not caught
+    start_run("01_blur_formation", profile="smoke")
+    assert "note" not in capsys.readouterr().out

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-__all__ = ["save_figure",
+__all__ = ["shown_path", "save_figure",
     "load_plain",
     "atomic_path",
     "atomic_write_bytes",
@@ -41,6 +41,16 @@ def repo_root(start: str | os.PathLike | None = None) -> Path:
         if toml.is_file() and 'name = "blur2vid"' in toml.read_text(encoding="utf-8"):
             return folder
     return Path.cwd()
+
+
+def shown_path(path: str | os.PathLike) -> str:
+    """``path`` as a reader should see it: relative to the checkout's root when inside it (no
+    machine's absolute path in a notebook's output or the book), else as given."""
+    path = Path(path)
+    try:
+        return path.resolve().relative_to(repo_root()).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def _umask() -> int:

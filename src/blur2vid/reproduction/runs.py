@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from blur2vid import __version__
-from blur2vid.core.io import atomic_path, atomic_write_json, atomic_write_text, repo_root
+from blur2vid.core.io import atomic_path, atomic_write_json, atomic_write_text, repo_root, shown_path
 from blur2vid.core.precision import PRECISIONS, resolve_precision
 from blur2vid.reproduction.profiles import PROFILE_NAMES, Profile, get_profile
 from blur2vid.training.loop import Workspace
@@ -197,6 +197,31 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+class Saved(list):
+    """The files :meth:`NotebookRun.save` wrote (a list of paths), shown by name only: a notebook
+    cell that ends with a save prints what it saved, never a machine's paths."""
+
+    def __repr__(self) -> str:
+        return "saved " + ", ".join(p.name for p in self) if self else "nothing saved"
+
+    def _repr_pretty_(self, printer, cycle) -> None:  # IPython shows a list through its own printer
+        printer.text(repr(self))
+
+
+PERCEPTUAL_NOTEBOOKS = ("03_jin_losses", "04_jin_training", "06_hypercut_blur2vid", "07_your_own_image")
+"""The notebooks whose Jin cascade uses the perceptual loss, whose stand-in they say once when no
+VGG16 weights are given (:class:`~blur2vid.losses.perceptual.MissingVGGWeightsWarning`)."""
+
+
+def _reader_display() -> None:
+    """Tables a person can read in a notebook and the book: whole text, three significant decimals."""
+    import pandas as pd
+
+    pd.set_option("display.max_colwidth", None)
+    pd.set_option("display.precision", 3)
+    pd.set_option("display.width", 200)
+
+
 @dataclass
 class NotebookRun:
     """What a notebook knows about its run: its profile's configuration (``cfg``: the notebook's
@@ -230,7 +255,7 @@ class NotebookRun:
             return results_root() / self.profile / "models"
         return self.out_dir / "models"
 
-    def save(self, obj: Any, name: str, formats: tuple[str, ...] | None = None) -> list[Path]:
+    def save(self, obj: Any, name: str, formats: tuple[str, ...] | None = None) -> Saved:
         """Save a matplotlib figure (PNG, and SVG when asked), a pandas DataFrame (CSV and Markdown)
         or a frame sequence ``[T, C, H, W]`` (GIF) under ``name`` (the paper item, e.g.
         ``"jin_fig2_ambiguity"``).
@@ -291,7 +316,7 @@ class NotebookRun:
                 "written": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
             })
         self.saved.extend(paths)
-        return paths
+        return Saved(paths)
 
 
 def start_run(notebook: str, profile: str = "cpu", device: str = "auto", seed: int = 0,
@@ -317,8 +342,20 @@ def start_run(notebook: str, profile: str = "cpu", device: str = "auto", seed: i
         out = results_root() / profile / "outputs" / f"{run_name(seed, data_root)}-capped-{max_steps}"
         reference = False
     out.mkdir(parents=True, exist_ok=True)
+    _reader_display()
     if not quiet:
         what = "the reference run" if reference else "an exploration run: figures/ is left alone"
-        print(f"[blur2vid] {notebook}: profile {profile}, seed {seed}, {dev}, {precision}; outputs in {out} ({what})")
+        print(f"[blur2vid] {notebook}: profile {profile}, seed {seed}, {dev}, {precision}; outputs in "
+              f"{shown_path(out)} ({what})")
+    if notebook in PERCEPTUAL_NOTEBOOKS and config.jin.train.vgg_weights is None:
+        import warnings
+
+        from blur2vid.losses.perceptual import MissingVGGWeightsWarning
+
+        warnings.simplefilter("ignore", MissingVGGWeightsWarning)  # said here once, as a note
+        if not quiet:
+            print("[blur2vid] note: no VGG16 weights, so the perceptual term of Jin Eq. 3 is its documented "
+                  "stand-in, a squared loss on image gradients (set BLUR2VID_VGG16 to a torchvision vgg16 file "
+                  "for the real one)")
     return NotebookRun(notebook=notebook, profile=profile, device=dev, seed=seed, cfg=cfg, profile_config=config,
                        out_dir=out, reference=reference, data_root=data_root, precision=precision)
