@@ -310,3 +310,16 @@ def test_the_naive_loss_on_a_reversible_toy_learns_the_pair_mean():
     for k in (0, 1, 3, 4):  # every frame but the middle one, where the pair is the frame itself
         assert vs_mean[k] > vs_true[k] + 5, (k, vs_mean.tolist(), vs_true.tolist())
     assert vs_true[2] > 25
+
+
+def test_the_claims_view_puts_the_verdict_first_and_leaves_out_what_says_nothing():
+    from blur2vid.experiments.claims import claims_view
+
+    claims = claims_table([fact("x.fact", "an identity holds", True),
+                           margin_claim("x.margin", "A beats B", {0: np.array([1.0, 1.2, 0.8]), 1: np.array([1.1, 0.9, 1.0])})])
+    view = claims_view(claims)
+    assert list(view.columns[:2]) == ["verdict", "claim"] and "low" not in view.columns
+    assert view.loc["x.margin", "value"].startswith("+1.00 [") and view.loc["x.margin", "value"].endswith("dB")
+    assert view.loc["x.fact", "value"] == "" and view.loc["x.margin", "evidence"] == "2 seed(s), 6 scene(s)"
+    facts = claims_view(claims.loc[["x.fact"]])
+    assert "value" not in facts.columns and "evidence" not in facts.columns  # nothing to say: left out

@@ -43,7 +43,7 @@ import pandas as pd
 
 from blur2vid.experiments.intervals import hierarchical_bootstrap, interval_verdict
 
-__all__ = ["Claim", "KINDS", "RULES", "CLAIM_COLUMNS", "margin_claim", "threshold_claim", "fact", "claims_table",
+__all__ = ["claims_view", "Claim", "KINDS", "RULES", "CLAIM_COLUMNS", "margin_claim", "threshold_claim", "fact", "claims_table",
            "evidence_table", "aggregate_claims", "assert_facts"]
 
 KINDS = ("claim", "premise", "fact", "reference")
@@ -183,3 +183,33 @@ def assert_facts(table: pd.DataFrame) -> pd.DataFrame:
         raise AssertionError("identities that must hold do not: " + "; ".join(f"{i} ({r.claim})"
                                                                               for i, r in failed.iterrows()))
     return table
+
+
+def _value_text(row: pd.Series) -> str:
+    """A claim's value as it reads: ``+5.99 [+5.81, +6.19] dB`` (an interval claim), ``0.96 (at least
+    0.90)`` (a threshold), empty for a fact."""
+    if pd.isna(row.get("value")):
+        return ""
+    unit = f" {row['unit']}" if isinstance(row.get("unit"), str) and row["unit"] else ""
+    if pd.notna(row.get("low")) and pd.notna(row.get("high")):
+        return f"{row['value']:+.2f} [{row['low']:+.2f}, {row['high']:+.2f}]{unit}"
+    bar = f" (threshold {row['threshold']:.2f})" if pd.notna(row.get("threshold")) else ""
+    return f"{row['value']:.2f}{unit}{bar}"
+
+
+def claims_view(claims: pd.DataFrame) -> pd.DataFrame:
+    """A claims table as a person reads it in a notebook or the book: the verdict first, the claim
+    in full, its value with the interval and unit in one column, the rule, and how many seeds and
+    scenes it rests on; a column that says nothing for these claims is left out.  (The saved table
+    keeps every column for the code that reads it.)"""
+    view = pd.DataFrame({
+        "verdict": claims["verdict"],
+        "claim": claims["claim"],
+        "value": claims.apply(_value_text, axis=1),
+        "rule": claims["rule"],
+        "kind": claims["kind"],
+        "evidence": [f"{int(se)} seed(s), {int(sc)} scene(s)" if pd.notna(sc) and sc else ""
+                     for se, sc in zip(claims["seeds"], claims["scenes"], strict=True)],
+    }, index=claims.index)
+    empty = [c for c in view.columns if (view[c].astype(str).str.len() == 0).all()]
+    return view.drop(columns=empty)
