@@ -260,7 +260,7 @@ def test_the_perceptual_stand_in_is_said_once_as_a_note_not_an_error_box(tmp_pat
         out = capsys.readouterr().out
         assert "note: no VGG16 weights" in out
         with warnings.catch_warnings(record=True) as caught:
-            warnings.warn("stand-in", MissingVGGWeightsWarning)
+            warnings.warn("stand-in", MissingVGGWeightsWarning, stacklevel=2)
         assert not caught
     start_run("01_blur_formation", profile="smoke")
     assert "note" not in capsys.readouterr().out
