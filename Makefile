@@ -15,7 +15,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum
 export JUPYTER_DATA_DIR := $(CURDIR)/$(VENV)/share/jupyter
 export MPLBACKEND := Agg
 
-.PHONY: install test reproduce book lab lock bench gpu-check clean help
+.PHONY: install git-filters test reproduce book lab lock bench gpu-check clean help
 
 help:
 	@echo "make reproduce [PROFILE=smoke|cpu|gpu] [DEVICE=auto|cpu|cuda] [SEEDS='0 1 2'] [PRECISION=auto|fp32|bf16] [JOBS=auto|N] [DATA_ROOT=dir]"
@@ -27,7 +27,24 @@ help:
 	@echo "make bench                                                     speed benchmarks"
 	@echo "make gpu-check                                                 the prepared 5-minute GPU check (figures/gpu-check/)"
 
-install: $(STAMP)
+install: $(STAMP) git-filters
+
+# nbstripout as this clone's clean filter for *.ipynb (.gitattributes routes them through it): what
+# git stores and compares is the notebook without outputs, execution counts or kernel details, its
+# cell ids kept, so JupyterLab's autosave leaves `git diff` empty and adds nothing to a commit (`git
+# status` lists a resized file until `git add` refreshes the index). Run on every `make install`
+# (cheap, idempotent), so a clone that already has .venv/ gets it too. The path is absolute, so the
+# filter works without the venv on PATH; `required` stays unset: a clone before `make install` (no
+# filter configured) and one whose .venv/ is gone still work, the notebook test refuses any output
+# that reaches the index. Skipped outside a git checkout of this directory (an unpacked archive).
+NB_EXTRA_KEYS := $(addprefix metadata.language_info.,codemirror_mode file_extension mimetype nbconvert_exporter pygments_lexer version)
+git-filters:
+	@if command -v git >/dev/null 2>&1 && [ "$$(git rev-parse --show-toplevel 2>/dev/null)" = "$$(pwd -P)" ]; then \
+		case "$(BIN)" in /*) bin="$(BIN)" ;; *) bin="$$(pwd -P)/$(BIN)" ;; esac; \
+		git config filter.nbstripout.clean "'$$bin/nbstripout' --keep-id" && \
+		git config filter.nbstripout.smudge cat && \
+		git config filter.nbstripout.extrakeys "$(NB_EXTRA_KEYS)"; \
+	fi
 
 $(STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "blur2vid needs Python >= 3.11, found " + sys.version.split()[0]'
@@ -37,7 +54,7 @@ $(STAMP): requirements.lock pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-test: $(STAMP)
+test: install
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest tests notebooks --nbmake --nbmake-timeout=900
 
@@ -48,7 +65,7 @@ reproduce: $(STAMP)
 book: $(STAMP)
 	$(BIN)/python -m blur2vid.cli book --profile $(PROFILE)
 
-lab: $(STAMP)
+lab: install
 	$(BIN)/python -m pip install --quiet jupyterlab==4.6.6 nbdime==4.0.4
 	$(BIN)/nbdime config-git --enable
 	MPLBACKEND= $(BIN)/jupyter lab notebooks/
