@@ -1,8 +1,10 @@
 """The book (blur2vid.reproduction.book): a static site of executed notebooks, built without running any.
 
-Unit tests build it from notebooks made here, with every kind of output a run leaves; the slow test
-builds it from a real smoke run's executed notebooks and checks that every notebook has a page,
-every registry item an anchor on the page it links to, and that no page shows a traceback."""
+Unit tests build it from notebooks made here, with every kind of output a run leaves, and check that
+it reads offline (mathematics as MathML, no script or stylesheet from the network, every link and
+image leading to a file of the site or the repository) and shows nothing of the machine that built
+it; the slow test builds it from a real smoke run's executed notebooks and checks that every notebook
+has a page, every registry item an anchor on the page it links to, and that no page shows a traceback."""
 
 import base64
 import io
@@ -105,8 +107,11 @@ def test_a_notebook_page_shows_its_outputs_once_each_and_small(site, tmp_path):
     assert "100%" in page and "10%" not in page and "\x1b" not in page and "red text done" in page
     assert "<style" not in page and "<td>26.1</td>" in page
     assert "interactive widget" in page and "HBox(" not in page
-    # TeX is left for MathJax, escaped; headings get ids, distinct when a heading repeats
-    assert r"\(\hat x_3\)" in page and r"\[L = \sum_i |x_i|\]" in page and book.MATHJAX in page
+    # TeX is drawn as MathML when the book is built (no script, no network); headings get ids, distinct
+    # when a heading repeats
+    assert '<math display="inline"><mrow><msub><mover accent="true"><mi>x</mi>' in page
+    assert page.count('<math display="block">') == 1 and "<msub><mi>x</mi><mi>i</mi></msub>" in page
+    assert "<script" not in page and "\\hat" not in page and not built.math_failures
     assert 'id="fig-4-the-ablation-of-losses"' in page and 'id="fig-4-the-ablation-of-losses-2"' in page
     assert "parameters (the notebook&#x27;s defaults)" in page or "parameters (the notebook's defaults)" in page
     assert "Traceback" not in page
@@ -202,13 +207,28 @@ def test_keep_reference_replaces_the_previous_sources_whole(tmp_path, monkeypatc
 def test_the_book_of_a_smoke_run(tmp_path, monkeypatch):
     """Every notebook executed at smoke by `reproduce`, then the book: a page per notebook, an
     anchor for every registry item on the page the front page links, notebook 04's tables and
-    figures inline, every image on disk, and no traceback anywhere."""
+    figures inline, every image on disk and every link leading somewhere, nothing loaded from the
+    network, and no traceback anywhere.  The test's run writes outside the repository, so its
+    notebooks may print their folders whole: the book refuses that, and is built from the notebooks
+    as a reference run prints them (inside the repository, relative to it); any other path of this
+    machine (a kernel's warning, a printed ``PosixPath``) is refused in both."""
+    from blur2vid.core.io import repo_root
     from blur2vid.reproduction.reproduce import executed_dir, notebook_paths, reproduce
 
     monkeypatch.setenv("BLUR2VID_RESULTS", str(tmp_path / "results"))
     outputs = tmp_path / "figures"  # conftest points BLUR2VID_FIGURES here
     reproduce(profile="smoke", seeds=[0])
-    built = book.build(executed_dir("smoke", 0), tmp_path / "book", outputs=outputs, profile="smoke")
+    executed = executed_dir("smoke", 0)
+    try:
+        book.build(executed, tmp_path / "book", outputs=outputs, profile="smoke")
+    except book.BookError as exc:  # named: the notebook and its cell
+        assert re.match(r"\d\d_\w+\.ipynb, cell \d+: ", str(exc)), exc
+        assert not (tmp_path / "book").exists()
+    source = tmp_path / "as-a-reference-run-prints-them"
+    source.mkdir()
+    for path in executed.glob("*.ipynb"):
+        (source / path.name).write_text(path.read_text().replace(f"{tmp_path}/", "").replace(str(tmp_path), "."))
+    built = book.build(source, tmp_path / "book", outputs=outputs, profile="smoke")
     stems = [p.stem for p in notebook_paths()]
     assert built.pages == ["index.html"] + [f"{s}.html" for s in stems]
     pages = {p: (tmp_path / "book" / p).read_text() for p in built.pages}
@@ -223,19 +243,21 @@ def test_the_book_of_a_smoke_run(tmp_path, monkeypatch):
     jin = pages["04_jin_training.html"]
     assert jin.count("<table") >= 4 and jin.count("<img") >= 4
     for text in pages.values():
-        assert "Traceback" not in text
-        for src in re.findall(r'src="(img/[^"]+)"', text):
-            assert (tmp_path / "book" / src).is_file()
+        assert "Traceback" not in text and "<script" not in text and "cdn" not in text.lower()
+        assert not [t for t in re.findall(r"<link\b[^>]*>", text) if "//" in t]
+    assert _unresolved(tmp_path / "book", repo_root()) == []
     assert built.bytes < 10 * 2**20
+    assert not built.math_failures, built.math_failures
 
 
 def test_markdown_keeps_prose_dollars_code_and_heading_ids_apart():
     md = book_render.Markdown(used={"cell-3"})
     html_ = md.render("It costs $5 and $10, frame $\\hat x_3$ moves.\n\n`a$b` and ``c $x`` stay code.\n\n"
                       "```\necho $HOME $PATH\n```\n\n## The `<video>` tag\n\n## Cell 3\n\n$$\nB = g(x)\n$$")
-    assert "costs $5 and $10" in html_ and r'<span class="math">\(\hat x_3\)</span>' in html_
+    assert "costs $5 and $10" in html_ and '<math display="inline"><mrow><msub><mover accent="true">' in html_
     assert "<code>a$b</code>" in html_ and "<code>c $x</code>" in html_ and "echo $HOME $PATH" in html_
-    assert 'id="the-video-tag"' in html_ and 'id="cell-3-2"' in html_ and r"\[" in html_ and md.math
+    assert 'id="the-video-tag"' in html_ and 'id="cell-3-2"' in html_ and '<math display="block">' in html_
+    assert md.math and not md.failures
 
 
 def test_links_resolve_from_where_their_text_lives(tmp_path):
@@ -371,7 +393,242 @@ def test_the_library_imports_without_the_builders_packages():
     import subprocess
     import sys
 
-    code = ("import sys; sys.modules['markdown_it'] = sys.modules['pygments'] = None\n"
+    code = ("import sys; sys.modules['markdown_it'] = sys.modules['pygments'] = sys.modules['latex2mathml'] = None\n"
             "import blur2vid.app.predict, blur2vid.app.recipes, blur2vid.app.shipping, blur2vid.cli\n"
             "import blur2vid.reproduction.reproduce")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# a book that reads offline and shows nothing of the machine that built it
+
+MATH = ("## Mathematics\n\nA frame $x_1 * y_2 * z_{3}$ and \\(a_i * b_i\\), a price of $5 and $10, a shell "
+        "`echo $HOME` and `$x_1$`.\n\n$$\n\\sum_{i} w_i\n- 1\n\n+ \\frac{a}{b}\n$$\n\nBetween.\n\\[c_k < d_k\\]\n\n"
+        "```\nprint('$y_2$ costs $PATH')\n```")
+
+
+def _site_pages(out: Path) -> dict[str, str]:
+    return {p.relative_to(out).as_posix(): p.read_text(encoding="utf-8") for p in out.rglob("*.html")}
+
+
+def _unresolved(out: Path, root: Path) -> list[str]:
+    """Every internal link (``href``) and image (``src``) of every page of the site in ``out`` that
+    does not lead to a file (in the site, or in the repository ``root`` for a file the site does not
+    hold) or to an anchor that exists on its page."""
+    from urllib.parse import unquote, urlsplit
+
+    bad = []
+    for name, text in _site_pages(out).items():
+        for attr, url in re.findall(r'\b(href|src)="([^"]*)"', text):
+            parts = urlsplit(url)
+            if parts.scheme or url.startswith("//"):
+                continue
+            target = (out / name).parent / unquote(parts.path) if parts.path else out / name
+            target = Path(__import__("os").path.normpath(target))
+            if not target.is_file() or not (target.is_relative_to(out) or target.is_relative_to(root)):
+                bad.append(f"{name}: {attr}={url}")
+            elif parts.fragment and f'id="{parts.fragment}"' not in target.read_text(encoding="utf-8"):
+                bad.append(f"{name}: {attr}={url} (no such anchor)")
+    return bad
+
+
+def test_the_book_reads_offline_and_every_link_and_image_resolves(site, tmp_path):
+    source, out, readme = site
+    (tmp_path / "docs").mkdir(exist_ok=True)
+    (tmp_path / "docs" / "DESIGN.md").write_text("# design\n")
+    nb = _notebook()
+    nb.cells.insert(5, nbformat.v4.new_markdown_cell(
+        MATH + "\n\nSee [the ablation](04_jin_training.ipynb#fig-4-the-ablation-of-losses), [the design]"
+        "(../docs/DESIGN.md) and ![a figure](../figures/jin_fig4_ablation.png)."))
+    nbformat.write(nb, source / "04_jin_training.ipynb")
+    (tmp_path / "figures").mkdir()
+    (tmp_path / "figures" / "jin_fig4_ablation.png").write_bytes(base64.b64decode(_png(3)))
+    built = book.build(source, out, readme=readme, outputs=tmp_path / "figures", root=tmp_path)
+    pages = _site_pages(out)
+    assert sorted(pages) == sorted(built.pages)
+    for name, text in pages.items():
+        tags = re.findall(r"<(?:script|link)\b[^>]*>", text, re.I)
+        assert not [t for t in tags if "http://" in t or "https://" in t or "//" in t], (name, tags)
+        assert "<script" not in text and "cdn" not in text.lower() and "mathjax" not in text.lower(), name
+        assert "http://" not in text and "https://" not in text, name  # nothing in these pages points outside
+    assert _unresolved(out, tmp_path) == []
+    # the front page's mathematics too, and where the notebooks came from without a machine's path
+    assert '<math display="inline"><mrow><msub><mi>x</mi><mn>3</mn></msub></mrow></math>' in pages["index.html"]
+    assert "notebooks from executed" in pages["index.html"]
+    assert 'href="04_jin_training.html#fig-4-the-ablation-of-losses"' in pages["04_jin_training.html"]
+    # an image of the run's outputs shown in a notebook is copied into the site (a link to it goes to its item)
+    assert re.search(r'<img src="img/[0-9a-f]+\.webp" alt="a figure"', pages["04_jin_training.html"])
+    assert 'href="04_jin_training.html#item-jin_fig4"' in pages["index.html"]
+    assert json.loads((out / "book.json").read_text())["source"] == {"folder": "executed"}
+
+
+def test_mathematics_is_mathml_with_its_tex_intact_and_dollars_elsewhere_stay_text(site, tmp_path):
+    source, out, readme = site
+    nb = _notebook()
+    nb.cells[4].source = MATH
+    nbformat.write(nb, source / "04_jin_training.ipynb")
+    built = book.build(source, out, readme=readme, outputs=tmp_path / "no-figures")
+    page = (out / "04_jin_training.html").read_text()
+    cell = page[page.index('id="cell-4"'):page.index('id="cell-5"')]
+    # `_` and `*` inside mathematics are subscripts and products, not emphasis
+    assert ('<math display="inline"><mrow><msub><mi>x</mi><mn>1</mn></msub><mo>&#x0002A;</mo><msub><mi>y</mi>'
+            '<mn>2</mn></msub><mo>&#x0002A;</mo><msub><mi>z</mi><mrow><mn>3</mn></mrow></msub></mrow></math>') in cell
+    assert "<msub><mi>a</mi><mi>i</mi></msub><mo>&#x0002A;</mo><msub><mi>b</mi><mi>i</mi></msub>" in cell
+    assert "<em>" not in cell and "<strong>" not in cell
+    # display mathematics over lines, a blank one and ones that would open a list included
+    assert cell.count('<math display="block">') == 2 and "<mfrac>" in cell and "<li>" not in cell
+    assert "<msub><mi>c</mi><mi>k</mi></msub><mo>&#x0003C;</mo>" in cell
+    assert cell.count("<math") == 4
+    # prices, code spans and fenced code keep their dollars as text
+    assert "a price of $5 and $10" in cell and "<code>echo $HOME</code>" in cell and "<code>$x_1$</code>" in cell
+    assert "$y_2$ costs $PATH" in cell
+    assert not built.math_failures
+
+
+def test_tex_that_cannot_be_drawn_stays_visible_as_tex_and_is_reported(site, tmp_path):
+    source, out, readme = site
+    nb = _notebook()
+    nb.cells[4].source = "Fine $x_1$, unknown $\\foo{x}$, broken $$a^$$ and\n\n\\[\\left( x\\]\n"
+    nbformat.write(nb, source / "04_jin_training.ipynb")
+    built = book.build(source, out, readme=readme, outputs=tmp_path / "no-figures")
+    page = (out / "04_jin_training.html").read_text()
+    assert page.count('<code class="math-error') == 3 and "$\\foo{x}$</code>" in page
+    assert "$$a^$$</code>" in page and "\\[\\left( x\\]</code>" in page
+    assert page[page.index('id="cell-4"'):page.index('id="cell-5"')].count("<math") == 1  # x_1
+    assert len(built.math_failures) == 3
+    assert all(f.startswith("04_jin_training.ipynb, cell 4: ") for f in built.math_failures)
+    assert "$\\foo{x}$" in built.math_failures[0] and "\\foo" in built.math_failures[0].split("(", 1)[1]
+    report = str(built)
+    assert "warning: 3 TeX expression(s) could not be drawn" in report and "$$a^$$" in report
+
+
+def test_tex_to_mathml_refuses_what_it_would_draw_wrong():
+    assert book_render.tex_to_mathml("x_1", False).startswith('<math display="inline">')
+    assert book_render.tex_to_mathml("\\{x\\} \\% \\$", True).startswith('<math display="block">')
+    for tex in ("\\foo{x}", "x}", "{x", "a^", "\\begin{aligned}a&=b\\end{aligned}", "\\left( x"):
+        with pytest.raises(ValueError):
+            book_render.tex_to_mathml(tex, False)
+
+
+def _machine(tmp_path):
+    """Outputs that show absolute paths of this machine: the repository, the home folder, a
+    temporary folder, a kernel's warning."""
+    import tempfile
+
+    from blur2vid.core.io import repo_root
+
+    return {
+        "repository": f"saved {repo_root() / 'figures' / 'a.png'}\n",
+        "home": f"cache in {Path.home() / '.cache' / 'blur2vid'}\n",
+        "temporary": f"outputs in {Path(tempfile.gettempdir()) / 'ref' / 'figures'} (the reference run)\n",
+        "kernel": "/tmp/ipykernel_7726/3079060485.py:1: UserWarning: careful\n  run()\n",
+        "another home": "read /home/someone/data/clip.mp4\n",
+    }
+
+
+@pytest.mark.parametrize("kind", ["repository", "home", "temporary", "kernel", "another home"])
+def test_a_page_that_would_show_a_path_of_this_machine_is_refused(site, tmp_path, kind):
+    source, out, readme = site
+    book.build(source, out, readme=readme, outputs=tmp_path / "no-figures")
+    before = (out / "04_jin_training.html").read_text()
+    text = _machine(tmp_path)[kind]
+    stream = nbformat.v4.new_output("stream", name="stderr", text=text)
+    nbformat.write(_notebook([stream]), source / "04_jin_training.ipynb")
+    path = re.search(r"/\S+", text).group(0)
+    with pytest.raises(book.BookError, match=rf"04_jin_training\.ipynb, cell 5: .*{re.escape(path)}.*absolute path"):
+        book.build(source, out, readme=readme, outputs=tmp_path / "no-figures")
+    assert (out / "04_jin_training.html").read_text() == before
+
+
+def test_a_markdown_cell_with_a_path_of_this_machine_is_refused(site, tmp_path):
+    from blur2vid.core.io import repo_root
+
+    source, out, readme = site
+    nb = _notebook()
+    nb.cells[4].source = f"The run wrote [its table]({repo_root() / 'docs' / 'nowhere.csv'})."
+    nbformat.write(nb, source / "04_jin_training.ipynb")
+    with pytest.raises(book.BookError, match=r"04_jin_training\.ipynb, cell 4: .*nowhere\.csv"):
+        book.build(source, out, readme=readme, outputs=tmp_path / "no-figures", root=tmp_path)
+
+
+def test_paths_that_are_not_of_this_machine_are_published(site, tmp_path):
+    source, out, readme = site
+    text = ("figures/jin_fig4.png, ../figures/tmp/x.png, data/tmp/y, https://example.org/tmp/z, ~/tmp/w, "
+            "/nowhere-on-this-machine/reds, a ratio 4/tmp\n")
+    nbformat.write(_notebook([nbformat.v4.new_output("stream", name="stdout", text=text)]),
+                   source / "04_jin_training.ipynb")
+    book.build(source, out, readme=readme, outputs=tmp_path / "no-figures")
+    assert "../figures/tmp/x.png" in (out / "04_jin_training.html").read_text()
+
+
+def test_machine_paths_are_whole_paths_from_their_start():
+    import tempfile
+
+    top = "/nowhere-on-this-machine"  # not a top-level folder here: only the folder given counts
+    pattern = book.machine_paths(f"{top}/blur2vid")
+    assert pattern.search(f"wrote {top}/blur2vid/figures/a.png.").group(0) == f"{top}/blur2vid/figures/a.png."
+    assert pattern.search(f"file://{top}/blur2vid/x").group(0) == f"{top}/blur2vid/x"
+    assert pattern.search(f"in {tempfile.gettempdir()}/ref, done").group(0) == f"{tempfile.gettempdir()}/ref,"
+    assert pattern.search(f'"{Path.home()}"') is not None
+    # below a top-level folder of this machine, wherever the run wrote: "/usr" is on every POSIX machine
+    assert pattern.search("outputs in /usr/run/cpu/outputs/seed-0 (the run)").group(0) == "/usr/run/cpu/outputs/seed-0"
+    for text in (f"{top}/blur2vidx/a", f"x{top}/blur2vid/a", f"..{top}/blur2vid/a", f"https://h.org{top}/blur2vid/a",
+                 f"{top}/a/b", "/tmpfiles/a", "/homework/x", "docs/book/index.html", "</pre>", "</root>", "the /usr folder",
+                 "> /dev/null"):
+        assert pattern.search(text) is None, text
+
+
+def test_a_printed_list_of_path_objects_is_refused(site, tmp_path):
+    source, out, readme = site
+    result = nbformat.v4.new_output("execute_result", execution_count=5,
+                                    data={"text/plain": "[PosixPath('figures/jin_fig4_ablation.png')]"})
+    nbformat.write(_notebook([result]), source / "04_jin_training.ipynb")
+    with pytest.raises(book.BookError, match=r"04_jin_training\.ipynb, cell 5: an output is a printed path object, "
+                                             r".*PosixPath\('figures/jin_fig4_ablation\.png'\)"):
+        book.build(source, out, readme=readme, outputs=tmp_path / "no-figures")
+
+
+def test_an_html_output_that_loads_a_script_from_the_network_is_refused(site, tmp_path):
+    source, out, readme = site
+    plot = nbformat.v4.new_output("display_data", data={
+        "text/html": '<div id="p"></div><script src="https://cdn.plot.ly/plotly-2.js"></script>'})
+    nbformat.write(_notebook([plot]), source / "04_jin_training.ipynb")
+    with pytest.raises(book.BookError, match=r"04_jin_training\.ipynb, cell 5: .*script or stylesheet from the network"):
+        book.build(source, out, readme=readme, outputs=tmp_path / "no-figures")
+
+
+def test_a_kept_page_of_an_older_book_that_loads_mathjax_is_refused(tmp_path):
+    """A partial rebuild keeps the previous book's other pages byte for byte; a page an older builder
+    made (MathJax from a CDN, a machine's paths) cannot be kept: it must be made again."""
+    (tmp_path / "README.md").write_text(README)
+    (tmp_path / "notebooks").mkdir()
+    full, again = tmp_path / "full", tmp_path / "again"
+    full.mkdir()
+    again.mkdir()
+    for stem in ("04_jin_training", "07_your_own_image"):
+        nbformat.write(_notebook(), full / f"{stem}.ipynb")
+        (tmp_path / "notebooks" / f"{stem}.ipynb").write_text("{}")
+    nbformat.write(_notebook(), again / "07_your_own_image.ipynb")
+    out = tmp_path / "docs" / "book"
+    args = dict(readme=tmp_path / "README.md", outputs=tmp_path / "no-figures", root=tmp_path)
+    book.build(full, out, **args)
+    book.build(again, out, **args)  # a page of this builder is kept
+    kept = out / "04_jin_training.html"
+    old = kept.read_text()
+    kept.write_text(old.replace("</head>", '<script defer src="https://cdn.jsdelivr.net/npm/mathjax@3/es5/'
+                                           'tex-chtml.js"></script>\n</head>'))
+    with pytest.raises(book.BookError, match=r"04_jin_training\.html, kept from the previous book.*network"):
+        book.build(again, out, **args)
+    kept.write_text(old.replace("red text done", "red text done in /tmp/ref/figures"))
+    with pytest.raises(book.BookError, match=r"04_jin_training\.html, kept from the previous book.*/tmp/ref/figures"):
+        book.build(again, out, **args)
+
+
+def test_the_builder_needs_latex2mathml(monkeypatch):
+    import importlib.util
+
+    assert "latex2mathml" in book.BUILDER_PACKAGES
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "latex2mathml" else real(name, *a))
+    with pytest.raises(book.BookError, match=r"needs latex2mathml: pip install 'blur2vid\[book\]'"):
+        book.check_builder()

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from blur2vid.core.io import atomic_write_text
+from blur2vid.core.io import atomic_write_text, shown_path
 from blur2vid.core.tensors import batched
 from blur2vid.data.sample import Batch
 from blur2vid.experiments.claims import claims_table, margin_claim
@@ -207,4 +207,5 @@ def export_unet_model(cfg: HyperCUTExperimentConfig, models: dict[str, tuple[str
     }
     save_model(path, models[rid][1], notes)
     atomic_write_text(path.with_suffix(".json"), json.dumps({"file": path.name, **notes}, indent=2) + "\n")
+    print(f"model file: blur2vid predict PHOTO --checkpoint {shown_path(path)}")
     return path

@@ -12,7 +12,7 @@ import pandas as pd
 import torch
 
 from blur2vid.core import published
-from blur2vid.core.io import atomic_write_text
+from blur2vid.core.io import atomic_write_text, shown_path
 from blur2vid.core.metrics import capped, psnr
 from blur2vid.core.seeding import derive_seed
 from blur2vid.core.tensors import batched
@@ -352,5 +352,7 @@ def export_jin_model(cascade: JinCascade, cfg: JinTrainConfig, folder: str | Pat
         "train_config": plain(cfg),
         "retrain": f"make reproduce PROFILE={profile}, then copy {path.name} from the run's models/ folder",
     }
-    return save_model(path, cascade, notes)
+    save_model(path, cascade, notes)
+    print(f"model file: blur2vid predict PHOTO --checkpoint {shown_path(path)}")
+    return path
 

@@ -9,9 +9,16 @@ It never executes anything.  It reads the executed copies that :func:`blur2vid.r
 keeps for the reference run (:func:`keep_reference`: ``results/executed/<profile>/reference/``, a
 copy of the first seed's executed notebooks, so a later exploration run with the same seed does not
 overwrite them) and the run's output folder (``figures/``) for the verdicts.  The cells become
-HTML in :mod:`blur2vid.reproduction.book_render` (Markdown with TeX for MathJax, Pygments, images re-encoded
-as WebP and stored once under ``img/`` by content hash, progress bars as their last state); this
-module makes the pages, the anchors and the front page, and the pages share one stylesheet.
+HTML in :mod:`blur2vid.reproduction.book_render` (Markdown with its TeX drawn as MathML at build time,
+Pygments, images re-encoded as WebP and stored once under ``img/`` by content hash, progress bars as
+their last state); this module makes the pages, the anchors and the front page, and the pages share
+one stylesheet.
+
+The book reads offline and shows nothing of the machine that built it: no page loads a script or a
+stylesheet from the network (the mathematics is MathML, which browsers draw natively), and a page
+that would show an absolute path of the building machine (:func:`machine_paths`: the repository, the
+home and temporary folders, the run's folders, Python's own) or a printed path object
+(``PosixPath(...)``) is refused, naming the notebook and the cell, rather than published.
 
 We render ourselves rather than through Jupyter Book or nbconvert: both would add tens of packages to
 the pinned environment for one page template, nbconvert embeds every image in base64 into its page
@@ -58,20 +65,26 @@ from blur2vid.reproduction.book_sources import (
 )
 
 __all__ = ["BookError", "Book", "build", "check_builder", "keep_reference", "reference_source", "notebook_items",
-           "REFERENCE", "SOURCE_INFO"]
+           "machine_paths", "REFERENCE", "SOURCE_INFO"]
 
-MATHJAX = "https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-chtml.js"
+
 @dataclass
 class Book:
-    """What :func:`build` wrote: the site's folder, its pages, images and size."""
+    """What :func:`build` wrote: the site's folder, its pages, images and size, and the TeX that
+    could not be drawn as MathML (each "notebook, cell: TeX (why)"; shown as TeX on its page)."""
     out: Path
     pages: list[str]
     images: int
     bytes: int
     anchors: dict[str, str] = field(default_factory=dict)  # registry key -> "page.html#item-key"
+    math_failures: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
-        return (f"book: {len(self.pages)} pages, {self.images} images, {self.bytes / 2**20:.2f} MiB in {self.out}")
+        text = f"book: {len(self.pages)} pages, {self.images} images, {self.bytes / 2**20:.2f} MiB in {self.out}"
+        if self.math_failures:
+            text += (f"\nwarning: {len(self.math_failures)} TeX expression(s) could not be drawn as MathML and show "
+                     "as TeX:" + "".join(f"\n  {failure}" for failure in self.math_failures))
+        return text
 
 
 # ---------------------------------------------------------------------------------------------
@@ -141,16 +154,16 @@ aside.items ul { margin: .25rem 0; padding-left: 1.2rem; }
 .note, footer { color: var(--muted); font-size: .9rem; }
 nav.pager { display: flex; justify-content: space-between; border-top: 1px solid var(--line); margin-top: 2rem;
             padding-top: .75rem; }
-.math.display { display: block; text-align: center; margin: .5rem 0; }
+math { font-family: "STIX Two Math", "Cambria Math", "Latin Modern Math", math; }
+math[display="block"] { margin: .5rem 0; overflow-x: auto; overflow-y: hidden; }
+code.math-error { color: #a3262b; } code.math-error.display { display: block; text-align: center; margin: .5rem 0; }
 """
 
 
-def _page(title: str, body: str, nav: str, math: bool) -> str:
-    script = (f'<script>window.MathJax = {{tex: {{inlineMath: [["\\\\(", "\\\\)"]]}}}};</script>\n'
-              f'<script defer src="{MATHJAX}"></script>\n') if math else ""
+def _page(title: str, body: str, nav: str) -> str:
     return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-            f'<title>{html.escape(title)} · blur2vid</title>\n<link rel="stylesheet" href="style.css">\n{script}'
+            f'<title>{html.escape(title)} · blur2vid</title>\n<link rel="stylesheet" href="style.css">\n'
             f'</head>\n<body>\n<header class="top">{nav}</header>\n<main>\n{body}\n</main>\n</body>\n</html>\n')
 
 
@@ -167,7 +180,7 @@ def _summary(outputs: Path | None):
     return summary_table(Path(outputs))
 
 
-BUILDER_PACKAGES = ("markdown_it", "pygments")
+BUILDER_PACKAGES = ("markdown_it", "pygments", "latex2mathml")
 """What the builder needs beyond the library: the optional extra ``blur2vid[book]`` (``make install``
 installs it; ``pip install blur2vid`` for predict or train does not)."""
 
@@ -180,6 +193,81 @@ def check_builder() -> None:
     if missing:
         raise BookError(f"building the book needs {', '.join(missing)}: pip install 'blur2vid[book]' "
                         "(make install has them)")
+
+
+# ---------------------------------------------------------------------------------------------
+# what a published page must not hold
+
+
+_ANY_MACHINE = (r"/tmp", r"/var/tmp", r"/var/folders", r"/private/var", r"/private/tmp", r"/root",
+                r"/home/[^/\s\"'<>]+", r"/Users/[^/\s\"'<>]+", r"[A-Za-z]:[\\/](?:Users|Temp|Windows)\b")
+"""Folders that are one machine's wherever a run happened: temporary ones (a kernel's warnings name
+``/tmp/ipykernel_<pid>/<hash>.py``) and the users' homes."""
+
+_PATH_ADVICE = ("; the book is published and shows nothing of the machine that ran it: the notebook should print "
+                "paths relative to the repository or the run's output folder (and end a cell that saves with `;` or "
+                "an assignment), then run again (`make reproduce`)")
+_PATH_OBJECT = re.compile(r"\b(?:Pure)?(?:Posix|Windows)Path\(")
+_EXTERNAL = re.compile(r"<(?:script|link)\b[^>]*?\b(?:src|href)\s*=\s*[\"']?\s*(?:[a-z][a-z0-9+.-]*:|//)", re.I)
+
+
+def machine_paths(*folders: Path | str | None) -> re.Pattern:
+    """What an absolute path of the building machine looks like in a page: one under ``folders``
+    (the build passes the repository, the executed notebooks, the run's outputs, the site and the
+    results folder), the home folder, the temporary folder, Python's own libraries (a warning names
+    its file), each as given and with its links resolved; one under a temporary or home folder of any
+    machine (:data:`_ANY_MACHINE`); or one that goes on below a top-level folder of this machine
+    (``/work/run/outputs``, ``/usr/lib/...``; not ``/dev/null`` and the like, nor a bare ``/usr``).
+    A match is the whole path, from its start to the next space or quote; a relative path, a web
+    address's path and a path that merely ends the same do not match."""
+    import sys
+    import sysconfig
+
+    python = [sysconfig.get_paths().get(key) for key in ("stdlib", "platstdlib", "purelib", "platlib")]
+    prefixes = set()
+    for folder in (*folders, Path.home(), tempfile.gettempdir(), sys.prefix, *python):
+        if folder is None or not str(folder):
+            continue
+        for form in (os.path.abspath(folder), os.path.realpath(folder)):
+            form = form.rstrip("/\\")
+            if len(form) > 1:
+                prefixes.add(re.escape(form))
+    alternatives = sorted(prefixes, key=len, reverse=True) + list(_ANY_MACHINE)
+    try:
+        tops = sorted(re.escape(name) for name in os.listdir("/") if name not in ("dev", "proc", "sys")
+                      and os.path.isdir(os.path.join("/", name)))
+    except OSError:
+        tops = []
+    below = rf"|/(?:{'|'.join(tops)})(?=/[\w.~@+-])" if tops else ""
+    return re.compile(r"(?<![\w.~<-])(?:(?:" + "|".join(alternatives) + r")(?![\w.-])" + below + r")[^\s\"'<>]*")
+
+
+def _the_line(text: str, start: int) -> str:
+    line = text[text.rfind("\n", 0, start) + 1:].split("\n", 1)[0].strip()
+    return line if len(line) <= 200 else line[:197] + "..."
+
+
+def _refuse_unportable(fragment: str, where: str, paths: re.Pattern, outputs: str = "", advice: str = "") -> None:
+    """Raise :class:`BookError` naming ``where`` when the HTML ``fragment`` loads a script or a
+    stylesheet from the network, or shows an absolute path of the building machine (``paths``, from
+    :func:`machine_paths`; in its text or its attributes), or when ``outputs`` (the HTML of a cell's
+    outputs) shows a printed path object: a published book must read offline and show nothing of
+    the machine that built it."""
+    external = _EXTERNAL.search(fragment)
+    if external:
+        raise BookError(f"{where}: the page would load a script or stylesheet from the network "
+                        f"({_the_line(fragment, external.start())!r}); the book reads offline{advice}")
+    for text in (html.unescape(re.sub(r"<[^>]*>", "", fragment)), html.unescape(fragment)):
+        found = paths.search(text)
+        if found:
+            raise BookError(f"{where}: the page would show {found.group(0)!r}, an absolute path of the machine that "
+                            f"built it, in {_the_line(text, found.start())!r}{advice or _PATH_ADVICE}")
+    printed = _PATH_OBJECT.search(html.unescape(re.sub(r"<[^>]*>", "", outputs)))
+    if printed:
+        text = html.unescape(re.sub(r"<[^>]*>", "", outputs))
+        raise BookError(f"{where}: an output is a printed path object, {_the_line(text, printed.start())!r}"
+                        f"{advice or _PATH_ADVICE}")
+
 
 
 def build(source: Path | None = None, out: Path | None = None, readme: Path | None = None,
@@ -205,8 +293,11 @@ def build(source: Path | None = None, out: Path | None = None, readme: Path | No
     if not notebooks:
         raise BookError(f"no executed notebooks in {source}: the book reads a finished run and never runs one. "
                         f"Run `make reproduce` (PROFILE={profile}) first, or pass --source DIR")
-    info = source_info(Path(source))
+    info = source_info(Path(source), root)
     summary = _summary(outputs)
+    paths = machine_paths(root, repo_root(), source, out, outputs, _results_root(),
+                          os.environ.get("BLUR2VID_FIGURES"))
+    failures: list[str] = []
     out.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}-build-", dir=out.parent))
     try:
@@ -221,6 +312,9 @@ def build(source: Path | None = None, out: Path | None = None, readme: Path | No
         if kept.pages:
             info = kept.source_info(info, [stem for stem, _ in parsed])
             for stem, text in kept.pages.items():
+                _refuse_unportable(text, f"{stem}.html, kept from the previous book (its executed notebook is not "
+                                   f"in {source})", paths, advice="; its page must be made again from its executed "
+                                   "notebook: run it again (`make reproduce`) and build the book from that run")
                 (scratch / f"{stem}.html").write_text(text, encoding="utf-8")
             for path in kept.images:
                 shutil.copy2(path, scratch / "img" / path.name)
@@ -230,25 +324,38 @@ def build(source: Path | None = None, out: Path | None = None, readme: Path | No
         for stem, nb in parsed:
             k = order.index(stem)
             prev_, next_ = (order[k - 1] if k else None), (order[k + 1] if k + 1 < len(order) else None)
-            text = _notebook_page(stem, nb, titles, prev_, next_, images, summary, root, out, outputs, anchors)
+            text = _notebook_page(stem, nb, titles, prev_, next_, images, summary, root, out, outputs, anchors,
+                                  paths, failures)
+            _refuse_unportable(text, f"{stem}.html", paths)
             (scratch / f"{stem}.html").write_text(text, encoding="utf-8")
         pages = [f"{stem}.html" for stem in order]
-        front = _front_page(readme, titles, anchors, summary, info, images, root, out, outputs)
+        front = _front_page(readme, titles, anchors, summary, info, images, root, out, outputs, failures)
+        _refuse_unportable(front, f"index.html (the front page, from {Path(readme).name})", paths)
         (scratch / "index.html").write_text(front, encoding="utf-8")
         pages.insert(0, "index.html")
         from pygments.formatters import HtmlFormatter
 
         (scratch / "style.css").write_text(_CSS.lstrip() + HtmlFormatter(style="friendly").get_style_defs(".highlight"),
                                            encoding="utf-8")
-        (scratch / "book.json").write_text(json.dumps({"source": info, "pages": pages, "anchors": anchors,
-                                                       "titles": titles, "carried": sorted(kept.pages)},
-                                                      indent=1, sort_keys=True) + "\n")
+        manifest = json.dumps({"source": info, "pages": pages, "anchors": anchors, "titles": titles,
+                               "carried": sorted(kept.pages)}, indent=1, sort_keys=True) + "\n"
+        _refuse_unportable(manifest, "book.json (the source of the run)", paths)
+        (scratch / "book.json").write_text(manifest)
         swap_in(scratch, out)
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)
         raise
     size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
-    return Book(out, pages, len(images.names), size, anchors)
+    return Book(out, pages, len(images.names), size, anchors, failures)
+
+
+def _results_root() -> Path | None:
+    from blur2vid.reproduction.runs import results_root
+
+    try:
+        return results_root()
+    except Exception:  # noqa: BLE001 - only one more folder to look for
+        return None
 
 
 def _nav(titles: dict[str, str], current: str | None) -> str:
@@ -261,12 +368,13 @@ def _nav(titles: dict[str, str], current: str | None) -> str:
 
 
 def _linker(root: Path, base: Path, out: Path, outputs: Path | None, images: Images | None,
-            anchors: dict[str, str] | None):
+            anchors: dict[str, str] | None, pages: set[str] = frozenset()):
     """Rewrite a link of a text that lives in ``base`` (the README: the root; a notebook:
-    ``notebooks/``) for a page in ``out``: a file of a registry item's outputs goes to the item's
-    section (wherever the run wrote it: notebook 08 links its output folder by absolute path), another
-    image of ``outputs`` is copied into the site, any other file of the repository is linked where it
-    lies in a clone.  Web addresses and anchors stay as they are."""
+    ``notebooks/``) for a page in ``out``: a link to a file of a registry item's outputs goes to the
+    item's section (wherever the run wrote it: notebook 08 links its output folder by absolute path),
+    an image of ``outputs`` (shown, or linked and no item's) is copied into the site, a notebook of
+    the book (a stem in ``pages``) goes to its page, any other file of the repository is linked where
+    it lies in a clone.  Web addresses and anchors stay as they are."""
     from urllib.parse import unquote, urlsplit
 
     from blur2vid.reproduction.registry import REGISTRY, _owner
@@ -274,7 +382,7 @@ def _linker(root: Path, base: Path, out: Path, outputs: Path | None, images: Ima
     owners = {s: i.key for i in REGISTRY for s in i.outputs}
     root = Path(root).resolve()
 
-    def link(url: str) -> str:
+    def link(url: str, image: bool = False) -> str:
         if not url or url.startswith("#") or re.match(r"^[a-z][a-z0-9+.-]*:", url, re.I):
             return url
         parts = urlsplit(url)
@@ -282,28 +390,31 @@ def _linker(root: Path, base: Path, out: Path, outputs: Path | None, images: Ima
         name = path.name
         stem = _owner(name.split(".")[0])
         in_figures = path.is_absolute() or Path(os.path.normpath(base / path)).parent.name == "figures"
-        if in_figures and anchors is not None and stem in owners and anchors.get(owners[stem]):
+        if not image and in_figures and anchors is not None and stem in owners and anchors.get(owners[stem]):
             return anchors[owners[stem]]
         file = Path(outputs) / name if outputs is not None else None
         if in_figures and images is not None and file is not None and file.suffix in (".png", ".gif", ".jpg") \
                 and file.is_file():
             return images.add_file(file)
         target = path if path.is_absolute() else Path(os.path.normpath(Path(base).resolve() / path))
+        fragment = f"#{parts.fragment}" if parts.fragment else ""
+        if path.suffix == ".ipynb" and path.stem in pages and target.parent.name == "notebooks":
+            return f"{path.stem}.html{fragment}"
         try:
             inside = target.relative_to(root)
         except ValueError:
             return url  # outside the repository: nothing to point a reader to
-        fragment = f"#{parts.fragment}" if parts.fragment else ""
         return os.path.relpath(root / inside, out).replace(os.sep, "/") + fragment
 
     return link
 
 
-def _notebook_page(stem, nb, titles, prev_, next_, images, summary, root, out, outputs, anchors) -> str:
+def _notebook_page(stem, nb, titles, prev_, next_, images, summary, root, out, outputs, anchors, paths,
+                   failures) -> str:
     from blur2vid.reproduction.registry import REGISTRY
 
     used: set[str] = {f"cell-{k}" for k in range(len(nb.cells))} | {f"item-{key}" for key in anchors}
-    md = Markdown(link=_linker(root, root / "notebooks", out, outputs, images, anchors), used=used)
+    md = Markdown(link=_linker(root, root / "notebooks", out, outputs, images, anchors, set(titles)), used=used)
     where = notebook_items(nb, stem)
     starts: dict[int, list[str]] = {}
     for key, index in where.items():
@@ -314,6 +425,7 @@ def _notebook_page(stem, nb, titles, prev_, next_, images, summary, root, out, o
     for k, cell in enumerate(nb.cells):
         for key in starts.get(k, []):
             body.append(f'<span class="anchor-item" id="item-{key}"></span>')
+        name, drawn, outputs_html = f"{stem}.ipynb, cell {k}", len(md.failures), ""
         if cell.cell_type == "markdown":
             body.append(f'<div class="cell markdown" id="cell-{k}">{md.render(cell.source)}</div>')
         elif cell.cell_type == "code":
@@ -321,16 +433,19 @@ def _notebook_page(stem, nb, titles, prev_, next_, images, summary, root, out, o
             label = ("parameters (the notebook's defaults)" if "parameters" in tags else
                      "parameters of this run (injected by papermill)" if "injected-parameters" in tags else "")
             head = f'<div class="label">{label}</div>' if label else ""
-            outputs_html = cell_outputs(cell, f"{stem}.ipynb, cell {k}", images, md, states)
+            outputs_html = cell_outputs(cell, name, images, md, states)
             body.append(f'<div class="cell code" id="cell-{k}">{head}{highlight_code(cell.source) if cell.source.strip() else ""}'
                         + (f'<div class="output">{outputs_html}</div>' if outputs_html else "") + "</div>")
+        if cell.cell_type in ("markdown", "code"):
+            _refuse_unportable(body[-1], name, paths, outputs_html)
+            failures += [f"{name}: {tex} ({why})" for tex, why in md.failures[drawn:]]
         if k == 0 and where:  # under the title: what this page reproduces
             body.append(_items_box(where, items, summary, starts.get(-1, [])))
     pager = ['<nav class="pager">',
              f'<a href="{prev_}.html">← {html.escape(titles[prev_])}</a>' if prev_ else '<span></span>',
              f'<a href="{next_}.html">{html.escape(titles[next_])} →</a>' if next_ else '<span></span>', "</nav>"]
     source = f'<p class="note">Executed notebook <code>notebooks/{stem}.ipynb</code> of the reference run.</p>'
-    return _page(titles[stem], "\n".join(body) + source + "\n".join(pager), _nav(titles, stem), md.math)
+    return _page(titles[stem], "\n".join(body) + source + "\n".join(pager), _nav(titles, stem))
 
 
 def _items_box(where, items, summary, unplaced) -> str:
@@ -371,13 +486,13 @@ def _readme_parts(readme: Path) -> tuple[str, str]:
     return intro, findings
 
 
-def _front_page(readme, titles, anchors, summary, info, images, root, out, outputs) -> str:
+def _front_page(readme, titles, anchors, summary, info, images, root, out, outputs, failures) -> str:
     from blur2vid.reproduction.registry import REGISTRY, SEED_FIGURES
 
     intro, findings = _readme_parts(readme)
     used = {"blur2vid", "notebooks", "what-reproduced", "across-seeds"} | {f"item-{k}" for k in anchors} | {
         f"row-{k}" for k in anchors}
-    md = Markdown(link=_linker(root, Path(readme).parent, out, outputs, images, anchors), used=used)
+    md = Markdown(link=_linker(root, Path(readme).parent, out, outputs, images, anchors, set(titles)), used=used)
     rows = ['<table class="items"><thead><tr><th>paper item</th><th>what it shows</th><th>notebook</th>'
             '<th>verdict</th><th>rule</th></tr></thead><tbody>']
     for item in REGISTRY:
@@ -419,4 +534,5 @@ def _front_page(readme, titles, anchors, summary, info, images, root, out, outpu
             '<h2 id="what-reproduced">What reproduced</h2>', findings_html]
     if spread:
         body += ['<h2 id="across-seeds">Across training seeds</h2>', "\n".join(spread)]
-    return _page("the reference run", "\n".join(body), _nav(titles, None), md.math)
+    failures += [f"{Path(readme).name}: {tex} ({why})" for tex, why in md.failures]
+    return _page("the reference run", "\n".join(body), _nav(titles, None))

@@ -1,9 +1,16 @@
 """Executed notebook cells as HTML, for the book (:mod:`blur2vid.reproduction.book`): Markdown (CommonMark with
-tables, TeX kept for MathJax by Pandoc's dollar rule, heading ids unique on a page, link targets
-rewritten by the caller), code through Pygments, and every kind of output a run leaves: streams as
-a terminal shows them (ANSI colours dropped, ``\\r`` honoured, consecutive writes joined), images
-re-encoded as WebP and stored once by content hash, pandas tables without their inline styles,
-widgets from the notebook's saved widget state (a tqdm bar as its last state), errors refused."""
+tables, TeX drawn as MathML at build time, heading ids unique on a page, link targets rewritten by the
+caller), code through Pygments, and every kind of output a run leaves: streams as a terminal shows them
+(ANSI colours dropped, ``\\r`` honoured, consecutive writes joined), images re-encoded as WebP and stored
+once by content hash, pandas tables without their inline styles, widgets from the notebook's saved
+widget state (a tqdm bar as its last state), errors refused.
+
+The mathematics needs no network and no script: markdown-it's own rules take ``$...$``, ``\\(...\\)``
+(inline), ``$$...$$`` and ``\\[...\\]`` (display; also as a block of lines) as one token each, before
+emphasis, escapes or HTML can touch their ``_``, ``*``, ``\\`` or ``<``, and after code spans and fenced
+code, which never hold mathematics; :func:`tex_to_mathml` turns each into MathML with ``latex2mathml``,
+which browsers draw natively.  TeX it cannot draw stays visible as TeX in ``<code class="math-error">``
+and is counted (:attr:`Markdown.failures`)."""
 
 from __future__ import annotations
 
@@ -15,7 +22,7 @@ import re
 from pathlib import Path
 
 __all__ = ["BookError", "Markdown", "Images", "encode_image", "read_notebook", "notebook_title", "cell_outputs",
-           "widget_states", "highlight_code", "slug"]
+           "widget_states", "highlight_code", "slug", "tex_to_mathml"]
 
 _WIDGET = "application/vnd.jupyter.widget-view+json"
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -42,16 +49,28 @@ def _unique(slug: str, used: set[str]) -> str:
     return slug
 
 
+_CLOSING = {"$": "$", "$$": "$$", "\\(": "\\)", "\\[": "\\]"}
+
+
 def _math_rule(state, silent: bool) -> bool:
-    """markdown-it inline rule: ``$$tex$$`` (display) and ``$tex$`` (inline, Pandoc's rule: no space
-    inside either dollar, no digit right after the closing one, so "costs $5 and $10" stays prose).
-    Code spans and code blocks never reach it (their own rules take them first)."""
+    r"""markdown-it inline rule: ``$$tex$$`` and ``\[tex\]`` (display), ``$tex$`` and ``\(tex\)``
+    (inline).  Dollars follow Pandoc's rule (no space inside either dollar, no digit right after the
+    closing one, so "costs $5 and $10" stays prose) and never reach across a code span (no backtick
+    inside); an escaped dollar ``\$`` is the escape rule's.  Code spans and code blocks never reach
+    this rule (their own rules take them first), and it runs before the escape and emphasis rules, so
+    the TeX comes through untouched."""
     src, pos = state.src, state.pos
-    if src[pos] != "$" or (pos > 0 and src[pos - 1] == "\\"):
-        return False
-    if src.startswith("$$", pos):
-        end = src.find("$$", pos + 2)
+    if src.startswith(("\\(", "\\["), pos):
+        opening = src[pos:pos + 2]
+        end = src.find(_CLOSING[opening], pos + 2)
         if end < 0 or not src[pos + 2:end].strip():
+            return False
+        kind, content, stop = ("math_display" if opening == "\\[" else "math_inline"), src[pos + 2:end], end + 2
+    elif src[pos] != "$" or (pos > 0 and src[pos - 1] == "\\"):
+        return False
+    elif src.startswith("$$", pos):
+        opening, end = "$$", src.find("$$", pos + 2)
+        if end < 0 or not src[pos + 2:end].strip() or "`" in src[pos + 2:end]:
             return False
         kind, content, stop = "math_display", src[pos + 2:end], end + 2
     else:
@@ -66,35 +85,108 @@ def _math_rule(state, silent: bool) -> bool:
                 break
             end += 1
         content = src[pos + 1:end]
-        if content[-1].isspace() or "\n\n" in content or (end + 1 < len(src) and src[end + 1].isdigit()):
+        if (content[-1].isspace() or "\n\n" in content or "`" in content
+                or (end + 1 < len(src) and src[end + 1].isdigit())):
             return False
-        kind, stop = "math_inline", end + 1
+        opening, kind, stop = "$", "math_inline", end + 1
     if not silent:
-        state.push(kind, "", 0).content = content
+        token = state.push(kind, "math", 0)
+        token.content, token.markup = content, opening
     state.pos = stop
     return True
 
 
+def _math_block(state, start: int, end: int, silent: bool) -> bool:
+    r"""markdown-it block rule: display mathematics on lines of its own, opened by ``$$`` or ``\[`` at
+    a line's start and closed by ``$$`` or ``\]`` at a line's end, however many lines lie between
+    (blank ones, or ones that would open a list or a quote, included).  It may interrupt a paragraph;
+    a closing delimiter with more text after it leaves the line to the inline rule."""
+    if state.is_code_block(start):
+        return False
+    first = state.src[state.bMarks[start] + state.tShift[start]:state.eMarks[start]]
+    opening = next((o for o in ("$$", "\\[") if first.startswith(o)), None)
+    if opening is None:
+        return False
+    closing, lines, line, rest = _CLOSING[opening], [], start, first[2:]
+    while True:
+        k = rest.find(closing)
+        if k >= 0:
+            if rest[k + 2:].strip():
+                return False
+            lines.append(rest[:k])
+            break
+        lines.append(rest)
+        line += 1
+        if line >= end:
+            return False
+        rest = state.src[state.bMarks[line] + state.tShift[line]:state.eMarks[line]]
+    content = "\n".join(lines)
+    if not content.strip() or (opening == "$$" and "`" in content):
+        return False
+    if not silent:
+        token = state.push("math_block", "math", 0)
+        token.content, token.markup, token.block, token.map = content, opening, True, [start, line + 1]
+    state.line = line + 1
+    return True
+
+
+def tex_to_mathml(tex: str, display: bool) -> str:
+    """``tex`` as a MathML ``<math>`` element (``display="block"`` for display mathematics), by
+    ``latex2mathml``.  Raises :class:`ValueError`, saying why, for TeX it cannot draw: a parse error,
+    unbalanced braces, and what it would otherwise pass through silently as text (an unknown command
+    shown as ``\\foo``, an alignment ``&`` outside an environment it knows, such as ``aligned``)."""
+    from latex2mathml.converter import convert
+
+    depth = 0
+    for char in re.sub(r"\\.", "", tex, flags=re.DOTALL):
+        depth += {"{": 1, "}": -1}.get(char, 0)
+        if depth < 0:
+            raise ValueError("a closing brace without its opening one")
+    if depth:
+        raise ValueError("an opening brace without its closing one")
+    try:
+        mathml = convert(tex, display="block" if display else "inline")
+    except Exception as exc:  # noqa: BLE001 - latex2mathml raises many kinds, all meaning "cannot"
+        raise ValueError(f"{type(exc).__name__}{': ' + str(exc) if str(exc) else ''}") from None
+    for text in re.findall(r">([^<]+)<", mathml):  # each text node as latex2mathml wrote it
+        unknown = re.search(r"\\[A-Za-z]+|\\.", text)
+        if unknown:
+            raise ValueError(f"latex2mathml does not know {unknown.group(0)} (it would show it as text)")
+        if re.search(r"&(?!#?[0-9A-Za-z]+;)", text):
+            raise ValueError("an alignment & outside an environment latex2mathml knows")
+    return re.sub(r'^<math xmlns="[^"]*"', "<math", mathml)  # HTML needs no namespace
+
+
 class Markdown:
-    """CommonMark with tables; TeX kept for MathJax; heading ids unique on the page (``used``,
-    shared with the page's other ids); the targets of links and images rewritten by ``link``."""
+    """CommonMark with tables; TeX drawn as MathML (:func:`tex_to_mathml`); heading ids unique on the
+    page (``used``, shared with the page's other ids); the targets of links and images rewritten by
+    ``link(url, image=...)``.  ``failures`` lists the TeX that could not be drawn, as written, with why."""
 
     def __init__(self, link=None, used: set[str] | None = None):
         from markdown_it import MarkdownIt
 
         self.md = MarkdownIt("commonmark", {"html": True}).enable("table").enable("strikethrough")
         self.md.inline.ruler.before("escape", "math", _math_rule)
+        self.md.block.ruler.before("fence", "math_block", _math_block,
+                                   {"alt": ["paragraph", "reference", "blockquote", "list"]})
         self.link = link
         self.used = used if used is not None else set()
-        self.math = False
+        self.math = False  # whether any mathematics was rendered
+        self.failures: list[tuple[str, str]] = []  # (the TeX as written, why it could not be drawn)
         outer = self
 
         def math(self, tokens, idx, options, env):
+            token = tokens[idx]
+            display = token.type != "math_inline"
             outer.math = True
-            display = tokens[idx].type == "math_display"
-            opening, closing = ("\\[", "\\]") if display else ("\\(", "\\)")
-            tex = html.escape(opening + tokens[idx].content + closing)
-            return f'<span class="math{" display" if display else ""}">{tex}</span>'
+            try:
+                drawn = tex_to_mathml(token.content, display)
+            except ValueError as exc:
+                written = token.markup + token.content + _CLOSING[token.markup]
+                outer.failures.append((written, str(exc)))
+                drawn = (f'<code class="math-error{" display" if display else ""}" title="TeX that could not be '
+                         f'drawn: {html.escape(str(exc))}">{html.escape(written)}</code>')
+            return drawn + ("\n" if token.block else "")
 
         def heading_open(self, tokens, idx, options, env):
             inline = tokens[idx + 1]
@@ -110,13 +202,14 @@ class Markdown:
         def target(attr):
             def rule(self, tokens, idx, options, env):
                 if outer.link is not None and tokens[idx].attrGet(attr) is not None:
-                    tokens[idx].attrSet(attr, outer.link(tokens[idx].attrGet(attr)))
+                    tokens[idx].attrSet(attr, outer.link(tokens[idx].attrGet(attr), image=tokens[idx].type == "image"))
                 if tokens[idx].type == "image":
                     return self.image(tokens, idx, options, env)
                 return self.renderToken(tokens, idx, options, env)
             return rule
 
-        for name, rule in (("math_inline", math), ("math_display", math), ("heading_open", heading_open),
+        for name, rule in (("math_inline", math), ("math_display", math), ("math_block", math),
+                           ("heading_open", heading_open),
                            ("heading_close", heading_close), ("link_open", target("href")),
                            ("image", target("src"))):
             self.md.add_render_rule(name, rule)

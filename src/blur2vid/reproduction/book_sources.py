@@ -128,11 +128,18 @@ def carried(out: Path, have: set[str], notebooks: Path) -> Carried:
                    images=sorted(path for path in images if path.is_file()), source=old.get("source", {}))
 
 
-def source_info(source: Path) -> dict:
-    """What :func:`keep_reference` recorded beside the notebooks in ``source`` (or just the folder)."""
+def source_info(source: Path, root: Path | None = None) -> dict:
+    """What :func:`keep_reference` recorded beside the notebooks in ``source`` (or just the folder:
+    its path relative to ``root``, the repository, where it lies inside, else its name, for the book
+    shows no path of the machine that built it)."""
     path = source / SOURCE_INFO
     if not path.exists():
-        return {"folder": str(source)}
+        folder = Path(os.path.abspath(source))
+        try:
+            shown = folder.relative_to(Path(os.path.abspath(root))).as_posix() if root is not None else folder.name
+        except ValueError:
+            shown = folder.name
+        return {"folder": shown}
     try:
         return json.loads(path.read_text())
     except ValueError as exc:
