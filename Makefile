@@ -5,6 +5,9 @@ DEVICE ?= auto
 SEEDS ?=
 PRECISION ?= auto
 JOBS ?= auto
+EXECUTOR ?= local
+DEVICES ?=
+RESOURCES ?=
 DATA_ROOT ?=
 PYTHON ?= python3
 VENV := .venv
@@ -19,6 +22,7 @@ export MPLBACKEND := Agg
 
 help:
 	@echo "make reproduce [PROFILE=smoke|cpu|gpu] [DEVICE=auto|cpu|cuda] [SEEDS='0 1 2'] [PRECISION=auto|fp32|bf16] [JOBS=auto|N] [DATA_ROOT=dir]"
+	@echo "                 [EXECUTOR=local|processes|slurm] [DEVICES=cuda:0,cuda:1] [RESOURCES=cluster.toml]"
 	@echo "                 the reference run (cpu or gpu, training seeds 0 1 2, no DATA_ROOT) regenerates figures/;"
 	@echo "                 any other run writes under results/<profile>/outputs/"
 	@echo "make test                                                      unit tests + notebooks (smoke)"
@@ -60,7 +64,8 @@ test: install
 
 reproduce: $(STAMP)
 	$(BIN)/python -m blur2vid.cli reproduce --profile $(PROFILE) --device $(DEVICE) \
-		--precision $(PRECISION) --jobs $(JOBS) $(if $(SEEDS),--seeds $(SEEDS)) $(if $(DATA_ROOT),--data-root $(DATA_ROOT))
+		--precision $(PRECISION) --jobs $(JOBS) $(if $(SEEDS),--seeds $(SEEDS)) $(if $(DATA_ROOT),--data-root $(DATA_ROOT)) \
+		--executor $(EXECUTOR) $(if $(DEVICES),--devices $(DEVICES)) $(if $(RESOURCES),--resources $(RESOURCES))
 
 book: $(STAMP)
 	$(BIN)/python -m blur2vid.cli book --profile $(PROFILE)

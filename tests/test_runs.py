@@ -264,3 +264,33 @@ def test_the_perceptual_stand_in_is_said_once_as_a_note_not_an_error_box(tmp_pat
         assert not caught
     start_run("01_blur_formation", profile="smoke")
     assert "note" not in capsys.readouterr().out
+
+
+def test_a_seed_that_fails_in_a_local_batch_is_named_with_its_notebook_and_the_command_that_resumes(
+        monkeypatch, tmp_path, capsys):
+    """`reproduce --executor local` (threads): a seed whose notebook fails is named, with the executed
+    notebook that holds the error and the command that runs the batch again; the seeds not yet
+    started are not started, and nothing is pooled."""
+    import papermill
+
+    from blur2vid.reproduction import reproduce as rep
+
+    calls = []
+
+    def fake(src, dst, parameters, **kw):
+        calls.append((Path(src).stem, parameters["seed"]))
+        if calls[-1] == ("04_jin_training", 1):
+            raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(papermill, "execute_notebook", fake)
+    monkeypatch.setattr(rep, "_commit", lambda root: "abc1234")
+    monkeypatch.delenv("BLUR2VID_FIGURES")
+    monkeypatch.setenv("BLUR2VID_RESULTS", str(tmp_path))
+    with pytest.raises(RuntimeError, match="out of memory"):
+        rep.reproduce(profile="smoke", seeds=[0, 1, 2], only=["02", "04"], jobs=1)
+    out = capsys.readouterr().out
+    assert "04_jin_training.ipynb, seed 1 failed (RuntimeError)" in out
+    assert str(tmp_path / "executed" / "smoke" / "seed-1" / "04_jin_training.ipynb") in out
+    assert "seed 1 failed" in out and "blur2vid reproduce --profile smoke --seeds 0 1 2 --only 02 04 --jobs 1" in out
+    assert all(seed != 2 for _, seed in calls)
+    assert not (tmp_path / "smoke" / "outputs" / "seeds-0-1-2" / "manifest.json").exists()

@@ -31,12 +31,53 @@ recipes (--preset NAME):
 
 
 def _reproduce(args: argparse.Namespace) -> int:
-    from blur2vid.reproduction.reproduce import reproduce
+    from blur2vid.reproduction import executors
+    from blur2vid.reproduction.reproduce import BatchError, reproduce, run_chain, time_table3
 
     seeds = args.seeds if args.seeds is not None else ([args.seed] if args.seed is not None else None)
-    seconds = reproduce(profile=args.profile, device=args.device, seeds=seeds, only=args.only or None,
-                        data_root=args.data_root, precision=args.precision, resume=not args.no_resume,
-                        jobs=args.jobs)
+    common = dict(profile=args.profile, device=args.device, seeds=seeds, only=args.only or None,
+                  data_root=args.data_root, precision=args.precision, resume=not args.no_resume)
+    cluster = {"partition": args.partition, "gpus": args.gpus_per_job, "cpus": args.cpus_per_job,
+               "mem_gb": args.mem_gb, "time_min": args.time_min}  # Resources' names
+    flags = {"resources": "--resources", "partition": "--partition", "gpus": "--gpus-per-job",
+             "cpus": "--cpus-per-job", "mem_gb": "--mem-gb", "time_min": "--time-min"}
+    given = [flags[k] for k, v in [("resources", args.resources), *cluster.items()] if v is not None]
+    if args.executor != "slurm" and given:
+        raise ValueError(f"{', '.join(given)}: the resources of --executor slurm's jobs")
+    if args.executor == "local" and (args.dry_run or (args.batch and not args.step)):
+        raise ValueError("--dry-run and --batch are for a batch of jobs: --executor processes or slurm (or --step)")
+    if args.step and (args.devices or args.share_devices):
+        raise ValueError("--devices and --share-devices spread a batch's seeds; a --step runs on --device")
+    try:
+        if args.step == "chains":
+            seconds = run_chain(**common, batch=args.batch)
+        elif args.step == "table3":
+            time_table3(args.profile, args.device)
+            seconds = {}
+        elif args.step == "pool" and args.executor != "slurm":
+            seconds = executors.pool_step(**common, batch=args.batch)
+        elif args.executor == "local":
+            seconds = reproduce(**common, jobs=args.jobs, devices=args.devices, share_devices=args.share_devices)
+        else:
+            options = ["--executor", args.executor]
+            if args.executor == "processes" and args.jobs != "auto":
+                options += ["--jobs", str(args.jobs)]
+            if args.devices:
+                options += ["--devices", args.devices]
+            if args.share_devices:
+                options.append("--share-devices")
+            if args.resources:
+                options += ["--resources", str(args.resources)]
+            options += [x for k, v in cluster.items() if v is not None for x in (flags[k], str(v))]
+            resources = executors.load_resources(args.resources, args.profile, args.device, **cluster) \
+                if args.executor == "slurm" else None
+            seconds = executors.run_batch(args.executor, **common, jobs=args.jobs, devices=args.devices,
+                                          share_devices=args.share_devices, resources=resources, batch=args.batch,
+                                          dry_run=args.dry_run, pool_only=args.step == "pool", options=options,
+                                          entry=main)
+    except BatchError as exc:
+        print(f"blur2vid: {exc}", file=sys.stderr)
+        return 1
     total = sum(seconds.values())
     for name, s in seconds.items():
         print(f"{name:32s} {s:8.1f} s")
@@ -165,8 +206,42 @@ def main(argv: list[str] | None = None) -> int:
     rep.add_argument("--seed", type=int, default=None, help="one seed (the same as --seeds K)")
     rep.add_argument("--precision", default="auto", choices=["fp32", "bf16", "auto"],
                      help="training and inference precision (auto: bf16 where the processor or GPU does it natively)")
-    rep.add_argument("--jobs", default="auto", help="seeds trained at once, each with cpu_count // jobs threads "
-                     "(auto: 1 on a GPU or one core, else one per seed)")
+    rep.add_argument("--jobs", default="auto", help="seeds trained at once, each with cpu_count // jobs threads, "
+                     "each on a GPU of its own where there are GPUs (auto: on a CPU one per seed, or 1 on one core; "
+                     "on GPUs one per GPU)")
+    rep.add_argument("--devices", default=None, metavar="cuda:N,...", help="the GPUs the seeds train on, one seed "
+                     "per GPU at a time (default: every GPU of the machine with --device auto or cuda)")
+    rep.add_argument("--share-devices", action="store_true", help="allow more seeds at a time (--jobs) than GPUs: "
+                     "two trainings on one GPU")
+    rep.add_argument("--executor", default="local", choices=["local", "processes", "slurm"],
+                     help="where the seeds' chains run: local, threads of this process (default); processes, one "
+                     "process per seed on this machine, logs under results/<profile>/jobs/; slurm, one SLURM job per "
+                     "seed through submitit (pip install 'blur2vid[cluster]'), Table 3 and the pooling jobs of "
+                     "their own, as many at once as the scheduler runs (--jobs and --devices are this machine's); "
+                     "a failed job is named with its log and the command that resumes")
+    rep.add_argument("--step", default=None, choices=["chains", "table3", "pool"],
+                     help="run one step of a batch here: chains, the notebooks that train for each of --seeds (what "
+                     "a job runs); table3, Table 3 timed alone into notebook 04's cache; pool, check that every "
+                     "seed finished its chain (else name what is missing), pool them and run the other notebooks "
+                     "(with --executor slurm: as a job), e.g. when the process that submitted the jobs died")
+    rep.add_argument("--batch", default=None, metavar="ID", help="continue the batch of jobs with this id (printed "
+                     "when it was submitted, and in its record results/<profile>/jobs/seeds-.../batch.json): what "
+                     "its jobs finished is skipped (default: this checkout's id, the commit and its changes)")
+    rep.add_argument("--resources", default=None, metavar="FILE", help="--executor slurm: the jobs' resources, "
+                     "TOML or JSON: partition, gpus, cpus, mem_gb, time_min, account, qos, constraint, exclusive, "
+                     "setup (shell lines), sbatch (any other sbatch option), max_requeues; [table3] and [pool] "
+                     "tables for those jobs")
+    rep.add_argument("--partition", default=None, help="--executor slurm: the partition of every job")
+    rep.add_argument("--gpus-per-job", type=int, default=None, help="--executor slurm: GPUs per job (default 1, "
+                     "0 with --device cpu); a chain trains on one")
+    rep.add_argument("--cpus-per-job", type=int, default=None, help="--executor slurm: CPUs per job (default 8 "
+                     "with a GPU, else 4), the kernels' threads")
+    rep.add_argument("--mem-gb", type=float, default=None, help="--executor slurm: memory per job in GB (default 32)")
+    rep.add_argument("--time-min", type=int, default=None, help="--executor slurm: time limit per job in minutes "
+                     "(default: a day at gpu, 4 h at cpu, 30 min at smoke; Table 3's job 1 h at most); a job out "
+                     "of time is requeued and resumes")
+    rep.add_argument("--dry-run", action="store_true", help="--executor processes or slurm: print each job's "
+                     "command (and sbatch script) and run nothing")
     rep.add_argument("--no-resume", action="store_true",
                      help="re-execute notebooks a batch of seeds already finished at this commit")
     rep.add_argument("--only", nargs="*", help="run only notebooks whose file name contains one of these")
