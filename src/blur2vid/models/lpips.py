@@ -112,6 +112,9 @@ class VGG16LPIPSFeatures(VGG16Features):
     ``relu2_2, relu3_3`` only); :class:`LPIPS` runs ``features`` itself.
     """
 
+    KEYS = VGG16_LPIPS_KEYS
+    NEEDS = " with the layers LPIPS needs (up to relu5_3, features.28)"
+
     def __init__(self) -> None:
         super().__init__()
         convs = {index: (cin, cout) for index, cin, cout in _DEEP_CONVS}
@@ -123,36 +126,6 @@ class VGG16LPIPSFeatures(VGG16Features):
             else:
                 self.features.append(nn.ReLU(inplace=False))
         self.freeze()
-
-    def load_torchvision_state_dict(self, state: Mapping[str, torch.Tensor], source: str = "state dict") -> None:
-        """Load the ``features.*`` tensors up to ``relu5_3`` from a torchvision ``vgg16`` state dict.
-
-        Other keys (``features.30+`` does not exist in vgg16; ``classifier.*``) are ignored.  Missing
-        keys or wrong shapes raise :class:`VGGWeightsError` naming ``source`` and the offending keys.
-        """
-        if not isinstance(state, Mapping):
-            raise VGGWeightsError(
-                f"{source}: expected a torchvision vgg16 state dict (a mapping of names to tensors), "
-                f"got {type(state).__name__}"
-            )
-        missing = [k for k in VGG16_LPIPS_KEYS if k not in state]
-        mismatched = [
-            f"{k}: expected {VGG16_LPIPS_KEYS[k]}, got {_shape(state[k])}"
-            for k in VGG16_LPIPS_KEYS
-            if k in state and (not torch.is_tensor(state[k]) or tuple(state[k].shape) != VGG16_LPIPS_KEYS[k])
-        ]
-        if missing or mismatched:
-            parts = []
-            if missing:
-                parts.append(f"missing keys {missing}")
-            if mismatched:
-                parts.append(f"mismatched shapes [{'; '.join(mismatched)}]")
-            raise VGGWeightsError(
-                f"{source} is not a torchvision-format vgg16 state dict with the layers LPIPS needs "
-                f"(up to relu5_3, features.28): {', '.join(parts)} (it has {len(state)} keys, "
-                f"e.g. {sorted(state)[:6]})"
-            )
-        self.load_state_dict({k: state[k] for k in VGG16_LPIPS_KEYS}, strict=True)
         self.freeze()
 
 

@@ -108,6 +108,11 @@ class VGG16Features(nn.Module):
     no-op), but gradients do flow back to the input.
     """
 
+    KEYS = VGG16_FEATURE_KEYS
+    """The ``features.*`` tensors it loads, with their shapes."""
+    NEEDS = ""
+    """What a refused file lacked, said in the error (a subclass that needs deeper layers says so)."""
+
     def __init__(self) -> None:
         super().__init__()
         self.features = _build_features()
@@ -137,11 +142,12 @@ class VGG16Features(nn.Module):
                 f"{source}: expected a torchvision vgg16 state dict (a mapping of names to tensors), "
                 f"got {type(state).__name__}"
             )
-        missing = [k for k in VGG16_FEATURE_KEYS if k not in state]
+        keys = self.KEYS
+        missing = [k for k in keys if k not in state]
         mismatched = [
-            f"{k}: expected {VGG16_FEATURE_KEYS[k]}, got {tuple(state[k].shape)}"
-            for k in VGG16_FEATURE_KEYS
-            if k in state and (not torch.is_tensor(state[k]) or tuple(state[k].shape) != VGG16_FEATURE_KEYS[k])
+            f"{k}: expected {keys[k]}, got {tuple(state[k].shape) if torch.is_tensor(state[k]) else type(state[k]).__name__}"
+            for k in keys
+            if k in state and (not torch.is_tensor(state[k]) or tuple(state[k].shape) != keys[k])
         ]
         if missing or mismatched:
             parts = []
@@ -151,10 +157,10 @@ class VGG16Features(nn.Module):
                 parts.append(f"mismatched shapes [{'; '.join(mismatched)}]")
             some = sorted(state)[:6]
             raise VGGWeightsError(
-                f"{source} is not a torchvision-format vgg16 state dict: {', '.join(parts)} "
+                f"{source} is not a torchvision-format vgg16 state dict{self.NEEDS}: {', '.join(parts)} "
                 f"(it has {len(state)} keys, e.g. {some}; expected keys like 'features.0.weight')"
             )
-        wanted = {k: state[k] for k in VGG16_FEATURE_KEYS}
+        wanted = {k: state[k] for k in keys}
         self.load_state_dict(wanted, strict=True)
         self.freeze()
 
