@@ -40,3 +40,11 @@ def device(request) -> str:
 def _figures_to_tmp(tmp_path, monkeypatch):
     """No test writes into the committed figures/ folder."""
     monkeypatch.setenv("BLUR2VID_FIGURES", str(tmp_path / "figures"))
+
+
+@pytest.fixture
+def no_vgg_env(monkeypatch):
+    """No VGG16 file named by the environment (``BLUR2VID_VGG16``), whatever the machine sets."""
+    from blur2vid.models.vgg import VGG16_ENV_VAR
+
+    monkeypatch.delenv(VGG16_ENV_VAR, raising=False)

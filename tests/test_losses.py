@@ -36,11 +36,6 @@ def _seed():
 
 
 @pytest.fixture
-def no_vgg_env(monkeypatch):
-    monkeypatch.delenv(VGG16_ENV_VAR, raising=False)
-
-
-@pytest.fixture
 def fresh_warning(monkeypatch, no_vgg_env):
     """Forget that the missing-weights warning was already given in this process."""
     monkeypatch.setattr(perceptual_module, "_WARNED_NO_VGG", False)

@@ -33,11 +33,6 @@ def _seed():
     torch.manual_seed(0)
 
 
-@pytest.fixture
-def no_vgg_env(monkeypatch):
-    monkeypatch.delenv(VGG16_ENV_VAR, raising=False)
-
-
 @pytest.fixture(scope="module")
 def vgg_file(tmp_path_factory):
     """A randomly initialised VGG16 up to relu5_3 saved as a torchvision-style state dict, with a

@@ -245,6 +245,16 @@ def _resolve_vgg16_path(vgg16_path: str | Path | None) -> tuple[Path, str]:
     )
 
 
+def _read(path: Path, what: str, error: type[ValueError], origin: str = ""):
+    """A weight file's contents, read safely; a missing or unreadable file raises ``error`` naming it."""
+    if not path.is_file():
+        raise error(f"{what} {str(path)!r}{origin} does not exist")
+    try:
+        return load_plain(path, what=what)
+    except ValueError as exc:
+        raise error(str(exc)) from None
+
+
 def load_lpips(lpips_path: str | Path, vgg16_path: str | Path | None = None, *, differentiable: bool = False) -> LPIPS:
     """An :class:`LPIPS` metric from the two weight files (read with ``torch.load(weights_only=True)``).
 
@@ -263,20 +273,8 @@ def load_lpips(lpips_path: str | Path, vgg16_path: str | Path | None = None, *, 
         )
     lpips_file = Path(lpips_path).expanduser()
     source = f"LPIPS weight file {str(lpips_file)!r}"
-    if not lpips_file.is_file():
-        raise LPIPSWeightsError(f"{source} does not exist")
-    try:
-        lin_state = load_plain(lpips_file, what="LPIPS weight file")
-    except ValueError as exc:
-        raise LPIPSWeightsError(str(exc)) from None
-    lin_weights = _check_lin_weights(lin_state, source)
-
-    if not vgg_file.is_file():
-        raise VGGWeightsError(f"VGG16 weight file {str(vgg_file)!r} (from the {origin}) does not exist")
-    try:
-        vgg_state = load_plain(vgg_file, what="VGG16 weight file")
-    except ValueError as exc:
-        raise VGGWeightsError(str(exc)) from None
+    lin_weights = _check_lin_weights(_read(lpips_file, "LPIPS weight file", LPIPSWeightsError), source)
+    vgg_state = _read(vgg_file, "VGG16 weight file", VGGWeightsError, f" (from the {origin})")
     vgg = VGG16LPIPSFeatures()
     vgg.load_torchvision_state_dict(vgg_state, source=f"VGG16 weight file {str(vgg_file)!r}")
     return LPIPS(vgg, lin_weights, differentiable=differentiable)
