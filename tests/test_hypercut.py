@@ -10,6 +10,7 @@ from blur2vid.core.ordering import (
     canonical_order,
     con_at_k,
     flip_fraction,
+    fp32_score,
     hit_rate,
     order_stability,
     random_crop,
@@ -212,6 +213,24 @@ def test_canonical_order_is_idempotent_and_reverse_equivariant(scenes, mode):
     assert torch.equal(canon[~flipped], scenes[~flipped]) and torch.equal(canon[flipped], scenes[flipped].flip(1))
     assert (net.score(canon) >= 0).all()
 
+
+
+def test_the_order_is_decided_in_fp32_inside_bf16_autocast(scenes):
+    """Training at bf16 runs the frozen ordering network under autocast: its decision (which way a
+    sequence plays, the regulariser's side) is still the fp32 one, bit for bit."""
+    net = _net(seed=4, mode="sequence")
+    score = net.score(scenes)
+    canon, flipped = canonical_order(scenes, net)
+    reg = hypercut_regulariser(net, scenes)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert not torch.equal(net.score(scenes).float(), score)  # what autocast alone would decide on
+        assert torch.equal(fp32_score(net, scenes), score)
+        canon_bf16, flipped_bf16 = canonical_order(scenes, net)
+        reg_bf16 = hypercut_regulariser(net, scenes.bfloat16())
+    assert torch.equal(flipped_bf16, flipped) and torch.equal(canon_bf16, canon)
+    assert reg_bf16.dtype == torch.float32
+    torch.testing.assert_close(reg_bf16, hypercut_regulariser(net, scenes.bfloat16().float()))
+    assert reg_bf16.item() == pytest.approx(reg.item(), rel=1e-2)
 
 def test_compare_rule_is_equivariant_for_a_generic_embedding(scenes):
     net = _net(seed=4, mode="pair")

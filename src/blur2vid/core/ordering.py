@@ -18,12 +18,14 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
+from blur2vid.core.precision import full_precision
 from blur2vid.core.tensors import apply_crop_boxes, crop_boxes, reverse_where
 
 __all__ = [
     "MotionDirectionOrder",
     "canonical_order",
     "hits",
+    "fp32_score",
     "hit_rate",
     "con_at_k",
     "flip_fraction",
@@ -59,11 +61,11 @@ def canonical_order(frames: torch.Tensor, hypercut, rule: Literal["sign", "compa
     ``"sign"``.
     """
     _check(frames)
-    score = hypercut.score(frames)
+    score = fp32_score(hypercut, frames)
     if rule == "sign":
         flipped = score < 0
     elif rule == "compare":
-        flipped = score < hypercut.score(frames.flip(1))
+        flipped = score < fp32_score(hypercut, frames.flip(1))
     else:
         raise ValueError(f"rule must be 'sign' or 'compare', got {rule!r}")
     return reverse_where(frames, flipped), flipped
@@ -75,7 +77,14 @@ def hits(hypercut, frames: torch.Tensor) -> torch.Tensor:
     strictly opposite signs (``h(s) * h(rev s) < 0``).  In pair mode that is the outermost pair
     ``(x_1, x_T)`` and its swap, as in the public code's validation."""
     _check(frames)
-    return hypercut.score(frames) * hypercut.score(frames.flip(1)) < 0
+    return fp32_score(hypercut, frames) * fp32_score(hypercut, frames.flip(1)) < 0
+
+
+def fp32_score(hypercut, frames: torch.Tensor) -> torch.Tensor:
+    """``hypercut.score(frames)`` in fp32 whatever autocast is on: the side of the hyperplane decides
+    an order, and bf16's 8-bit mantissa would move sequences near it to the other side."""
+    with full_precision(frames):
+        return hypercut.score(frames.float())
 
 
 @torch.no_grad()

@@ -15,7 +15,7 @@ import functools
 
 import torch
 
-__all__ = ["PRECISIONS", "cpu_has_native_bf16", "resolve_precision", "autocast", "compiled"]
+__all__ = ["PRECISIONS", "cpu_has_native_bf16", "resolve_precision", "autocast", "full_precision", "compiled"]
 
 PRECISIONS = ("fp32", "bf16", "auto")
 
@@ -49,6 +49,13 @@ def autocast(precision: str, device: torch.device | str = "cpu"):
     if resolved == "fp32":
         return contextlib.nullcontext()
     return torch.autocast(torch.device(device).type, dtype=torch.bfloat16)
+
+
+def full_precision(x: torch.Tensor):
+    """A context in which autocast is off on ``x``'s device: a frozen network's decision (which way a
+    sequence plays, which side of the hyperplane it lies on) is taken in fp32 inside bf16 training,
+    where a score near 0 would otherwise round to the other side.  Feed it ``x.float()``."""
+    return torch.autocast(x.device.type, enabled=False)
 
 
 def compiled(module: torch.nn.Module, compile: bool | str = False) -> torch.nn.Module:

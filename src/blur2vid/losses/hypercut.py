@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from blur2vid.core.precision import full_precision
 from blur2vid.losses._shapes import check_same
 
 __all__ = [
@@ -120,9 +121,11 @@ def hypercut_regulariser(hypercut: nn.Module, pred_pair: torch.Tensor, weight: f
         raise ValueError(f"side must be +1 or -1, got {side!r}")
     if pairs not in ("all", "outer"):
         raise ValueError(f"pairs must be 'all' or 'outer', got {pairs!r}")
-    if getattr(hypercut, "mode", "sequence") == "pair" and pairs == "all":
-        scores = hypercut.pair_scores(pred_pair)  # [B, T // 2]
-        term = F.softplus(-side * scores).sum(dim=1)
-    else:
-        term = F.softplus(-side * hypercut.score(pred_pair))
+    with full_precision(pred_pair):  # the side in fp32 inside bf16 training, as canonical_order takes it
+        pred_pair = pred_pair.float()
+        if getattr(hypercut, "mode", "sequence") == "pair" and pairs == "all":
+            scores = hypercut.pair_scores(pred_pair)  # [B, T // 2]
+            term = F.softplus(-side * scores).sum(dim=1)
+        else:
+            term = F.softplus(-side * hypercut.score(pred_pair))
     return weight * term.mean()

@@ -143,7 +143,10 @@ class Workspace:
         precision is another run; ``None`` without a folder)."""
         if self.checkpoints is None:
             return None
-        return self.checkpoints / f"{config_key(name, {**config, 'precision': self.precision})}.pt"
+        at = {"precision": self.precision}
+        if self.precision == "bf16":  # since frozen networks decide in fp32 (core.ordering.fp32_score)
+            at["frozen_decisions"] = "fp32"
+        return self.checkpoints / f"{config_key(name, {**config, **at})}.pt"
 
 
 def weights_digest(module: nn.Module) -> str:
