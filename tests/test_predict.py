@@ -188,9 +188,12 @@ def test_extract_photos_scores_each_photograph():
 
     frames = torch.rand(2, 7, 3, 20, 26)
     pred, table = extract_photos(Local(), Batch(frames.mean(1), frames))
-    assert list(table.index) == ["#0", "#1"] and list(table.columns)[-1] == "mean"
+    assert list(table.index) == ["#0", "#1"] and list(table.columns)[-3:] == ["mean", "blur_copy", "over_blur_copy"]
+    copy = capped(ppsnr_sequence(frames.mean(1, keepdim=True).expand_as(frames), frames)).mean(1)
+    assert table["blur_copy"].tolist() == pytest.approx(copy.tolist())  # the baseline beside every photograph
+    assert (table["over_blur_copy"] - (table["mean"] - table["blur_copy"])).abs().max() < 1e-9
     for i in range(2):  # each photograph predicted on its own, as `blur2vid predict` does, and scored
-        assert torch.equal(pred[i], predict_frames(Local(), frames.mean(1)[i], progress=False))
+        assert torch.equal(pred[i], predict_frames(Local(), frames.mean(1)[i], progress=False, scale="auto"))
         scores = capped(ppsnr_sequence(pred[i:i + 1], frames[i:i + 1]))[0]
         assert table.loc[f"#{i}", [f"F{k}" for k in range(1, 8)]].tolist() == pytest.approx(scores.tolist())
         assert table.loc[f"#{i}", "mean"] == pytest.approx(scores.mean().item())

@@ -161,6 +161,15 @@ def _ship(args: argparse.Namespace) -> int:
     return 0
 
 
+def _card(args: argparse.Namespace) -> int:
+    from blur2vid.app.model_card import measure, write_card
+    from blur2vid.core.io import shown_path
+
+    folder = measure(args.measurements, device=args.device, n=args.scenes, force=args.force, progress=not args.quiet)
+    print(f"wrote {shown_path(write_card(folder, args.out))} from the card and {shown_path(folder)}")
+    return 0
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     from blur2vid.app.evaluate import EvalConfig, evaluate
     from blur2vid.core.precision import resolve_precision
@@ -345,6 +354,16 @@ def main(argv: list[str] | None = None) -> int:
                      help="auto: bf16 where the processor or GPU does it natively")
     eva.add_argument("--quiet", action="store_true", help="no progress bar")
     eva.set_defaults(func=_evaluate)
+    car = sub.add_parser("card", help="the shipped model's card (docs/model_card.md): measure what it shows "
+                         "(blur2vid evaluate on the real footage and the test scenes, the held-out analyses) and write it")
+    car.add_argument("--measurements", default=None, help="the folder of the measurements (default docs/model_card/); "
+                     "a measurement whose file is there is not made again")
+    car.add_argument("--out", default=None, help="the Markdown file (default docs/model_card.md)")
+    car.add_argument("--scenes", type=int, default=64, help="held-out scenes per measurement (default 64)")
+    car.add_argument("--force", action="store_true", help="measure everything again")
+    car.add_argument("--device", default="cpu")
+    car.add_argument("--quiet", action="store_true", help="no progress bars")
+    car.set_defaults(func=_card)
     boo = sub.add_parser("book", help="build the static site of the last reference run's executed notebooks "
                          "(docs/book/); runs nothing")
     boo.add_argument("--profile", default="cpu", choices=["smoke", "cpu", "gpu"], help="whose reference run")

@@ -51,7 +51,7 @@ SCALES: dict[str, dict[str, Any]] = {
                             "48x84": (48, 84)}, bench_repeats=1),
         ordering=dict(steps=6, batch=4, dim=8, width=4, depth=2, mode="pair"), ordering_test=16,
         reader=dict(steps=6, batch=4, width=4, depth=1),
-        photos=dict(synthetic_size=48, n_synthetic=2, n_held_out=8),
+        photos=dict(synthetic_size=48, n_synthetic=2),
     ),
     "cpu": dict(
         data=dict(family="pans", size=32, max_shift=8.0), jin_size=40, validation=64,
@@ -126,7 +126,7 @@ NOTEBOOK_SECTIONS: dict[str, str | None] = {
 """Which :class:`Profile` field each notebook reads."""
 
 
-_COUNTS = ("n_test", "unet_test", "ordering_test", "validation", "n_scenes", "n", "n_synthetic", "n_held_out")
+_COUNTS = ("n_test", "unet_test", "ordering_test", "validation", "n_scenes", "n", "n_synthetic")
 """Scale entries that count test scenes: a cap bounds them like the training steps."""
 
 

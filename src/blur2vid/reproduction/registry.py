@@ -16,6 +16,7 @@ rule (:mod:`blur2vid.experiments.claims`):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +27,8 @@ from blur2vid.core import published
 
 __all__ = ["PaperItem", "REGISTRY", "EXTRA_FILES", "CLAIM_FILES", "POOLED_SUFFIXES", "SEED_FIGURES", "load_claims",
            "from_claims", "judge", "rule_of", "item_files",
-           "missing_outputs", "unregistered_files", "summary_table", "gallery_markdown", "update_readme_gallery"]
+           "missing_outputs", "unregistered_files", "summary_table", "gallery_markdown", "update_readme_gallery",
+           "FINDINGS", "findings_markdown", "FINDINGS_START", "FINDINGS_END"]
 
 Verdict = tuple[str, str]  # (our value in words, verdict)
 
@@ -188,8 +190,7 @@ REGISTRY: tuple[PaperItem, ...] = (
               ("jin_fig5_middle_feed", "jin_claims"), SCENES, "qualitative: the ground-truth middle fixes the other frames",
               from_claims("jin.fig4.premise", "jin.fig5.gt_middle_helps")),
     PaperItem("jin_fig1", "Jin 2018", "Fig. 1, Fig. 6", "frames extracted from real blurry photographs",
-              "07_your_own_image", ("jin_fig1_clock", "jin_fig6_synthetic", "shipped_clock", "real_photos",
-                                    "real_footage", "held_out_gain", "held_out_at_scale", "with_denoiser"),
+              "07_your_own_image", ("jin_fig1_clock", "jin_fig6_synthetic", "shipped_clock", "real_photos"),
               "clock_motion.png (scikit-image) and synthetic photographs", "qualitative",
               _fixed("frames of the clock; synthetic pPSNR printed in the notebook", "not applicable here")),
     PaperItem("hypercut_fig1", "HyperCUT 2023", "Fig. 1", "sequences and their reverses on opposite sides",
@@ -267,8 +268,9 @@ def summary_table(folder: Path) -> pd.DataFrame:
 
 
 def gallery_markdown(folder: Path, link_base: str = "figures") -> str:
-    """The README gallery: one row per item, with links to our figure or table."""
-    lines = ["| paper item | ours | notebook | verdict | rule |", "|---|---|---|---|---|"]
+    """The README gallery: one row per item, with links to our figure or table, and its verdict (the
+    rule of each is in ``paper_summary.md`` and the book)."""
+    lines = ["| paper item | ours | notebook | verdict |", "|---|---|---|---|"]
     summary = summary_table(folder)
     for item in REGISTRY:
         files = item_files(folder, item)
@@ -276,24 +278,98 @@ def gallery_markdown(folder: Path, link_base: str = "figures") -> str:
         tables = [f for f in files if f.suffix == ".md"]
         links = " ".join(f"[{f.stem}]({link_base}/{f.name})" for f in (pngs[:1] + tables[:1])) or "-"
         row = summary.loc[f"{item.paper}: {item.name}"]
-        lines.append(f"| {item.paper}: {item.name} | {links} | {item.notebook} | {row['verdict']} | {row['rule']} |")
+        lines.append(f"| {item.paper}: {item.name} | {links} | {item.notebook} | {row['verdict']} |")
+    return "\n".join(lines) + "\n"
+
+
+FINDINGS: tuple[tuple[str, str, str], ...] = (
+    ("hypercut_eq2", "The order ambiguity (HyperCUT Eq. 2)",
+     "away from the middle, the naive per-frame loss predicts a frame {hypercut.eq2.closer_to_pair_mean} closer "
+     "to the mean of its symmetric pair than to the true frame"),
+    ("jin_tab2", "Jin's middle network against a Nah-style baseline (Table 2)",
+     "on blur like its training data, {jin.tab2.middle_beats_nah}"),
+    ("jin_fig4", "Whether Jin's non-middle networks learn the frames (Fig. 4's premise)",
+     "the best scheme's frames 1, 2, 6, 7 over the better of two copies that learn nothing: {jin.fig4.premise}"),
+    ("jin_fig4", "Fig. 4's loss ordering",
+     "pairwise over independent {jin.fig4.sequential_beats_independent}; pairwise over global "
+     "{jin.fig4.pair_beats_global}; teacher forcing over sequential {jin.fig4.teacher_forcing_beats_sequential}"),
+    ("jin_fig5", "Fig. 5, the ground-truth middle frame fed to the other networks",
+     "their frames 1, 2, 6, 7 change by {jin.fig5.gt_middle_helps}"),
+    ("jin_fig4", "Jin's cascade told the direction (ours)",
+     "trained per frame against a hand-made order, its frames 1, 2, 6, 7 over the copies: {jin.fig4.oracle_learns}"),
+    ("hypercut_ordering", "HyperCUT's ordering network (Fig. 1, ordering table)",
+     "the paper's generic embedding separates sequences from their reverses (Hit) at {hypercut.ordering.generic_hit}; "
+     "a small network reads its side from the blur at {hypercut.ordering.generic_side_readable}, and that of our "
+     "readable ordering at {hypercut.ordering.readable_side_readable}"),
+    ("hypercut_ppsnr_purohit", "HyperCUT's claim on an all-frames U-Net",
+     "the learned order over the naive loss on frames 1, 2, 6, 7 {hypercut.ppsnr.unet.order_beats_naive_outer}, over "
+     "the order-invariant loss {hypercut.ppsnr.unet.order_beats_invariant_outer}; the regulariser "
+     "{hypercut.ppsnr.unet.regulariser_helps}"),
+    ("hypercut_ppsnr", "HyperCUT's claim on Jin's cascade",
+     "the order over the naive loss on frames 1, 2, 6, 7 {hypercut.ppsnr.jin.order_beats_naive_outer}, over the "
+     "order-invariant loss {hypercut.ppsnr.jin.order_beats_invariant_outer}; the premise (the cascade's frames "
+     "above the copies) {hypercut.ppsnr.jin.premise}"),
+    ("jin_tab3", "Run time (Table 3)",
+     "the middle network is faster than Nah's by {jin.tab3.middle_faster_than_nah}"),
+)
+"""The README's findings (at most ten): ``(registry key whose section shows it, headline, text)``,
+where ``{claim id}`` stands for the claim's value, interval and verdict, read from the claims
+tables, so the README cannot quote a number its files do not hold."""
+
+_CLAIM = re.compile(r"\{([a-z0-9_.]+)\}")
+
+
+def _quoted(row: pd.Series) -> str:
+    """A claim as the README quotes it: the value with its interval and unit, and its verdict."""
+    unit = row.get("unit")
+    unit = "" if pd.isna(unit) else str(unit)
+    if unit == "x":
+        return f"{row['value']:.1f}x ({row['verdict']})"
+    sign, gap = ("+", " ") if unit == "dB" else ("", "")
+    text = f"{row['value']:{sign}.2f}{gap}{unit}"
+    if pd.notna(row.get("low")) and pd.notna(row.get("high")):
+        text += f" [{row['low']:{sign}.2f}, {row['high']:{sign}.2f}]"
+    return f"{text} ({row['verdict']})"
+
+
+def findings_markdown(folder: Path, link_base: str = "docs/book") -> str:
+    """The README's findings from the claims tables of ``folder``, one bullet each, linked to the
+    book's section of the item that shows it; a claim missing from the tables is an error."""
+    claims = load_claims(Path(folder))
+    items = {item.key: item for item in REGISTRY}
+    lines = []
+    for key, headline, text in FINDINGS:
+        missing = sorted(set(_CLAIM.findall(text)) - set(claims.index))
+        if missing:
+            raise KeyError(f"{folder}: no claim {missing} for the README finding {headline!r}")
+        body = _CLAIM.sub(lambda m: _quoted(claims.loc[m.group(1)]), text)
+        lines.append(f"- **[{headline}]({link_base}/{items[key].notebook}.html#item-{key})**: {body}.")
     return "\n".join(lines) + "\n"
 
 
 GALLERY_START, GALLERY_END = "<!-- gallery:start -->", "<!-- gallery:end -->"
+FINDINGS_START, FINDINGS_END = "<!-- findings:start -->", "<!-- findings:end -->"
+
+
+def _between(text: str, start: str, end: str, block: str) -> str:
+    if start not in text or end not in text:
+        return text
+    head, rest = text.split(start, 1)
+    return f"{head}{start}\n{block}{end}{rest.split(end, 1)[1]}"
 
 
 def update_readme_gallery(readme: Path, folder: Path, link_base: str = "figures") -> bool:
-    """Replace the text between the gallery markers of ``readme`` with :func:`gallery_markdown`;
-    returns whether the file changed.  A README without the markers is left alone."""
+    """Replace the text between the gallery markers of ``readme`` with :func:`gallery_markdown`, and
+    between the findings markers with :func:`findings_markdown`; returns whether the file changed.
+    Markers that are absent are left alone."""
     from blur2vid.core.io import atomic_write_text
 
     text = Path(readme).read_text(encoding="utf-8")
-    if GALLERY_START not in text or GALLERY_END not in text:
-        return False
-    head, rest = text.split(GALLERY_START, 1)
-    _, tail = rest.split(GALLERY_END, 1)
-    new = f"{head}{GALLERY_START}\n{gallery_markdown(folder, link_base)}{GALLERY_END}{tail}"
+    new = text
+    if GALLERY_START in text and GALLERY_END in text:
+        new = _between(new, GALLERY_START, GALLERY_END, gallery_markdown(folder, link_base))
+    if FINDINGS_START in text and FINDINGS_END in text:
+        new = _between(new, FINDINGS_START, FINDINGS_END, findings_markdown(folder))
     if new != text:
         atomic_write_text(readme, new)
     return new != text
