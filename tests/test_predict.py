@@ -394,3 +394,36 @@ def test_no_match_blur_runs_at_full_size_and_refuses_a_scale_that_would_hold(tmp
     with pytest.raises(ValueError, match="cannot go with --no-match-blur"):
         predict.predict_file(photo, tmp_path / "c.gif", match_blur=False, scale=2)
     assert len(Recording.seen) == 2
+
+
+def test_notebook_07_trains_nothing_unless_the_reader_asks(monkeypatch):
+    """Opened from a fresh clone, notebook 07 shows the shipped model at once: Jin's cascade is
+    trained only when its parameter asks for it."""
+    import json
+    from pathlib import Path
+
+    from blur2vid.data.sample import Batch
+    from blur2vid.experiments import your_own_image as ex
+    from blur2vid.training.loop import Workspace
+
+    nb = json.loads((Path(__file__).resolve().parents[1] / "notebooks" / "07_your_own_image.ipynb").read_text())
+    params = next("".join(c["source"]) for c in nb["cells"] if "parameters" in c["metadata"].get("tags", []))
+    assert "train_cascade: bool = False" in params and 'checkpoint: "Optional[str]" = None' in params
+    monkeypatch.setattr(ex, "jin_middle", lambda *a, **k: pytest.fail("notebook 07 trained a cascade unasked"))
+    frames = torch.rand(1, 7, 3, 16, 16)
+    note = ex.cascade_on_photos(ex.PhotosConfig(), Workspace(), Batch(frames.mean(1), frames), train=False)
+    assert isinstance(note, str) and "train_cascade = True" in note
+    with pytest.raises(pytest.fail.Exception, match="unasked"):
+        ex.cascade_on_photos(ex.PhotosConfig(), Workspace(), Batch(frames.mean(1), frames), train=True)
+
+
+def test_notebook_07_reads_what_its_numbers_say():
+    import pandas as pd
+
+    from blur2vid.experiments.your_own_image import reading
+
+    checks = pd.Series({"first/last difference (levels of 255)": 6.5})
+    above = reading(pd.DataFrame({"over_blur_copy": [0.4, 1.2]}), checks)
+    assert "above the blur copied" in above and "+0.40 to +1.20 dB" in above and "6.5 levels" in above
+    mixed = reading(pd.DataFrame({"over_blur_copy": [-0.3, 0.2]}), checks.rename(None) * 0 + 1.0)
+    assert "on both sides of" in mixed and "little motion" in mixed
