@@ -31,7 +31,7 @@ from blur2vid.experiments.tables import blur_copy_ppsnr
 from blur2vid.models.inference import predict_frames
 
 __all__ = ["REAL_VIDEO", "REAL_PHOTOS", "real_video", "video_windows", "score_on_video", "reblur_psnr",
-           "photo_check", "real_photos", "compare_on_video", "compare_on_photos", "frames_for"]
+           "photo_check", "real_photos", "compare_on_photos"]
 
 REAL_VIDEO = "no_time_for_that_tiny.gif"
 """The real video scikit-image ships (kept out of every training set)."""
@@ -109,24 +109,6 @@ def real_photos(names: tuple[str, ...] = REAL_PHOTOS) -> dict[str, torch.Tensor]
     return {name: load_image(_skimage_file(name)) for name in names}
 
 
-def compare_on_video(models: Mapping[str, torch.nn.Module], clips: Batch | None = None, device="cpu",
-                     precision: str = "fp32", scales: Mapping[str, float | str] | None = None) -> pd.DataFrame:
-    """One row per model on the windows of ``clips`` (default: every window of :data:`REAL_VIDEO`):
-    its mean pPSNR and the blur copy's, and its margins over the blur copy (all frames, and the
-    middle frame over the blur) as the mean, lowest and highest over the windows.  ``scales`` as
-    in :func:`compare_on_photos`."""
-    clips = video_windows(real_video()) if clips is None else clips
-    scales = scales or {}
-    rows = {}
-    for name, model in models.items():
-        t = score_on_video(model, clips, device=device, precision=precision, scale=scales.get(name, 1.0))
-        row = {"windows": len(t), "mean_ppsnr": t["mean"].mean(), "blur_copy_ppsnr": t["blur_copy_mean"].mean()}
-        for col in ("over_blur_copy", "middle_over_blur"):
-            row.update({col: t[col].mean(), f"{col}_min": t[col].min(), f"{col}_max": t[col].max()})
-        rows[name] = row
-    return pd.DataFrame.from_dict(rows, orient="index").astype({"windows": int}).rename_axis("model")
-
-
 def compare_on_photos(models: Mapping[str, torch.nn.Module], photos: Mapping[str, torch.Tensor] | None = None,
                       device="cpu", precision: str = "fp32", scales: Mapping[str, float | str] | None = None
                       ) -> tuple[dict[str, dict[str, torch.Tensor]], pd.DataFrame]:
@@ -145,8 +127,3 @@ def compare_on_photos(models: Mapping[str, torch.nn.Module], photos: Mapping[str
             frames[name][photo_name] = out
             rows.append({"model": name, "photo": photo_name, **photo_check(out, photo)})
     return frames, pd.DataFrame(rows).set_index(["model", "photo"])
-
-
-def frames_for(frames: Mapping[str, Mapping[str, torch.Tensor]], photo: str) -> dict[str, torch.Tensor]:
-    """``{model: frames}`` of one photograph, from :func:`compare_on_photos`'s ``{model: {photo: frames}}``."""
-    return {name: by_photo[photo] for name, by_photo in frames.items()}
