@@ -105,7 +105,7 @@ def test_a_notebook_page_shows_its_outputs_once_each_and_small(site, tmp_path):
     assert Image.open(image).size == (64, 64)
     # a progress bar ends as its last state; colours are dropped; pandas' styles are not copied
     assert "100%" in page and "10%" not in page and "\x1b" not in page and "red text done" in page
-    assert "<style" not in page and "<td>26.1</td>" in page
+    assert "<style" not in page and "<td class=\"num\">26.1</td>" in page
     assert "interactive widget" in page and "HBox(" not in page
     # TeX is drawn as MathML when the book is built (no script, no network); headings get ids, distinct
     # when a heading repeats
@@ -632,3 +632,18 @@ def test_the_builder_needs_latex2mathml(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "latex2mathml" else real(name, *a))
     with pytest.raises(book.BookError, match=r"needs latex2mathml: pip install 'blur2vid\[book\]'"):
         book.check_builder()
+
+
+def test_table_text_left_numbers_right():
+    """Claim text reads left-aligned; a column of numbers (an interval, a unit, nan aside) right."""
+    table = ('<table border="1" class="dataframe"><thead><tr style="text-align: right;"><th></th><th>claim</th>'
+             '<th>value</th><th>seeds</th></tr></thead><tbody>'
+             '<tr><th>a.b</th><td>PSNR falls with every added frame</td><td>+5.99 [+5.81, +6.19] dB</td><td>3</td></tr>'
+             '<tr><th>a.c</th><td>sharp at T = 7</td><td>0.96 (threshold 0.90)</td><td>nan</td></tr>'
+             '</tbody></table>')
+    out = book_render.align_table_cells(table)
+    assert "text-align" not in out
+    assert "<td>PSNR falls with every added frame</td>" in out and "<th>claim</th>" in out
+    assert '<td class="num">+5.99 [+5.81, +6.19] dB</td>' in out and '<th class="num">value</th>' in out
+    assert '<td class="num">3</td>' in out and '<th class="num">seeds</th>' in out
+    assert "td.num" in book._CSS and "text-align: left" in book._CSS

@@ -142,9 +142,8 @@ pre.result { background: #fff; }
 .cell .label { color: var(--muted); font-size: .78rem; margin-bottom: -.35rem; }
 .output { margin: .25rem 0 0 0; overflow-x: auto; }
 table { border-collapse: collapse; margin: .5rem 0; font-size: .86rem; }
-th, td { border: 1px solid var(--line); padding: .25rem .5rem; text-align: right; vertical-align: top; }
-th { background: var(--soft); } td:first-child, th:first-child { text-align: left; }
-table.items td, table.items th { text-align: left; }
+th, td { border: 1px solid var(--line); padding: .25rem .5rem; text-align: left; vertical-align: top; }
+th { background: var(--soft); } td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .verdict { white-space: nowrap; font-weight: 600; }
 .v-reproduced { color: #17753a; } .v-contradicted { color: #a3262b; } .v-partly-reproduced,
 .v-direction-only { color: #8a5a00; } .v-not-shown, .v-not-reproduced { color: #6b4fa3; }

@@ -21,7 +21,7 @@ import io
 import re
 from pathlib import Path
 
-__all__ = ["BookError", "Markdown", "Images", "encode_image", "read_notebook", "notebook_title", "cell_outputs",
+__all__ = ["BookError", "Markdown", "Images", "encode_image", "read_notebook", "notebook_title", "cell_outputs", "align_table_cells",
            "widget_states", "highlight_code", "slug", "tex_to_mathml"]
 
 _WIDGET = "application/vnd.jupyter.widget-view+json"
@@ -396,12 +396,73 @@ def _mime(data: dict, where: str, images: Images, md: Markdown) -> str:
         return f'<div class="svg">{_join(data["image/svg+xml"])}</div>'
     if "text/html" in data:
         body = re.sub(r"<style[^>]*>.*?</style>", "", _join(data["text/html"]), flags=re.DOTALL)
-        return f'<div class="html-output">{body}</div>'
+        return f'<div class="html-output">{align_table_cells(body)}</div>'
     if "text/markdown" in data:
-        return md.render(_join(data["text/markdown"]))
+        return align_table_cells(md.render(_join(data["text/markdown"])))
     if "text/plain" in data:
         return f'<pre class="result">{html.escape(_stream_text(_join(data["text/plain"])))}</pre>'
     return ""
+
+
+_NUM = r"[-+\u2212]?(?:\d[\d,\u2009\u202f]*(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
+_NUMBER = re.compile(  # 12, -0.68, 1,234, +5.99 [+5.81, +6.19] dB, 0.96 (threshold 0.90), 45%
+    rf"{_NUM}(?:\s*\[{_NUM},\s*{_NUM}\])?(?:\s*(?:%|dB|px|ms|µs|s|fps|×|x|MB|GB|M|k))?"
+    rf"(?:\s*\((?:threshold|at least|at most)\s+{_NUM}\))?")
+_NEUTRAL = {"", "nan", "NaN", "None", "<NA>", "—", "–", "-", "inf", "-inf"}
+_CELL = re.compile(r"<(td|th)((?:\s[^>]*)?)>(.*?)</\1>", re.DOTALL)
+
+
+def _is_number(text: str) -> bool:
+    return _NUMBER.fullmatch(text) is not None
+
+
+def align_table_cells(body: str) -> str:
+    """Tables as a person reads them: text left, numbers right.  A column whose body cells all hold
+    numbers (with maybe a sign, a unit or a percent; empty and ``nan`` cells aside) gets
+    ``class="num"`` on each of its cells, its header's too (the stylesheet aligns those right and
+    every other cell left); pandas' inline ``text-align: right`` on header rows and the alignment
+    markdown-it writes on cells are dropped so that the stylesheet decides."""
+    if "<table" not in body:
+        return body
+    body = re.sub(r'\s*style="\s*text-align:\s*(?:right|left|center);?\s*"', "", body)
+    return _TABLE.sub(_align_table, body)
+
+
+_TABLE = re.compile(r"<table\b.*?</table>", re.DOTALL)
+_ROW = re.compile(r"<tr\b[^>]*>.*?</tr>", re.DOTALL)
+
+
+def _align_table(match: re.Match) -> str:
+    table = match.group(0)
+    rows = [[m.groups() for m in _CELL.finditer(r.group(0))] for r in _ROW.finditer(table)]
+    body = [r for r in rows if any(tag == "td" for tag, _, _ in r)]
+    if not body:
+        return table
+    width = max(len(r) for r in body)
+    numeric = set()
+    for c in range(width):
+        column = [r[c][2] for r in body if len(r) == width and r[c][0] == "td"]
+        texts = [html.unescape(re.sub(r"<[^>]+>", "", t)).strip() for t in column]
+        if any(t not in _NEUTRAL for t in texts) and all(t in _NEUTRAL or _is_number(t) for t in texts):
+            numeric.add(c)
+
+    def row(match: re.Match) -> str:
+        cells = list(_CELL.finditer(match.group(0)))
+        if len(cells) != width or any("colspan" in m.group(2) for m in cells):
+            return match.group(0)
+        out, last = [], 0
+        for c, m in enumerate(cells):
+            tag, attrs, content = m.groups()
+            out.append(match.group(0)[last:m.start()])
+            if c in numeric and "class=" not in attrs:
+                out.append(f'<{tag}{attrs} class="num">{content}</{tag}>')
+            else:
+                out.append(m.group(0))
+            last = m.end()
+        out.append(match.group(0)[last:])
+        return "".join(out)
+
+    return _ROW.sub(row, table)
 
 
 def _join(value) -> str:
