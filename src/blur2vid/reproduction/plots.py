@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import textwrap
 from collections.abc import Sequence
 
 import matplotlib
@@ -17,7 +19,51 @@ from blur2vid.core.io import to_uint8  # noqa: E402
 
 __all__ = ["image_grid", "show_sequence", "figure2_grid", "line_plot", "projection_plot", "sequence_comparison",
            "formation_figure", "growth_figure", "rule_figure", "curves_figure", "learning_curve", "per_frame_figure",
-           "gain_figure", "held_out_gain_figure", "scale_figure", "noise_figure", "seed_spread_figure", "seed_curves_figure", "ablation_figure", "ppsnr_gain_figure"]
+           "gain_figure", "held_out_gain_figure", "scale_figure", "noise_figure", "seed_spread_figure", "seed_curves_figure",
+           "ablation_figure", "ppsnr_gain_figure", "legend_outside", "motion_box", "MARKERS"]
+
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "h")
+"""One marker per curve, so that curves which coincide stay told apart (drawn hollow, largest first)."""
+LINESTYLES = ("-", "--", "-.", ":")
+
+
+def _wrap(text: str, width: int) -> str:
+    return (textwrap.fill(str(text), width, break_long_words=False, break_on_hyphens=False) if len(str(text)) > width
+            else str(text))
+
+
+def legend_outside(ax: plt.Axes, handles=None, labels=None, *, title: str | None = None, note: str | None = None,
+                   where: str = "right", width: int = 32, ncol: int = 1):
+    """The legend off the data: to the right of the axes (``where="right"``) or under its x label
+    (``"below"``, for panels side by side), its labels wrapped at ``width`` characters; ``note`` (an
+    interval note, say) in small grey under the legend, also off the data.  Returns the legend."""
+    from matplotlib.transforms import ScaledTranslation
+
+    if handles is None:
+        handles, labels = ax.get_legend_handles_labels()
+    labels = [_wrap(label, width) for label in labels]
+    if where == "right":
+        legend = ax.legend(handles, labels, title=title, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0,
+                           fontsize=8, title_fontsize=8, frameon=False, ncol=ncol)
+        legend._legend_box.align = "left"
+        if note:
+            ax.annotate(_wrap(note, width + 8), xy=(1.02, 0.0), xycoords="axes fraction", ha="left", va="bottom",
+                        fontsize=7, color="0.4")
+        return legend
+    below = ax.transAxes + ScaledTranslation(0, -0.62, ax.figure.dpi_scale_trans)  # under the tick labels and x label
+    legend = ax.legend(handles, labels, title=title, loc="upper center", bbox_to_anchor=(0.5, 0.0), bbox_transform=below,
+                       borderaxespad=0, fontsize=8, title_fontsize=8, frameon=False, ncol=ncol)
+    if note:
+        legend.set_title(_wrap(note, width * ncol), prop={"size": 7})
+    return legend
+
+
+def _note_below(ax: plt.Axes, note: str) -> None:
+    """A small grey note under the x label, off the data."""
+    from matplotlib.transforms import ScaledTranslation
+
+    ax.text(0.0, 0.0, note, transform=ax.transAxes + ScaledTranslation(0, -0.55, ax.figure.dpi_scale_trans),
+            ha="left", va="top", fontsize=7, color="0.4")
 
 
 def _as_image(img: torch.Tensor | np.ndarray) -> np.ndarray:
@@ -25,17 +71,76 @@ def _as_image(img: torch.Tensor | np.ndarray) -> np.ndarray:
     return arr
 
 
+Box = tuple[int, int, int, int]  # top, left, height, width
+
+
+def motion_box(images: Sequence[torch.Tensor | np.ndarray], zoom: float = 2.0) -> Box:
+    """Where a set of same-sized images (a sequence's frames, or several versions of them) differ
+    most: the window ``1 / zoom`` of their height and width whose pixels' range over the images
+    (largest over channels) sums highest; the centre where nothing moves.  ``(top, left, h, w)``."""
+    stack = np.stack([_as_image(img).astype(np.float32) for img in images])  # N, H, W[, C]
+    spread = stack.max(axis=0) - stack.min(axis=0)
+    if spread.ndim == 3:
+        spread = spread.max(axis=-1)
+    height, width = spread.shape
+    h, w = max(1, min(height, math.ceil(height / zoom))), max(1, min(width, math.ceil(width / zoom)))
+    total = np.pad(spread.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+    sums = total[h:, w:] - total[:-h, w:] - total[h:, :-w] + total[:-h, :-w]  # every window's sum
+    if sums.max() <= 0:
+        return (height - h) // 2, (width - w) // 2, h, w
+    top, left = np.unravel_index(int(np.argmax(sums)), sums.shape)
+    return int(top), int(left), h, w
+
+
+def _crop(img: torch.Tensor | np.ndarray, box: Box | None) -> np.ndarray:
+    arr = _as_image(img)
+    if box is None:
+        return arr
+    top, left, h, w = box
+    return arr[top:top + h, left:left + w]
+
+
+def _zoom_note(zoom: float, what: str) -> str:
+    return (f"zoomed ×{zoom:g}: {what} cropped to the 1/{zoom:g}-size window where its images differ most "
+            "(nearest-neighbour pixels)")
+
+
 def image_grid(
     rows: Sequence[Sequence[torch.Tensor | np.ndarray | None]],
     row_labels: Sequence[str] | None = None,
     col_labels: Sequence[str] | None = None,
-    cell_size: float = 1.4,
+    cell_size: float = 1.8,
     title: str | None = None,
+    *,
+    zoom: float | None = None,
+    zoom_together: bool = False,
+    crops: Sequence[Box | None] | None = None,
+    caption: str | None = None,
+    label_width: int = 24,
 ) -> plt.Figure:
-    """A grid of ``[C, H, W]`` images (``None`` leaves a cell empty), labelled by row and column."""
+    """A grid of ``[C, H, W]`` images (``None`` leaves a cell empty), labelled by row and column;
+    each cell ``cell_size`` inches, every image pixel an even block (nearest-neighbour upsampling).
+
+    ``zoom`` crops each row to the ``1 / zoom``-size window where its images differ most
+    (:func:`motion_box`; the same window for every row with ``zoom_together``, for rows that show
+    one scene several ways), and says so under the grid; ``crops`` gives each row's window
+    ``(top, left, h, w)`` instead.  ``caption`` is printed under the grid."""
     n_rows, n_cols = len(rows), max(len(r) for r in rows)
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=(cell_size * n_cols, cell_size * n_rows + (0.4 if title else 0)),
-                             squeeze=False, gridspec_kw=dict(wspace=0.04, hspace=0.08))
+    if zoom is not None and crops is None:
+        if zoom_together:
+            crops = [motion_box([img for row in rows for img in row if img is not None], zoom)] * n_rows
+        else:
+            crops = [motion_box([img for img in row if img is not None], zoom) for row in rows]
+        note = _zoom_note(zoom, "the grid" if zoom_together else "each row")
+        caption = f"{caption}\n{note}" if caption else note
+    crops = list(crops) if crops is not None else [None] * n_rows
+    if row_labels is not None:
+        row_labels = [_wrap(label, label_width) for label in row_labels]
+    # the cells fill the figure (labels, title and caption lie outside it and are kept by a tight bounding
+    # box, as a notebook and save_figure draw it), so that a cell is cell_size inches, not a share of margins
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(cell_size * n_cols, cell_size * n_rows), squeeze=False,
+                             gridspec_kw=dict(wspace=0.04, hspace=0.08, left=0, right=1, bottom=0, top=1))
+    cell_px = cell_size * fig.dpi * 2  # drawn at up to twice the screen's resolution
     for r, row in enumerate(rows):
         for c in range(n_cols):
             ax = axes[r][c]
@@ -45,13 +150,21 @@ def image_grid(
             if img is None:
                 ax.axis("off")
                 continue
-            ax.imshow(_as_image(img), interpolation="nearest", cmap="gray", vmin=0, vmax=255)
+            arr = _crop(img, crops[r])
+            k = max(1, int(cell_px // max(arr.shape[:2])))  # whole blocks: every pixel as wide as the next
+            arr = np.repeat(np.repeat(arr, k, axis=0), k, axis=1)
+            ax.imshow(arr, interpolation="nearest", cmap="gray", vmin=0, vmax=255)
             if r == 0 and col_labels is not None:
-                ax.set_title(col_labels[c], fontsize=9)
+                ax.set_title(_wrap(col_labels[c], 16), fontsize=9)
             if c == 0 and row_labels is not None:
-                ax.set_ylabel(row_labels[r], fontsize=9, rotation=0, ha="right", va="center")
+                ax.set_ylabel(row_labels[r], fontsize=8.5, rotation=0, ha="right", va="center", labelpad=6)
     if title:
-        fig.suptitle(title, fontsize=11)
+        fig.suptitle(title, fontsize=11, va="bottom", y=1 + (0.4 if col_labels is not None else 0.1) / fig.get_figheight())
+    if caption:  # just under the last row, across the grid
+        bottom = min(ax.get_position().y0 for ax in axes[-1])
+        fig.text(0.5, bottom - 0.08 / fig.get_figheight(),
+                 "\n".join(_wrap(line, int(14 * cell_size * n_cols)) for line in caption.split("\n")),
+                 ha="center", va="top", fontsize=8, color="0.25")
     return fig
 
 
@@ -87,26 +200,36 @@ def figure2_grid(columns: dict[str, torch.Tensor], directions: Sequence[Sequence
     row_labels = [" ".join(arrows[d] for d in dirs) for dirs in directions]
     rows = [[columns[k][r] for k in keys] for r in range(len(directions))]
     col_labels = [f"({k})" for k in keys]
-    fig = image_grid(rows, row_labels=row_labels, col_labels=col_labels, cell_size=1.25)
-    if meanings:
-        caption = ";  ".join(f"({k}) {meanings[k]}" for k in keys)
-        fig.text(0.5, 0.06, caption, ha="center", va="top", fontsize=7, wrap=True)
-    return fig
+    caption = ";  ".join(f"({k}) {meanings[k]}" for k in keys) if meanings else None
+    return image_grid(rows, row_labels=row_labels, col_labels=col_labels, cell_size=1.5, caption=caption)
 
 
 def line_plot(df: pd.DataFrame, x: str, ys: Sequence[str], *, hue: str | None = None, xlabel: str | None = None,
               ylabel: str | None = None, title: str | None = None, ax: plt.Axes | None = None,
               markers: bool = True, logx: bool = False) -> plt.Figure:
-    """Lines of ``ys`` against ``x``; with ``hue`` one line per value of that column for each y."""
+    """Lines of ``ys`` against ``x``; with ``hue`` one line per value of that column for each y.
+    Each line has its own marker and dash, hollow and drawn largest first, so that lines which
+    coincide show as nested markers; one that repeats an earlier line exactly says so in the
+    legend, which sits off the data (:func:`legend_outside`)."""
     if ax is None:
-        fig, ax = plt.subplots(figsize=(5.2, 3.4))
+        fig, ax = plt.subplots(figsize=(5.6, 3.4))
     else:
         fig = ax.figure
     groups = [(None, df)] if hue is None else list(df.groupby(hue, sort=True))
-    for y in ys:
-        for key, part in groups:
-            label = y if key is None else (f"{hue}={key}" if len(ys) == 1 else f"{y}, {hue}={key}")
-            ax.plot(part[x], part[y], marker="o" if markers else None, ms=3.5, label=label)
+    lines = [(y, key, part) for y in ys for key, part in groups]
+    drawn: list[tuple[str, np.ndarray, np.ndarray]] = []
+    for n, (y, key, part) in enumerate(lines):
+        label = y if key is None else (f"{key}" if len(ys) == 1 else f"{y}, {hue}={key}")
+        xs, values = part[x].to_numpy(), part[y].to_numpy(dtype=float)
+        same = next((earlier for earlier, ex, ey in drawn if len(ex) == len(xs) and np.array_equal(ex, xs)
+                     and np.allclose(ey, values, equal_nan=True)), None)
+        drawn.append((label, xs, values))
+        if same is not None:
+            label += f" (same values as {same})"
+        size = max(3.0, 8.5 - 1.6 * n) if len(lines) > 1 else 3.5
+        ax.plot(xs, values, marker=MARKERS[n % len(MARKERS)] if markers else None, ms=size,
+                mfc="none" if len(lines) > 1 else None, mew=1.1, ls=LINESTYLES[n % len(LINESTYLES)],
+                lw=max(0.9, 2.2 - 0.35 * n) if len(lines) > 1 else 1.5, label=label, zorder=2 + n)
     if logx:
         ax.set_xscale("log", base=2)
     ax.set_xlabel(xlabel or x)
@@ -114,8 +237,8 @@ def line_plot(df: pd.DataFrame, x: str, ys: Sequence[str], *, hue: str | None = 
     if title:
         ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
-    if len(ys) * len(groups) > 1:
-        ax.legend(fontsize=8)
+    if len(lines) > 1:
+        legend_outside(ax, title=hue if hue is not None and len(ys) == 1 else None)
     fig.tight_layout()
     return fig
 
@@ -136,22 +259,31 @@ def projection_plot(df: pd.DataFrame, title: str | None = None) -> plt.Figure:
     ax.set_ylabel("another direction")
     if title:
         ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="best", framealpha=0.9)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
 
 
 def sequence_comparison(groups: dict[str, torch.Tensor], samples: Sequence[int], col_labels: Sequence[str] | None = None,
-                        cell_size: float = 1.3) -> plt.Figure:
+                        cell_size: float = 1.5, zoom: float | None = 2.0) -> plt.Figure:
     """Several versions of the same sequences, one row each: for every sample ``i`` a row per group
-    (``{label: [N, T, C, H, W]}``), labelled ``#i label``."""
-    rows, labels = [], []
+    (``{label: [N, T, C, H, W]}``), labelled ``#i label``.  With ``zoom`` each sample's rows show the
+    same window, ``1 / zoom`` of the frame, where that sample's images (every version's) differ
+    most: the motion, and where the versions part (:func:`motion_box`); the caption says so."""
+    rows, labels, crops, boxes = [], [], [], []
     for i in samples:
+        box = motion_box([f for seqs in groups.values() for f in seqs[i]], zoom) if zoom else None
+        boxes.append(f"#{i} rows {box[0]}-{box[0] + box[2] - 1}, columns {box[1]}-{box[1] + box[3] - 1}" if box else "")
         for label, seqs in groups.items():
             rows.append(list(seqs[i]))
             labels.append(f"#{i} {label}")
-    return image_grid(rows, row_labels=labels, col_labels=col_labels, cell_size=cell_size)
+            crops.append(box)
+    caption = None
+    if zoom:
+        h, w = next(iter(groups.values())).shape[-2:]
+        caption = (_zoom_note(zoom, "each sample (all its rows alike)") + f", of {h}×{w}: " + "; ".join(boxes))
+    return image_grid(rows, row_labels=labels, col_labels=col_labels, cell_size=cell_size, crops=crops, caption=caption)
 
 
 def formation_figure(example: dict[str, torch.Tensor]) -> plt.Figure:
@@ -177,7 +309,7 @@ def rule_figure(rule: pd.DataFrame) -> plt.Figure:
                     xlabel="largest shift within one frame, Δ / T (pixels)",
                     ylabel="PSNR frame vs its central instant (dB)", title="Residual blur inside each frame")
     fig.axes[0].axvline(1.0, color="k", ls="--", lw=1, label="T = Δ")
-    fig.axes[0].legend(fontsize=8)
+    legend_outside(fig.axes[0], title="delta_px")
     return fig
 
 
@@ -207,17 +339,20 @@ def _interval_note(data: pd.DataFrame) -> str:
 
 
 def _pointplot(data: pd.DataFrame, x: str, y: str, hue: str, ylabel: str, title: str, zero_line: bool) -> plt.Figure:
-    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    fig, ax = plt.subplots(figsize=(6.8, 4.2))
     units = "seed" if "seed" in data.columns and data["seed"].nunique() > 1 else None
-    dodge = 0.4 if data[hue].nunique() > 1 else False  # seaborn divides by (levels - 1)
+    levels = data[hue].nunique()
+    dodge = 0.4 if levels > 1 else False  # seaborn divides by (levels - 1)
     sns.pointplot(data=data, x=x, y=y, hue=hue, units=units, errorbar=("ci", 95), seed=0, dodge=dodge,
+                  markers=[MARKERS[n % len(MARKERS)] for n in range(levels)],
+                  linestyles=[LINESTYLES[n % len(LINESTYLES)] for n in range(levels)],
                   markersize=4, linewidth=1.2, err_kws={"linewidth": 1.0}, capsize=0.1, ax=ax)
     if zero_line:
         ax.axhline(0, color="k", lw=0.8)
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=10)
-    ax.text(0.01, 0.01, _interval_note(data), transform=ax.transAxes, fontsize=7, color="0.4")
-    ax.legend(fontsize=7, loc="best")
+    ax.grid(axis="y", alpha=0.3)
+    legend_outside(ax, note=_interval_note(data))
     fig.tight_layout()
     return fig
 
@@ -244,7 +379,7 @@ def held_out_gain_figure(scenes: pd.DataFrame, title: str = "Held-out scenes: th
     """Each held-out scene's gain against how blurred it is, from
     :func:`blur2vid.app.shipping.held_out_scenes`: the model's frames (held to the noisy input when it
     ships held) and the same frames held to the noise-free blur (the oracle), one point each."""
-    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
     for column, label, marker in (("gain_db", "the model's frames", "o"),
                                   ("gain_noise_free_db", "held to the noise-free blur (oracle)", "^")):
         ax.scatter(scenes["blur_db"], scenes[column], s=14, marker=marker, alpha=0.75,
@@ -253,7 +388,7 @@ def held_out_gain_figure(scenes: pd.DataFrame, title: str = "Held-out scenes: th
     ax.set_xlabel("blur copied to every frame, middle-frame pPSNR (dB; left: more motion)")
     ax.set_ylabel("gain over the blurry input (dB)")
     ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=7, loc="best")
+    legend_outside(ax)
     fig.tight_layout()
     return fig
 
@@ -291,7 +426,7 @@ def noise_figure(table: pd.DataFrame, title: str = "Frames held to the photograp
         ax.axhline(0, color="k", lw=0.8)
         ax.set_xlabel("noise level given (8-bit levels; 0: no denoiser)")
         ax.set_ylabel("gain (dB)")
-        ax.legend(fontsize=7, loc="best")
+        legend_outside(ax, where="below", width=40)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
@@ -299,14 +434,24 @@ def noise_figure(table: pd.DataFrame, title: str = "Frames held to the photograp
 
 def seed_spread_figure(table: pd.DataFrame, title: str) -> plt.Figure:
     """Each training seed's mean of a pPSNR scene table that pools seeds (``seed`` column), one dot per
-    seed and row: how far the runs of the same configuration land apart."""
+    seed and row, the seeds side by side within a row: how far the runs of the same configuration
+    land apart.  Long row labels are wrapped so that the data keeps the width."""
     means = table.groupby(["label", "seed"], sort=False)["mean"].mean().reset_index()
-    fig, ax = plt.subplots(figsize=(7.5, 0.45 * means["label"].nunique() + 1.2))
-    sns.stripplot(data=means, x="mean", y="label", hue="seed", size=7, jitter=False, ax=ax, palette="deep")
+    labels = list(dict.fromkeys(means["label"]))
+    wrapped = {label: _wrap(label, 34) for label in labels}
+    means["label"] = means["label"].map(wrapped)
+    lines = sum(w.count("\n") + 1 for w in wrapped.values())
+    fig, ax = plt.subplots(figsize=(7.6, 0.17 * lines + 0.3 * len(labels) + 1.1))
+    sns.stripplot(data=means, x="mean", y="label", hue="seed", size=7, jitter=False, dodge=True, ax=ax,
+                  palette="deep", order=list(wrapped.values()))
+    for n in range(1, len(labels)):
+        ax.axhline(n - 0.5, color="0.88", lw=0.8, zorder=0)
+    ax.grid(axis="x", alpha=0.3)
     ax.set_xlabel("mean pPSNR over the test scenes (dB)")
     ax.set_ylabel("")
+    ax.tick_params(axis="y", labelsize=8.5)
     ax.set_title(title, fontsize=10)
-    ax.legend(title="seed", fontsize=7)
+    legend_outside(ax, title="training seed")
     fig.tight_layout()
     return fig
 
@@ -316,15 +461,17 @@ def seed_curves_figure(curves: pd.DataFrame, title: str = "Learning curves") -> 
     validation score against the samples seen, the mean over seeds with its 95% interval."""
     y = next(c for c in curves.columns if c not in ("run", "stage", "samples", "seed"))
     seeds = curves["seed"].nunique() if "seed" in curves.columns else 1
-    fig, ax = plt.subplots(figsize=(7.5, 4.2))
-    sns.lineplot(data=curves, x="samples", y=y, hue="run", marker="o", markersize=4, linewidth=1.2, seed=0,
-                 errorbar=("ci", 95) if seeds > 1 else None, ax=ax)
+    runs = list(dict.fromkeys(curves["run"]))
+    fig, ax = plt.subplots(figsize=(6.8, 4.2))
+    sns.lineplot(data=curves, x="samples", y=y, hue="run", style="run", markers=list(MARKERS[:len(runs)]),
+                 dashes=False, markersize=5, linewidth=1.2, seed=0, hue_order=runs, style_order=runs,
+                 errorbar=("ci", 95) if seeds > 1 else None, err_kws={"alpha": 0.12}, ax=ax)
     ax.set_xlabel("training samples seen")
     ax.set_ylabel(y)
     ax.set_title(title, fontsize=10)
-    ax.text(0.01, 0.01, f"mean over {seeds} training seed{'s' if seeds != 1 else ''}"
-            + (", 95% interval" if seeds > 1 else ""), transform=ax.transAxes, fontsize=7, color="0.4")
-    ax.legend(fontsize=7, loc="best")
+    ax.grid(alpha=0.3)
+    legend_outside(ax, note=f"mean over {seeds} training seed{'s' if seeds != 1 else ''}"
+                   + (", 95% interval" if seeds > 1 else ""))
     fig.tight_layout()
     return fig
 
@@ -347,8 +494,10 @@ def side_figure(table: pd.DataFrame, column: str = "side from blur") -> plt.Figu
     per-scene table of :func:`blur2vid.experiments.hypercut_ordering.side_table` (a ``seed`` column when it
     pools several runs): the mean with its 95% interval; 0.5 is a coin, 1 a side the blur decides."""
     data = table.reset_index()
+    data["label"] = data["label"].map(lambda label: _wrap(label, 30))
     units = "seed" if "seed" in data.columns and data["seed"].nunique() > 1 else None
-    fig, ax = plt.subplots(figsize=(7.5, 0.5 * data["label"].nunique() + 1.4))
+    lines = sum(label.count("\n") + 1 for label in data["label"].unique())
+    fig, ax = plt.subplots(figsize=(7.0, 0.3 * lines + 0.3 * data["label"].nunique() + 1.4))
     sns.pointplot(data=data, x=column, y="label", units=units, errorbar=("ci", 95), seed=0, linestyle="none",
                   markersize=5, capsize=0.2, err_kws={"linewidth": 1.0}, ax=ax)
     ax.axvline(0.5, color="0.3", lw=0.8, ls="--")
@@ -357,7 +506,9 @@ def side_figure(table: pd.DataFrame, column: str = "side from blur") -> plt.Figu
     ax.set_xlabel("side accuracy from the blur (held-out scenes)")
     ax.set_ylabel("")
     ax.set_title("Can a network read the ordering's side from the blur?", fontsize=10)
-    ax.text(0.01, 0.01, _interval_note(data), transform=ax.transAxes, fontsize=7, color="0.4")
+    ax.grid(axis="x", alpha=0.3)
+    ax.tick_params(axis="y", labelsize=8.5)
+    _note_below(ax, _interval_note(data))
     fig.tight_layout()
     return fig
 
