@@ -82,5 +82,5 @@ def test_motion_box_finds_what_moves_and_grids_show_it_large():
     assert images[0].get_array().shape[0] % 16 == 0  # 16 cropped pixels, each an even block
     cell = fig.axes[0].get_window_extent()
     assert min(cell.width, cell.height) >= 140  # display pixels per cell, at the figure's dpi
-    assert any("zoomed ×2" in t.get_text() and "rows" in t.get_text() for t in fig.texts)
+    assert any("zoomed" in t.get_text() and "16×16 window (of 32×32)" in t.get_text() for t in fig.texts)
     matplotlib.pyplot.close(fig)

@@ -74,16 +74,17 @@ def _as_image(img: torch.Tensor | np.ndarray) -> np.ndarray:
 Box = tuple[int, int, int, int]  # top, left, height, width
 
 
-def motion_box(images: Sequence[torch.Tensor | np.ndarray], zoom: float = 2.0) -> Box:
+def motion_box(images: Sequence[torch.Tensor | np.ndarray], zoom: float = 2.0, min_side: int = 16) -> Box:
     """Where a set of same-sized images (a sequence's frames, or several versions of them) differ
-    most: the window ``1 / zoom`` of their height and width whose pixels' range over the images
-    (largest over channels) sums highest; the centre where nothing moves.  ``(top, left, h, w)``."""
+    most: the window ``1 / zoom`` of their height and width (at least ``min_side`` pixels, so that a
+    small scene keeps its context) whose pixels' range over the images (largest over channels) sums
+    highest; the centre where nothing moves.  ``(top, left, h, w)``."""
     stack = np.stack([_as_image(img).astype(np.float32) for img in images])  # N, H, W[, C]
     spread = stack.max(axis=0) - stack.min(axis=0)
     if spread.ndim == 3:
         spread = spread.max(axis=-1)
     height, width = spread.shape
-    h, w = max(1, min(height, math.ceil(height / zoom))), max(1, min(width, math.ceil(width / zoom)))
+    h, w = (min(size, max(min_side, math.ceil(size / zoom))) for size in (height, width))
     total = np.pad(spread.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
     sums = total[h:, w:] - total[:-h, w:] - total[h:, :-w] + total[:-h, :-w]  # every window's sum
     if sums.max() <= 0:
@@ -100,9 +101,9 @@ def _crop(img: torch.Tensor | np.ndarray, box: Box | None) -> np.ndarray:
     return arr[top:top + h, left:left + w]
 
 
-def _zoom_note(zoom: float, what: str) -> str:
-    return (f"zoomed ×{zoom:g}: {what} cropped to the 1/{zoom:g}-size window where its images differ most "
-            "(nearest-neighbour pixels)")
+def _zoom_note(box: Box, shape: tuple[int, ...], what: str) -> str:
+    return (f"zoomed: {what} cropped to the {box[2]}×{box[3]} window (of {shape[0]}×{shape[1]}) where its images "
+            "differ most (nearest-neighbour pixels)")
 
 
 def image_grid(
@@ -131,7 +132,8 @@ def image_grid(
             crops = [motion_box([img for row in rows for img in row if img is not None], zoom)] * n_rows
         else:
             crops = [motion_box([img for img in row if img is not None], zoom) for row in rows]
-        note = _zoom_note(zoom, "the grid" if zoom_together else "each row")
+        note = _zoom_note(crops[0], _as_image(next(i for i in rows[0] if i is not None)).shape,
+                          "the grid" if zoom_together else "each row")
         caption = f"{caption}\n{note}" if caption else note
     crops = list(crops) if crops is not None else [None] * n_rows
     if row_labels is not None:
@@ -281,8 +283,8 @@ def sequence_comparison(groups: dict[str, torch.Tensor], samples: Sequence[int],
             crops.append(box)
     caption = None
     if zoom:
-        h, w = next(iter(groups.values())).shape[-2:]
-        caption = (_zoom_note(zoom, "each sample (all its rows alike)") + f", of {h}×{w}: " + "; ".join(boxes))
+        shape = tuple(next(iter(groups.values())).shape[-2:])
+        caption = _zoom_note(crops[0], shape, "each sample (all its rows alike)") + ": " + "; ".join(boxes)
     return image_grid(rows, row_labels=labels, col_labels=col_labels, cell_size=cell_size, crops=crops, caption=caption)
 
 
