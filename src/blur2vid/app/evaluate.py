@@ -34,7 +34,7 @@ from tqdm.auto import tqdm
 
 from blur2vid.core import metrics
 from blur2vid.core.formation import get_crf
-from blur2vid.core.io import atomic_write_text, save_figure
+from blur2vid.core.io import atomic_write_text, save_figure, shown_path
 from blur2vid.experiments.intervals import hierarchical_bootstrap
 
 __all__ = ["FOOTAGE_NAMES", "EvalConfig", "Footage", "open_footage", "score_windows", "Evaluation", "evaluate",
@@ -286,7 +286,7 @@ def _load_models(specs: list[str], bare: bool) -> dict[str, tuple[torch.nn.Modul
             raise ValueError(f"two models named {name!r}: give distinct files")
         model, notes = load_predictor(path, match_blur=False if bare else None)
         file = default_model_path() if path is None else path
-        models[name] = (model, {"file": str(file), "sha256": _sha256(file), "held": bool(notes.get("match_blur"))})
+        models[name] = (model, {"file": shown_path(file), "sha256": _sha256(file), "held": bool(notes.get("match_blur"))})
     return models
 
 
