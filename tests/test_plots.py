@@ -84,3 +84,14 @@ def test_motion_box_finds_what_moves_and_grids_show_it_large():
     assert min(cell.width, cell.height) >= 140  # display pixels per cell, at the figure's dpi
     assert any("zoomed" in t.get_text() and "16×16 window (of 32×32)" in t.get_text() for t in fig.texts)
     matplotlib.pyplot.close(fig)
+
+
+def test_a_scene_too_small_to_zoom_is_shown_whole_without_a_zoom_note():
+    frames = torch.rand(3, 3, 16, 16)
+    fig = plots.sequence_comparison({"truth": frames[None]}, [0])
+    assert not any("zoomed" in t.get_text() for t in fig.texts)
+    assert fig.axes[0].get_images()[0].get_array().shape[0] % 16 == 0
+    matplotlib.pyplot.close(fig)
+    fig = plots.image_grid([list(frames)], zoom=2)
+    assert not fig.texts
+    matplotlib.pyplot.close(fig)

@@ -132,9 +132,12 @@ def image_grid(
             crops = [motion_box([img for row in rows for img in row if img is not None], zoom)] * n_rows
         else:
             crops = [motion_box([img for img in row if img is not None], zoom) for row in rows]
-        note = _zoom_note(crops[0], _as_image(next(i for i in rows[0] if i is not None)).shape,
-                          "the grid" if zoom_together else "each row")
-        caption = f"{caption}\n{note}" if caption else note
+        shape = _as_image(next(i for i in rows[0] if i is not None)).shape
+        if all(box[2:] == shape[:2] for box in crops):  # a scene too small to zoom into: shown whole, unremarked
+            crops = None
+        else:
+            note = _zoom_note(crops[0], shape, "the grid" if zoom_together else "each row")
+            caption = f"{caption}\n{note}" if caption else note
     crops = list(crops) if crops is not None else [None] * n_rows
     if row_labels is not None:
         row_labels = [_wrap(label, label_width) for label in row_labels]
@@ -276,15 +279,18 @@ def sequence_comparison(groups: dict[str, torch.Tensor], samples: Sequence[int],
     rows, labels, crops, boxes = [], [], [], []
     for i in samples:
         box = motion_box([f for seqs in groups.values() for f in seqs[i]], zoom) if zoom else None
+        if box is not None and box[2:] == tuple(next(iter(groups.values())).shape[-2:]):
+            box = None  # a scene too small to zoom into
         boxes.append(f"#{i} rows {box[0]}-{box[0] + box[2] - 1}, columns {box[1]}-{box[1] + box[3] - 1}" if box else "")
         for label, seqs in groups.items():
             rows.append(list(seqs[i]))
             labels.append(f"#{i} {label}")
             crops.append(box)
     caption = None
-    if zoom:
+    if any(box is not None for box in crops):
         shape = tuple(next(iter(groups.values())).shape[-2:])
-        caption = _zoom_note(crops[0], shape, "each sample (all its rows alike)") + ": " + "; ".join(boxes)
+        caption = (_zoom_note(next(box for box in crops if box is not None), shape, "each sample (all its rows alike)")
+                   + ": " + "; ".join(b for b in boxes if b))
     return image_grid(rows, row_labels=labels, col_labels=col_labels, cell_size=cell_size, crops=crops, caption=caption)
 
 
