@@ -77,6 +77,28 @@ def test_ssim_is_scikit_images_default():
         metrics.ssim(a[..., :6], b[..., :6])
 
 
+def test_ssim_is_scikit_images_default_on_photographs_flat_areas_and_other_ranges():
+    """The window sums are taken in float32: still scikit-image's float64 SSIM on a photograph and
+    a moved copy of it, on saturated and flat 8-bit areas (where a variance is the difference of two
+    large sums), with ``data_range=255``, and on small images that share a chunk."""
+    import skimage.data
+    from skimage.metrics import structural_similarity
+
+    photo = torch.from_numpy(skimage.data.chelsea()[40:200, 20:260]).permute(2, 0, 1).float() / 255
+    moved = torch.roll(photo, shifts=(2, 3), dims=(1, 2)) * 0.9 + 0.05
+    saturated, saturated_moved = photo.clone(), moved.clone()
+    saturated[:, :80], saturated_moved[:, :70] = 1.0, 1.0
+    flat, flat_moved = photo.clone(), (moved * 255).round() / 255
+    flat[:, 20:120, 30:200], flat_moved[:, 40:140, 30:200] = 200 / 255, 200 / 255
+    a, b = torch.stack([photo, saturated, flat]), torch.stack([moved, saturated_moved, flat_moved])
+    small = torch.rand(40, 3, 12, 9, generator=torch.Generator().manual_seed(7))
+    small_b = (small + 0.05 * torch.randn(small.shape, generator=torch.Generator().manual_seed(8))).clamp(0, 1)
+    for x, y, scale in ((a, b, 1.0), (a * 255, b * 255, 255.0), (small, small_b, 1.0)):
+        ref = [structural_similarity(p.double().numpy(), t.double().numpy(), data_range=scale, channel_axis=0)
+               for p, t in zip(x, y, strict=True)]
+        np.testing.assert_allclose(metrics.ssim(x, y, data_range=scale).numpy(), ref, atol=1.5e-6, rtol=0)
+
+
 def test_every_convention_at_once_equals_its_definition():
     truth, pred = _truth(seed=5), _truth(seed=6)
     pred[0] = truth[0].flip(0) + 0.01

@@ -83,32 +83,52 @@ def ssim(pred: torch.Tensor, target: torch.Tensor, data_range: float = 1.0) -> t
     lead, (c, h, w) = pred.shape[:-3], pred.shape[-3:]
     if h < 7 or w < 7:
         raise ValueError(f"SSIM needs images of at least 7x7 pixels, got {h}x{w}")
-    x = pred.detach().float().reshape(-1, 1, h, w)
-    y = target.detach().float().reshape(-1, 1, h, w)
-    out = torch.cat([_ssim_means(xc, yc, data_range) for xc, yc in zip(x.split(16), y.split(16), strict=True)])
+    x = pred.detach().float().reshape(-1, h, w)
+    y = target.detach().float().reshape(-1, h, w)
+    chunk = max(1, _SSIM_CHUNK // (h * w))  # images a chunk: its maps stay in a core's cache
+    out = torch.cat([_ssim_means(xc, yc, data_range) for xc, yc in zip(x.split(chunk), y.split(chunk), strict=True)])
     return out.reshape(*lead, c).mean(-1).cpu()
 
 
-def _box7(z: torch.Tensor) -> torch.Tensor:
-    """The mean over every 7x7 window that fits, ``[N, K, H, W] -> [N, K, H-6, W-6]`` (shifted
-    sums: far faster than ``avg_pool2d`` on a CPU, and the same to float32's rounding)."""
-    w = z[..., :-6].clone()
-    for i in range(1, 7):
-        w += z[..., i:z.shape[-1] - 6 + i]
-    out = w[..., :-6, :].clone()
-    for i in range(1, 7):
-        out += w[..., i:w.shape[-2] - 6 + i, :]
-    return out.div_(49)
+_SSIM_CHUNK = 1 << 16
+"""Pixels per chunk of :func:`ssim`: four float32 maps of them and their sums fit a core's cache."""
+
+
+def _sum7(z: torch.Tensor, dim: int) -> torch.Tensor:
+    """The sum of every 7 consecutive entries along ``dim`` (length ``n -> n - 6``), as sums of 2,
+    then 4, then 4 + 2 + 1: four passes over the data where one shifted copy per entry takes six."""
+    n = z.shape[dim]
+    s2 = z.narrow(dim, 0, n - 1) + z.narrow(dim, 1, n - 1)
+    s4 = s2.narrow(dim, 0, n - 3) + s2.narrow(dim, 2, n - 3)
+    return s4.narrow(dim, 0, n - 6).add_(s2.narrow(dim, 4, n - 6)).add_(z.narrow(dim, 6, n - 6))
 
 
 def _ssim_means(x: torch.Tensor, y: torch.Tensor, data_range: float) -> torch.Tensor:
-    """The mean SSIM of each single-channel image of ``x, y [N, 1, H, W]`` (a chunk that stays in the cache)."""
-    ux, uy, xx, yy, xy = _box7(torch.cat([x, y, x * x, y * y, x * y], dim=1)).unbind(1)
-    norm = 49 / 48
-    vx, vy, vxy = norm * (xx - ux * ux), norm * (yy - uy * uy), norm * (xy - ux * uy)
-    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
-    s_map = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))
-    return s_map.double().mean(dim=(-2, -1))
+    """The mean SSIM of each single-channel image of ``x, y [N, H, W]``.
+
+    The window's sums, not its means, of four maps of the images less a centre near their means
+    (a centre moves no variance, and keeps float32's cancellation in a variance small; rounded to
+    sixteenths, so that the subtraction is exact for pixels on that grid: a saturated or flat 8-bit
+    area stays exactly flat): ``x``, ``y``, ``x^2 + y^2`` and ``xy`` (the variances enter only as
+    ``var x + var y``).  Both factors of the ratio carry the same ``49^2``, so the constants are
+    scaled by it and nothing is divided but the ratio itself."""
+    k1, k2, norm = (0.01 * data_range) ** 2 * 49**2, (0.03 * data_range) ** 2 * 49**2, 49 / 48
+    mx, my = (z.mean(dim=(-2, -1), keepdim=True).mul_(16).round_().div_(16) for z in (x, y))
+    maps = torch.empty(4, *x.shape, dtype=torch.float32, device=x.device)
+    xc, yc = torch.sub(x, mx, out=maps[0]), torch.sub(y, my, out=maps[1])
+    torch.mul(xc, xc, out=maps[2]).addcmul_(yc, yc)
+    torch.mul(xc, yc, out=maps[3])
+    sx, sy, sq, sxy = _sum7(_sum7(maps, -2), -1).unbind(0)
+    # the variances and the covariance from the centred sums, 49^2 times (var x + var y) and 2 cov
+    var = sq.mul_(norm * 49).sub_((sx * sx).addcmul_(sy, sy), alpha=norm).add_(k2)
+    cov = sxy.mul_(2 * norm * 49).sub_(sx * sy, alpha=2 * norm).add_(k2)
+    sx.add_(mx, alpha=49)  # the sums of the images themselves, for the means
+    sy.add_(my, alpha=49)
+    sxsy = sx * sy
+    # (2 ux uy + C1)(2 cov + C2) / ((ux^2 + uy^2 + C1)(var x + var y + C2)), each factor times 49^2
+    num = sxsy.mul_(2).add_(k1).mul_(cov)
+    den = sx.mul_(sx).addcmul_(sy, sy).add_(k1).mul_(var)
+    return num.div_(den).sum(dim=(-2, -1), dtype=torch.float64) / (num.shape[-2] * num.shape[-1])
 
 
 def per_frame_psnr(pred: torch.Tensor, target: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
