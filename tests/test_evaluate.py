@@ -102,11 +102,14 @@ def test_ssim_is_scikit_images_default_on_photographs_flat_areas_and_other_range
 def test_every_convention_at_once_equals_its_definition():
     truth, pred = _truth(seed=5), _truth(seed=6)
     pred[0] = truth[0].flip(0) + 0.01
-    got = metrics.conventions(pred, truth)
-    for name, definition in (("forward", metrics.per_frame_psnr), ("sequence", metrics.ppsnr_sequence),
-                             ("pairs", metrics.ppsnr_pairs), ("pwpsnr", metrics.pwpsnr), ("middle", metrics.middle_psnr)):
-        torch.testing.assert_close(got[name], definition(pred, truth), atol=1e-5, rtol=0, msg=name)
-    assert torch.equal(got["reversed"], metrics.sequence_reversed(pred, truth))
+    copy = synthesize_blur(truth, "srgb")[:, None].expand_as(truth)  # the blur copy: one image over time
+    for p in (pred, copy):
+        got = metrics.conventions(p, truth)
+        for name, definition in (("forward", metrics.per_frame_psnr), ("sequence", metrics.ppsnr_sequence),
+                                 ("pairs", metrics.ppsnr_pairs), ("pwpsnr", metrics.pwpsnr),
+                                 ("middle", metrics.middle_psnr)):
+            torch.testing.assert_close(got[name], definition(p, truth), atol=1e-5, rtol=0, msg=name)
+        assert torch.equal(got["reversed"], metrics.sequence_reversed(p, truth))
 
 
 def test_the_interval_over_sequences_covers_clustered_data():

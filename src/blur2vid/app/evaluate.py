@@ -245,7 +245,11 @@ def score_windows(pred: torch.Tensor, frames: torch.Tensor, blur: torch.Tensor, 
     table["pair_db"] = cap(scores["pairs"]).mean(1).numpy()
     table["pwpsnr_db"] = cap(scores["pwpsnr"]).numpy()
     table["reblur_db"] = cap(metrics.reblur_psnr(pred, blur, crf)).numpy()
-    ordered = torch.where(scores["reversed"][:, None, None, None, None], pred.flip(1), pred)  # the sequence direction
+    reverse = scores["reversed"].tolist()
+    if pred.stride(1) == 0 or not any(reverse):  # the sequence direction (one image over time reads the same)
+        ordered = pred
+    else:  # only the windows that read better reversed are flipped
+        ordered = torch.stack([p.flip(0) if r else p for p, r in zip(pred, reverse, strict=True)])
     if ssim:
         table["ssim"] = metrics.ssim(ordered, frames).mean(1).numpy()
     if lpips is not None:

@@ -114,7 +114,14 @@ def synthesize_blur(frames: torch.Tensor, crf: str | float | CameraResponse = "g
     """
     _check_sequence(frames)
     g = get_crf(crf)
-    return g(g.inverse(frames).mean(dim=TIME_DIM))
+    if torch.is_grad_enabled() and frames.requires_grad:
+        return g(g.inverse(frames).mean(dim=TIME_DIM))
+    # without a gradient, the same arithmetic in bands of rows, its steps in place (as match_blur)
+    out = torch.empty_like(frames.select(TIME_DIM, 0))
+    for y in range(0, frames.shape[-2], 16):
+        b = (..., slice(y, y + 16), slice(None))
+        out[b] = _forward_(g, _inverse_(g, frames[b].clamp(0, 1)).mean(dim=TIME_DIM).clamp_(0, 1))
+    return out
 
 
 def match_blur(frames: torch.Tensor, blur: torch.Tensor, crf: str | float | CameraResponse = "srgb") -> torch.Tensor:

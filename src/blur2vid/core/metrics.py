@@ -219,17 +219,28 @@ def conventions(pred: torch.Tensor, target: torch.Tensor, data_range: float = 1.
     ``pwpsnr`` and ``middle`` ``[N]``, and ``reversed`` ``[N]`` (the sequence level's choice).  Equal
     to the definitions to float32's rounding of the squared errors (a test checks it)."""
     _check_same_shape(pred, target, 5)
-    err_f = (pred.float() - target.float()).square_()
+    if pred.ndim != 5:
+        raise ValueError(f"expected windows [N, T, C, H, W], got shape {tuple(pred.shape)}")
+    n, t, c, h, w = pred.shape
+    p, y = pred.float(), target.float()
+    err_f = (p - y).square_().sum(dim=-3)  # [N, T, H, W]: each pixel's squared error over its channels
     constant = pred.stride(-4) == 0  # one image expanded over time (the blur copy) reads the same reversed
-    err_b = err_f if constant else (pred.float().flip(-4) - target.float()).square_()
+    if constant:
+        err_b = err_f
+    else:  # frame by frame: a reversed copy of the prediction would be one more pass over it
+        err_b = torch.empty_like(err_f)
+        for k in range(t):
+            torch.sum((p[:, t - 1 - k] - y[:, k]).square_(), dim=-3, out=err_b[:, k])
+    # float32 sums (cascaded, so to ~1e-7 of the whole), read in float64 for the logarithms
     to_db = lambda mse: 10.0 * torch.log10(data_range**2 / mse)  # noqa: E731
-    fwd = to_db(err_f.mean(dim=(-3, -2, -1), dtype=torch.float64))
-    bwd = to_db(err_b.mean(dim=(-3, -2, -1), dtype=torch.float64))
+    fwd = to_db(err_f.sum(dim=(-2, -1)).double() / (c * h * w))
+    bwd = fwd if constant else to_db(err_b.sum(dim=(-2, -1)).double() / (c * h * w))
     reverse = capped(bwd).mean(-1) > capped(fwd).mean(-1)
     pair_fwd = (fwd + fwd.flip(-1)).clamp(max=2 * PSNR_CAP)
     pair_bwd = (bwd + bwd.flip(-1)).clamp(max=2 * PSNR_CAP)
-    per_pixel = torch.minimum(err_f.mean(dim=(-4, -3), dtype=torch.float64), err_b.mean(dim=(-4, -3), dtype=torch.float64))
-    mid = pred.shape[-4] // 2
+    per_pixel = err_f.sum(dim=-3) if constant else torch.minimum(err_f.sum(dim=-3), err_b.sum(dim=-3))
+    mid = t // 2
     return {"forward": fwd, "sequence": torch.where(reverse[..., None], bwd, fwd),
-            "pairs": torch.where(pair_bwd > pair_fwd, bwd, fwd), "pwpsnr": to_db(per_pixel.mean(dim=(-2, -1))),
+            "pairs": torch.where(pair_bwd > pair_fwd, bwd, fwd),
+            "pwpsnr": to_db(per_pixel.sum(dim=(-2, -1)).double() / (t * c * h * w)),
             "middle": fwd[..., mid], "reversed": reverse}
