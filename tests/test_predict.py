@@ -427,3 +427,19 @@ def test_notebook_07_reads_what_its_numbers_say():
     assert "above the blur copied" in above and "+0.40 to +1.20 dB" in above and "6.5 levels" in above
     mixed = reading(pd.DataFrame({"over_blur_copy": [-0.3, 0.2]}), checks.rename(None) * 0 + 1.0)
     assert "on both sides of" in mixed and "little motion" in mixed
+
+
+def test_a_batch_gives_the_frames_of_each_photograph_alone():
+    """``predict_batch`` (channels-last on a CPU, a batch through the network at once, held once)
+    gives ``predict_frames``' frames of each photograph, to float32's rounding: the shipped model
+    as ``predict`` runs it, at its working scale and held."""
+    from blur2vid.app.predict import load_predictor
+    from blur2vid.models.inference import predict_batch
+
+    model, notes = load_predictor()
+    assert notes["match_blur"]
+    blur = torch.rand(3, 3, 120, 150, generator=torch.Generator().manual_seed(0))
+    batch = predict_batch(model, blur, scale="auto", batch_size=2)
+    alone = torch.stack([predict_frames(model, b, progress=False, scale="auto") for b in blur])
+    assert batch.shape == alone.shape == (3, 7, 3, 120, 150) and batch.is_contiguous()
+    torch.testing.assert_close(batch, alone, atol=1e-5, rtol=0)

@@ -192,13 +192,16 @@ def predict_batch(model: nn.Module, blur: torch.Tensor, device: torch.device | s
                                            tile=tile) for b in blur])
     held = model if isinstance(model, MatchBlur) else (MatchBlur(model) if factor > 1 else None)
     net = (model if held is None else held.net).to(device).eval()
+    # on a CPU, oneDNN's convolutions run faster on channels-last input (the same frames to fp32's
+    # rounding; the weights stay as they are)
+    layout = torch.channels_last if device.type == "cpu" else torch.contiguous_format
     out = []
     for chunk in blur.split(batch_size):
         photo = chunk.to(device).float()
         image = F.interpolate(photo, size=size, mode="area") if factor > 1 else photo
         with autocast(precision, device):
-            frames = net(image)
-        frames = frames.float().clamp(0, 1)
+            frames = net(image.contiguous(memory_format=layout))
+        frames = frames.float().clamp(0, 1).contiguous()
         if factor > 1:
             frames = F.interpolate(frames.flatten(0, 1), size=photo.shape[-2:], mode="bilinear",
                                    align_corners=False).clamp(0, 1).unflatten(0, frames.shape[:2])
