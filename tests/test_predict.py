@@ -396,7 +396,7 @@ def test_no_match_blur_runs_at_full_size_and_refuses_a_scale_that_would_hold(tmp
     assert len(Recording.seen) == 2
 
 
-def test_notebook_07_trains_nothing_unless_the_reader_asks(monkeypatch):
+def test_notebook_07_trains_nothing_unless_the_reader_asks(monkeypatch, capsys):
     """Opened from a fresh clone, notebook 07 shows the shipped model at once: Jin's cascade is
     trained only when its parameter asks for it."""
     import json
@@ -411,8 +411,8 @@ def test_notebook_07_trains_nothing_unless_the_reader_asks(monkeypatch):
     assert "train_cascade: bool = False" in params and 'checkpoint: "Optional[str]" = None' in params
     monkeypatch.setattr(ex, "jin_middle", lambda *a, **k: pytest.fail("notebook 07 trained a cascade unasked"))
     frames = torch.rand(1, 7, 3, 16, 16)
-    note = ex.cascade_on_photos(ex.PhotosConfig(), Workspace(), Batch(frames.mean(1), frames), train=False)
-    assert isinstance(note, str) and "train_cascade = True" in note
+    assert ex.cascade_on_photos(ex.PhotosConfig(), Workspace(), Batch(frames.mean(1), frames), train=False) is None
+    assert "train_cascade = True" in capsys.readouterr().out
     with pytest.raises(pytest.fail.Exception, match="unasked"):
         ex.cascade_on_photos(ex.PhotosConfig(), Workspace(), Batch(frames.mean(1), frames), train=True)
 

@@ -105,11 +105,12 @@ def extract(model: torch.nn.Module, photo: torch.Tensor, device="cpu") -> torch.
     return predict_frames(model, photo, device=device, progress=False, scale="auto")
 
 
-def photo_checks(frames: torch.Tensor, photo: torch.Tensor, held: bool) -> pd.Series:
-    """What can be said of frames without their truth: the motion they show (the first against the
-    last frame), how far they are from the photograph, and the re-blur PSNR, which is no evidence
-    for frames ``held`` to the photograph (they re-blur to it by construction)."""
+def photo_checks(model: torch.nn.Module, frames: torch.Tensor, photo: torch.Tensor) -> pd.Series:
+    """What can be said of ``model``'s frames without their truth: the motion they show (the first
+    against the last frame), how far they are from the photograph, and the re-blur PSNR, which is no
+    evidence for a model held to the photograph (its frames re-blur to it by construction)."""
     check = photo_check(frames, photo)
+    held = isinstance(model, MatchBlur)
     return pd.Series({"first/last difference (levels of 255)": check["first_last_difference"],
                       "frames against the photograph (dB)": check["frames_vs_photo_psnr_db"],
                       "re-blur PSNR (dB)" + (", no evidence: held" if held else ""): check["reblur_psnr_db"]},
@@ -146,13 +147,13 @@ def with_blur(photos: Batch, sequences: torch.Tensor) -> torch.Tensor:
 
 
 def cascade_on_photos(cfg: PhotosConfig, ws: Workspace, photos: Batch, train: bool = False, device="cpu"
-                      ) -> pd.DataFrame | str:
+                      ) -> pd.DataFrame | None:
     """Jin's cascade (notebook 04's teacher-forced run, from its checkpoints or trained at the
     profile's scale) on the synthetic ``photos``, scored as :func:`extract_photos` scores: only when
-    ``train``; otherwise a line saying how to ask for it."""
+    ``train``; otherwise it says how to ask for it and returns None."""
     if not train:
-        return ("Jin's cascade is not shown: set train_cascade = True to train it at this profile (or reuse "
-                "notebook 04's checkpoints) and score it on the same photographs.")
+        print("not trained: set train_cascade = True above to see Jin's cascade here")
+        return None
     cascade, _ = jin_middle(cfg.jin, ws)
     model, _ = jin_cascade(cfg.jin, "teacher_forcing", cascade.middle.state_dict(), ws)
     return extract_photos(model.cpu().eval(), photos, device=device, scale=1)[1]
