@@ -1,12 +1,21 @@
 """Windows per second of ``blur2vid evaluate``: the shipped model and the blur copy on 160x240 crops.
 
-    python benchmarks/bench_evaluate.py [--windows 96] [--precision auto]
+    python benchmarks/bench_evaluate.py [--windows 96] [--precision auto] [--repeats 3] [--threads N]
 
 A video of a camera panning over a scikit-image photograph (200x300, written once into a temporary
-folder) is cut into windows of 7 frames, one frame apart, centre-cropped to 160x240, and scored by
-every convention.  Timed: ``evaluate`` end to end (reading, the network in batches, every metric,
-the tables written after each batch), and beside it the per-window path (``predict_frames`` on
-each window, then the same scores of the model alone), in one process on this machine.
+folder) is cut into windows of 7 frames, one frame apart, centre-cropped to 160x240.  Reported, in
+one process on this machine, as windows per second:
+
+* the network alone (its working-scale input, a batch at a time), with channels-last input (as
+  ``predict_batch`` runs it) and, beside it, contiguous input (before);
+* the network with the hold (``predict_batch``, as ``blur2vid predict`` runs the model);
+* the scoring of one batch (every convention, re-blur PSNR, SSIM) of the model's frames and of
+  the blur copy, and beside SSIM and the conventions their previous implementations (before);
+* ``evaluate`` end to end (reading, the network, every metric, the tables written after each
+  batch, the figures), with every convention and with ``--no-ssim``.
+
+Each part is timed ``--repeats`` times, interleaved, and its best time kept: a busy machine slows
+every part alike only on average.
 """
 
 from __future__ import annotations
@@ -20,13 +29,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from blur2vid.app.evaluate import EvalConfig, evaluate, open_footage, score_windows  # noqa: E402
 from blur2vid.app.predict import load_predictor  # noqa: E402
+from blur2vid.core import metrics  # noqa: E402
 from blur2vid.core.precision import resolve_precision  # noqa: E402
-from blur2vid.models.inference import predict_frames  # noqa: E402
+from blur2vid.models.inference import predict_batch, working_scale  # noqa: E402
 from blur2vid.models.timing import device_name  # noqa: E402
 
 
@@ -40,35 +51,101 @@ def panning_video(path: Path, n_frames: int) -> Path:
     return path
 
 
+def ssim_before(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """SSIM as ``core.metrics`` computed it before: five maps of 16 images, each window's mean by six
+    shifted sums per side, the formula on the means (the same numbers; kept to time against)."""
+    (c, h, w) = pred.shape[-3:]
+    x, y = pred.float().reshape(-1, 1, h, w), target.float().reshape(-1, 1, h, w)
+    out = []
+    for xc, yc in zip(x.split(16), y.split(16), strict=True):
+        z = torch.cat([xc, yc, xc * xc, yc * yc, xc * yc], dim=1)
+        s = z[..., :-6].clone()
+        for i in range(1, 7):
+            s += z[..., i:z.shape[-1] - 6 + i]
+        m = s[..., :-6, :].clone()
+        for i in range(1, 7):
+            m += s[..., i:s.shape[-2] - 6 + i, :]
+        ux, uy, xx, yy, xy = m.div_(49).unbind(1)
+        vx, vy, vxy = 49 / 48 * (xx - ux * ux), 49 / 48 * (yy - uy * uy), 49 / 48 * (xy - ux * uy)
+        c1, c2 = 0.01**2, 0.03**2
+        s_map = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))
+        out.append(s_map.double().mean(dim=(-2, -1)))
+    return torch.cat(out).reshape(*pred.shape[:-3], c).mean(-1)
+
+
+def conventions_before(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """The squared errors of both directions in float32 with float64 means, as ``conventions`` took
+    them before (the part of it that cost the time; kept to time against)."""
+    err_f = (pred.float() - target.float()).square_()
+    err_b = err_f if pred.stride(1) == 0 else (pred.float().flip(1) - target.float()).square_()
+    per_frame = [e.mean(dim=(-3, -2, -1), dtype=torch.float64) for e in (err_f, err_b)]
+    return torch.minimum(*[e.mean(dim=(-4, -3), dtype=torch.float64) for e in (err_f, err_b)]), per_frame
+
+
+def best(parts: dict, repeats: int) -> dict[str, float]:
+    """The best of ``repeats`` interleaved timings of each part, in seconds."""
+    times = {k: [] for k in parts}
+    for _ in range(repeats):
+        for k, f in parts.items():
+            t0 = time.perf_counter()
+            f()
+            times[k].append(time.perf_counter() - t0)
+    return {k: min(v) for k, v in times.items()}
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--windows", type=int, default=96)
     parser.add_argument("--precision", default="auto", choices=["fp32", "bf16", "auto"])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch's threads (default: its own); 1 where another job shares the cores")
     args = parser.parse_args(argv)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     precision = resolve_precision(args.precision, "cpu")
     with tempfile.TemporaryDirectory() as tmp:
         video = panning_video(Path(tmp) / "pan.mp4", args.windows + 6)
         cfg = EvalConfig(stride=1, crop=(160, 240), precision=precision)
-        evaluate(str(video), ["default"], Path(tmp) / "warm", replace(cfg, max_windows=16), progress=False)  # imports
-        t0 = time.perf_counter()
-        result = evaluate(str(video), ["default"], Path(tmp) / "out", cfg, progress=False)
-        batched = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        evaluate(str(video), ["default"], Path(tmp) / "fast", replace(cfg, ssim=False), progress=False)
-        no_ssim = time.perf_counter() - t0
         footage = open_footage(str(video), cfg)
+        loaded = [footage.load(j) for j in range(min(cfg.batch, len(footage.windows)))]
+        blur, frames = torch.stack([b for b, _ in loaded]), torch.stack([f for _, f in loaded])
+        n = len(blur)
         model, _ = load_predictor()
-        t0 = time.perf_counter()
-        for j in range(len(footage.windows)):
-            blur, frames = footage.load(j)
-            pred = predict_frames(model, blur, progress=False, precision=precision)
-            score_windows(pred[None], frames[None], blur[None], cfg.crf)
-        single = time.perf_counter() - t0
-    n = result.info["windows"]
-    print(f"{device_name(torch.device('cpu'))}, torch {torch.__version__}, {precision}, {n} windows of 160x240")
-    print(f"blur2vid evaluate (batched, with the blur copy): {n / batched:.1f} windows/s")
-    print(f"the same with --no-ssim:                         {n / no_ssim:.1f} windows/s")
-    print(f"per window (predict_frames, the same scores):    {n / single:.1f} windows/s")
+        factor = working_scale(*blur.shape[-2:], "auto")
+        small = F.interpolate(blur, size=[round(s / factor) for s in blur.shape[-2:]], mode="area")
+        pred = predict_batch(model, blur, scale="auto", precision=precision, batch_size=cfg.batch)
+        copy = blur[:, None].expand_as(frames)
+        with torch.no_grad():
+            parts = {
+                "network (channels-last)": lambda: model.net(small.contiguous(memory_format=torch.channels_last)),
+                "network (contiguous, before)": lambda: model.net(small),
+                "network + hold (predict_batch)": lambda: predict_batch(model, blur, scale="auto",
+                                                                        precision=precision, batch_size=cfg.batch),
+                "scoring, model and blur copy": lambda: (score_windows(pred, frames, blur, cfg.crf),
+                                                         score_windows(copy, frames, blur, cfg.crf)),
+                "scoring without SSIM": lambda: (score_windows(pred, frames, blur, cfg.crf, ssim=False),
+                                                 score_windows(copy, frames, blur, cfg.crf, ssim=False)),
+                "SSIM, model and blur copy": lambda: (metrics.ssim(pred, frames), metrics.ssim(copy, frames)),
+                "SSIM (before)": lambda: (ssim_before(pred, frames), ssim_before(copy, frames)),
+                "conventions, model and blur copy": lambda: (metrics.conventions(pred, frames),
+                                                             metrics.conventions(copy, frames)),
+                "conventions' errors (before)": lambda: (conventions_before(pred, frames),
+                                                         conventions_before(copy, frames)),
+            }
+            times = best(parts, args.repeats)
+        evaluate(str(video), ["default"], Path(tmp) / "warm", replace(cfg, max_windows=16), progress=False)  # imports
+        whole = {}
+        for label, run_cfg in (("evaluate, every convention", cfg), ("evaluate --no-ssim", replace(cfg, ssim=False))):
+            t0 = time.perf_counter()
+            result = evaluate(str(video), ["default"], Path(tmp) / label.replace(" ", "_"), run_cfg, progress=False)
+            whole[label] = (time.perf_counter() - t0, result.info["windows"])
+    print(f"{device_name(torch.device('cpu'))}, torch {torch.__version__}, {torch.get_num_threads()} thread(s), "
+          f"{precision}, 160x240 windows of 7 frames")
+    for label, seconds in times.items():
+        print(f"{label:34s} {n / seconds:7.1f} windows/s")
+    for label, (seconds, windows) in whole.items():
+        print(f"{label:34s} {windows / seconds:7.1f} windows/s  ({windows} windows, with the blur copy)")
 
 
 if __name__ == "__main__":

@@ -202,8 +202,8 @@ def predict_batch(model: nn.Module, blur: torch.Tensor, device: torch.device | s
         with autocast(precision, device):
             frames = net(image.contiguous(memory_format=layout))
         frames = frames.float().clamp(0, 1).contiguous()
-        if factor > 1:
+        if factor > 1:  # held below, which clamps the frames first
             frames = F.interpolate(frames.flatten(0, 1), size=photo.shape[-2:], mode="bilinear",
-                                   align_corners=False).clamp(0, 1).unflatten(0, frames.shape[:2])
+                                   align_corners=False).unflatten(0, frames.shape[:2])
         out.append((frames if held is None else held.hold(frames, photo)).cpu())
     return torch.cat(out)
