@@ -244,3 +244,15 @@ def test_lpips_is_a_column_only_with_its_weights(tmp_path):
     assert scored["lpips"].iloc[0] == pytest.approx(0.0, abs=1e-6)  # read in its sequence direction: the truth
     noisy = score_windows((truth + 0.1).clamp(0, 1), truth, truth.mean(1), "srgb", lpips=load_lpips(lin, vgg))
     assert noisy["lpips"].iloc[0] > 0
+
+
+def test_a_windows_blur_is_eq1_of_its_cropped_frames(tmp_path):
+    """The loaders' blur of the full frames, cropped, is the blur of the cropped frames (Eq. 1 is
+    per pixel) to the bit, through the camera response asked for."""
+    for seq in ("s1", "s2"):
+        write_seq(tmp_path / "data" / seq, range(1, 10), size=(28, 36))
+    for crf in ("srgb", "gamma2.2"):
+        footage = open_footage(tmp_path / "data", EvalConfig(crop=(20, 24), crf=crf))
+        for j in range(len(footage.windows)):
+            blur, frames = footage.load(j)
+            assert frames.shape == (7, 3, 20, 24) and torch.equal(blur, synthesize_blur(frames, crf))

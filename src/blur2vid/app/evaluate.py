@@ -141,7 +141,6 @@ def _spread(n: int, most: int | None) -> list[int]:
 
 def open_footage(spec: str | os.PathLike, cfg: EvalConfig = EvalConfig()) -> Footage:
     """The footage ``spec`` names (:data:`FOOTAGE_NAMES`, or a path), cut into windows by ``cfg``."""
-    from blur2vid.core.formation import synthesize_blur
 
     if str(spec) in FOOTAGE_NAMES:
         return _named(str(spec), cfg)
@@ -188,9 +187,9 @@ def open_footage(spec: str | os.PathLike, cfg: EvalConfig = EvalConfig()) -> Foo
         d, i = index[j]
         sample = d[i]
         where = f"{d.windows[i].path} (window {names[j][1]})"
-        frames = _centre(sample.frames, cfg.crop, where)
-        blur = _centre(sample.blur, cfg.crop, where) if kind == "rb2v" else synthesize_blur(frames, cfg.crf)
-        return blur, frames
+        # the loaders' blur is Eq. 1 of their frames through cfg.crf (RB2V's is captured); Eq. 1 is
+        # per pixel, so its crop is the crop's blur, not computed twice
+        return _centre(sample.blur, cfg.crop, where), _centre(sample.frames, cfg.crop, where)
 
     return Footage(str(root), kind, names, load, captured_blur=kind == "rb2v",
                    layout=getattr(datasets[0], "layout", kind), skipped=skipped)
