@@ -137,6 +137,16 @@ def test_every_registry_item_has_an_anchor_where_the_front_page_points(site, tmp
     assert built.anchors["hypercut_ordering"] == "index.html#item-hypercut_ordering"
 
 
+def test_the_readme_findings_link_into_whichever_book_is_built(site, tmp_path):
+    """The README links a finding to the committed book's page (docs/book/04_jin_training.html#...);
+    in a book built elsewhere (another profile's, a scratch folder) the link opens that book's page."""
+    source, _, readme = site
+    readme.write_text(README.replace("- **A finding**", "- **[A linked finding](docs/book/04_jin_training.html#item-jin_tab2)**"))
+    for out in (tmp_path / "docs" / "book", tmp_path / "elsewhere" / "book-gpu"):
+        book.build(source, out, readme=readme, outputs=tmp_path / "no-figures", root=tmp_path)
+        assert 'href="04_jin_training.html#item-jin_tab2"' in (out / "index.html").read_text()
+
+
 def test_the_front_page_is_the_readme_findings_with_links_into_the_book(site, tmp_path):
     source, out, readme = site
     book.build(source, out, readme=readme, outputs=tmp_path / "no-figures", root=tmp_path)

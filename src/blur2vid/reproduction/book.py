@@ -372,7 +372,8 @@ def _linker(root: Path, base: Path, out: Path, outputs: Path | None, images: Ima
     ``notebooks/``) for a page in ``out``: a link to a file of a registry item's outputs goes to the
     item's section (wherever the run wrote it: notebook 08 links its output folder by absolute path),
     an image of ``outputs`` (shown, or linked and no item's) is copied into the site, a notebook of
-    the book (a stem in ``pages``) goes to its page, any other file of the repository is linked where
+    the book (a stem in ``pages``), or a page of the committed book (``docs/book/<stem>.html``, as the
+    README's findings link it), goes to this book's page, any other file of the repository is linked where
     it lies in a clone.  Web addresses and anchors stay as they are."""
     from urllib.parse import unquote, urlsplit
 
@@ -399,6 +400,8 @@ def _linker(root: Path, base: Path, out: Path, outputs: Path | None, images: Ima
         fragment = f"#{parts.fragment}" if parts.fragment else ""
         if path.suffix == ".ipynb" and path.stem in pages and target.parent.name == "notebooks":
             return f"{path.stem}.html{fragment}"
+        if path.suffix == ".html" and path.stem in pages and target.parent == root / "docs" / "book":
+            return f"{path.stem}.html{fragment}"  # the README's links into the book: this book's own page
         try:
             inside = target.relative_to(root)
         except ValueError:
