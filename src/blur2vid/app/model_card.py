@@ -17,6 +17,7 @@ run resumes) and writes the Markdown atomically.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -106,23 +107,27 @@ def _steps(folder: Path, device: str, n: int, progress: bool) -> dict[str, Any]:
     from blur2vid.experiments.your_own_image import shipped_denoiser, shipped_model
     from blur2vid.reproduction import plots
 
+    @functools.cache
+    def shipped():  # read once, and only if a step needs it
+        return shipped_model()[0]
+
     def run_evaluate(footage: str, cfg: ev.EvalConfig) -> None:
         ev.evaluate(footage, ["default"], folder / footage, cfg, progress=progress,
                     command=f"blur2vid evaluate {footage} --out {(MEASURED / footage).as_posix()}"
                     + (" --stride 1" if cfg.stride == 1 else f" --scenes {cfg.n_scenes}"))
 
     def held_out_gain() -> None:
-        scenes = shipping.held_out_scenes(shipped_model()[0], n=n, device=device)
+        scenes = shipping.held_out_scenes(shipped(), n=n, device=device)
         atomic_write_text(folder / "held_out_gain_scenes.csv", scenes.to_csv())
         save_figure(plots.held_out_gain_figure(scenes), folder / "held_out_gain.png")
 
     def noise() -> None:
-        table = shipping.with_denoiser(shipped_model()[0], shipped_denoiser(), n=n, device=device)
+        table = shipping.with_denoiser(shipped(), shipped_denoiser(), n=n, device=device)
         atomic_write_text(folder / "with_denoiser.csv", table.to_csv())
         save_figure(plots.noise_figure(table), folder / "with_denoiser.png")
 
     def scales() -> None:
-        table = shipping.held_out_at_scales(shipped_model()[0], size=256, motion=48, scales=(1, 2, "auto"),
+        table = shipping.held_out_at_scales(shipped(), size=256, motion=48, scales=(1, 2, "auto"),
                                             n=max(4, n // 2), device=device)
         atomic_write_text(folder / "held_out_at_scale_scenes.csv", table.to_csv())
         save_figure(plots.scale_figure(table), folder / "held_out_at_scale.png")

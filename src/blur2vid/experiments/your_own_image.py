@@ -138,7 +138,8 @@ def extract_photos(model: torch.nn.Module, photos: Batch, device="cpu", scale: f
     table = pd.DataFrame(scores.numpy(), columns=frame_labels(pred.shape[1]),
                          index=[f"#{i}" for i in range(len(photos))])
     copy = blur_copy_ppsnr(photos.blur, photos.frames).mean(1).numpy()
-    return pred, table.assign(mean=table.mean(axis=1), blur_copy=copy, over_blur_copy=table.mean(axis=1) - copy)
+    mean = table.mean(axis=1)
+    return pred, table.assign(mean=mean, blur_copy=copy, over_blur_copy=mean - copy)
 
 
 def with_blur(photos: Batch, sequences: torch.Tensor) -> torch.Tensor:
