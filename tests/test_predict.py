@@ -443,3 +443,17 @@ def test_a_batch_gives_the_frames_of_each_photograph_alone():
     alone = torch.stack([predict_frames(model, b, progress=False, scale="auto") for b in blur])
     assert batch.shape == alone.shape == (3, 7, 3, 120, 150) and batch.is_contiguous()
     torch.testing.assert_close(batch, alone, atol=1e-5, rtol=0)
+    # held instead to the photograph as a denoiser cleans it, at a noise level
+    from blur2vid.models.denoise import NoiseLevelDenoiser
+
+    den = NoiseLevelDenoiser(width=4, depth=1).eval()
+    torch.manual_seed(0)
+    for weight in den.parameters():  # it starts as the identity: made to move the photograph
+        weight.data.normal_(0, 0.1)
+    batch = predict_batch(model, blur[:2], scale="auto", noise=0.02, denoiser=den)
+    alone = torch.stack([predict_frames(model, b, progress=False, scale="auto", noise=0.02, denoiser=den)
+                         for b in blur[:2]])
+    torch.testing.assert_close(batch, alone, atol=1e-5, rtol=0)
+    assert (batch - predict_batch(model, blur[:2], scale="auto")).abs().max() > 1e-3  # the denoiser moved them
+    with pytest.raises(ValueError, match="needs a denoiser"):
+        predict_batch(model, blur[:1], noise=0.02)

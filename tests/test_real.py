@@ -1,7 +1,6 @@
 """Scores on real pictures (:mod:`blur2vid.experiments.real`): blurs made from real video and the
 no-reference checks of real photographs."""
 
-import pytest
 import torch
 from torch import nn
 
@@ -17,22 +16,26 @@ class BlurCopy(nn.Module):
 
 
 def test_the_real_video_is_cut_into_windows_with_their_blur():
+    from blur2vid.app.evaluate import EvalConfig, open_footage
+
     clip = real.real_video()
     assert clip.shape[1] == 3 and clip.shape[0] >= 7 and 0 <= clip.min() and clip.max() <= 1
-    windows = real.video_windows(clip)
-    assert len(windows) == clip.shape[0] - 6
-    assert torch.equal(windows.frames[2], clip[2:9])
-    assert torch.allclose(windows.blur[2], synthesize_blur(clip[2:9], "srgb"))
-    with pytest.raises(ValueError, match="at least 7 frames"):
-        real.video_windows(clip[:5])
+    footage = open_footage("real", EvalConfig(stride=1))
+    assert len(footage.windows) == clip.shape[0] - 6 and footage.windows[2] == (real.REAL_VIDEO, "2")
+    blur, frames = footage.load(2)
+    assert torch.equal(frames, clip[2:9])
+    assert torch.allclose(blur, synthesize_blur(clip[2:9], "srgb"))
 
 
-def test_the_blur_copy_scores_zero_over_itself():
-    windows = real.video_windows(real.real_video()[:9])
-    table = real.score_on_video(BlurCopy(), windows)
-    assert list(table.index) == ["frames 1-7", "frames 2-8", "frames 3-9"]
+def test_the_blur_copy_scores_zero_over_itself_on_the_real_footage():
+    """The shipped model's footage numbers (``shipping.on_real_footage``, through ``blur2vid
+    evaluate``'s scoring): a network that returns its input is the blur copy, window by window."""
+    from blur2vid.app.shipping import on_real_footage
+
+    table = on_real_footage(BlurCopy())
+    assert len(table) == real.real_video().shape[0] - 6
     assert table["over_blur_copy"].abs().max() < 1e-6 and table["middle_over_blur"].abs().max() < 1e-6
-    assert (table["blur_copy_mean"] < 100).all()
+    assert (table["blur_copy_mean"] < 100).all() and table["blur_copy_mean"].std() > 0.1
 
 
 def test_a_model_that_returns_the_photo_re_blurs_perfectly_and_shows_no_motion():

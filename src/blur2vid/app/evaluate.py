@@ -38,7 +38,7 @@ from blur2vid.core.io import atomic_write_text, save_figure, shown_path
 from blur2vid.experiments.intervals import hierarchical_bootstrap
 
 __all__ = ["FOOTAGE_NAMES", "EvalConfig", "Footage", "open_footage", "score_windows", "Evaluation", "evaluate",
-           "summarise", "CONVENTIONS", "BLUR_COPY"]
+           "summarise", "score_footage", "CONVENTIONS", "BLUR_COPY"]
 
 BLUR_COPY = "blur copy"
 """The row of the prediction that learns nothing: the blur copied to every frame."""
@@ -256,6 +256,52 @@ def score_windows(pred: torch.Tensor, frames: torch.Tensor, blur: torch.Tensor, 
     return table
 
 
+def _batches(footage: Footage, indices: list[int], batch: int):
+    """The windows ``indices`` of ``footage``, ``batch`` at a time: ``(chunk, groups)``, each group
+    a list of ``(index, blur, frames)`` of one size (full frames of several sizes go one by one)."""
+    for start in range(0, len(indices), batch):
+        chunk = indices[start:start + batch]
+        loaded = [(j, *footage.load(j)) for j in chunk]
+        same = len({tuple(b.shape) for _, b, _ in loaded}) == 1
+        yield chunk, [loaded] if same else [[x] for x in loaded]
+
+
+def _scored(name: str, model: torch.nn.Module | None, group: list, footage: Footage, cfg: EvalConfig,
+            lpips: torch.nn.Module | None = None, noise: float = 0.0, denoiser: torch.nn.Module | None = None
+            ) -> pd.DataFrame:
+    """The rows of :func:`score_windows` for one group of :func:`_batches` and one model (None: the
+    blur copy), run as ``predict`` runs it unless ``cfg.bare``, keyed by model, sequence and window."""
+    from blur2vid.models.inference import predict_batch
+
+    blur = torch.stack([b for _, b, _ in group])
+    frames = torch.stack([f for _, _, f in group])
+    if model is None:
+        pred = blur[:, None].expand_as(frames)
+    else:
+        pred = predict_batch(model, blur, device=cfg.device, precision=cfg.precision, scale=1 if cfg.bare else "auto",
+                             batch_size=cfg.batch, noise=noise, denoiser=denoiser)
+    scores = score_windows(pred, frames, blur, cfg.crf, lpips, ssim=cfg.ssim)
+    keys = [footage.windows[j] for j, _, _ in group]
+    scores.insert(0, "window", [w for _, w in keys])
+    scores.insert(0, "sequence", [s for s, _ in keys])
+    scores.insert(0, "model", BLUR_COPY if model is None else name)
+    return scores
+
+
+def score_footage(footage: Footage, models: dict[str, torch.nn.Module], cfg: EvalConfig = EvalConfig(),
+                  noise: float = 0.0, denoiser: torch.nn.Module | None = None) -> pd.DataFrame:
+    """Every window of ``footage`` scored for the blur copy and each of ``models`` (networks, run as
+    ``predict`` runs them unless ``cfg.bare``; held to the photograph as ``denoiser`` cleans it at
+    ``noise`` where that is > 0), in memory: what :func:`evaluate` writes to ``windows.csv``, without
+    its files, resume or summary (for a caller that wants the rows, such as ``blur2vid ship``)."""
+    if BLUR_COPY in models:
+        raise ValueError(f"a model may not be named {BLUR_COPY!r}: that row is always there")
+    rows = [_scored(name, model, group, footage, cfg, noise=noise, denoiser=denoiser)
+            for _, groups in _batches(footage, list(range(len(footage.windows))), cfg.batch) for group in groups
+            for name, model in [(BLUR_COPY, None), *models.items()]]
+    return pd.concat(rows, ignore_index=True)
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     files = sorted(path.glob("*")) if path.is_dir() else [path]
@@ -303,8 +349,6 @@ def evaluate(footage_spec: str, model_specs: list[str], out: str | os.PathLike, 
     ``per_frame.png`` and ``conventions.png``.  LPIPS is computed only with ``lpips_weights`` (and a
     VGG16 file: ``vgg16`` or ``$BLUR2VID_VGG16``); otherwise its column is absent and the summary
     says why."""
-    from blur2vid.models.inference import predict_batch
-
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     footage = open_footage(footage_spec, cfg)
@@ -330,31 +374,12 @@ def evaluate(footage_spec: str, model_specs: list[str], out: str | os.PathLike, 
     rows = [done] if not done.empty else []
     t0 = time.perf_counter()
     bar = tqdm(total=len(todo), desc="evaluate", unit="window", disable=not progress)
-    for start in range(0, len(todo), cfg.batch):
-        chunk = todo[start:start + cfg.batch]
-        loaded = [footage.load(j) for j in chunk]
-        if len({tuple(b.shape) for b, _ in loaded}) > 1:  # full frames of several sizes: one at a time
-            groups = [[k] for k in range(len(chunk))]
-        else:
-            groups = [list(range(len(chunk)))]
+    for chunk, groups in _batches(footage, todo, cfg.batch):
         for group in groups:
             for name in names:  # only the windows this model has not scored yet
-                need = [k for k in group if (name, *footage.windows[chunk[k]]) not in finished]
-                if not need:
-                    continue
-                blur = torch.stack([loaded[k][0] for k in need])
-                frames = torch.stack([loaded[k][1] for k in need])
-                keys = [footage.windows[chunk[k]] for k in need]
-                if name == BLUR_COPY:
-                    pred = blur[:, None].expand_as(frames)
-                else:
-                    pred = predict_batch(models[name][0], blur, device=cfg.device, precision=cfg.precision,
-                                         scale=1 if cfg.bare else "auto", batch_size=cfg.batch)
-                scores = score_windows(pred, frames, blur, cfg.crf, lpips, ssim=cfg.ssim)
-                scores.insert(0, "window", [w for _, w in keys])
-                scores.insert(0, "sequence", [s for s, _ in keys])
-                scores.insert(0, "model", name)
-                rows.append(scores)
+                need = [x for x in group if (name, *footage.windows[x[0]]) not in finished]
+                if need:
+                    rows.append(_scored(name, models[name][0] if name in models else None, need, footage, cfg, lpips))
         table = pd.concat(rows, ignore_index=True)
         atomic_write_text(path, table.to_csv(index=False))
         rows = [table]

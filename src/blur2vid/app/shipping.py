@@ -10,9 +10,9 @@ anyone can retrain and re-measure it.
 
 What a model is measured on (none of it seen in training):
 
-* **real footage**: 7-frame windows of scikit-image's ``no_time_for_that_tiny.gif``, blurred by Jin
-  Eq. 1 (:mod:`blur2vid.experiments.real`): pPSNR over copying the blur to every frame, all frames
-  and the middle one;
+* **real footage**: 7-frame windows (one frame apart) of scikit-image's ``no_time_for_that_tiny.gif``,
+  blurred by Jin Eq. 1, scored by ``blur2vid evaluate`` (:func:`blur2vid.app.evaluate.score_footage`):
+  pPSNR over copying the blur to every frame, all frames and the middle one;
 * **real photographs**: re-blur PSNR and the motion the frames show;
 * **held-out capture-like scenes** at the training size, at full motion (24 px over the exposure)
   and moderate motion (12 px): the middle frame over the blurry input and the mean over the blur
@@ -38,6 +38,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from blur2vid.app.evaluate import BLUR_COPY, EvalConfig, open_footage, score_footage
 from blur2vid.app.predict import load_predictor
 from blur2vid.core.formation import match_blur
 from blur2vid.core.metrics import capped, psnr
@@ -59,7 +60,7 @@ from blur2vid.models.inference import predict_frames
 from blur2vid.models.match_blur import MatchBlur, held_as_noted
 from blur2vid.training.denoiser import denoiser_notes
 
-__all__ = ["LICENCE", "RETRAIN", "DENOISER_RETRAIN", "MOTIONS", "NOISE_LEVELS", "held_out", "held_out_scenes", "held_out_at_scales",
+__all__ = ["LICENCE", "RETRAIN", "DENOISER_RETRAIN", "MOTIONS", "NOISE_LEVELS", "held_out", "held_out_scenes", "held_out_at_scales", "on_real_footage",
            "intervals", "by_motion", "evaluate", "with_denoiser", "retrain_command", "card", "install",
            "install_denoiser", "ship"]
 
@@ -154,19 +155,33 @@ def by_motion(scenes: pd.DataFrame, groups: int = 4) -> pd.DataFrame:
     return table
 
 
-def evaluate(model: nn.Module, device="cpu", n: int = 64, scale: float | str = "auto") -> dict[str, Any]:
-    """Everything :mod:`blur2vid.app.shipping` measures a model on (see the module's text); the real
-    footage and photographs at ``scale`` (default: as ``blur2vid predict`` runs them; the footage,
-    25x14 px, is smaller than its working size, so ``auto`` leaves it at full size, as it does the
-    64 px held-out scenes, which are scored in batches at full size)."""
+def on_real_footage(model: nn.Module, device="cpu", bare: bool = False, noise: float = 0.0,
+                    denoiser: nn.Module | None = None) -> pd.DataFrame:
+    """Per window of the real footage (7 frames, one apart), as ``blur2vid evaluate real --stride 1``
+    scores it (as ``predict`` runs the model, or the network alone at full size when ``bare``; held
+    to the photograph as ``denoiser`` cleans it at ``noise`` > 0): the model's mean pPSNR, the blur
+    copy's, their difference ``over_blur_copy``, and the same for the middle frame."""
+    cfg = EvalConfig(stride=1, bare=bare, ssim=False, device=str(device))
+    table = score_footage(open_footage("real", cfg), {"model": model.eval()}, cfg, noise=noise, denoiser=denoiser)
+    ours, copy = (table[table["model"] == m].set_index("window") for m in ("model", BLUR_COPY))
+    return pd.DataFrame({"mean": ours["mean"], "blur_copy_mean": copy["mean"],
+                         "over_blur_copy": ours["mean"] - copy["mean"], "middle": ours["middle"],
+                         "blur_middle": copy["middle"], "middle_over_blur": ours["middle"] - copy["middle"]})
+
+
+def evaluate(model: nn.Module, device="cpu", n: int = 64, bare: bool = False) -> dict[str, Any]:
+    """Everything :mod:`blur2vid.app.shipping` measures a model on (see the module's text), as
+    ``blur2vid predict`` runs it (its working scale; the footage, 25x14 px, is smaller than the
+    working size, so it stays at full size, as do the 64 px held-out scenes, which are scored in
+    batches at full size), or, ``bare``, the network alone at full size."""
     model = model.eval()
-    video = real.score_on_video(model, real.video_windows(real.real_video()), device=device, scale=scale)
-    cols = ["mean", "blur_copy_mean", "over_blur_copy", "middle", "blur_middle", "middle_over_blur"]
-    spread = video[cols].agg(["mean", "min", "max"]).round(2)
+    video = on_real_footage(model, device=device, bare=bare)
+    spread = video.agg(["mean", "min", "max"]).round(2)
+    scale = 1 if bare else "auto"
     _, checks = real.compare_on_photos({"model": model}, device=device, scales={"model": scale})
     photos = {name: {k: round(float(v), 2) for k, v in row.items()} for (_, name), row in checks.iterrows()}
     return {"real_video": {"file": real.REAL_VIDEO, "windows": len(video),
-                           **{c: spread[c].to_dict() for c in cols}},
+                           **{c: spread[c].to_dict() for c in video.columns}},
             "real_photos": photos, "scale": scale,
             "held_out": {name: held_out(model, n=n, motion=m, device=device) for name, m in MOTIONS.items()}}
 
@@ -199,13 +214,12 @@ def with_denoiser(model: MatchBlur, denoiser: nn.Module, levels=None, n: int = 6
             rows[label].update({name: iv["mean"], f"{name}_low": iv["low"], f"{name}_high": iv["high"]})
             if name == "moderate":
                 rows[label]["moderate_target_db"] = round(float(capped(psnr(target, clean)).mean()), 2)
-    clips = real.video_windows(real.real_video())
     clock = real.real_photos()["clock_motion.png"]
     on_real: dict[float, dict[str, float]] = {}  # by level: "own" is 0 there, measured once
     for label in rows:
         level = 0.0 if label == "own" else float(label) / 255
         if level not in on_real:
-            video = real.score_on_video(model, clips, device=device, scale="auto", noise=level, denoiser=denoiser)
+            video = on_real_footage(model, device=device, noise=level, denoiser=denoiser)
             frames = predict_frames(model, clock, device=device, progress=False, noise=level, denoiser=denoiser,
                                     scale="auto")
             on_real[level] = {"video_over_blur_copy": round(float(video["over_blur_copy"].mean()), 2),
@@ -276,7 +290,7 @@ def install(run: str | Path, assets: str | Path | None = None, device="cpu", mat
     if made.match_blur and not trained.get("match_blur"):  # held here, not in training: this install says so
         made = replace(made, retrain=made.retrain + " --match-blur")
     if made.match_blur:  # a scaled run is held: the network alone is measured at full size
-        made = replace(made, evaluation_network_alone=evaluate(network, device=device, scale=1))
+        made = replace(made, evaluation_network_alone=evaluate(network, device=device, bare=True))
     save_model(assets / "default_model.pt", network, made.to_dict())
     made.write(assets / "default_model.json")
     return made

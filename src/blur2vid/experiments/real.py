@@ -2,11 +2,9 @@
 video, where the true frames are known, and real blurry photographs, where they are not.
 
 * **Real footage**: the one real video a package here ships, scikit-image's
-  ``no_time_for_that_tiny.gif`` (24 frames of 25x14 pixels), cut into windows of 7 consecutive
-  frames; each window's blur is Jin Eq. 1 with the sRGB response (the frames are display-referred).
-  Never used for training (:mod:`blur2vid.data.captures` leaves it out).  Scored by pPSNR against
-  the 7 frames, beside the baseline that copies the blur to every frame.  The windows overlap, so
-  they are not independent samples: their spread is shown, not an interval.
+  ``no_time_for_that_tiny.gif`` (24 frames of 25x14 pixels, :func:`real_video`), never used for
+  training (:mod:`blur2vid.data.captures` leaves it out); ``blur2vid evaluate real`` cuts it into
+  windows and scores them (:mod:`blur2vid.app.evaluate`).
 * **Real photographs** (no truth): *re-blur consistency*, the PSNR between the photograph and the
   predicted frames pushed back through the camera model (:func:`reblur_psnr`, after Tedla et al.
   2025), beside the *motion* the frames show: the mean absolute difference between the first and
@@ -23,14 +21,11 @@ import pandas as pd
 import torch
 
 from blur2vid.core import metrics
-from blur2vid.core.formation import synthesize_blur
 from blur2vid.core.io import load_image
-from blur2vid.core.metrics import capped, ppsnr_sequence, psnr
-from blur2vid.data.sample import Batch
-from blur2vid.experiments.tables import blur_copy_ppsnr
+from blur2vid.core.metrics import capped, psnr
 from blur2vid.models.inference import predict_frames
 
-__all__ = ["REAL_VIDEO", "REAL_PHOTOS", "real_video", "video_windows", "score_on_video", "reblur_psnr",
+__all__ = ["REAL_VIDEO", "REAL_PHOTOS", "real_video", "reblur_psnr",
            "photo_check", "real_photos", "compare_on_photos"]
 
 REAL_VIDEO = "no_time_for_that_tiny.gif"
@@ -56,38 +51,6 @@ def real_video(name: str = REAL_VIDEO) -> torch.Tensor:
     if arr.ndim == 3:
         arr = arr[..., None].repeat(3, -1)
     return torch.from_numpy(arr[..., :3].copy()).permute(0, 3, 1, 2).float() / 255
-
-
-def video_windows(frames: torch.Tensor, n_frames: int = 7, stride: int = 1, crf: str = "srgb") -> Batch:
-    """Every window of ``n_frames`` consecutive frames (``stride`` apart) with its blur (Jin Eq. 1)."""
-    if frames.ndim != 4 or frames.shape[0] < n_frames:
-        raise ValueError(f"need a clip [T, C, H, W] of at least {n_frames} frames, got {tuple(frames.shape)}")
-    starts = range(0, frames.shape[0] - n_frames + 1, stride)
-    windows = torch.stack([frames[s:s + n_frames] for s in starts])
-    return Batch(synthesize_blur(windows, crf), windows, meta={"starts": list(starts)})
-
-
-def score_on_video(model: torch.nn.Module, clips: Batch, device="cpu", precision: str = "fp32",
-                   scale: float | str = 1.0, noise: float = 0.0, denoiser: torch.nn.Module | None = None
-                   ) -> pd.DataFrame:
-    """Per window: the model's pPSNR per frame (``F1..F7``) and its mean, the same for the blur
-    copied to every frame, and the middle frame against the blur (``scale``, ``noise`` and
-    ``denoiser``: as :func:`predict_frames`)."""
-    pred = torch.stack([predict_frames(model, clips.blur[i], device=device, progress=False, precision=precision,
-                                       scale=scale, noise=noise, denoiser=denoiser) for i in range(len(clips))])
-    t = clips.frames.shape[1]
-    model_scores = capped(ppsnr_sequence(pred, clips.frames))
-    copy_scores = blur_copy_ppsnr(clips.blur, clips.frames)
-    middle = capped(psnr(pred[:, t // 2], clips.frames[:, t // 2]))  # the middle frame has no order
-    table = pd.DataFrame(model_scores.numpy(), columns=[f"F{k}" for k in range(1, t + 1)])
-    table["mean"] = model_scores.mean(1).numpy()
-    table["blur_copy_mean"] = copy_scores.mean(1).numpy()
-    table["over_blur_copy"] = table["mean"] - table["blur_copy_mean"]
-    table["middle"] = middle.numpy()
-    table["blur_middle"] = copy_scores[:, t // 2].numpy()
-    table["middle_over_blur"] = table["middle"] - table["blur_middle"]
-    table.index = [f"frames {s + 1}-{s + t}" for s in clips.meta.get("starts", range(len(clips)))]
-    return table
 
 
 def reblur_psnr(frames: torch.Tensor, photo: torch.Tensor, crf: str = "srgb") -> float:

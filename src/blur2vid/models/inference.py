@@ -176,21 +176,26 @@ def predict_frames(model: nn.Module, image: torch.Tensor, device: torch.device |
 
 @torch.no_grad()
 def predict_batch(model: nn.Module, blur: torch.Tensor, device: torch.device | str = "cpu", scale: float | str = 1.0,
-                  precision: str = "fp32", batch_size: int = 16, tile: int = 1280) -> torch.Tensor:
+                  precision: str = "fp32", batch_size: int = 16, tile: int = 1280, noise: float = 0.0,
+                  denoiser: nn.Module | None = None) -> torch.Tensor:
     """:func:`predict_frames` for a batch of photographs of one size ``blur [B, C, H, W]`` ->
     ``[B, T, C, H, W]`` on the CPU: the same steps (shrunk by the working scale, the network,
-    enlarged, held once at full size), ``batch_size`` photographs through the network at a time, so
-    that many small ones (the windows of an evaluation) cost one forward instead of one each.
-    Photographs larger than ``tile`` go one by one through :func:`predict_frames`'s tiles."""
+    enlarged, held once at full size, to the photograph as ``denoiser`` cleans it at ``noise`` where
+    that is > 0), ``batch_size`` photographs through the network at a time, so that many small ones
+    (the windows of an evaluation) cost one forward instead of one each.  Photographs larger than
+    ``tile`` go one by one through :func:`predict_frames`'s tiles."""
     if blur.ndim != 4:
         raise ValueError(f"expected a batch of images [B, C, H, W], got shape {tuple(blur.shape)}")
     device = torch.device(device)
     factor = working_scale(*blur.shape[-2:], scale)
+    noise = check_noise(noise)
+    if noise > 0 and denoiser is None:
+        raise ValueError(f"noise={noise}: holding the frames to the denoised photograph needs a denoiser")
     size = [max(1, round(n / factor)) for n in blur.shape[-2:]]
-    if max(size) > tile:
+    if max(size) > tile or max(blur.shape[-2:]) > tile and noise > 0:
         return torch.stack([predict_frames(model, b, device=device, progress=False, precision=precision, scale=scale,
-                                           tile=tile) for b in blur])
-    held = model if isinstance(model, MatchBlur) else (MatchBlur(model) if factor > 1 else None)
+                                           tile=tile, noise=noise, denoiser=denoiser) for b in blur])
+    held = model if isinstance(model, MatchBlur) else (MatchBlur(model) if factor > 1 or noise > 0 else None)
     net = (model if held is None else held.net).to(device).eval()
     # on a CPU, oneDNN's convolutions run faster on channels-last input (the same frames to fp32's
     # rounding; the weights stay as they are)
@@ -205,5 +210,9 @@ def predict_batch(model: nn.Module, blur: torch.Tensor, device: torch.device | s
         if factor > 1:  # held below, which clamps the frames first
             frames = F.interpolate(frames.flatten(0, 1), size=photo.shape[-2:], mode="bilinear",
                                    align_corners=False).unflatten(0, frames.shape[:2])
+        if noise > 0:  # held to the photograph as the denoiser cleans it (as predict_frames does)
+            with autocast(precision, device):
+                photo = denoiser.to(device).eval()(photo, noise)
+            photo = photo.float().clamp(0, 1)
         out.append((frames if held is None else held.hold(frames, photo)).cpu())
     return torch.cat(out)
