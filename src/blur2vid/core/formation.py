@@ -120,7 +120,7 @@ def synthesize_blur(frames: torch.Tensor, crf: str | float | CameraResponse = "g
     out = torch.empty_like(frames.select(TIME_DIM, 0))
     for y in range(0, frames.shape[-2], 16):
         b = (..., slice(y, y + 16), slice(None))
-        out[b] = _forward_(g, _inverse_(g, frames[b].clamp(0, 1)).mean(dim=TIME_DIM).clamp_(0, 1))
+        _forward_(g, _inverse_(g, frames[b].clamp(0, 1)).mean(dim=TIME_DIM).clamp_(0, 1), out=out[b])
     return out
 
 
@@ -149,7 +149,7 @@ def _match_blur_banded(frames: torch.Tensor, blur: torch.Tensor, g: CameraRespon
         b = (..., slice(y, y + 16), slice(None))
         linear = _inverse_(g, frames[b].clamp(0, 1))
         residual = _inverse_(g, blur[b].clamp(0, 1)).sub_(linear.mean(dim=TIME_DIM))
-        out[b] = _forward_(g, linear.add_(residual.unsqueeze(TIME_DIM)).clamp_(0, 1))
+        _forward_(g, linear.add_(residual.unsqueeze(TIME_DIM)).clamp_(0, 1), out=out[b])
     return out
 
 
@@ -162,12 +162,13 @@ def _inverse_(g: CameraResponse, y: torch.Tensor) -> torch.Tensor:
     return torch.where(y <= 0.04045, y.div_(12.92), linear, out=linear)
 
 
-def _forward_(g: CameraResponse, x: torch.Tensor) -> torch.Tensor:
-    """``g(x)`` for ``x`` already in ``[0, 1]``, which it consumes (as :func:`_inverse_`)."""
+def _forward_(g: CameraResponse, x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """``g(x)`` for ``x`` already in ``[0, 1]``, which it consumes (as :func:`_inverse_`), written
+    into ``out`` (a band of the result: no copy of it)."""
     if g.kind != "srgb":
-        return g(x)
+        return out.copy_(g(x))
     curve = x.pow(1 / 2.4).mul_(1.055).sub_(0.055)
-    return torch.where(x <= 0.0031308, x.mul_(12.92), curve, out=curve)
+    return torch.where(x <= 0.0031308, x.mul_(12.92), curve, out=out)
 
 
 def average_subframes(instants: torch.Tensor, factor: int, crf: str | float | CameraResponse = "gamma2.2") -> torch.Tensor:

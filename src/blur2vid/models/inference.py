@@ -61,6 +61,15 @@ class _AtLevel(nn.Module):
         return self.denoiser(photo, self.sigma)[:, None]
 
 
+def _enlarge(frames: torch.Tensor, size) -> torch.Tensor:
+    """``frames [..., C, h, w]`` enlarged to ``size`` (bilinear), each channel as an image of its own:
+    the same numbers (to float32's rounding) as the colour images, several times faster on a CPU,
+    where three channels take a slow path."""
+    lead = frames.shape[:-2]
+    flat = frames.reshape(-1, 1, *frames.shape[-2:])
+    return F.interpolate(flat, size=list(size), mode="bilinear", align_corners=False).reshape(*lead, *size)
+
+
 def _tiles(size: int, tile: int, overlap: int) -> tuple[list[int], int]:
     """Where the tiles along one side of ``size`` pixels start, and their length: as few tiles of
     at most ``tile`` pixels as cover the side with ``overlap`` on each inner edge, all of one length
@@ -157,7 +166,7 @@ def predict_frames(model: nn.Module, image: torch.Tensor, device: torch.device |
                 written[y0 + top:y0 + bottom, x0 + left:x0 + right] = True
                 bar.update()
         if factor > 1:
-            out = F.interpolate(out, size=photo.shape[-2:], mode="bilinear", align_corners=False).clamp(0, 1)
+            out = _enlarge(out, photo.shape[-2:]).clamp(0, 1)
         if held is not None:
             if noise > 0:
                 photo = predict_frames(_AtLevel(denoiser, noise), photo, device=device, tile=tile,
@@ -208,8 +217,7 @@ def predict_batch(model: nn.Module, blur: torch.Tensor, device: torch.device | s
             frames = net(image.contiguous(memory_format=layout))
         frames = frames.float().clamp(0, 1).contiguous()
         if factor > 1:  # held below, which clamps the frames first
-            frames = F.interpolate(frames.flatten(0, 1), size=photo.shape[-2:], mode="bilinear",
-                                   align_corners=False).unflatten(0, frames.shape[:2])
+            frames = _enlarge(frames, photo.shape[-2:])
         if noise > 0:  # held to the photograph as the denoiser cleans it (as predict_frames does)
             with autocast(precision, device):
                 photo = denoiser.to(device).eval()(photo, noise)
