@@ -247,12 +247,18 @@ def test_lpips_is_a_column_only_with_its_weights(tmp_path):
 
 
 def test_a_windows_blur_is_eq1_of_its_cropped_frames(tmp_path):
-    """The loaders' blur of the full frames, cropped, is the blur of the cropped frames (Eq. 1 is
-    per pixel) to the bit, through the camera response asked for."""
+    """evaluate blurs only the crop of a window's frames: the same, to the bit, as the loader's own
+    blur of the full frames, cropped (Eq. 1 is per pixel), through the camera response asked for."""
+    from blur2vid.data.frame_folders import FrameFolderDataset
+
     for seq in ("s1", "s2"):
         write_seq(tmp_path / "data" / seq, range(1, 10), size=(28, 36))
     for crf in ("srgb", "gamma2.2"):
         footage = open_footage(tmp_path / "data", EvalConfig(crop=(20, 24), crf=crf))
+        loader = FrameFolderDataset(tmp_path / "data", n_frames=7, crf=crf, split="all")
+        assert len(footage.windows) == len(loader) == 2  # one window of 7 of each sequence's 9 frames
         for j in range(len(footage.windows)):
             blur, frames = footage.load(j)
-            assert frames.shape == (7, 3, 20, 24) and torch.equal(blur, synthesize_blur(frames, crf))
+            whole = loader[j]
+            assert frames.shape == (7, 3, 20, 24) and torch.equal(frames, whole.frames[..., 4:24, 6:30])
+            assert torch.equal(blur, whole.blur[..., 4:24, 6:30])

@@ -144,6 +144,7 @@ def open_footage(spec: str | os.PathLike, cfg: EvalConfig = EvalConfig()) -> Foo
 
     if str(spec) in FOOTAGE_NAMES:
         return _named(str(spec), cfg)
+    from blur2vid.core.formation import synthesize_blur
     from blur2vid.data.source import detect_kind
     from blur2vid.data.windows import DatasetError
 
@@ -185,11 +186,14 @@ def open_footage(spec: str | os.PathLike, cfg: EvalConfig = EvalConfig()) -> Foo
 
     def load(j: int) -> tuple[torch.Tensor, torch.Tensor]:
         d, i = index[j]
-        sample = d[i]
         where = f"{d.windows[i].path} (window {names[j][1]})"
-        # the loaders' blur is Eq. 1 of their frames through cfg.crf (RB2V's is captured); Eq. 1 is
-        # per pixel, so its crop is the crop's blur, not computed twice
-        return _centre(sample.blur, cfg.crop, where), _centre(sample.frames, cfg.crop, where)
+        if kind == "rb2v":  # a captured blur, cropped as its frames
+            sample = d[i]
+            return _centre(sample.blur, cfg.crop, where), _centre(sample.frames, cfg.crop, where)
+        # the loaders' blur is Eq. 1 of their frames through cfg.crf; Eq. 1 is per pixel, so the
+        # crop's blur is the blur's crop: only the crop is blurred
+        frames = _centre(d.window_frames(i), cfg.crop, where)
+        return synthesize_blur(frames, d.crf), frames
 
     return Footage(str(root), kind, names, load, captured_blur=kind == "rb2v",
                    layout=getattr(datasets[0], "layout", kind), skipped=skipped)

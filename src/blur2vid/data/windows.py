@@ -373,6 +373,14 @@ class SlidingWindowDataset(WindowDataset):
         if not self.windows:
             raise DatasetError(f"{self.root}: split {self.split!r} has no window of {self.n_frames} frames")
 
+    def window_frames(self, index: int) -> torch.Tensor:
+        """The frames of sample ``index`` (``self[index].frames``) without its blur: for a caller
+        that crops them first and blurs only the crop (Eq. 1 is per pixel: the same numbers)."""
+        window = self.windows[index]
+        seq = self._seq(window.sequence)
+        frames, _ = self._load(seq, window, f"sequence '{seq.name}' frames {window.frames[0]}..{window.frames[-1]}")
+        return downsample_images(frames, self.downsample)
+
     def _sample(self, window: Window, index: int) -> Sample:
         seq = self._seq(window.sequence)
         where = f"sequence '{seq.name}' frames {window.frames[0]}..{window.frames[-1]}"
