@@ -35,6 +35,14 @@ TIME_DIM = -4
 _EPS = 1e-6  # below this irradiance the gamma curve is a straight line through 0
 
 
+
+def _power(x: torch.Tensor, p: float) -> torch.Tensor:
+    """``x ** p`` for ``x > 0`` as ``exp(p log x)``: within a few float32 roundings of ``pow``, whose
+    non-integer powers a CPU computes one element at a time (several times slower); the camera
+    curves below take every power this way, so that every path of Eq. 1 rounds alike."""
+    return x.log().mul_(p).exp_()
+
+
 @dataclass(frozen=True)
 class CameraResponse:
     """A camera response function ``g`` (irradiance -> intensity) and its inverse.
@@ -57,9 +65,9 @@ class CameraResponse:
         if self.kind == "gamma":
             # a linear toe below _EPS keeps the curve exact at 0 and its gradient finite
             slope = _EPS ** (1.0 / self.gamma - 1.0)
-            return torch.where(x < _EPS, x * slope, x.clamp_min(_EPS).pow(1.0 / self.gamma))
+            return torch.where(x < _EPS, x * slope, _power(x.clamp_min(_EPS), 1.0 / self.gamma))
         # srgb
-        return torch.where(x <= 0.0031308, 12.92 * x, 1.055 * x.clamp_min(0.0031308).pow(1 / 2.4) - 0.055)
+        return torch.where(x <= 0.0031308, 12.92 * x, 1.055 * _power(x.clamp_min(0.0031308), 1 / 2.4) - 0.055)
 
     def inverse(self, intensity: torch.Tensor) -> torch.Tensor:
         y = intensity.clamp(0.0, 1.0)
@@ -67,8 +75,8 @@ class CameraResponse:
             return y
         if self.kind == "gamma":
             knee = _EPS ** (1.0 / self.gamma)
-            return torch.where(y < knee, y * (_EPS / knee), y.pow(self.gamma))
-        return torch.where(y <= 0.04045, y / 12.92, ((y + 0.055) / 1.055).pow(2.4))
+            return torch.where(y < knee, y * (_EPS / knee), _power(y.clamp_min(knee), self.gamma))
+        return torch.where(y <= 0.04045, y / 12.92, _power((y + 0.055) / 1.055, 2.4))
 
 
 CRF_NAMES = ("linear", "srgb", "gamma<g> (e.g. gamma2.2)")
@@ -158,7 +166,7 @@ def _inverse_(g: CameraResponse, y: torch.Tensor) -> torch.Tensor:
     in place (the same arithmetic), any other response as it is."""
     if g.kind != "srgb":
         return g.inverse(y)
-    linear = y.add(0.055).div_(1.055).pow_(2.4)
+    linear = y.add(0.055).div_(1.055).log_().mul_(2.4).exp_()  # as _power, in place
     return torch.where(y <= 0.04045, y.div_(12.92), linear, out=linear)
 
 
@@ -167,7 +175,7 @@ def _forward_(g: CameraResponse, x: torch.Tensor, out: torch.Tensor) -> torch.Te
     into ``out`` (a band of the result: no copy of it)."""
     if g.kind != "srgb":
         return out.copy_(g(x))
-    curve = x.pow(1 / 2.4).mul_(1.055).sub_(0.055)
+    curve = x.clamp_min(0.0031308).log_().mul_(1 / 2.4).exp_().mul_(1.055).sub_(0.055)  # as _power
     return torch.where(x <= 0.0031308, x.mul_(12.92), curve, out=out)
 
 
