@@ -262,3 +262,10 @@ def test_a_windows_blur_is_eq1_of_its_cropped_frames(tmp_path):
             whole = loader[j]
             assert frames.shape == (7, 3, 20, 24) and torch.equal(frames, whole.frames[..., 4:24, 6:30])
             assert torch.equal(blur, whole.blur[..., 4:24, 6:30])
+    from blur2vid.data.video import VideoDataset  # and a video's windows, the same way
+
+    path = write_video(tmp_path / "v.mp4", smooth_frames(9, 28, 36))
+    footage = open_footage(path, EvalConfig(crop=(20, 24)))
+    blur, frames = footage.load(0)
+    whole = VideoDataset(path, n_frames=7, split="all", crf="srgb")[0]
+    assert torch.equal(frames, whole.frames[..., 4:24, 6:30]) and torch.equal(blur, whole.blur[..., 4:24, 6:30])

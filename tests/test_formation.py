@@ -28,7 +28,7 @@ def test_gamma_and_srgb_known_values():
     assert get_crf("srgb").inverse(torch.tensor(0.04, dtype=torch.float64)).item() == pytest.approx(0.04 / 12.92)
 
 
-@pytest.mark.parametrize("name", ["srgb", "gamma2.2", 1.8])
+@pytest.mark.parametrize("name", ["srgb", "gamma2.2", 1.8, 0.5])
 def test_the_curves_powers_are_pows_to_float32_rounding_with_finite_gradients(name):
     """The curves take their powers as exp(p log x) (pow is not vectorised on a CPU): within 1e-6
     of the same curve through float64 pow, both ways, and their gradients finite at 0 and 1."""
@@ -42,7 +42,7 @@ def test_the_curves_powers_are_pows_to_float32_rounding_with_finite_gradients(na
         fwd, inv = exact ** (1 / g.gamma), exact ** g.gamma
     assert (g(x).double() - fwd).abs().max() < 1e-6
     assert (g.inverse(x).double() - inv).abs().max() < 1e-6
-    with torch.no_grad():  # the banded path of Eq. 1 rounds as the whole one
+    with torch.no_grad():  # the banded path of Eq. 1: the whole one, to float32 rounding
         frames = torch.rand(7, 3, 40, 33, generator=torch.Generator().manual_seed(1))
         banded = synthesize_blur(frames, name)
     torch.testing.assert_close(banded, g(g.inverse(frames).mean(0)), atol=1e-6, rtol=0)
@@ -97,6 +97,9 @@ def test_bad_inputs_name_the_value():
         average_subframes(torch.zeros(7, 3, 2, 2), 2)
     with pytest.raises(ValueError, match="-0.1"):
         get_crf(-0.1)
+    for gamma in (0.1, 20.0, float("nan"), "gamma0.05"):  # float32 overflows near 0 beyond GAMMAS
+        with pytest.raises(ValueError, match="between 0.25 and 10"):
+            get_crf(gamma)
 
 
 def test_noise_is_seeded_and_has_the_asked_sigma():

@@ -457,3 +457,24 @@ def test_a_batch_gives_the_frames_of_each_photograph_alone():
     assert (batch - predict_batch(model, blur[:2], scale="auto")).abs().max() > 1e-3  # the denoiser moved them
     with pytest.raises(ValueError, match="needs a denoiser"):
         predict_batch(model, blur[:1], noise=0.02)
+    # a network not held is held when a noise level is given; a photograph larger than the tile
+    # goes through predict_frames' tiles, denoised in them
+    from blur2vid.models.unet import SequenceUNet
+
+    torch.manual_seed(1)
+    net = SequenceUNet(n_frames=7, width=4, depth=1).eval()
+    for tile in (1280, 84):
+        batch = predict_batch(net, blur[:2], noise=0.02, denoiser=den, tile=tile)
+        alone = torch.stack([predict_frames(net, b, progress=False, noise=0.02, denoiser=den, tile=tile) for b in blur[:2]])
+        torch.testing.assert_close(batch, alone, atol=1e-5, rtol=0)
+
+
+def test_frames_are_enlarged_as_colour_images_are():
+    """``_enlarge`` (one channel at a time: faster on a CPU) gives bilinear's colour images."""
+    import torch.nn.functional as F
+
+    from blur2vid.models.inference import _enlarge
+
+    frames = torch.rand(2, 7, 3, 24, 36, generator=torch.Generator().manual_seed(2))
+    colour = F.interpolate(frames.flatten(0, 1), size=[40, 60], mode="bilinear", align_corners=False)
+    torch.testing.assert_close(_enlarge(frames, (40, 60)), colour.unflatten(0, (2, 7)), atol=1e-6, rtol=0)

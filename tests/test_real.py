@@ -1,5 +1,5 @@
-"""Scores on real pictures (:mod:`blur2vid.experiments.real`): blurs made from real video and the
-no-reference checks of real photographs."""
+"""Real pictures (:mod:`blur2vid.experiments.real`): the real video cut into windows by ``blur2vid
+evaluate``, the shipped model's footage numbers, and the no-reference checks of real photographs."""
 
 import torch
 from torch import nn

@@ -294,10 +294,11 @@ def _scored(name: str, model: torch.nn.Module | None, group: list, footage: Foot
 
 def score_footage(footage: Footage, models: dict[str, torch.nn.Module], cfg: EvalConfig = EvalConfig(),
                   noise: float = 0.0, denoiser: torch.nn.Module | None = None) -> pd.DataFrame:
-    """Every window of ``footage`` scored for the blur copy and each of ``models`` (networks, run as
-    ``predict`` runs them unless ``cfg.bare``; held to the photograph as ``denoiser`` cleans it at
-    ``noise`` where that is > 0), in memory: what :func:`evaluate` writes to ``windows.csv``, without
-    its files, resume or summary (for a caller that wants the rows, such as ``blur2vid ship``)."""
+    """Every window of ``footage`` scored for the blur copy and each of ``models`` (run as ``predict``
+    runs them, or, ``cfg.bare``, as passed at full size; held to the photograph as ``denoiser``
+    cleans it at ``noise`` where that is > 0), in memory: the rows :func:`evaluate` writes to
+    ``windows.csv`` (without LPIPS), without its files, resume or summary (for a caller that wants
+    the rows, such as ``blur2vid ship``)."""
     if BLUR_COPY in models:
         raise ValueError(f"a model may not be named {BLUR_COPY!r}: that row is always there")
     rows = [_scored(name, model, group, footage, cfg, noise=noise, denoiser=denoiser)

@@ -158,7 +158,7 @@ def by_motion(scenes: pd.DataFrame, groups: int = 4) -> pd.DataFrame:
 def on_real_footage(model: nn.Module, device="cpu", bare: bool = False, noise: float = 0.0,
                     denoiser: nn.Module | None = None) -> pd.DataFrame:
     """Per window of the real footage (7 frames, one apart), as ``blur2vid evaluate real --stride 1``
-    scores it (as ``predict`` runs the model, or the network alone at full size when ``bare``; held
+    scores it (as ``predict`` runs the model, or, ``bare``, the model as passed at full size; held
     to the photograph as ``denoiser`` cleans it at ``noise`` > 0): the model's mean pPSNR, the blur
     copy's, their difference ``over_blur_copy``, and the same for the middle frame."""
     cfg = EvalConfig(stride=1, bare=bare, ssim=False, device=str(device))

@@ -33,13 +33,14 @@ __all__ = [
 
 TIME_DIM = -4
 _EPS = 1e-6  # below this irradiance the gamma curve is a straight line through 0
-
+GAMMAS = (0.25, 10.0)
+"""The gammas a camera response may have: beyond them float32 overflows near 0 (real cameras: 1.8-2.6)."""
 
 
 def _power(x: torch.Tensor, p: float) -> torch.Tensor:
     """``x ** p`` for ``x > 0`` as ``exp(p log x)``: within a few float32 roundings of ``pow``, whose
     non-integer powers a CPU computes one element at a time (several times slower); the camera
-    curves below take every power this way, so that every path of Eq. 1 rounds alike."""
+    curves below take every power this way, on every path of Eq. 1."""
     return x.log().mul_(p).exp_()
 
 
@@ -100,8 +101,8 @@ def get_crf(crf: str | float | CameraResponse = "gamma2.2") -> CameraResponse:
             raise ValueError(f"unknown camera response {crf!r}; expected one of {CRF_NAMES}") from None
     else:
         raise ValueError(f"unknown camera response {crf!r}; expected one of {CRF_NAMES}")
-    if not math.isfinite(gamma) or gamma <= 0:
-        raise ValueError(f"gamma of the camera response must be positive and finite, got {gamma!r}")
+    if not GAMMAS[0] <= gamma <= GAMMAS[1]:  # also refuses nan
+        raise ValueError(f"gamma of the camera response must be between {GAMMAS[0]} and {GAMMAS[1]}, got {gamma!r}")
     return CameraResponse(kind="gamma", gamma=gamma)
 
 
@@ -172,7 +173,7 @@ def _inverse_(g: CameraResponse, y: torch.Tensor) -> torch.Tensor:
 
 def _forward_(g: CameraResponse, x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
     """``g(x)`` for ``x`` already in ``[0, 1]``, which it consumes (as :func:`_inverse_`), written
-    into ``out`` (a band of the result: no copy of it)."""
+    into ``out`` (a band of the result; the sRGB curve writes it directly, without a copy)."""
     if g.kind != "srgb":
         return out.copy_(g(x))
     curve = x.clamp_min(0.0031308).log_().mul_(1 / 2.4).exp_().mul_(1.055).sub_(0.055)  # as _power

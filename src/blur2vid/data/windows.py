@@ -234,12 +234,16 @@ class WindowDataset(Dataset):
         return len(self.windows)
 
     def __getitem__(self, index: int) -> Sample:
+        index = self._checked(index)
+        return self._sample(self.windows[index], index)
+
+    def _checked(self, index: int) -> int:
+        """``index`` as a position in ``windows`` (negative ones count from the end), or an error."""
         if not is_int(index):
             raise TypeError(f"dataset index must be an int, got {type(index).__name__}")
         if not -len(self) <= index < len(self):
             raise IndexError(f"index {index} out of range for {len(self)} samples")
-        index = int(index) % len(self)
-        return self._sample(self.windows[index], index)
+        return int(index) % len(self)
 
     @property
     def sequences(self) -> list[str]:
@@ -376,7 +380,7 @@ class SlidingWindowDataset(WindowDataset):
     def window_frames(self, index: int) -> torch.Tensor:
         """The frames of sample ``index`` (``self[index].frames``) without its blur: for a caller
         that crops them first and blurs only the crop (Eq. 1 is per pixel: the same numbers)."""
-        window = self.windows[index]
+        window = self.windows[self._checked(index)]
         seq = self._seq(window.sequence)
         frames, _ = self._load(seq, window, f"sequence '{seq.name}' frames {window.frames[0]}..{window.frames[-1]}")
         return downsample_images(frames, self.downsample)

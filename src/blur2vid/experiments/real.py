@@ -1,5 +1,5 @@
-"""A model on real pictures (notebook 07, and the shipped model's notes): blurs made from real
-video, where the true frames are known, and real blurry photographs, where they are not.
+"""Real pictures that ship with scikit-image (notebook 07, and the shipped model's notes): a real
+video, whose true frames are known, and real blurry photographs, whose are not.
 
 * **Real footage**: the one real video a package here ships, scikit-image's
   ``no_time_for_that_tiny.gif`` (24 frames of 25x14 pixels, :func:`real_video`), never used for

@@ -201,7 +201,7 @@ def predict_batch(model: nn.Module, blur: torch.Tensor, device: torch.device | s
     if noise > 0 and denoiser is None:
         raise ValueError(f"noise={noise}: holding the frames to the denoised photograph needs a denoiser")
     size = [max(1, round(n / factor)) for n in blur.shape[-2:]]
-    if max(size) > tile or max(blur.shape[-2:]) > tile and noise > 0:
+    if max(size) > tile or (max(blur.shape[-2:]) > tile and noise > 0):
         return torch.stack([predict_frames(model, b, device=device, progress=False, precision=precision, scale=scale,
                                            tile=tile, noise=noise, denoiser=denoiser) for b in blur])
     held = model if isinstance(model, MatchBlur) else (MatchBlur(model) if factor > 1 or noise > 0 else None)
