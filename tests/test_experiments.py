@@ -321,5 +321,6 @@ def test_the_claims_view_puts_the_verdict_first_and_leaves_out_what_says_nothing
     assert list(view.columns[:2]) == ["verdict", "claim"] and "low" not in view.columns
     assert view.loc["x.margin", "value"].startswith("+1.00 [") and view.loc["x.margin", "value"].endswith("dB")
     assert view.loc["x.fact", "value"] == "" and view.loc["x.margin", "evidence"] == "2 seed(s), 6 scene(s)"
+    assert view.loc["x.margin", "rule"] == "interval, against 0" and view.loc["x.fact", "rule"] == "fact"  # the bar shown
     facts = claims_view(claims.loc[["x.fact"]])
     assert "value" not in facts.columns and "evidence" not in facts.columns  # nothing to say: left out

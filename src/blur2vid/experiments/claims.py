@@ -206,7 +206,8 @@ def claims_view(claims: pd.DataFrame) -> pd.DataFrame:
         "verdict": claims["verdict"],
         "claim": claims["claim"],
         "value": claims.apply(_value_text, axis=1),
-        "rule": claims["rule"],
+        "rule": [rule if pd.isna(bar) or rule == "fact" else f"{rule}, against {bar:g}"
+                 for rule, bar in zip(claims["rule"], claims["threshold"], strict=True)],
         "kind": claims["kind"],
         "evidence": [f"{int(se)} seed(s), {int(sc)} scene(s)" if pd.notna(sc) and sc else ""
                      for se, sc in zip(claims["seeds"], claims["scenes"], strict=True)],

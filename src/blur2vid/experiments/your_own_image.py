@@ -153,7 +153,8 @@ def cascade_on_photos(cfg: PhotosConfig, ws: Workspace, photos: Batch, train: bo
     profile's scale) on the synthetic ``photos``, scored as :func:`extract_photos` scores: only when
     ``train``; otherwise it says how to ask for it and returns None."""
     if not train:
-        print("not trained: set train_cascade = True above to see Jin's cascade here")
+        print("Jin's cascade not run: set train_cascade = True above (it reuses notebook 04's checkpoints, "
+              "or trains them)")
         return None
     cascade, _ = jin_middle(cfg.jin, ws)
     model, _ = jin_cascade(cfg.jin, "teacher_forcing", cascade.middle.state_dict(), ws)

@@ -329,7 +329,9 @@ def _quoted(row: pd.Series) -> str:
     text = f"{row['value']:{sign}.2f}{gap}{unit}"
     if pd.notna(row.get("low")) and pd.notna(row.get("high")):
         text += f" [{row['low']:{sign}.2f}, {row['high']:{sign}.2f}]"
-    return f"{text} ({row['verdict']})"
+    bar = row.get("threshold")
+    against = f", against {bar:{sign}.2f}{gap}{unit}" if pd.notna(bar) and bar != 0 else ""
+    return f"{text} ({row['verdict']}{against})"
 
 
 def findings_markdown(folder: Path, link_base: str = "docs/book") -> str:

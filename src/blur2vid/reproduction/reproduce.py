@@ -53,11 +53,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from blur2vid.core.io import repo_root
+from blur2vid.core.io import repo_root, shown_path
 from blur2vid.core.precision import resolve_precision
 from blur2vid.data.source import BATCH_CACHE_ENV, cache_budget
 from blur2vid.reproduction.runs import (
     ENV_OUTPUT_DIR,
+    POOLED_ENV,
     REFERENCE_ENV,
     REFERENCE_PROFILES,
     REFERENCE_SEEDS,
@@ -345,7 +346,8 @@ def _reproduce(profile, device, seeds, only, data_root, precision, kernel_name, 
                       flush=True)
                 raise
 
-    with _Env(**{REFERENCE_ENV: "0", ENV_OUTPUT_DIR: None}, **kernel_env), ThreadPoolExecutor(len(lanes)) as threads:
+    with _Env(**{REFERENCE_ENV: "0", ENV_OUTPUT_DIR: None, POOLED_ENV: str(shown_path(pooled))}, **kernel_env), \
+            ThreadPoolExecutor(len(lanes)) as threads:
         futures = [threads.submit(lane, gpu, lane_seeds) for gpu, lane_seeds in lanes]
         for future in futures:  # one worker: the seeds one after another
             future.result()

@@ -46,6 +46,8 @@ __all__ = ["NotebookRun", "start_run", "output_dir", "results_root", "is_referen
 ENV_OUTPUT_DIR = "BLUR2VID_FIGURES"
 ENV_RESULTS = "BLUR2VID_RESULTS"
 REFERENCE_ENV = "BLUR2VID_REFERENCE_RUN"
+POOLED_ENV = "BLUR2VID_POOLED_INTO"
+"""Set by ``blur2vid reproduce`` for the seeds of a batch: the folder their outputs are pooled into."""
 REFERENCE_PROFILES = ("cpu", "gpu")
 REFERENCE_SEEDS = (0, 1, 2)
 """The training seeds of the reference run: every trained claim is judged over these."""
@@ -344,7 +346,9 @@ def start_run(notebook: str, profile: str = "cpu", device: str = "auto", seed: i
     out.mkdir(parents=True, exist_ok=True)
     _reader_display()
     if not quiet:
-        what = "the reference run" if reference else "an exploration run: figures/ is left alone"
+        pooled = os.environ.get(POOLED_ENV)
+        what = ("the reference run" if reference else f"one seed of a batch pooled into {pooled}" if pooled
+                else "an exploration run: figures/ is left alone")
         print(f"[blur2vid] {notebook}: profile {profile}, seed {seed}, {dev}, {precision}; outputs in "
               f"{shown_path(out)} ({what})")
     if notebook in PERCEPTUAL_NOTEBOOKS and config.jin.train.vgg_weights is None:
