@@ -33,7 +33,7 @@ import torch
 from tqdm.auto import tqdm
 
 from blur2vid.core import metrics
-from blur2vid.core.formation import get_crf
+from blur2vid.core.formation import get_crf, synthesize_blur
 from blur2vid.core.io import atomic_write_text, save_figure, shown_path
 from blur2vid.experiments.intervals import hierarchical_bootstrap
 
@@ -144,7 +144,6 @@ def open_footage(spec: str | os.PathLike, cfg: EvalConfig = EvalConfig()) -> Foo
 
     if str(spec) in FOOTAGE_NAMES:
         return _named(str(spec), cfg)
-    from blur2vid.core.formation import synthesize_blur
     from blur2vid.data.source import detect_kind
     from blur2vid.data.windows import DatasetError
 
@@ -200,8 +199,6 @@ def open_footage(spec: str | os.PathLike, cfg: EvalConfig = EvalConfig()) -> Foo
 
 
 def _named(name: str, cfg: EvalConfig) -> Footage:
-    from blur2vid.core.formation import synthesize_blur
-
     if name == "real":
         from blur2vid.experiments.real import REAL_VIDEO, real_video
 

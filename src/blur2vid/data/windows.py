@@ -380,17 +380,16 @@ class SlidingWindowDataset(WindowDataset):
     def window_frames(self, index: int) -> torch.Tensor:
         """The frames of sample ``index`` (``self[index].frames``) without its blur: for a caller
         that crops them first and blurs only the crop (Eq. 1 is per pixel: the same numbers)."""
-        window = self.windows[self._checked(index)]
+        return self._frames(self.windows[self._checked(index)])[1]
+
+    def _frames(self, window: Window) -> tuple[Seq, torch.Tensor, dict, tuple[int, int]]:
+        """A window's sequence, its frames downsampled, the loader's notes and the size read."""
         seq = self._seq(window.sequence)
-        frames, _ = self._load(seq, window, f"sequence '{seq.name}' frames {window.frames[0]}..{window.frames[-1]}")
-        return downsample_images(frames, self.downsample)
+        frames, meta = self._load(seq, window, f"sequence '{seq.name}' frames {window.frames[0]}..{window.frames[-1]}")
+        return seq, downsample_images(frames, self.downsample), meta, tuple(frames.shape[-2:])
 
     def _sample(self, window: Window, index: int) -> Sample:
-        seq = self._seq(window.sequence)
-        where = f"sequence '{seq.name}' frames {window.frames[0]}..{window.frames[-1]}"
-        frames, meta = self._load(seq, window, where)
-        size = tuple(frames.shape[-2:])
-        frames = downsample_images(frames, self.downsample)
+        seq, frames, meta, size = self._frames(window)
         meta = {
             "source": self.source,
             "dataset": self.name,
