@@ -10,7 +10,8 @@ one process on this machine, as windows per second:
   ``predict_batch`` runs it) and, beside it, contiguous input (before);
 * the network with the hold (``predict_batch``, as ``blur2vid predict`` runs the model);
 * the scoring of one batch (every convention, re-blur PSNR, SSIM) of the model's frames and of
-  the blur copy, and beside SSIM and the conventions their previous implementations (before);
+  the blur copy, and beside SSIM (the CPU's kernel) torch's maps (before, and still on a GPU) and
+  beside the conventions their previous implementation (before);
 * ``evaluate`` with every convention and with ``--no-ssim``: its own rate (reading, the network,
   every metric, the table written after each batch) and, beside it, end to end (the summary with
   its intervals and the figures too, a fixed cost).
@@ -50,28 +51,6 @@ def panning_video(path: Path, n_frames: int) -> Path:
     frames = np.stack([scene[40:240, 20 + k: 320 + k] for k in range(n_frames)])
     iio.imwrite(path, frames, fps=30, codec="libx264", plugin="FFMPEG", macro_block_size=1)
     return path
-
-
-def ssim_before(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """SSIM as ``core.metrics`` computed it before: five maps of 16 images, each window's mean by six
-    shifted sums per side, the formula on the means (the same numbers; kept to time against)."""
-    (c, h, w) = pred.shape[-3:]
-    x, y = pred.float().reshape(-1, 1, h, w), target.float().reshape(-1, 1, h, w)
-    out = []
-    for xc, yc in zip(x.split(16), y.split(16), strict=True):
-        z = torch.cat([xc, yc, xc * xc, yc * yc, xc * yc], dim=1)
-        s = z[..., :-6].clone()
-        for i in range(1, 7):
-            s += z[..., i:z.shape[-1] - 6 + i]
-        m = s[..., :-6, :].clone()
-        for i in range(1, 7):
-            m += s[..., i:s.shape[-2] - 6 + i, :]
-        ux, uy, xx, yy, xy = m.div_(49).unbind(1)
-        vx, vy, vxy = 49 / 48 * (xx - ux * ux), 49 / 48 * (yy - uy * uy), 49 / 48 * (xy - ux * uy)
-        c1, c2 = 0.01**2, 0.03**2
-        s_map = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))
-        out.append(s_map.double().mean(dim=(-2, -1)))
-    return torch.cat(out).reshape(*pred.shape[:-3], c).mean(-1)
 
 
 def conventions_before(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -128,7 +107,7 @@ def main(argv=None) -> None:
                 "scoring without SSIM": lambda: (score_windows(pred, frames, blur, cfg.crf, ssim=False),
                                                  score_windows(copy, frames, blur, cfg.crf, ssim=False)),
                 "SSIM, model and blur copy": lambda: (metrics.ssim(pred, frames), metrics.ssim(copy, frames)),
-                "SSIM (before)": lambda: (ssim_before(pred, frames), ssim_before(copy, frames)),
+                "SSIM by torch's maps (before)": lambda: (metrics.ssim_maps(pred, frames), metrics.ssim_maps(copy, frames)),
                 "conventions, model and blur copy": lambda: (metrics.conventions(pred, frames),
                                                              metrics.conventions(copy, frames)),
                 "conventions' errors (before)": lambda: (conventions_before(pred, frames),

@@ -72,15 +72,37 @@ def test_ssim_is_scikit_images_default():
     b = (a + 0.1 * torch.randn(a.shape, generator=torch.Generator().manual_seed(4))).clamp(0, 1)
     ref = [structural_similarity(x.double().numpy(), y.double().numpy(), data_range=1.0, channel_axis=0)
            for x, y in zip(a, b, strict=True)]
-    np.testing.assert_allclose(metrics.ssim(a, b).numpy(), ref, atol=1e-6)
+    for ssim in (metrics.ssim, metrics.ssim_maps):  # the CPU's kernel, and torch's maps (any device)
+        np.testing.assert_allclose(ssim(a, b).numpy(), ref, atol=1e-6)
     with pytest.raises(ValueError, match="at least 7x7"):
         metrics.ssim(a[..., :6], b[..., :6])
 
 
+def test_ssim_of_one_image_over_time_is_not_copied_and_threads_agree():
+    """The blur copy (one image expanded over the frames) scores as the same image written out
+    seven times; one thread and two give the same numbers."""
+    truth = _truth(seed=9)
+    copy = synthesize_blur(truth, "srgb")[:, None].expand_as(truth)
+    written = copy.contiguous()
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = metrics.ssim(copy, truth)
+        torch.set_num_threads(2)
+        two = metrics.ssim(copy, truth)
+    finally:
+        torch.set_num_threads(threads)
+    assert one.shape == (truth.shape[0], truth.shape[1])
+    assert torch.equal(one, two)
+    assert torch.equal(one, metrics.ssim(written, truth))
+    np.testing.assert_allclose(one.numpy(), metrics.ssim_maps(copy, truth).numpy(), atol=1e-6)
+
+
 def test_ssim_is_scikit_images_default_on_photographs_flat_areas_and_other_ranges():
-    """The window sums are taken in float32: still scikit-image's float64 SSIM on a photograph and
-    a moved copy of it, on saturated and flat 8-bit areas (where a variance is the difference of two
-    large sums), with ``data_range=255``, and on small images that share a chunk."""
+    """torch's window sums are taken in float32 (the CPU's kernel sums in float64): both are still
+    scikit-image's float64 SSIM on a photograph and a moved copy of it, on saturated and flat 8-bit
+    areas (where a variance is the difference of two large sums), with ``data_range=255``, and on
+    small images that share a chunk."""
     import skimage.data
     from skimage.metrics import structural_similarity
 
@@ -96,7 +118,8 @@ def test_ssim_is_scikit_images_default_on_photographs_flat_areas_and_other_range
     for x, y, scale in ((a, b, 1.0), (a * 255, b * 255, 255.0), (small, small_b, 1.0)):
         ref = [structural_similarity(p.double().numpy(), t.double().numpy(), data_range=scale, channel_axis=0)
                for p, t in zip(x, y, strict=True)]
-        np.testing.assert_allclose(metrics.ssim(x, y, data_range=scale).numpy(), ref, atol=1.5e-6, rtol=0)
+        np.testing.assert_allclose(metrics.ssim(x, y, data_range=scale).numpy(), ref, atol=1e-9, rtol=0)
+        np.testing.assert_allclose(metrics.ssim_maps(x, y, data_range=scale).numpy(), ref, atol=1.5e-6, rtol=0)
 
 
 def test_every_convention_at_once_equals_its_definition():

@@ -38,7 +38,7 @@ import torch
 
 from blur2vid.core.formation import synthesize_blur
 
-__all__ = ["PSNR_CAP", "capped", "mse", "psnr", "ssim", "per_frame_psnr", "ppsnr_sequence", "ppsnr_pairs", "ppsnr",
+__all__ = ["PSNR_CAP", "capped", "mse", "psnr", "ssim", "ssim_maps", "per_frame_psnr", "ppsnr_sequence", "ppsnr_pairs", "ppsnr",
            "sequence_reversed", "pwpsnr", "ssim_sequence", "middle_psnr", "reblur_psnr", "conventions"]
 
 
@@ -78,20 +78,38 @@ def ssim(pred: torch.Tensor, target: torch.Tensor, data_range: float = 1.0) -> t
     """Structural similarity per image (Wang et al. 2004) as scikit-image's ``structural_similarity``
     computes it by default, in torch: a uniform 7x7 window, ``K1 = 0.01``, ``K2 = 0.03``, sample
     covariances (``49/48``), the mean over the positions where the window fits; a colour image
-    averages its channels.  Returns float64 with the leading shape; images need 7 pixels a side."""
+    averages its channels.  Returns float64 with the leading shape; images need 7 pixels a side.
+
+    On a CPU, a compiled kernel makes one pass over each image (:mod:`blur2vid.core.ssim_cpu`);
+    elsewhere torch computes the same formula from maps of window sums."""
     _check_same_shape(pred, target, 3)
-    lead, (c, h, w) = pred.shape[:-3], pred.shape[-3:]
+    h, w = pred.shape[-2:]
     if h < 7 or w < 7:
         raise ValueError(f"SSIM needs images of at least 7x7 pixels, got {h}x{w}")
+    if pred.device.type == "cpu" and target.device.type == "cpu":
+        from blur2vid.core.ssim_cpu import ssim_cpu
+
+        return ssim_cpu(pred, target, data_range).mean(-1)
+    return ssim_maps(pred, target, data_range)
+
+
+def ssim_maps(pred: torch.Tensor, target: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
+    """:func:`ssim` by torch on any device, from maps of the windows' sums (chunks of images at a
+    time); what :func:`ssim` runs on a GPU."""
+    _check_same_shape(pred, target, 3)
+    lead, (c, h, w) = pred.shape[:-3], pred.shape[-3:]
     x = pred.detach().float().reshape(-1, h, w)
     y = target.detach().float().reshape(-1, h, w)
-    chunk = max(1, _SSIM_CHUNK // (h * w))  # images a chunk: its maps stay in a core's cache
+    # images a chunk: on a CPU its maps stay in a core's cache; a GPU takes far more at once
+    chunk = max(1, (_SSIM_CHUNK if x.device.type == "cpu" else _SSIM_CHUNK_GPU) // (h * w))
     out = torch.cat([_ssim_means(xc, yc, data_range) for xc, yc in zip(x.split(chunk), y.split(chunk), strict=True)])
     return out.reshape(*lead, c).mean(-1).cpu()
 
 
 _SSIM_CHUNK = 1 << 16
-"""Pixels per chunk of :func:`ssim`: four float32 maps of them and their sums fit a core's cache."""
+"""Pixels per chunk of :func:`ssim_maps` on a CPU: four float32 maps of them and their sums fit a core's cache."""
+_SSIM_CHUNK_GPU = 1 << 24
+"""Pixels per chunk of :func:`ssim_maps` elsewhere: few launches, and maps of a quarter of a GiB."""
 
 
 def _sum7(z: torch.Tensor, dim: int) -> torch.Tensor:
