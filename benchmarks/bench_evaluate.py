@@ -89,7 +89,7 @@ def main(argv=None) -> None:
         cfg = EvalConfig(stride=1, crop=(160, 240), precision=precision)
         footage = open_footage(str(video), cfg)
         loaded = [footage.load(j) for j in range(min(cfg.batch, len(footage.windows)))]
-        blur, frames = torch.stack([b for b, _ in loaded]), torch.stack([f for _, f in loaded])
+        blur, frames = torch.stack([b for b, _ in loaded]), torch.stack([f for _, f in loaded]).contiguous()
         n = len(blur)
         model, _ = load_predictor()
         factor = working_scale(*blur.shape[-2:], "auto")

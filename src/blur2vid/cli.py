@@ -344,7 +344,7 @@ def main(argv: list[str] | None = None) -> int:
     eva.add_argument("--scenes", type=int, default=64, help="how many synthetic test scenes (scenes, captures)")
     eva.add_argument("--bare", action="store_true", help="the networks alone at full size, not as predict runs "
                      "them (working scale, held to the photograph)")
-    eva.add_argument("--no-ssim", action="store_true", help="leave SSIM out (most of the scoring's time)")
+    eva.add_argument("--no-ssim", action="store_true", help="leave SSIM out (the slowest of the scores)")
     eva.add_argument("--lpips", default=None, metavar="FILE", help="LPIPS's VGG weights (vgg.pth of the lpips "
                      "package); with a VGG16 file (--vgg16 or $BLUR2VID_VGG16); otherwise no LPIPS column")
     eva.add_argument("--vgg16", default=None, metavar="FILE", help="torchvision's VGG16 weights, for LPIPS")

@@ -64,9 +64,8 @@ class EvalConfig:
     windows do not overlap), at most ``max_windows`` (evenly spread over the footage; None: all),
     ``crop`` (a centre crop ``[height, width]``, or None for full frames), the camera response
     ``crf`` of the synthesised blur, the dataset ``split``, ``n_scenes`` and ``size`` of the named
-    synthetic test sets, ``bare`` (the networks alone, at full size), ``ssim`` (SSIM, most of the
-    scoring's time), ``batch`` windows through a
-    network at a time, ``device`` and ``precision``."""
+    synthetic test sets, ``bare`` (the networks alone, at full size), ``ssim`` (SSIM, the slowest
+    of the scores), ``batch`` windows through a network at a time, ``device`` and ``precision``."""
 
     frames: int = 7
     stride: int | None = None
@@ -231,8 +230,8 @@ def score_windows(pred: torch.Tensor, frames: torch.Tensor, blur: torch.Tensor, 
     """Every convention on a batch of windows, one row each: per-frame pPSNR (sequence level)
     ``F1..FT``, its ``mean``, the ``middle`` frame, the ``outer`` frames (two from each end), and
     the whole-window numbers of :data:`CONVENTIONS`, SSIM in the sequence direction, and LPIPS (in
-    that direction) when a model is given (SSIM unless ``ssim=False``: it is most of the scoring's
-    time).  PSNRs are :func:`~blur2vid.core.metrics.capped`."""
+    that direction) when a model is given (SSIM unless ``ssim=False``: the slowest of the scores).
+    PSNRs are :func:`~blur2vid.core.metrics.capped`."""
     cap = metrics.capped
     t = frames.shape[1]
     scores = metrics.conventions(pred, frames)
@@ -257,32 +256,55 @@ def score_windows(pred: torch.Tensor, frames: torch.Tensor, blur: torch.Tensor, 
     return table
 
 
+@dataclass
+class _Group:
+    """Windows of one size, stacked once for every row that scores them: ``indices`` into the
+    footage's windows, ``blur [B, C, H, W]`` and ``frames [B, T, C, H, W]``."""
+
+    indices: list[int]
+    blur: torch.Tensor
+    frames: torch.Tensor
+
+    def only(self, keep: list[int]) -> _Group:
+        """The windows ``keep`` of this group (a resumed run scores only what a row lacks)."""
+        if keep == self.indices:
+            return self
+        rows = torch.tensor([self.indices.index(j) for j in keep])
+        return _Group(keep, self.blur[rows], self.frames[rows])
+
+
 def _batches(footage: Footage, indices: list[int], batch: int):
-    """The windows ``indices`` of ``footage``, ``batch`` at a time: ``(chunk, groups)``, each group
-    a list of ``(index, blur, frames)`` of one size (full frames of several sizes go one by one)."""
+    """The windows ``indices`` of ``footage``, ``batch`` at a time: ``(chunk, groups)``, each
+    :class:`_Group` of windows of one size (full frames of several sizes go one by one)."""
     for start in range(0, len(indices), batch):
         chunk = indices[start:start + batch]
         loaded = [(j, *footage.load(j)) for j in chunk]
         same = len({tuple(b.shape) for _, b, _ in loaded}) == 1
-        yield chunk, [loaded] if same else [[x] for x in loaded]
+        yield chunk, [_Group([j for j, _, _ in part], _stacked([b for _, b, _ in part]), _stacked([f for _, _, f in part]))
+                      for part in ([loaded] if same else [[x] for x in loaded])]
 
 
-def _scored(name: str, model: torch.nn.Module | None, group: list, footage: Footage, cfg: EvalConfig,
+def _stacked(tensors: list[torch.Tensor]) -> torch.Tensor:
+    """``torch.stack`` written straight into a contiguous tensor (a stack of crops, which are views,
+    would otherwise keep their layout and be copied again by the scoring)."""
+    return torch.stack(tensors, out=torch.empty((len(tensors), *tensors[0].shape), dtype=tensors[0].dtype))
+
+
+def _scored(name: str, model: torch.nn.Module | None, group: _Group, footage: Footage, cfg: EvalConfig,
             lpips: torch.nn.Module | None = None, noise: float = 0.0, denoiser: torch.nn.Module | None = None
             ) -> pd.DataFrame:
     """The rows of :func:`score_windows` for one group of :func:`_batches` and one model (None: the
     blur copy), run as ``predict`` runs it unless ``cfg.bare``, keyed by model, sequence and window."""
     from blur2vid.models.inference import predict_batch
 
-    blur = torch.stack([b for _, b, _ in group])
-    frames = torch.stack([f for _, _, f in group])
+    blur, frames = group.blur, group.frames
     if model is None:
         pred = blur[:, None].expand_as(frames)
     else:
         pred = predict_batch(model, blur, device=cfg.device, precision=cfg.precision, scale=1 if cfg.bare else "auto",
                              batch_size=cfg.batch, noise=noise, denoiser=denoiser)
     scores = score_windows(pred, frames, blur, cfg.crf, lpips, ssim=cfg.ssim)
-    keys = [footage.windows[j] for j, _, _ in group]
+    keys = [footage.windows[j] for j in group.indices]
     scores.insert(0, "window", [w for _, w in keys])
     scores.insert(0, "sequence", [s for s, _ in keys])
     scores.insert(0, "model", BLUR_COPY if model is None else name)
@@ -379,9 +401,10 @@ def evaluate(footage_spec: str, model_specs: list[str], out: str | os.PathLike, 
     for chunk, groups in _batches(footage, todo, cfg.batch):
         for group in groups:
             for name in names:  # only the windows this model has not scored yet
-                need = [x for x in group if (name, *footage.windows[x[0]]) not in finished]
+                need = [j for j in group.indices if (name, *footage.windows[j]) not in finished]
                 if need:
-                    rows.append(_scored(name, models[name][0] if name in models else None, need, footage, cfg, lpips))
+                    rows.append(_scored(name, models[name][0] if name in models else None, group.only(need), footage,
+                                        cfg, lpips))
         table = pd.concat(rows, ignore_index=True)
         atomic_write_text(path, table.to_csv(index=False))
         rows = [table]

@@ -215,7 +215,7 @@ def predict_batch(model: nn.Module, blur: torch.Tensor, device: torch.device | s
         image = F.interpolate(photo, size=size, mode="area") if factor > 1 else photo
         with autocast(precision, device):
             frames = net(image.contiguous(memory_format=layout))
-        frames = frames.float().clamp(0, 1).contiguous()
+        frames = frames.float().contiguous().clamp_(0, 1)
         if factor > 1:  # held below, which clamps the frames first
             frames = _enlarge(frames, photo.shape[-2:])
         if noise > 0:  # held to the photograph as the denoiser cleans it (as predict_frames does)
@@ -223,4 +223,4 @@ def predict_batch(model: nn.Module, blur: torch.Tensor, device: torch.device | s
                 photo = denoiser.to(device).eval()(photo, noise)
             photo = photo.float().clamp(0, 1)
         out.append((frames if held is None else held.hold(frames, photo)).cpu())
-    return torch.cat(out)
+    return out[0] if len(out) == 1 else torch.cat(out)
