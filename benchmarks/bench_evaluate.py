@@ -10,8 +10,8 @@ one process on this machine, as windows per second:
   ``predict_batch`` runs it) and, beside it, contiguous input (before);
 * the network with the hold (``predict_batch``, as ``blur2vid predict`` runs the model);
 * the scoring of one batch (every convention, re-blur PSNR, SSIM) of the model's frames and of
-  the blur copy, and beside SSIM (the CPU's kernel) torch's maps (before, and still on a GPU) and
-  beside the conventions their previous implementation (before);
+  the blur copy, and beside SSIM and the conventions (the CPU's kernels) torch's versions of them
+  (before, and still on a GPU);
 * ``evaluate`` with every convention and with ``--no-ssim``: its own rate (reading, the network,
   every metric, the table written after each batch) and, beside it, end to end (the summary with
   its intervals and the figures too, a fixed cost).
@@ -51,15 +51,6 @@ def panning_video(path: Path, n_frames: int) -> Path:
     frames = np.stack([scene[40:240, 20 + k: 320 + k] for k in range(n_frames)])
     iio.imwrite(path, frames, fps=30, codec="libx264", plugin="FFMPEG", macro_block_size=1)
     return path
-
-
-def conventions_before(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """The squared errors of both directions in float32 with float64 means, as ``conventions`` took
-    them before (the part of it that cost the time; kept to time against)."""
-    err_f = (pred.float() - target.float()).square_()
-    err_b = err_f if pred.stride(1) == 0 else (pred.float().flip(1) - target.float()).square_()
-    per_frame = [e.mean(dim=(-3, -2, -1), dtype=torch.float64) for e in (err_f, err_b)]
-    return torch.minimum(*[e.mean(dim=(-4, -3), dtype=torch.float64) for e in (err_f, err_b)]), per_frame
 
 
 def best(parts: dict, repeats: int) -> dict[str, float]:
@@ -110,8 +101,8 @@ def main(argv=None) -> None:
                 "SSIM by torch's maps (before)": lambda: (metrics.ssim_maps(pred, frames), metrics.ssim_maps(copy, frames)),
                 "conventions, model and blur copy": lambda: (metrics.conventions(pred, frames),
                                                              metrics.conventions(copy, frames)),
-                "conventions' errors (before)": lambda: (conventions_before(pred, frames),
-                                                         conventions_before(copy, frames)),
+                "conventions' errors by torch (before)": lambda: (metrics._squared_errors(pred, frames),
+                                                                  metrics._squared_errors(copy, frames)),
             }
             times = best(parts, args.repeats)
         evaluate(str(video), ["default"], Path(tmp) / "warm", replace(cfg, max_windows=16), progress=False)  # imports

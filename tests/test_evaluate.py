@@ -14,6 +14,7 @@ from blur2vid.app.evaluate import BLUR_COPY, EvalConfig, evaluate, open_footage,
 from blur2vid.cli import main
 from blur2vid.core import metrics
 from blur2vid.core.formation import synthesize_blur
+from blur2vid.core.metrics_cpu import squared_errors
 from blur2vid.experiments.intervals import hierarchical_bootstrap
 from blur2vid.models.checkpoint import save_model
 from blur2vid.models.unet import SequenceUNet
@@ -78,24 +79,18 @@ def test_ssim_is_scikit_images_default():
         metrics.ssim(a[..., :6], b[..., :6])
 
 
-def test_ssim_of_one_image_over_time_is_not_copied_and_threads_agree():
-    """The blur copy (one image expanded over the frames) scores as the same image written out
-    seven times; one thread and two give the same numbers."""
+def test_one_image_over_time_is_scored_as_if_written_out():
+    """The blur copy (one image expanded over the frames, which the CPU's kernels read once per
+    frame) scores as the same image written out seven times, and as torch's maps score it."""
     truth = _truth(seed=9)
     copy = synthesize_blur(truth, "srgb")[:, None].expand_as(truth)
     written = copy.contiguous()
-    threads = torch.get_num_threads()
-    try:
-        torch.set_num_threads(1)
-        one = metrics.ssim(copy, truth)
-        torch.set_num_threads(2)
-        two = metrics.ssim(copy, truth)
-    finally:
-        torch.set_num_threads(threads)
-    assert one.shape == (truth.shape[0], truth.shape[1])
-    assert torch.equal(one, two)
-    assert torch.equal(one, metrics.ssim(written, truth))
-    np.testing.assert_allclose(one.numpy(), metrics.ssim_maps(copy, truth).numpy(), atol=1e-6)
+    ssim = metrics.ssim(copy, truth)
+    assert ssim.shape == (truth.shape[0], truth.shape[1])
+    assert torch.equal(ssim, metrics.ssim(written, truth))
+    np.testing.assert_allclose(ssim.numpy(), metrics.ssim_maps(copy, truth).numpy(), atol=1e-6)
+    for kernel, written_out in zip(squared_errors(copy, truth), squared_errors(written, truth), strict=True):
+        assert torch.equal(kernel, written_out)
 
 
 def test_ssim_is_scikit_images_default_on_photographs_flat_areas_and_other_ranges():
@@ -127,12 +122,29 @@ def test_every_convention_at_once_equals_its_definition():
     pred[0] = truth[0].flip(0) + 0.01
     copy = synthesize_blur(truth, "srgb")[:, None].expand_as(truth)  # the blur copy: one image over time
     for p in (pred, copy):
-        got = metrics.conventions(p, truth)
+        got = metrics.conventions(p, truth)  # a CPU's kernel, its sums in float64
         for name, definition in (("forward", metrics.per_frame_psnr), ("sequence", metrics.ppsnr_sequence),
                                  ("pairs", metrics.ppsnr_pairs), ("pwpsnr", metrics.pwpsnr),
                                  ("middle", metrics.middle_psnr)):
-            torch.testing.assert_close(got[name], definition(p, truth), atol=1e-5, rtol=0, msg=name)
+            torch.testing.assert_close(got[name], definition(p, truth), atol=1e-9, rtol=0, msg=name)
         assert torch.equal(got["reversed"], metrics.sequence_reversed(p, truth))
+        # torch's sums (any device): float32, so the same to float32's rounding
+        for kernel, maps in zip(squared_errors(p, truth), metrics._squared_errors(p, truth), strict=True):
+            torch.testing.assert_close(maps, kernel, rtol=1e-6, atol=0)
+
+
+def test_the_kernels_spread_windows_over_threads_without_changing_a_bit():
+    truth, pred = _truth(n=5, seed=10), _truth(n=5, seed=11)
+    threads = torch.get_num_threads()
+    try:
+        runs = []
+        for n in (1, 2, 3):
+            torch.set_num_threads(n)
+            runs.append((*squared_errors(pred, truth), metrics.ssim(pred, truth)))
+    finally:
+        torch.set_num_threads(threads)
+    for run in runs[1:]:
+        assert all(torch.equal(a, b) for a, b in zip(runs[0], run, strict=True))
 
 
 def test_the_interval_over_sequences_covers_clustered_data():

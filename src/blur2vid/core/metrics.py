@@ -80,14 +80,14 @@ def ssim(pred: torch.Tensor, target: torch.Tensor, data_range: float = 1.0) -> t
     covariances (``49/48``), the mean over the positions where the window fits; a colour image
     averages its channels.  Returns float64 with the leading shape; images need 7 pixels a side.
 
-    On a CPU, a compiled kernel makes one pass over each image (:mod:`blur2vid.core.ssim_cpu`);
+    On a CPU, a compiled kernel makes one pass over each image (:mod:`blur2vid.core.metrics_cpu`);
     elsewhere torch computes the same formula from maps of window sums."""
     _check_same_shape(pred, target, 3)
     h, w = pred.shape[-2:]
     if h < 7 or w < 7:
         raise ValueError(f"SSIM needs images of at least 7x7 pixels, got {h}x{w}")
     if pred.device.type == "cpu" and target.device.type == "cpu":
-        from blur2vid.core.ssim_cpu import ssim_cpu
+        from blur2vid.core.metrics_cpu import ssim_cpu
 
         return ssim_cpu(pred, target, data_range).mean(-1)
     return ssim_maps(pred, target, data_range)
@@ -235,30 +235,42 @@ def conventions(pred: torch.Tensor, target: torch.Tensor, data_range: float = 1.
     per direction (an evaluation scores thousands of windows): ``forward`` and ``sequence`` (per
     frame ``[N, T]``, in the order predicted and at the sequence level), ``pairs`` ``[N, T]``,
     ``pwpsnr`` and ``middle`` ``[N]``, and ``reversed`` ``[N]`` (the sequence level's choice).  Equal
-    to the definitions to float32's rounding of the squared errors (a test checks it)."""
+    to the definitions to the rounding of the sums of squared errors (a test checks it): float64 by
+    a compiled kernel on a CPU (:mod:`blur2vid.core.metrics_cpu`), float32 elsewhere."""
     _check_same_shape(pred, target, 5)
     if pred.ndim != 5:
         raise ValueError(f"expected windows [N, T, C, H, W], got shape {tuple(pred.shape)}")
     n, t, c, h, w = pred.shape
+    if pred.device.type == "cpu" and target.device.type == "cpu":
+        from blur2vid.core.metrics_cpu import squared_errors
+
+        sum_f, sum_b, per_pixel = squared_errors(pred, target)
+    else:
+        sum_f, sum_b, per_pixel = _squared_errors(pred, target)
+    to_db = lambda mse: 10.0 * torch.log10(data_range**2 / mse)  # noqa: E731
+    fwd, bwd = to_db(sum_f / (c * h * w)), to_db(sum_b / (c * h * w))
+    reverse = capped(bwd).mean(-1) > capped(fwd).mean(-1)
+    pair_fwd = (fwd + fwd.flip(-1)).clamp(max=2 * PSNR_CAP)
+    pair_bwd = (bwd + bwd.flip(-1)).clamp(max=2 * PSNR_CAP)
+    mid = t // 2
+    return {"forward": fwd, "sequence": torch.where(reverse[..., None], bwd, fwd),
+            "pairs": torch.where(pair_bwd > pair_fwd, bwd, fwd),
+            "pwpsnr": to_db(per_pixel / (t * c * h * w)),
+            "middle": fwd[..., mid], "reversed": reverse}
+
+
+def _squared_errors(pred: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """:func:`~blur2vid.core.metrics_cpu.squared_errors` by torch, on any device: the sums of each
+    frame's squared errors in both directions ``[N, T]`` and of each pixel's smaller direction
+    ``[N]``, float32 sums (cascaded, so to ~1e-7 of the whole) returned as float64 on the CPU."""
+    t = pred.shape[1]
     p, y = pred.float(), target.float()
     err_f = (p - y).square_().sum(dim=-3)  # [N, T, H, W]: each pixel's squared error over its channels
-    constant = pred.stride(-4) == 0  # one image expanded over time (the blur copy) reads the same reversed
-    if constant:
+    if pred.stride(-4) == 0:  # one image expanded over time (the blur copy) reads the same reversed
         err_b = err_f
     else:  # frame by frame: a reversed copy of the prediction would be one more pass over it
         err_b = torch.empty_like(err_f)
         for k in range(t):
             torch.sum((p[:, t - 1 - k] - y[:, k]).square_(), dim=-3, out=err_b[:, k])
-    # float32 sums (cascaded, so to ~1e-7 of the whole), read in float64 for the logarithms
-    to_db = lambda mse: 10.0 * torch.log10(data_range**2 / mse)  # noqa: E731
-    fwd = to_db(err_f.sum(dim=(-2, -1)).double() / (c * h * w))
-    bwd = fwd if constant else to_db(err_b.sum(dim=(-2, -1)).double() / (c * h * w))
-    reverse = capped(bwd).mean(-1) > capped(fwd).mean(-1)
-    pair_fwd = (fwd + fwd.flip(-1)).clamp(max=2 * PSNR_CAP)
-    pair_bwd = (bwd + bwd.flip(-1)).clamp(max=2 * PSNR_CAP)
-    per_pixel = err_f.sum(dim=-3) if constant else torch.minimum(err_f.sum(dim=-3), err_b.sum(dim=-3))
-    mid = t // 2
-    return {"forward": fwd, "sequence": torch.where(reverse[..., None], bwd, fwd),
-            "pairs": torch.where(pair_bwd > pair_fwd, bwd, fwd),
-            "pwpsnr": to_db(per_pixel.sum(dim=(-2, -1)).double() / (t * c * h * w)),
-            "middle": fwd[..., mid], "reversed": reverse}
+    per_pixel = torch.minimum(err_f.sum(dim=-3), err_b.sum(dim=-3)).sum(dim=(-2, -1))
+    return tuple(e.double().cpu() for e in (err_f.sum(dim=(-2, -1)), err_b.sum(dim=(-2, -1)), per_pixel))
