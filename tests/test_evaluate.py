@@ -288,15 +288,17 @@ def test_a_windows_blur_is_eq1_of_its_cropped_frames(tmp_path):
 
     for seq in ("s1", "s2"):
         write_seq(tmp_path / "data" / seq, range(1, 10), size=(28, 36))
-    for crf in ("srgb", "gamma2.2"):
-        footage = open_footage(tmp_path / "data", EvalConfig(crop=(20, 24), crf=crf))
-        loader = FrameFolderDataset(tmp_path / "data", n_frames=7, crf=crf, split="all")
-        assert len(footage.windows) == len(loader) == 2  # one window of 7 of each sequence's 9 frames
-        for j in range(len(footage.windows)):
+    for crf, stride in (("srgb", None), ("gamma2.2", None), ("srgb", 1)):
+        footage = open_footage(tmp_path / "data", EvalConfig(crop=(20, 24), crf=crf, stride=stride))
+        loader = FrameFolderDataset(tmp_path / "data", n_frames=7, crf=crf, split="all", stride=stride or 7)
+        # one window of 7 of each sequence's 9 frames, or three one frame apart (sharing six frames,
+        # each taken to linear intensities once; read in order, then out of order)
+        assert len(footage.windows) == len(loader) == (2 if stride is None else 6)
+        for j in [*range(len(loader)), *reversed(range(len(loader)))]:
             blur, frames = footage.load(j)
             whole = loader[j]
             assert frames.shape == (7, 3, 20, 24) and torch.equal(frames, whole.frames[..., 4:24, 6:30])
-            assert torch.equal(blur, whole.blur[..., 4:24, 6:30])
+            assert torch.equal(blur, whole.blur[..., 4:24, 6:30]), (crf, stride, j)
     from blur2vid.data.video import VideoDataset  # and a video's windows, the same way
 
     path = write_video(tmp_path / "v.mp4", smooth_frames(9, 28, 36))

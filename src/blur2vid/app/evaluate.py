@@ -23,6 +23,7 @@ import json
 import math
 import os
 import time
+from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ import torch
 from tqdm.auto import tqdm
 
 from blur2vid.core import metrics
-from blur2vid.core.formation import get_crf, synthesize_blur
+from blur2vid.core.formation import blur_from_linear, get_crf, linear_intensities
 from blur2vid.core.io import atomic_write_text, save_figure, shown_path
 from blur2vid.experiments.intervals import hierarchical_bootstrap
 
@@ -138,6 +139,26 @@ def _spread(n: int, most: int | None) -> list[int]:
     return sorted({round(i * (n - 1) / max(1, most - 1)) for i in range(most)})
 
 
+class _SharedBlur:
+    """Jin Eq. 1 of windows whose frames are named by keys: each frame is taken to linear
+    intensities once and kept while the next windows hold it too (windows one frame apart share all
+    but one), the oldest let go beyond ``keep``.  The numbers of :func:`synthesize_blur`, to the bit."""
+
+    def __init__(self, crf: str, keep: int) -> None:
+        self.crf, self.keep, self.linear = get_crf(crf), keep, OrderedDict()
+
+    def __call__(self, frames: torch.Tensor, keys: list) -> torch.Tensor:
+        for frame, key in zip(frames, keys, strict=True):
+            if key in self.linear:
+                self.linear.move_to_end(key)
+            else:
+                self.linear[key] = linear_intensities(frame, self.crf)
+        linear = torch.stack([self.linear[k] for k in keys])
+        while len(self.linear) > self.keep:
+            self.linear.popitem(last=False)
+        return blur_from_linear(linear, self.crf)
+
+
 def open_footage(spec: str | os.PathLike, cfg: EvalConfig = EvalConfig()) -> Footage:
     """The footage ``spec`` names (:data:`FOOTAGE_NAMES`, or a path), cut into windows by ``cfg``."""
 
@@ -181,6 +202,7 @@ def open_footage(spec: str | os.PathLike, cfg: EvalConfig = EvalConfig()) -> Foo
     index = [index[i] for i in _spread(len(index), cfg.max_windows)]
     names = [(f"{Path(d.windows[i].path).name if kind == 'video' else d.windows[i].sequence}",
               f"{d.windows[i].id or d.windows[i].frames[0]}") for d, i in index]
+    blurs = {id(d): _SharedBlur(d.crf, 2 * cfg.frames) for d in datasets if kind != "rb2v"}
 
     def load(j: int) -> tuple[torch.Tensor, torch.Tensor]:
         d, i = index[j]
@@ -191,7 +213,7 @@ def open_footage(spec: str | os.PathLike, cfg: EvalConfig = EvalConfig()) -> Foo
         # the loaders' blur is Eq. 1 of their frames through cfg.crf; Eq. 1 is per pixel, so the
         # crop's blur is the blur's crop: only the crop is blurred
         frames = _centre(d.window_frames(i), cfg.crop, where)
-        return synthesize_blur(frames, d.crf), frames
+        return blurs[id(d)](frames, [(d.windows[i].sequence, k) for k in d.windows[i].frames]), frames
 
     return Footage(str(root), kind, names, load, captured_blur=kind == "rb2v",
                    layout=getattr(datasets[0], "layout", kind), skipped=skipped)
@@ -206,10 +228,11 @@ def _named(name: str, cfg: EvalConfig) -> Footage:
             raise ValueError(f"{REAL_VIDEO} has {clip.shape[0]} frames, fewer than --frames {cfg.frames}")
         starts = list(range(0, clip.shape[0] - cfg.frames + 1, cfg.stride or cfg.frames))
         starts = [starts[i] for i in _spread(len(starts), cfg.max_windows)]
+        blur = _SharedBlur(cfg.crf, 2 * cfg.frames)
 
         def load(j: int):
             frames = _centre(clip[starts[j]:starts[j] + cfg.frames], cfg.crop, REAL_VIDEO)
-            return synthesize_blur(frames, cfg.crf), frames
+            return blur(frames, list(range(starts[j], starts[j] + cfg.frames))), frames
 
         return Footage("real", "video", [(REAL_VIDEO, str(s)) for s in starts], load, layout="skimage")
     from blur2vid.data.config import CAPTURES, DataConfig

@@ -25,6 +25,8 @@ __all__ = [
     "get_crf",
     "CRF_NAMES",
     "synthesize_blur",
+    "linear_intensities",
+    "blur_from_linear",
     "match_blur",
     "average_subframes",
     "frames_for_shift",
@@ -129,8 +131,24 @@ def synthesize_blur(frames: torch.Tensor, crf: str | float | CameraResponse = "g
     out = torch.empty_like(frames.select(TIME_DIM, 0))
     for y in range(0, frames.shape[-2], 16):
         b = (..., slice(y, y + 16), slice(None))
-        _forward_(g, _inverse_(g, frames[b].clamp(0, 1)).mean(dim=TIME_DIM).clamp_(0, 1), out=out[b])
+        blur_from_linear(linear_intensities(frames[b], g), g, out=out[b])
     return out
+
+
+@torch.no_grad()
+def linear_intensities(frames: torch.Tensor, crf: str | float | CameraResponse = "gamma2.2") -> torch.Tensor:
+    """``g^-1`` of ``frames`` clamped to ``[0, 1]``, without a gradient: what Eq. 1 averages, for a
+    caller that keeps them (windows that share frames take each to linear intensities once)."""
+    return _inverse_(get_crf(crf), frames.clamp(0, 1))
+
+
+@torch.no_grad()
+def blur_from_linear(linear: torch.Tensor, crf: str | float | CameraResponse = "gamma2.2",
+                     out: torch.Tensor | None = None) -> torch.Tensor:
+    """Jin Eq. 1 from the frames' :func:`linear_intensities` ``[..., T, C, H, W]``: ``g`` of their
+    mean over time (into ``out`` where given), without a gradient; :func:`synthesize_blur`'s numbers."""
+    mean = linear.mean(dim=TIME_DIM).clamp_(0, 1)
+    return _forward_(get_crf(crf), mean, out=torch.empty_like(mean) if out is None else out)
 
 
 def match_blur(frames: torch.Tensor, blur: torch.Tensor, crf: str | float | CameraResponse = "srgb") -> torch.Tensor:
