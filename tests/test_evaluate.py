@@ -128,6 +128,9 @@ def test_every_convention_at_once_equals_its_definition():
                                  ("middle", metrics.middle_psnr)):
             torch.testing.assert_close(got[name], definition(p, truth), atol=1e-9, rtol=0, msg=name)
         assert torch.equal(got["reversed"], metrics.sequence_reversed(p, truth))
+        # SSIM in the sequence direction: the CPU reads a reversed window backwards, torch flips a copy
+        flipped = torch.where(got["reversed"][:, None, None, None, None], p.flip(1), p)
+        torch.testing.assert_close(metrics.ssim_sequence(p, truth), metrics.ssim_maps(flipped, truth), atol=1e-6, rtol=0)
         # torch's sums (any device): float32, so the same to float32's rounding
         for kernel, maps in zip(squared_errors(p, truth), metrics._squared_errors(p, truth), strict=True):
             torch.testing.assert_close(maps, kernel, rtol=1e-6, atol=0)

@@ -267,14 +267,13 @@ def score_windows(pred: torch.Tensor, frames: torch.Tensor, blur: torch.Tensor, 
     table["pair_db"] = cap(scores["pairs"]).mean(1).numpy()
     table["pwpsnr_db"] = cap(scores["pwpsnr"]).numpy()
     table["reblur_db"] = cap(metrics.reblur_psnr(pred, blur, crf)).numpy()
-    reverse = scores["reversed"].tolist()
-    if pred.stride(1) == 0 or not any(reverse):  # the sequence direction (one image over time reads the same)
-        ordered = pred
-    else:  # only the windows that read better reversed are flipped
-        ordered = torch.stack([p.flip(0) if r else p for p, r in zip(pred, reverse, strict=True)])
+    reverse = scores["reversed"]
     if ssim:
-        table["ssim"] = metrics.ssim(ordered, frames).mean(1).numpy()
-    if lpips is not None:
+        table["ssim"] = metrics.ssim_sequence(pred, frames, reverse=reverse).mean(1).numpy()
+    if lpips is not None:  # in the sequence direction: only the windows that read better reversed are flipped
+        flipped = reverse.tolist()
+        ordered = pred if pred.stride(1) == 0 or not any(flipped) else torch.stack(
+            [p.flip(0) if r else p for p, r in zip(pred, flipped, strict=True)])
         table["lpips"] = lpips(ordered, frames).mean(1).cpu().numpy()
     return table
 

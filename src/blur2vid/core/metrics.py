@@ -206,10 +206,17 @@ def pwpsnr(pred: torch.Tensor, target: torch.Tensor, data_range: float = 1.0) ->
     return 10.0 * torch.log10(data_range**2 / torch.minimum(fwd, bwd).mean(dim=(-2, -1)))
 
 
-def ssim_sequence(pred: torch.Tensor, target: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
+def ssim_sequence(pred: torch.Tensor, target: torch.Tensor, data_range: float = 1.0,
+                  reverse: torch.Tensor | None = None) -> torch.Tensor:
     """SSIM per frame ``[..., T]`` with the prediction read in the sequence level's direction
-    (:func:`sequence_reversed`, the direction pPSNR chose)."""
-    reverse = sequence_reversed(pred, target, data_range)
+    (:func:`sequence_reversed`, the direction pPSNR chose; ``reverse`` where it is known already,
+    as :func:`conventions` gives it).  On a CPU the reversed sequences are read backwards, not copied."""
+    _check_same_shape(pred, target, 4)
+    reverse = sequence_reversed(pred, target, data_range) if reverse is None else reverse
+    if pred.device.type == "cpu" and target.device.type == "cpu" and min(pred.shape[-2:]) >= 7:
+        from blur2vid.core.metrics_cpu import ssim_cpu
+
+        return ssim_cpu(pred, target, data_range, reverse=reverse).mean(-1)
     ordered = torch.where(reverse[..., None, None, None, None].to(pred.device), pred.flip(-4), pred)
     return ssim(ordered, target, data_range)
 

@@ -28,17 +28,18 @@ __all__ = ["ssim_cpu", "squared_errors"]
 
 
 @numba.njit(nogil=True, cache=True, fastmath={"reassoc", "contract"}, error_model="numpy")
-def _ssim_images(x, y, k1, k2, out, start, stop):  # pragma: no cover - compiled
-    """``out[p]`` for images ``p`` in ``[start, stop)`` of the pairs ``(x[n, t or 0, c], y[n, t, c])``,
-    ``x [N, 1 or T, C, H, W]`` and ``y [N, T, C, H, W]`` float32: the mean SSIM of the pair, with
-    ``k1, k2`` the constants times ``49^2`` (the sums, not the means, enter the ratio)."""
+def _ssim_images(x, y, flip, k1, k2, out, start, stop):  # pragma: no cover - compiled
+    """``out[p]`` for images ``p`` in ``[start, stop)`` of the pairs ``(x[n, t', c], y[n, t, c])``,
+    ``x [N, 1 or T, C, H, W]`` and ``y [N, T, C, H, W]`` float32, ``t'`` being ``t``, or ``T - 1 - t``
+    where ``flip[n]`` (0 for one image over time): the mean SSIM of the pair, with ``k1, k2`` the
+    constants times ``49^2`` (the sums, not the means, enter the ratio)."""
     _, frames, channels, h, w = y.shape
     repeated = x.shape[1] == 1
     norm = 49.0 / 48.0
     cx, cy, cq, cxy = np.empty(w), np.empty(w), np.empty(w), np.empty(w)
     for p in range(start, stop):
         n, t, c = p // (frames * channels), (p // channels) % frames, p % channels
-        xi, yi = x[n, 0 if repeated else t, c], y[n, t, c]
+        xi, yi = x[n, 0 if repeated else frames - 1 - t if flip[n] else t, c], y[n, t, c]
         cx[:], cy[:], cq[:], cxy[:] = 0.0, 0.0, 0.0, 0.0
         for r in range(6):  # the first six rows of the first window
             for j in range(w):
@@ -96,14 +97,19 @@ def _spread(kernel, n: int, *args) -> None:
         list(pool.map(lambda i: kernel(*args, cuts[i], cuts[i + 1]), range(workers)))
 
 
-def ssim_cpu(pred: torch.Tensor, target: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
+def ssim_cpu(pred: torch.Tensor, target: torch.Tensor, data_range: float = 1.0,
+             reverse: torch.Tensor | None = None) -> torch.Tensor:
     """Mean SSIM of each channel of ``pred, target [..., C, H, W]`` (same shape, CPU, at least 7x7):
-    ``[..., C]`` float64.  A ``pred`` of ``[..., T, C, H, W]`` expanded over ``T`` is not copied."""
+    ``[..., C]`` float64.  A ``pred`` of ``[..., T, C, H, W]`` expanded over ``T`` is not copied;
+    ``reverse [...]`` (bool) reads the sequences where it is True backwards in time, without a copy."""
     lead = target.shape[:-2]
     x, y = _windows(pred, target) if pred.ndim >= 4 else _windows(pred[None], target[None])
+    flip = np.zeros(y.shape[0], dtype=np.bool_) if reverse is None else reverse.reshape(-1).cpu().numpy()
+    if len(flip) != y.shape[0]:
+        raise ValueError(f"reverse {tuple(reverse.shape)} must have the shape of the sequences {tuple(pred.shape[:-4])}")
     out = np.empty(y.shape[0] * y.shape[1] * y.shape[2])
     k1, k2 = (0.01 * data_range) ** 2 * 49**2, (0.03 * data_range) ** 2 * 49**2
-    _spread(_ssim_images, len(out), x, y, k1, k2, out)
+    _spread(_ssim_images, len(out), x, y, flip, k1, k2, out)
     return torch.from_numpy(out).reshape(lead)
 
 
