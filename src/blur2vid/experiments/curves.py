@@ -37,7 +37,7 @@ def final_slopes(curves: pd.DataFrame, y: str) -> pd.DataFrame:
     out = {}
     for run, group in curves.groupby("run", sort=False):
         group = group.sort_values("samples")
-        stage = group["stage"].fillna("")  # a table read back from CSV has NaN for "no stage"
+        stage = group["stage"].astype(object).fillna("")  # a table read back from CSV has NaN for "no stage"
         last = group[stage == stage.iloc[-1]].tail(3)
         x, v = last["samples"].to_numpy(float), last[y].to_numpy(float)
         slope = float(np.polyfit(x, v, 1)[0]) * SLOPE_SAMPLES if len(last) > 1 and np.ptp(x) > 0 else float("nan")
