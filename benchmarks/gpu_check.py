@@ -16,7 +16,10 @@ machine, ``--out /tmp/gpu-check --archive $OUT/gpu-check.tar.gz`` brings back th
    the share of the measured rate they reach;
 4. ``training.csv``: training samples per second per network, precision and compile
    (``benchmarks/bench_training.py``);
-5. ``capped_02.csv``, ``capped_04.csv``: notebooks 02 and 04 at the `gpu` profile with every loop
+5. ``evaluate.csv``: ``blur2vid evaluate``'s windows per second (``benchmarks/bench_evaluate.py``)
+   with the network on the GPU in fp32 and bf16, and on two of the host's cores at ``--precision
+   auto`` (bf16 where the processor has it, fp32 otherwise: the issue's 2-core yardstick);
+6. ``capped_02.csv``, ``capped_04.csv``: notebooks 02 and 04 at the `gpu` profile with every loop
    capped (:func:`blur2vid.reproduction.profiles.get_profile` ``max_steps``), run through the library.
 """
 
@@ -169,6 +172,19 @@ def main(argv: list[str] | None = None) -> int:
                                ["--size", "128", "--batch", "16", "--steps", "20", "--warmup", "5", "--compile"]))
         return ["training.csv"]
 
+    def stage_evaluate():
+        import bench_evaluate
+
+        size = ["--windows", "8", "--repeats", "1"] if dry else ["--windows", "48", "--repeats", "2"]
+        runs = [["--device", str(device), "--precision", p] for p in ("fp32", "bf16")]
+        runs += [["--device", "cpu", "--threads", "2", "--precision", "auto"]]
+        threads = torch.get_num_threads()
+        try:
+            tables = [bench_evaluate.main(size + run) for run in runs]
+        finally:
+            torch.set_num_threads(threads)
+        return check.save(pd.concat(tables).set_index(["device", "precision", "part"]), "evaluate")
+
     def stage_capped():
         from blur2vid.experiments import jin_training
         from blur2vid.experiments.order_ambiguity import naive_order_experiment
@@ -192,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     check.stage("cuda_tests", stage_tests)
     check.stage("table3", stage_table3)
     check.stage("training", stage_training)
+    check.stage("evaluate", stage_evaluate)
     check.stage("capped_notebooks", stage_capped)
     if args.archive is not None:
         with tarfile.open(args.archive, "w:gz") as tar:
