@@ -292,6 +292,24 @@ def test_progress_bars_split_over_outputs_end_as_their_last_state(tmp_path):
     assert html_.count("<pre") == 2 and "step 100%" in html_ and "50%" not in html_ and ">b\n<" in html_
 
 
+def test_progress_is_shown_quietly_and_warnings_are_not(tmp_path):
+    """A stream of progress bars (or of runs trained before) is set apart from a warning on stderr."""
+    from blur2vid.training.loop import DONE_BEFORE
+
+    bars = "U-Net naive: 100% |##########| 1000/1000 [04:10<00:00, 4.0it/s]\n"
+    before = f"step 1: middle: 1600 steps {DONE_BEFORE} at 95 samples/s, read from jin-1a2b.pt\n"
+    warning = "UserWarning: no VGG16 weights, so the perceptual term is replaced\n"
+    assert book_render.is_progress(bars) and book_render.is_progress(before + bars)
+    assert not book_render.is_progress(warning) and not book_render.is_progress(bars + warning)
+    assert not book_render.is_progress("\n")
+    v4 = nbformat.v4
+    cell = v4.new_code_cell("train()")
+    cell.outputs = [v4.new_output("stream", name="stderr", text=before), v4.new_output("stream", name="stdout", text="x\n"),
+                    v4.new_output("stream", name="stderr", text=warning)]
+    html_ = book_render.cell_outputs(cell, "x.ipynb, cell 0", book_render.Images(tmp_path / "img"), book_render.Markdown())
+    assert '<pre class="stream progress">step 1: middle' in html_ and '<pre class="stream stderr">UserWarning' in html_
+
+
 def test_images_keep_their_depth_their_timing_and_plots_stay_exact():
     ramp = (np.arange(64 * 64, dtype=np.uint16).reshape(64, 64) * 16)
     buffer = io.BytesIO()

@@ -347,3 +347,18 @@ def test_workers_rendering_ahead_give_the_same_batches_and_weights(tmp_path):
         assert torch.allclose(a, b, atol=1e-6)
     with pytest.raises(ValueError, match="workers"):
         fit(make(), _batch_at, _loss, steps=1, lr=1e-2, progress=False, workers=-1)
+
+
+def test_a_finished_run_says_it_was_trained_before_instead_of_a_bar(tmp_path, capsys):
+    """Resuming a finished checkpoint trains nothing and shows no bar at 100% in no time: one line
+    names the steps, the rate they were trained at and the file they were read from."""
+    path = tmp_path / "run.pt"
+    fit(make(), _batch_at, _loss, steps=3, lr=1e-3, checkpoint=path, log_every=1, progress=False)
+    capsys.readouterr()
+    history = fit(make(), _batch_at, _loss, steps=3, lr=1e-3, checkpoint=path, log_every=1, progress=True,
+                  desc="tiny")
+    err = capsys.readouterr().err
+    rate = history[-1]["samples_per_s"]
+    assert err == f"tiny: 3 steps trained before at {rate:.0f} samples/s, read from run.pt\n"
+    fit(make(), _batch_at, _loss, steps=3, lr=1e-3, checkpoint=path, log_every=1, progress=False)
+    assert capsys.readouterr().err == ""

@@ -136,6 +136,8 @@ pre, code { font: .86rem/1.45 ui-monospace, "SFMono-Regular", Menlo, Consolas, m
 pre { background: var(--soft); border: 1px solid var(--line); border-radius: 4px; padding: .55rem .75rem;
       overflow-x: auto; }
 pre.stream.stderr { background: #fff8e6; border-color: #f0dca8; }
+pre.stream.progress { background: none; border: none; padding: 0 .75rem; margin: .15rem 0; color: var(--muted);
+                      font-size: .78rem; }
 pre.result { background: #fff; }
 .cell { margin: 1rem 0; }
 .cell.code .highlight pre { background: #f3f6fa; border-left: 3px solid #9bb7d6; }

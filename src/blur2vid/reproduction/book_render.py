@@ -21,8 +21,10 @@ import io
 import re
 from pathlib import Path
 
+from blur2vid.training.loop import DONE_BEFORE
+
 __all__ = ["BookError", "Markdown", "Images", "encode_image", "read_notebook", "notebook_title", "cell_outputs", "align_table_cells",
-           "widget_states", "highlight_code", "slug", "tex_to_mathml"]
+           "widget_states", "highlight_code", "slug", "tex_to_mathml", "is_progress"]
 
 _WIDGET = "application/vnd.jupyter.widget-view+json"
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -225,6 +227,16 @@ def _stream_text(text: str) -> str:
     return "\n".join(line.rstrip("\r").rsplit("\r", 1)[-1] for line in text.split("\n"))
 
 
+_PROGRESS = re.compile(r"\d+%\s*\||: \d+ steps " + re.escape(DONE_BEFORE) + r"\b")
+
+
+def is_progress(text: str) -> bool:
+    """Whether every line of a stream is a progress bar's last state or :func:`~blur2vid.training.
+    loop.fit`'s line for a run trained before: shown quietly, not as a warning."""
+    lines = [line for line in text.split("\n") if line.strip()]
+    return bool(lines) and all(_PROGRESS.search(line) for line in lines)
+
+
 def highlight_code(code: str) -> str:
     from pygments import highlight
     from pygments.formatters import HtmlFormatter
@@ -363,7 +375,8 @@ def cell_outputs(cell, where: str, images: Images, md: Markdown, states: dict | 
         if kind == "stream":
             text = _stream_text(out.get("text", ""))
             if text.strip():
-                parts.append(f'<pre class="stream {html.escape(out.get("name", "stdout"))}">{html.escape(text)}</pre>')
+                name = "progress" if is_progress(text) else html.escape(out.get("name", "stdout"))
+                parts.append(f'<pre class="stream {name}">{html.escape(text)}</pre>')
         elif kind == "error":
             raise BookError(f"{where}: the executed notebook holds an error ({out.get('ename')}: {out.get('evalue')}); "
                             "the book shows finished runs only: run `make reproduce` again")
@@ -375,7 +388,8 @@ def cell_outputs(cell, where: str, images: Images, md: Markdown, states: dict | 
                 if text is None:
                     widgets += 1
                 else:
-                    parts.append(f'<pre class="stream stderr">{html.escape(text)}</pre>')
+                    parts.append(f'<pre class="stream {"progress" if is_progress(text) else "stderr"}">'
+                                 f'{html.escape(text)}</pre>')
                 continue
             parts.append(_mime(data, where, images, md))
     if widgets:

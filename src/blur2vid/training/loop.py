@@ -13,6 +13,7 @@ import json
 import math
 import multiprocessing
 import os
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ from blur2vid.data.sample import Batch
 from blur2vid.training import distributed
 
 __all__ = ["fit", "learning_rate", "check_run", "SpikeClip", "save_checkpoint", "load_checkpoint", "config_key", "plain", "run_config", "weights_digest",
-           "frozen_identity", "Workspace", "CHECKPOINT_FORMAT", "KEY_FORMAT"]
+           "frozen_identity", "Workspace", "CHECKPOINT_FORMAT", "KEY_FORMAT", "DONE_BEFORE"]
 
 CHECKPOINT_FORMAT = "blur2vid-checkpoint/1"
 KEY_FORMAT = 3
@@ -326,6 +327,11 @@ def _data_parallel(model: nn.Module, loss_fn: LossFn, device: torch.device) -> n
                                    find_unused_parameters=bool(getattr(model, "ddp_find_unused_parameters", False)))
 
 
+DONE_BEFORE = "trained before"
+"""What :func:`fit` says (``"<desc>: <steps> steps trained before at <rate> samples/s, read from <file>"``)
+instead of a progress bar for a run its checkpoint holds finished."""
+
+
 def fit(
     model: nn.Module,
     batch_at: Callable[[int], Batch],
@@ -424,7 +430,13 @@ def fit(
     world, main = distributed.world_size(), distributed.is_main()
     model.train()
     every = validate_every or (steps // 10 if steps >= 20 else max(steps, 1))  # a short run: at its end only
-    bar = tqdm(range(start, steps), initial=start, total=steps, desc=desc, disable=not (progress and main), leave=False)
+    show = progress and main
+    if show and start >= steps:  # trained before: a bar at 100% in no time would say nothing true
+        rate = history[-1].get("samples_per_s") if history else None
+        print(f"{desc}: {steps} steps {DONE_BEFORE}" + (f" at {rate:.0f} samples/s" if rate else "")
+              + f", read from {Path(checkpoint).name}", file=sys.stderr, flush=True)
+    bar = tqdm(range(start, steps), initial=start, total=steps, desc=desc, disable=not show or start >= steps,
+               leave=False)
     t0 = last_save = time.perf_counter()
     if checkpoint_seconds is not None and checkpoint_seconds < 0:
         raise ValueError(f"checkpoint_seconds must be >= 0 or None, got {checkpoint_seconds}")
