@@ -131,6 +131,8 @@ def test_every_convention_at_once_equals_its_definition():
         # SSIM in the sequence direction: the CPU reads a reversed window backwards, torch flips a copy
         flipped = torch.where(got["reversed"][:, None, None, None, None], p.flip(1), p)
         torch.testing.assert_close(metrics.ssim_sequence(p, truth), metrics.ssim_maps(flipped, truth), atol=1e-6, rtol=0)
+        with pytest.raises(ValueError, match="must have the shape of the sequences"):
+            metrics.ssim_sequence(p, truth, reverse=got["reversed"][:, None])
         # torch's sums (any device): float32, so the same to float32's rounding
         for kernel, maps in zip(squared_errors(p, truth), metrics._squared_errors(p, truth), strict=True):
             torch.testing.assert_close(maps, kernel, rtol=1e-6, atol=0)
@@ -309,3 +311,23 @@ def test_a_windows_blur_is_eq1_of_its_cropped_frames(tmp_path):
     blur, frames = footage.load(0)
     whole = VideoDataset(path, n_frames=7, split="all", crf="srgb")[0]
     assert torch.equal(frames, whole.frames[..., 4:24, 6:30]) and torch.equal(blur, whole.blur[..., 4:24, 6:30])
+
+
+def test_the_frames_kept_for_windows_that_share_them_are_bounded(tmp_path, monkeypatch):
+    """Windows one frame apart share their frames' linear intensities, but a folder of videos
+    keeps at most two windows' worth of frames in all (a finished video's are let go)."""
+    import blur2vid.app.evaluate as ev
+
+    for k in range(4):
+        write_video(tmp_path / "videos" / f"v{k}.mp4", smooth_frames(9, 20, 24))
+    caches, real = set(), ev._SharedBlur.__call__
+
+    def spy(self, frames, keys):
+        caches.add(self)
+        return real(self, frames, keys)
+
+    monkeypatch.setattr(ev._SharedBlur, "__call__", spy)
+    footage = open_footage(tmp_path / "videos", EvalConfig(stride=1))
+    for j in range(len(footage.windows)):
+        footage.load(j)
+    assert len(footage.windows) == 12 and sum(len(c.linear) for c in caches) <= 14

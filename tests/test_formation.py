@@ -6,8 +6,10 @@ from blur2vid.core.formation import (
     CameraResponse,
     add_noise,
     average_subframes,
+    blur_from_linear,
     frames_for_shift,
     get_crf,
+    linear_intensities,
     match_blur,
     synthesize_blur,
 )
@@ -55,6 +57,21 @@ def test_blur_of_a_static_scene_is_the_scene():
     frame = torch.rand(3, 8, 8, dtype=torch.float64)
     seq = frame.expand(7, 3, 8, 8)
     assert torch.allclose(synthesize_blur(seq, "gamma2.2"), frame, atol=1e-6)
+
+
+@pytest.mark.parametrize("crf", ["srgb", "gamma2.2", "linear", 1.8])
+def test_eq1_from_kept_linear_intensities_is_the_blur_to_the_bit_for_any_size_or_crop(crf):
+    """Frames taken to linear intensities one at a time (as windows that share frames keep them)
+    blur to synthesize_blur's numbers exactly, and a crop's blur is the blur's crop exactly, at
+    sizes whose rows do not fall into whole bands of 16 (a reduction's rounding depends on how the
+    pixels are laid out; the mean is summed frame by frame so that it does not)."""
+    g = torch.Generator().manual_seed(3)
+    for t, h, w in ((7, 37, 64), (7, 33, 37), (5, 17, 13), (7, 128, 101), (3, 16, 16)):
+        frames = torch.rand(t, 3, h, w, generator=g)
+        blur = synthesize_blur(frames, crf)
+        kept = torch.stack([linear_intensities(f, crf) for f in frames])
+        assert torch.equal(blur_from_linear(kept, crf), blur), (t, h, w)
+        assert torch.equal(synthesize_blur(frames[..., 3:h - 2, 5:w - 1], crf), blur[..., 3:h - 2, 5:w - 1]), (t, h, w)
 
 
 def test_blur_averages_in_linear_space():

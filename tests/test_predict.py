@@ -478,3 +478,22 @@ def test_frames_are_enlarged_as_colour_images_are():
     frames = torch.rand(2, 7, 3, 24, 36, generator=torch.Generator().manual_seed(2))
     colour = F.interpolate(frames.flatten(0, 1), size=[40, 60], mode="bilinear", align_corners=False)
     torch.testing.assert_close(_enlarge(frames, (40, 60)), colour.unflatten(0, (2, 7)), atol=1e-6, rtol=0)
+
+
+def test_a_batch_leaves_the_photographs_and_the_networks_output_alone():
+    """``predict_batch`` clamps a copy, never a tensor its caller or the network still holds: a
+    network that returns its input (one channel: no copy is made for channels-last) and keeps its
+    output."""
+    from blur2vid.models.inference import predict_batch
+
+    class Echo(torch.nn.Module):
+        def forward(self, x):
+            self.last = x[:, None].expand(-1, 3, -1, -1, -1)
+            return self.last
+
+    blur = torch.rand(2, 1, 9, 11) * 1.5
+    before = blur.clone()
+    net = Echo()
+    out = predict_batch(net, blur)
+    assert torch.equal(blur, before) and torch.equal(net.last[:, 0], before)
+    assert out.max() <= 1.0 and torch.equal(out[:, 0], before.clamp(0, 1))

@@ -202,7 +202,7 @@ def open_footage(spec: str | os.PathLike, cfg: EvalConfig = EvalConfig()) -> Foo
     index = [index[i] for i in _spread(len(index), cfg.max_windows)]
     names = [(f"{Path(d.windows[i].path).name if kind == 'video' else d.windows[i].sequence}",
               f"{d.windows[i].id or d.windows[i].frames[0]}") for d, i in index]
-    blurs = {id(d): _SharedBlur(d.crf, 2 * cfg.frames) for d in datasets if kind != "rb2v"}
+    blur = _SharedBlur(cfg.crf, 2 * cfg.frames)  # one for all the videos: a finished one's frames are let go
 
     def load(j: int) -> tuple[torch.Tensor, torch.Tensor]:
         d, i = index[j]
@@ -213,7 +213,7 @@ def open_footage(spec: str | os.PathLike, cfg: EvalConfig = EvalConfig()) -> Foo
         # the loaders' blur is Eq. 1 of their frames through cfg.crf; Eq. 1 is per pixel, so the
         # crop's blur is the blur's crop: only the crop is blurred
         frames = _centre(d.window_frames(i), cfg.crop, where)
-        return blurs[id(d)](frames, [(d.windows[i].sequence, k) for k in d.windows[i].frames]), frames
+        return blur(frames, [(id(d), d.windows[i].sequence, k) for k in d.windows[i].frames]), frames
 
     return Footage(str(root), kind, names, load, captured_blur=kind == "rb2v",
                    layout=getattr(datasets[0], "layout", kind), skipped=skipped)

@@ -146,8 +146,14 @@ def linear_intensities(frames: torch.Tensor, crf: str | float | CameraResponse =
 def blur_from_linear(linear: torch.Tensor, crf: str | float | CameraResponse = "gamma2.2",
                      out: torch.Tensor | None = None) -> torch.Tensor:
     """Jin Eq. 1 from the frames' :func:`linear_intensities` ``[..., T, C, H, W]``: ``g`` of their
-    mean over time (into ``out`` where given), without a gradient; :func:`synthesize_blur`'s numbers."""
-    mean = linear.mean(dim=TIME_DIM).clamp_(0, 1)
+    mean over time (into ``out`` where given), without a gradient; :func:`synthesize_blur`'s numbers.
+    The mean is summed frame by frame, element by element, so that it comes out the same to the bit
+    however the pixels are laid out or cut into bands (a reduction's rounding depends on both)."""
+    n = linear.shape[TIME_DIM]
+    mean = linear.select(TIME_DIM, 0).clone()
+    for t in range(1, n):
+        mean.add_(linear.select(TIME_DIM, t))
+    mean.div_(n).clamp_(0, 1)
     return _forward_(get_crf(crf), mean, out=torch.empty_like(mean) if out is None else out)
 
 

@@ -104,9 +104,9 @@ def ssim_cpu(pred: torch.Tensor, target: torch.Tensor, data_range: float = 1.0,
     ``reverse [...]`` (bool) reads the sequences where it is True backwards in time, without a copy."""
     lead = target.shape[:-2]
     x, y = _windows(pred, target) if pred.ndim >= 4 else _windows(pred[None], target[None])
-    flip = np.zeros(y.shape[0], dtype=np.bool_) if reverse is None else reverse.reshape(-1).cpu().numpy()
-    if len(flip) != y.shape[0]:
+    if reverse is not None and tuple(reverse.shape) != tuple(pred.shape[:-4]):
         raise ValueError(f"reverse {tuple(reverse.shape)} must have the shape of the sequences {tuple(pred.shape[:-4])}")
+    flip = np.zeros(y.shape[0], dtype=np.bool_) if reverse is None else reverse.reshape(-1).bool().cpu().numpy()
     out = np.empty(y.shape[0] * y.shape[1] * y.shape[2])
     k1, k2 = (0.01 * data_range) ** 2 * 49**2, (0.03 * data_range) ** 2 * 49**2
     _spread(_ssim_images, len(out), x, y, flip, k1, k2, out)

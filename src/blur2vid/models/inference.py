@@ -214,8 +214,9 @@ def predict_batch(model: nn.Module, blur: torch.Tensor, device: torch.device | s
         photo = chunk.to(device).float()
         image = F.interpolate(photo, size=size, mode="area") if factor > 1 else photo
         with autocast(precision, device):
-            frames = net(image.contiguous(memory_format=layout))
-        frames = frames.float().contiguous().clamp_(0, 1)
+            raw = net(image.contiguous(memory_format=layout))
+        frames = raw.float().contiguous()  # clamped in place only where that made a copy: the network's
+        frames = frames.clamp(0, 1) if frames.data_ptr() == raw.data_ptr() else frames.clamp_(0, 1)  # may be kept
         if factor > 1:  # held below, which clamps the frames first
             frames = _enlarge(frames, photo.shape[-2:])
         if noise > 0:  # held to the photograph as the denoiser cleans it (as predict_frames does)
