@@ -310,6 +310,15 @@ def test_progress_is_shown_quietly_and_warnings_are_not(tmp_path):
     assert '<pre class="stream progress">step 1: middle' in html_ and '<pre class="stream stderr">UserWarning' in html_
 
 
+def test_a_long_identifier_heading_a_row_may_break_at_its_dots_and_underscores():
+    table = ("<table><tr><th>jin.tab3.middle_much_faster_than_nah</th><td>a claim in words</td></tr>"
+             "<tr><th>blur_copy</th><td>jin.tab3.middle_much_faster</td></tr>"
+             "<tr><th>a heading in words</th><td>x</td></tr></table>")
+    out = book_render.align_table_cells(table)
+    assert "<th>jin.<wbr>tab3.<wbr>middle_<wbr>much_<wbr>faster_<wbr>than_<wbr>nah</th>" in out
+    assert out.count("<wbr>") == 6 and "<th>blur_copy</th>" in out and "<td>jin.tab3.middle_much_faster</td>" in out
+
+
 def test_images_keep_their_depth_their_timing_and_plots_stay_exact():
     ramp = (np.arange(64 * 64, dtype=np.uint16).reshape(64, 64) * 16)
     buffer = io.BytesIO()

@@ -135,6 +135,7 @@ img { max-width: 100%; height: auto; display: block; margin: .5rem 0; }
 pre, code { font: .86rem/1.45 ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; }
 pre { background: var(--soft); border: 1px solid var(--line); border-radius: 4px; padding: .55rem .75rem;
       overflow-x: auto; }
+pre.stream { white-space: pre-wrap; overflow-wrap: anywhere; }  /* a run's messages wrap; code scrolls */
 pre.stream.stderr { background: #fff8e6; border-color: #f0dca8; }
 pre.stream.progress { background: none; border: none; padding: 0 .75rem; margin: .15rem 0; color: var(--muted);
                       font-size: .78rem; }

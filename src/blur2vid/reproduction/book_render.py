@@ -439,7 +439,17 @@ def align_table_cells(body: str) -> str:
     if "<table" not in body:
         return body
     body = re.sub(r'\s*style="\s*text-align:\s*(?:right|left|center);?\s*"', "", body)
-    return _TABLE.sub(_align_table, body)
+    return _IDENTIFIER.sub(_breakable, _TABLE.sub(_align_table, body))
+
+
+_IDENTIFIER = re.compile(r"(<th\b[^>]*>)([A-Za-z][\w.]{15,})(</th>)")
+
+
+def _breakable(match: re.Match) -> str:
+    """A long identifier heading a row (a claim's ``jin.tab3.middle_much_faster_than_nah``) may
+    break after its dots and underscores, so that it gives the room to the text beside it."""
+    head, name, tail = match.groups()
+    return head + re.sub(r"([._])", r"\1<wbr>", name) + tail
 
 
 _TABLE = re.compile(r"<table\b.*?</table>", re.DOTALL)
