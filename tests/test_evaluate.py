@@ -220,6 +220,15 @@ def test_a_frame_folder_end_to_end_resumes_without_scoring_again(tmp_path, monke
     again = evaluate(str(tmp_path / "data"), [str(model)], tmp_path / "out", cfg, progress=False, command="x")
     assert sum(calls) == 7 and len(again.windows) == 12
     pd.testing.assert_frame_equal(again.summary, first.summary)
+    # killed while a batch's rows were being added: the line cut short is dropped and scored again
+    whole = first.windows.to_csv(index=False)
+    (tmp_path / "out" / "windows.csv").write_text(whole[:whole.rindex("\n", 0, -1) + 9])
+    calls.clear()
+    third = evaluate(str(tmp_path / "data"), [str(model)], tmp_path / "out", cfg, progress=False, command="x")
+    assert sum(calls) == 1 and len(third.windows) == 12
+    pd.testing.assert_frame_equal(third.summary, first.summary)
+    written = pd.read_csv(tmp_path / "out" / "windows.csv", dtype={"sequence": str, "window": str})
+    assert len(written) == 12 and not written.duplicated(["model", "sequence", "window"]).any()
     with pytest.raises(ValueError, match="other settings"):
         evaluate(str(tmp_path / "data"), [str(model)], tmp_path / "out", EvalConfig(frames=5), progress=False)
 

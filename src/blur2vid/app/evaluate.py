@@ -12,13 +12,15 @@ of the sequences' means.  With one sequence there is no interval.
 
 Models run as ``blur2vid predict`` runs them (working scale, held to the photograph as their card
 says) unless ``bare``: the network alone at full size.  The blur copied to every frame is always a
-row.  Every window's scores go to ``windows.csv`` as they are made (atomically), so a killed run
-resumes without scoring a finished window again.
+row.  Every batch's scores are added to ``windows.csv`` as they are made and flushed to disk, so a
+killed run resumes without scoring a finished window again (a last line the kill cut short is
+dropped and scored again).
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import math
 import os
@@ -348,6 +350,24 @@ def score_footage(footage: Footage, models: dict[str, torch.nn.Module], cfg: Eva
     return pd.concat(rows, ignore_index=True)
 
 
+def _append_rows(path: Path, rows: pd.DataFrame) -> None:
+    """``rows`` added to the end of ``path`` (the header first where it is empty) and flushed to
+    disk: each batch costs its own rows, not the whole table again, and a kill can cut short only
+    the last line, which the next run drops."""
+    new = not path.is_file() or path.stat().st_size == 0
+    if not new:
+        with open(path, encoding="utf-8") as handle:
+            header = handle.readline().rstrip("\n").split(",")
+        if sorted(header) != sorted(rows.columns):
+            raise ValueError(f"{path}: holds the columns {header}, not this run's {list(rows.columns)}; "
+                             "choose another --out")
+        rows = rows[header]
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(rows.to_csv(index=False, header=new))
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     files = sorted(path.glob("*")) if path.is_dir() else [path]
@@ -409,10 +429,14 @@ def evaluate(footage_spec: str, model_specs: list[str], out: str | os.PathLike, 
             "models": {name: meta for name, (_, meta) in models.items()}, "lpips": lpips_note,
             "mean": "the mean of the sequences' means (each sequence's windows averaged first)"}
     path = out / "windows.csv"
-    done = pd.read_csv(path, dtype={"sequence": str, "window": str}) if path.is_file() else pd.DataFrame()
+    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    whole = text[:text.rfind("\n") + 1]  # without a last line a kill cut short
+    done = pd.read_csv(io.StringIO(whole), dtype={"sequence": str, "window": str}) if whole else pd.DataFrame()
     info = json.loads(json.dumps(info, default=str))  # as evaluation.json holds it (lists for tuples)
     if not done.empty and json.loads((out / "evaluation.json").read_text()).get("config") != info["config"]:
         raise ValueError(f"{out}: holds an evaluation with other settings (evaluation.json); choose another --out")
+    if whole != text:
+        atomic_write_text(path, whole)
     finished = set(zip(done.get("model", []), done.get("sequence", []), done.get("window", []), strict=True))
     atomic_write_text(out / "evaluation.json", json.dumps(info, indent=2, default=str) + "\n")
     names = [BLUR_COPY, *models]
@@ -421,15 +445,12 @@ def evaluate(footage_spec: str, model_specs: list[str], out: str | os.PathLike, 
     t0 = time.perf_counter()
     bar = tqdm(total=len(todo), desc="evaluate", unit="window", disable=not progress)
     for chunk, groups in _batches(footage, todo, cfg.batch):
-        for group in groups:
-            for name in names:  # only the windows this model has not scored yet
-                need = [j for j in group.indices if (name, *footage.windows[j]) not in finished]
-                if need:
-                    rows.append(_scored(name, models[name][0] if name in models else None, group.only(need), footage,
-                                        cfg, lpips))
-        table = pd.concat(rows, ignore_index=True)
-        atomic_write_text(path, table.to_csv(index=False))
-        rows = [table]
+        scored = [_scored(name, models[name][0] if name in models else None, group.only(need), footage, cfg, lpips)
+                  for group in groups for name in names  # only the windows this model has not scored yet
+                  if (need := [j for j in group.indices if (name, *footage.windows[j]) not in finished])]
+        if scored:
+            rows.append(pd.concat(scored, ignore_index=True))
+            _append_rows(path, rows[-1])
         bar.update(len(chunk))
     bar.close()
     seconds = time.perf_counter() - t0
