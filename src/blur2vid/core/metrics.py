@@ -82,15 +82,25 @@ def ssim(pred: torch.Tensor, target: torch.Tensor, data_range: float = 1.0) -> t
 
     On a CPU, a compiled kernel makes one pass over each image (:mod:`blur2vid.core.metrics_cpu`);
     elsewhere torch computes the same formula from maps of window sums."""
-    _check_same_shape(pred, target, 3)
-    h, w = pred.shape[-2:]
-    if h < 7 or w < 7:
-        raise ValueError(f"SSIM needs images of at least 7x7 pixels, got {h}x{w}")
-    if pred.device.type == "cpu" and target.device.type == "cpu":
+    if _ssim_on_cpu(pred, target, 3):
         from blur2vid.core.metrics_cpu import ssim_cpu
 
         return ssim_cpu(pred, target, data_range).mean(-1)
     return ssim_maps(pred, target, data_range)
+
+
+def _on_cpu(*tensors: torch.Tensor) -> bool:
+    """Whether every tensor is on the CPU, where :mod:`blur2vid.core.metrics_cpu`'s kernels run."""
+    return all(t.device.type == "cpu" for t in tensors)
+
+
+def _ssim_on_cpu(pred: torch.Tensor, target: torch.Tensor, min_dims: int) -> bool:
+    """Checks SSIM's inputs (one shape, 7 pixels a side at least); whether its CPU kernel runs them."""
+    _check_same_shape(pred, target, min_dims)
+    h, w = pred.shape[-2:]
+    if h < 7 or w < 7:
+        raise ValueError(f"SSIM needs images of at least 7x7 pixels, got {h}x{w}")
+    return _on_cpu(pred, target)
 
 
 def ssim_maps(pred: torch.Tensor, target: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
@@ -211,14 +221,14 @@ def ssim_sequence(pred: torch.Tensor, target: torch.Tensor, data_range: float = 
     """SSIM per frame ``[..., T]`` with the prediction read in the sequence level's direction
     (:func:`sequence_reversed`, the direction pPSNR chose; ``reverse`` where it is known already,
     as :func:`conventions` gives it).  On a CPU the reversed sequences are read backwards, not copied."""
-    _check_same_shape(pred, target, 4)
+    on_cpu = _ssim_on_cpu(pred, target, 4)
     reverse = sequence_reversed(pred, target, data_range) if reverse is None else reverse
-    if pred.device.type == "cpu" and target.device.type == "cpu" and min(pred.shape[-2:]) >= 7:
+    if on_cpu:
         from blur2vid.core.metrics_cpu import ssim_cpu
 
         return ssim_cpu(pred, target, data_range, reverse=reverse).mean(-1)
     ordered = torch.where(reverse[..., None, None, None, None].to(pred.device), pred.flip(-4), pred)
-    return ssim(ordered, target, data_range)
+    return ssim_maps(ordered, target, data_range)
 
 
 def middle_psnr(pred: torch.Tensor, target: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
@@ -248,7 +258,7 @@ def conventions(pred: torch.Tensor, target: torch.Tensor, data_range: float = 1.
     if pred.ndim != 5:
         raise ValueError(f"expected windows [N, T, C, H, W], got shape {tuple(pred.shape)}")
     n, t, c, h, w = pred.shape
-    if pred.device.type == "cpu" and target.device.type == "cpu":
+    if _on_cpu(pred, target):
         from blur2vid.core.metrics_cpu import squared_errors
 
         sum_f, sum_b, per_pixel = squared_errors(pred, target)
