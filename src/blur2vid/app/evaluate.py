@@ -272,11 +272,8 @@ def score_windows(pred: torch.Tensor, frames: torch.Tensor, blur: torch.Tensor, 
     reverse = scores["reversed"]
     if ssim:
         table["ssim"] = metrics.ssim_sequence(pred, frames, reverse=reverse).mean(1).numpy()
-    if lpips is not None:  # in the sequence direction: only the windows that read better reversed are flipped
-        flipped = reverse.tolist()
-        ordered = pred if pred.stride(1) == 0 or not any(flipped) else torch.stack(
-            [p.flip(0) if r else p for p, r in zip(pred, flipped, strict=True)])
-        table["lpips"] = lpips(ordered, frames).mean(1).cpu().numpy()
+    if lpips is not None:
+        table["lpips"] = lpips(metrics.in_sequence_direction(pred, reverse), frames).mean(1).cpu().numpy()
     return table
 
 

@@ -39,7 +39,7 @@ import torch
 from blur2vid.core.formation import synthesize_blur
 
 __all__ = ["PSNR_CAP", "capped", "mse", "psnr", "ssim", "ssim_maps", "per_frame_psnr", "ppsnr_sequence", "ppsnr_pairs", "ppsnr",
-           "sequence_reversed", "pwpsnr", "ssim_sequence", "middle_psnr", "reblur_psnr", "conventions"]
+           "sequence_reversed", "one_image_over_time", "in_sequence_direction", "pwpsnr", "ssim_sequence", "middle_psnr", "reblur_psnr", "conventions"]
 
 
 def _check_same_shape(pred: torch.Tensor, target: torch.Tensor, min_dims: int) -> None:
@@ -57,6 +57,20 @@ def capped(db: torch.Tensor) -> torch.Tensor:
     """PSNR values with ``inf`` (and anything above :data:`PSNR_CAP`) read as :data:`PSNR_CAP`, so
     that a mean over images stays finite."""
     return db.clamp(max=PSNR_CAP)
+
+
+def one_image_over_time(pred: torch.Tensor) -> bool:
+    """Whether ``pred [..., T, C, H, W]`` is one image expanded over its ``T`` frames (the blur
+    copy): it reads the same reversed, re-blurs to itself, and need not be read more than once."""
+    return pred.ndim >= 4 and pred.shape[-4] > 1 and pred.stride(-4) == 0
+
+
+def in_sequence_direction(pred: torch.Tensor, reverse: torch.Tensor) -> torch.Tensor:
+    """``pred [..., T, C, H, W]`` with the sequences where ``reverse [...]`` is True read backwards
+    in time (the sequence level's direction); ``pred`` itself where none is, or it is one image."""
+    if one_image_over_time(pred) or not bool(reverse.any()):
+        return pred
+    return torch.where(reverse[..., None, None, None, None].to(pred.device), pred.flip(-4), pred)
 
 
 def mse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -227,8 +241,7 @@ def ssim_sequence(pred: torch.Tensor, target: torch.Tensor, data_range: float = 
         from blur2vid.core.metrics_cpu import ssim_cpu
 
         return ssim_cpu(pred, target, data_range, reverse=reverse).mean(-1)
-    ordered = torch.where(reverse[..., None, None, None, None].to(pred.device), pred.flip(-4), pred)
-    return ssim_maps(ordered, target, data_range)
+    return ssim_maps(in_sequence_direction(pred, reverse), target, data_range)
 
 
 def middle_psnr(pred: torch.Tensor, target: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
@@ -242,7 +255,7 @@ def reblur_psnr(frames: torch.Tensor, blur: torch.Tensor, crf="srgb", data_range
     """PSNR ``[...]`` of the frames ``[..., T, C, H, W]`` re-blurred by Jin Eq. 1 (camera response
     ``crf``) against ``blur [..., C, H, W]``.  No evidence for frames held to the blur, which re-blur
     to it by construction; Tedla et al. use a gamma of 2.2."""
-    if frames.stride(-4) == 0:  # one image expanded over time: its own re-blur, computed once
+    if one_image_over_time(frames):  # its own re-blur, computed once
         frames = frames[..., :1, :, :, :]
     return psnr(synthesize_blur(frames, crf), blur, data_range)
 
@@ -283,7 +296,7 @@ def _squared_errors(pred: torch.Tensor, target: torch.Tensor) -> tuple[torch.Ten
     t = pred.shape[1]
     p, y = pred.float(), target.float()
     err_f = (p - y).square_().sum(dim=-3)  # [N, T, H, W]: each pixel's squared error over its channels
-    if pred.stride(-4) == 0:  # one image expanded over time (the blur copy) reads the same reversed
+    if one_image_over_time(pred):  # the blur copy reads the same reversed
         err_b = err_f
     else:  # frame by frame: a reversed copy of the prediction would be one more pass over it
         err_b = torch.empty_like(err_f)

@@ -24,6 +24,8 @@ import numba
 import numpy as np
 import torch
 
+from blur2vid.core.metrics import one_image_over_time
+
 __all__ = ["ssim_cpu", "squared_errors"]
 
 
@@ -78,7 +80,7 @@ def _windows(pred: torch.Tensor, target: torch.Tensor) -> tuple[np.ndarray, np.n
     """``pred, target [..., T, C, H, W]`` as float32 arrays ``x [N, 1 or T, C, H, W]`` and
     ``y [N, T, C, H, W]``: a prediction expanded over ``T`` is kept as its one image."""
     t, c, h, w = target.shape[-4:]
-    if pred.shape[-4] > 1 and pred.stride(-4) == 0:  # one image over time
+    if one_image_over_time(pred):
         x = pred.select(-4, 0).reshape(-1, 1, c, h, w)
     else:
         x = pred.reshape(-1, t, c, h, w)
