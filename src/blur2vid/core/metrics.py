@@ -37,9 +37,10 @@ from __future__ import annotations
 import torch
 
 from blur2vid.core.formation import synthesize_blur
+from blur2vid.core.tensors import one_image_over_time
 
 __all__ = ["PSNR_CAP", "capped", "mse", "psnr", "ssim", "ssim_maps", "per_frame_psnr", "ppsnr_sequence", "ppsnr_pairs", "ppsnr",
-           "sequence_reversed", "one_image_over_time", "in_sequence_direction", "pwpsnr", "ssim_sequence", "middle_psnr", "reblur_psnr", "conventions"]
+           "sequence_reversed", "in_sequence_direction", "pwpsnr", "ssim_sequence", "middle_psnr", "reblur_psnr", "conventions"]
 
 
 def _check_same_shape(pred: torch.Tensor, target: torch.Tensor, min_dims: int) -> None:
@@ -57,12 +58,6 @@ def capped(db: torch.Tensor) -> torch.Tensor:
     """PSNR values with ``inf`` (and anything above :data:`PSNR_CAP`) read as :data:`PSNR_CAP`, so
     that a mean over images stays finite."""
     return db.clamp(max=PSNR_CAP)
-
-
-def one_image_over_time(pred: torch.Tensor) -> bool:
-    """Whether ``pred [..., T, C, H, W]`` is one image expanded over its ``T`` frames (the blur
-    copy): it reads the same reversed, re-blurs to itself, and need not be read more than once."""
-    return pred.ndim >= 4 and pred.shape[-4] > 1 and pred.stride(-4) == 0
 
 
 def in_sequence_direction(pred: torch.Tensor, reverse: torch.Tensor) -> torch.Tensor:

@@ -24,7 +24,7 @@ import numba
 import numpy as np
 import torch
 
-from blur2vid.core.metrics import one_image_over_time
+from blur2vid.core.tensors import one_image_over_time
 
 __all__ = ["ssim_cpu", "squared_errors"]
 

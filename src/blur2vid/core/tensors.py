@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-__all__ = ["Box", "reverse_where", "crop_boxes", "apply_crop_boxes", "batched"]
+__all__ = ["Box", "reverse_where", "one_image_over_time", "crop_boxes", "apply_crop_boxes", "batched"]
 
 Box = tuple[int, int, int, int]
 """A crop box ``(top, left, height, width)`` in pixels."""
@@ -63,3 +63,9 @@ def batched(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, batch_s
             y = fn(x[i:i + batch_size])
             parts.append(y.clamp(0, 1) if clamp else y)
         return torch.cat(parts)
+
+
+def one_image_over_time(x: torch.Tensor) -> bool:
+    """Whether ``x [..., T, C, H, W]`` is one image expanded over its ``T`` frames (the blur copy):
+    it reads the same reversed, re-blurs to itself, and need not be read more than once."""
+    return x.ndim >= 4 and x.shape[-4] > 1 and x.stride(-4) == 0
